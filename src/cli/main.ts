@@ -1,0 +1,44 @@
+import { CommanderError } from 'commander';
+import { VoiceAgentError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { type CliIo, colours, processIo } from './io.js';
+import { createProgram } from './program.js';
+
+/**
+ * Runs the CLI and resolves to the exit code. The one top-level catch: user mistakes and peer
+ * failures print one clear message; only a genuine bug prints a stack (with VOICE_AGENT_DEBUG=1).
+ */
+export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const program = createProgram(io);
+  try {
+    await program.parseAsync(argv as string[]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+      if (error.code === 'commander.help') return 0;
+      return EXIT_USAGE; // commander already printed the message
+    }
+    const c = colours(io, 'stderr');
+    if (error instanceof VoiceAgentError) {
+      io.stderr.write(`${c.red('error:')} ${error.message}\n`);
+      return exitCodeFor(error);
+    }
+    io.stderr.write(`${c.red('internal error:')} ${(error as Error)?.message ?? String(error)}\n`);
+    if (io.env.VOICE_AGENT_DEBUG) io.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    else io.stderr.write('Set VOICE_AGENT_DEBUG=1 for details, and please report it.\n');
+    return EXIT_FAILURE;
+  }
+}
+
+/** Entry point used by bin/voice-agent.js. */
+export function main(argv: readonly string[]): void {
+  run(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    () => {
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}

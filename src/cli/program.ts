@@ -1,0 +1,151 @@
+import { Command, Option } from 'commander';
+import { NotImplementedError } from '../errors.js';
+import { version } from '../version.js';
+import type { CliIo } from './io.js';
+
+/** Appends an "Examples:" block to a command's help. */
+function examples(command: Command, lines: string[]): Command {
+  return command.addHelpText('after', `\nExamples:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * Builds the commander program. No side effects: commands import their runtime lazily and
+ * report through `io`; the caller maps thrown errors to exit codes (see main.ts).
+ */
+export function createProgram(io: CliIo): Command {
+  const program = new Command('voice-agent')
+    .description(
+      'Put an AI voice agent on a Twilio phone number (Media Streams ⇄ OpenAI Realtime, MCP tools).',
+    )
+    .version(version, '-v, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride();
+
+  examples(
+    program
+      .command('serve')
+      .description('Answer calls: Twilio webhook + Media Streams bridge to the OpenAI Realtime API.')
+      .argument('<agent>', 'agent YAML file')
+      .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8080')
+      .option('--host <host>', 'address to bind', '0.0.0.0')
+      .option(
+        '--public-url <url>',
+        'public https URL Twilio reaches this server at (signatures are checked against it)',
+      )
+      .option(
+        '--realtime-url <url>',
+        'OpenAI Realtime WebSocket URL (default: agent file, then OPENAI_REALTIME_URL)',
+      )
+      .option(
+        '--insecure-skip-signature',
+        'accept unsigned webhooks and streams (local curl experiments only)',
+      )
+      .option('--tunnel', 'open a public HTTPS tunnel (localtunnel) and use it as the public URL')
+      .option(
+        '--configure-number [number]',
+        'point this Twilio number (default: twilio.phone_number) at the server',
+      )
+      .option('--drain-timeout <seconds>', 'on shutdown, how long active calls may continue', '30')
+      .option('--log-level <level>', 'debug | info | warn | error', 'info')
+      .option('--json-logs', 'log JSON lines instead of readable text'),
+    [
+      'voice-agent serve agents/moving.yaml --public-url https://voice.example.com',
+      'voice-agent serve agents/moving.yaml --tunnel --configure-number +15551234567',
+      'voice-agent serve agents/moving.yaml --port 0 --insecure-skip-signature',
+    ],
+  ).action(async (agent: string, options) => {
+    const { serveCommand } = await import('./commands/serve.js');
+    await serveCommand(io, agent, options);
+  });
+
+  examples(
+    program
+      .command('configure-number')
+      .description("Point a Twilio number's voice webhook at a URL, or put the previous one back.")
+      .argument('[number]', 'the number in E.164 form, e.g. +15551234567')
+      .option('--url <url>', 'public base URL of a running serve (the webhook becomes <url>/voice/incoming)')
+      .option('--agent <agent>', 'take the number from twilio.phone_number in this agent file')
+      .option('--restore', 'put back the settings saved before the last change')
+      .option('--dry-run', 'print what would change and change nothing')
+      .option('--force', 'also clear a TwiML App or SIP trunk that would override the webhook')
+      .option('--json', 'print JSON for scripts'),
+    [
+      'voice-agent configure-number +15551234567 --url https://voice.example.com',
+      'voice-agent configure-number --agent agents/moving.yaml --url https://voice.example.com --dry-run',
+      'voice-agent configure-number +15551234567 --restore',
+    ],
+  ).action(async (number: string | undefined, options) => {
+    const { configureNumberCommand } = await import('./commands/configure-number.js');
+    await configureNumberCommand(io, number, options);
+  });
+
+  examples(
+    program
+      .command('simulate')
+      .description('Replay a recorded caller through the real server path, exactly as Twilio would.')
+      .argument('<agent>', 'agent YAML file')
+      .option(
+        '--audio <file>',
+        'caller audio (.ulaw/.raw μ-law 8 kHz, or .wav); repeat for several turns',
+        collect,
+      )
+      .option('--url <url>', 'call an already running server instead of starting one')
+      .option('--realtime-url <url>', 'OpenAI Realtime WebSocket URL for the in-process server')
+      .option('--speed <factor>', 'play the caller faster than real time', '1')
+      .option(
+        '--turn-gap <seconds>',
+        'with several --audio: wait at most this long for the agent between turns',
+        '15',
+      )
+      .option('--tail <seconds>', 'keep listening this long after the last turn', '5')
+      .option('--out <file>', "write the agent's audio as a WAV file")
+      .option('--expect-tool <name>', 'fail unless the agent called this tool (repeatable)', collect)
+      .option('--expect-text <regex>', 'fail unless the agent said something matching (repeatable)', collect)
+      .option('--json', 'print one JSON report instead of text'),
+    [
+      'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.wav',
+      'voice-agent simulate agents/moving.yaml --audio hello.ulaw --audio booking.ulaw --out agent.wav',
+      'voice-agent simulate agents/moving.yaml --audio quote.wav --expect-tool get_quote --json',
+    ],
+  ).action(async (agent: string, options) => {
+    const { simulateCommand } = await import('./commands/simulate.js');
+    await simulateCommand(io, agent, options);
+  });
+
+  examples(
+    program
+      .command('validate')
+      .description('Check an agent file and print a summary.')
+      .argument('<agent>', 'agent YAML file')
+      .option('--json', 'print the summary (or the errors) as JSON')
+      .addOption(new Option('--check-servers', 'connect to every MCP server and list its tools')),
+    ['voice-agent validate agents/moving.yaml', 'voice-agent validate agents/moving.yaml --json'],
+  ).action(async (agent: string, options) => {
+    const { validateCommand } = await import('./commands/validate.js');
+    await validateCommand(io, agent, options);
+  });
+
+  examples(
+    program
+      .command('schema')
+      .description('Print the JSON Schema of the agent file (for editors and CI).')
+      .option('-o, --out <file>', 'write it to a file instead of stdout'),
+    ['voice-agent schema > agent.schema.json', 'voice-agent schema --out agents/agent.schema.json'],
+  ).action(async (options) => {
+    const { schemaCommand } = await import('./commands/schema.js');
+    await schemaCommand(io, options);
+  });
+
+  return program;
+}
+
+/** For commands whose capability arrives with a later issue. */
+export function notImplemented(what: string): never {
+  throw new NotImplementedError(what);
+}

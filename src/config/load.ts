@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { coerceScalar, interpolate, isWholeReference } from './interpolate.js';
+import { errorMap, formatPath, toPathIssues } from './issues.js';
+import { type AgentConfig, agentJsonSchema, agentSchema } from './schema.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface LoadAgentOptions {
+  /** Environment for `${VAR}`; defaults to `.env` in `cwd` overlaid by `process.env`. */
+  env?: Env;
+  /** Directory paths in messages are relative to; defaults to `process.cwd()`. */
+  cwd?: string;
+}
+
+/** Keys whose inline (non-`${VAR}`) values look like secrets; reported as warnings. */
+const SECRET_KEY = /(key|token|secret|password|authorization)/i;
+
+export interface LoadedAgent {
+  agent: AgentConfig;
+  /** Non-fatal findings, e.g. a secret written inline instead of referenced. */
+  warnings: ConfigProblem[];
+}
+
+/** Reads `.env` from `cwd` (if present) under `process.env`: real environment wins. */
+export function environmentWithDotenv(cwd: string, processEnv: Env = process.env): Env {
+  let fromFile: Record<string, string> = {};
+  try {
+    fromFile = parseDotenv(readFileSync(resolve(cwd, '.env')));
+  } catch {
+    // no .env: nothing to add
+  }
+  return { ...fromFile, ...processEnv };
+}
+
+/**
+ * Loads and validates an agent file. Throws {@link ConfigError} listing every problem with its
+ * `file:line:col path: message`; never a stack trace for a user mistake.
+ */
+export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedAgent {
+  const cwd = options.cwd ?? process.cwd();
+  const absolute = resolve(cwd, path);
+  const fromCwd = relative(cwd, absolute);
+  const shown = isAbsolute(path) && !fromCwd.startsWith('..') ? fromCwd : path;
+  const env = options.env ?? environmentWithDotenv(cwd);
+
+  let text: string;
+  try {
+    text = readFileSync(absolute, 'utf8');
+  } catch (err) {
+    const reason =
+      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+    throw new ConfigError([{ file: shown, path: '', message: `cannot read the agent file: ${reason}` }]);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number | undefined) => {
+    if (offset === undefined) return {};
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, col };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((e) => ({ file: shown, ...at(e.pos[0]), path: '', message: yamlMessage(e.message) })),
+    );
+  }
+
+  const problems: ConfigProblem[] = [];
+  const warnings: ConfigProblem[] = [];
+  visit(doc, {
+    Scalar(key, node, ancestors) {
+      if (key === 'key' || typeof node.value !== 'string') return;
+      const raw = node.value;
+      const result = interpolate(raw, env);
+      const path = formatPath(pathOf(ancestors as readonly unknown[], node));
+      for (const name of result.missing) {
+        problems.push({
+          file: shown,
+          ...at(node.range?.[0]),
+          path,
+          message: `environment variable ${name} is not set (set it, add it to .env, or write \${${name}:-default})`,
+        });
+      }
+      if (!result.referenced && SECRET_KEY.test(path.split('.').pop() ?? '') && raw.length > 0) {
+        warnings.push({
+          file: shown,
+          ...at(node.range?.[0]),
+          path,
+          message:
+            'looks like a secret written inline; reference it as ${VAR} and keep it in the environment',
+        });
+      }
+      node.value = isWholeReference(raw) ? coerceScalar(result.value) : result.value;
+    },
+  });
+  const parsed = agentSchema.safeParse(doc.toJS() ?? {}, { error: errorMap, reportInput: true });
+  if (!parsed.success) {
+    // a value emptied by a missing variable is already reported; don't report it twice
+    const envPaths = new Set(problems.map((p) => p.path));
+    for (const issue of toPathIssues(parsed.error.issues, agentJsonSchema())) {
+      const path = formatPath(issue.key ? [...issue.path, issue.key] : issue.path);
+      if (envPaths.has(path)) continue;
+      problems.push({
+        file: shown,
+        ...at(locate(doc.contents, issue.path, issue.key)),
+        path,
+        message: issue.message,
+      });
+    }
+  }
+  if (problems.length > 0 || !parsed.success) {
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+    throw new ConfigError(problems);
+  }
+
+  const { instructions_file, instructions, ...rest } = parsed.data;
+  const baseDir = dirname(absolute);
+  let resolvedInstructions = instructions ?? '';
+  if (instructions_file) {
+    try {
+      resolvedInstructions = readFileSync(resolve(baseDir, instructions_file), 'utf8').trim();
+    } catch {
+      throw new ConfigError([
+        {
+          file: shown,
+          ...at(locate(doc.contents, ['instructions_file'])),
+          path: 'instructions_file',
+          message: `cannot read "${instructions_file}" (paths are relative to the agent file)`,
+        },
+      ]);
+    }
+  }
+  const mcpServers = rest.mcp_servers.map((s) =>
+    'command' in s ? { ...s, cwd: resolve(baseDir, s.cwd ?? '.') } : s,
+  );
+  return {
+    agent: { ...rest, mcp_servers: mcpServers, instructions: resolvedInstructions, source: absolute },
+    warnings,
+  };
+}
+
+/** The YAML library's messages end with a code excerpt; keep the sentence. */
+function yamlMessage(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+function pathOf(ancestors: readonly unknown[], target: unknown): PropertyKey[] {
+  const path: PropertyKey[] = [];
+  const chain = [...ancestors, target];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const parent = chain[i] as { items?: unknown[] };
+    const child = chain[i + 1];
+    if (isMap(parent)) {
+      const pair = parent.items.find((p) => p === child);
+      if (pair && isScalar(pair.key)) path.push(String(pair.key.value));
+    } else if (Array.isArray(parent.items)) {
+      const index = parent.items.indexOf(child);
+      if (index >= 0) path.push(index);
+    }
+  }
+  return path;
+}
+
+/** Start offset of the node at `path` (or of `key` inside it); the nearest existing ancestor otherwise. */
+function locate(root: unknown, path: readonly PropertyKey[], key?: string): number | undefined {
+  let node = root as Node | null;
+  let offset = (node as Node | null)?.range?.[0];
+  const segments = key === undefined ? path : [...path, key];
+  for (const seg of segments) {
+    const items = (node as { items?: unknown[] } | null)?.items;
+    if (!items) break;
+    if (typeof seg === 'number') {
+      node = (items[seg] as Node | undefined) ?? null;
+      if (!node) break;
+      offset = node.range?.[0] ?? offset;
+    } else {
+      const pair = (items as { key: unknown; value: unknown }[]).find(
+        (p) => isScalar(p.key) && String(p.key.value) === seg,
+      );
+      if (!pair) break;
+      const keyNode = pair.key as Node;
+      node = pair.value as Node | null;
+      // unknown keys and null values point at the key; values at the value
+      offset = seg === key || !node ? keyNode.range?.[0] : (node.range?.[0] ?? keyNode.range?.[0]);
+    }
+  }
+  return offset;
+}

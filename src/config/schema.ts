@@ -1,0 +1,207 @@
+import { z } from 'zod';
+
+/**
+ * The agent file's schema. Every default lives here (house rule 8); the JSON Schema shipped as
+ * `agents/agent.schema.json` is generated from it, so editors and this loader agree.
+ */
+
+export const REALTIME_VOICES = [
+  'alloy',
+  'ash',
+  'ballad',
+  'coral',
+  'echo',
+  'sage',
+  'shimmer',
+  'verse',
+  'marin',
+  'cedar',
+] as const;
+
+export const DEFAULT_MODEL = 'gpt-realtime';
+export const DEFAULT_VOICE = 'marin';
+export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
+export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_CALL_DURATION_S = 30 * 60;
+export const DEFAULT_FALLBACK_SAY =
+  'Sorry, our assistant is not available right now. Please call again later.';
+
+const E164 = z
+  .string()
+  .regex(/^\+[1-9]\d{6,14}$/, { error: 'expected an E.164 phone number such as +15551234567' });
+
+const envMap = z.record(z.string(), z.string());
+
+const serverVad = z.strictObject({
+  type: z.literal('server_vad'),
+  threshold: z.number().min(0).max(1).default(0.5).describe('Speech energy threshold, 0–1.'),
+  prefix_padding_ms: z.number().int().min(0).default(300),
+  silence_duration_ms: z.number().int().min(0).default(500),
+  idle_timeout_ms: z
+    .number()
+    .int()
+    .min(5000)
+    .max(30000)
+    .optional()
+    .describe('When the caller says nothing for this long, the model is prompted to speak (5000–30000).'),
+  interrupt_response: z.boolean().default(true).describe('Caller speech interrupts the agent (barge-in).'),
+  create_response: z.boolean().default(true),
+});
+
+const semanticVad = z.strictObject({
+  type: z.literal('semantic_vad'),
+  eagerness: z.enum(['low', 'medium', 'high', 'auto']).default('auto'),
+  interrupt_response: z.boolean().default(true),
+  create_response: z.boolean().default(true),
+});
+
+export const turnDetectionSchema = z.discriminatedUnion('type', [serverVad, semanticVad]);
+
+const realtimeSchema = z.strictObject({
+  url: z
+    .string()
+    .regex(/^wss?:\/\/\S+$/, { error: 'expected a ws:// or wss:// URL' })
+    .default(DEFAULT_REALTIME_URL)
+    .describe('Realtime endpoint. Overridden by env OPENAI_REALTIME_URL and by --realtime-url.'),
+  turn_detection: turnDetectionSchema.default({
+    type: 'server_vad',
+    threshold: 0.5,
+    prefix_padding_ms: 300,
+    silence_duration_ms: 500,
+    interrupt_response: true,
+    create_response: true,
+  }),
+  noise_reduction: z.enum(['near_field', 'far_field', 'off']).default('near_field'),
+  transcription: z
+    .strictObject({
+      model: z.string().min(1).default('gpt-4o-mini-transcribe'),
+      language: z.string().min(2).optional().describe('ISO-639-1 code such as "en".'),
+    })
+    .default({ model: 'gpt-4o-mini-transcribe' })
+    .describe('Caller speech transcription (for logs and call records).'),
+  speed: z.number().min(0.25).max(1.5).default(1),
+});
+
+const mcpCommon = {
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'expected letters, digits, "_" or "-" (at most 32)' }),
+  timeout_ms: z.number().int().positive().default(DEFAULT_TOOL_TIMEOUT_MS),
+  allowed_tools: z.array(z.string().min(1)).optional().describe('Only these tools are offered to the model.'),
+};
+
+const mcpHttpServer = z.strictObject({
+  ...mcpCommon,
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  transport: z.enum(['auto', 'streamable-http', 'sse']).default('auto'),
+  headers: envMap.optional(),
+});
+
+const mcpStdioServer = z.strictObject({
+  ...mcpCommon,
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: envMap.optional().describe('The child does not inherit the environment: pass what it needs here.'),
+  cwd: z.string().optional().describe('Working directory, relative to the agent file.'),
+});
+
+export const mcpServerSchema = z.union([mcpHttpServer, mcpStdioServer]);
+
+const toolsSchema = z.strictObject({
+  end_call: z.boolean().default(true).describe('Let the agent hang up after saying goodbye.'),
+  transfer_call: z
+    .strictObject({
+      to: E164,
+      description: z.string().min(1).default('Transfer the caller to a human colleague.'),
+    })
+    .optional(),
+});
+
+const fallbackSchema = z.union([z.strictObject({ say: z.string().min(1) }), z.strictObject({ dial: E164 })]);
+
+const callSchema = z.strictObject({
+  max_duration_s: z.number().int().positive().default(DEFAULT_MAX_CALL_DURATION_S),
+  idle_timeout_s: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe('End the call after this long with neither side speaking.'),
+  fallback: fallbackSchema
+    .default({ say: DEFAULT_FALLBACK_SAY })
+    .describe('What the caller hears when the agent cannot be reached.'),
+});
+
+const loggingSchema = z.strictObject({
+  transcripts: z.boolean().default(false).describe('Log what the caller and agent said (off: redacted).'),
+  tool_payloads: z.boolean().default(false).describe('Log tool arguments and results (off: redacted).'),
+});
+
+export const agentSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    instructions: z.string().min(1).optional(),
+    instructions_file: z.string().min(1).optional().describe('Path relative to the agent file.'),
+    greeting: z.string().min(1).optional().describe('When set, the agent speaks first with this.'),
+    model: z.string().min(1).default(DEFAULT_MODEL),
+    voice: z.enum(REALTIME_VOICES).default(DEFAULT_VOICE),
+    realtime: realtimeSchema.default(realtimeSchema.parse({})),
+    mcp_servers: z.array(mcpServerSchema).default([]),
+    tools: toolsSchema.default({ end_call: true }),
+    call: callSchema.default(callSchema.parse({})),
+    twilio: z.strictObject({ phone_number: E164.optional() }).default({}),
+    logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
+  })
+  .superRefine((agent, ctx) => {
+    if (agent.instructions && agent.instructions_file) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instructions_file'],
+        message: 'give either instructions or instructions_file, not both',
+      });
+    }
+    if (!agent.instructions && !agent.instructions_file) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['instructions'],
+        message: 'instructions or instructions_file is required',
+      });
+    }
+    const seen = new Set<string>();
+    agent.mcp_servers.forEach((server, i) => {
+      if (seen.has(server.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mcp_servers', i, 'name'],
+          message: `duplicate server name "${server.name}"`,
+        });
+      }
+      seen.add(server.name);
+    });
+  });
+
+/** The agent file as written (after defaults). */
+export type AgentFile = z.output<typeof agentSchema>;
+export type McpServerConfig = AgentFile['mcp_servers'][number];
+export type TurnDetection = z.output<typeof turnDetectionSchema>;
+
+/** The agent after loading: instructions resolved, source path kept for messages. */
+export type AgentConfig = Omit<AgentFile, 'instructions' | 'instructions_file'> & {
+  instructions: string;
+  /** Absolute path of the YAML file this came from. */
+  source: string;
+};
+
+/** JSON Schema of the agent file, for editors (yaml-language-server) and `voice-agent schema`. */
+export function agentJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(agentSchema, { io: 'input', unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    $schema: schema.$schema,
+    title: 'voice-agent agent file',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}

@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { agentJsonSchema } from '../../../src/config/schema.js';
+import { ROOT, runCli } from '../../helpers/cli.js';
+import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
+
+const tmp = useTmpDir();
+
+describe('voice-agent CLI', () => {
+  it('--help lists every command', async () => {
+    const { code, stdout } = await runCli(['--help']);
+    expect(code).toBe(0);
+    for (const command of ['serve', 'configure-number', 'simulate', 'validate', 'schema']) {
+      expect(stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
+    }
+  });
+
+  it.each(['serve', 'configure-number', 'simulate', 'validate', 'schema'])(
+    '%s --help shows at least two examples',
+    async (command) => {
+      const { code, stdout } = await runCli([command, '--help']);
+      expect(code).toBe(0);
+      const examples = stdout.split('Examples:')[1] ?? '';
+      expect(examples.match(/\$ voice-agent /g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+    },
+  );
+
+  it('validate prints a summary of a valid agent and exits 0', async () => {
+    const { code, stdout, stderr } = await runCli(['validate', 'agents/moving.yaml']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(stdout).toContain('agents/moving.yaml is valid');
+    expect(stdout).toMatch(/greeting\s+yes/);
+    expect(stdout).toMatch(/MCP servers\s+moving \(stdio: node /);
+    expect(stdout).toMatch(/built-in tools\s+end_call, transfer_call/);
+    expect(stdout).not.toContain('\u001b['); // not a TTY: no colours
+  });
+
+  it('validate --json prints only JSON on stdout', async () => {
+    const { code, stdout } = await runCli(['validate', 'agents/moving.yaml', '--json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      ok: true,
+      name: 'moving',
+      model: 'gpt-realtime',
+      voice: 'marin',
+      greeting: true,
+      mcp_servers: [{ name: 'moving', transport: 'stdio' }],
+      builtin_tools: ['end_call', 'transfer_call'],
+    });
+  });
+
+  it('validate of a broken file exits 2 with located errors and no stack trace', async () => {
+    const dir = tmp();
+    writeFiles(dir, {
+      'bad.yaml': 'name: a\ninstructions: x\nvoyce: marin\ncall:\n  max_duration_s: soon\n',
+    });
+    const human = await runCli(['validate', 'bad.yaml'], { cwd: dir });
+    expect(human.code).toBe(2);
+    expect(human.stdout).toBe('');
+    expect(human.stderr).toContain('bad.yaml:3:1 voyce: unknown key "voyce" (did you mean "voice"?)');
+    expect(human.stderr).toContain('bad.yaml:5:19 call.max_duration_s: expected a number, got "soon"');
+    expect(human.stderr).not.toMatch(/\n\s+at /);
+
+    const json = await runCli(['validate', 'bad.yaml', '--json'], { cwd: dir });
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toEqual({
+      ok: false,
+      file: 'bad.yaml',
+      errors: [
+        expect.objectContaining({ line: 3, col: 1, path: 'voyce' }),
+        expect.objectContaining({ line: 5, col: 19, path: 'call.max_duration_s' }),
+      ],
+    });
+  });
+
+  it('validate reads .env from the working directory', async () => {
+    const dir = tmp();
+    writeFiles(dir, {
+      'a.yaml': 'name: a\ninstructions: x\ntwilio:\n  phone_number: ${NUMBER}\n',
+      '.env': 'NUMBER=+15551230000\n',
+    });
+    expect((await runCli(['validate', 'a.yaml'], { cwd: dir })).code).toBe(0);
+    writeFiles(dir, { '.env': '# nothing\n' });
+    const missing = await runCli(['validate', 'a.yaml'], { cwd: dir });
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('environment variable NUMBER is not set');
+  });
+
+  it('usage errors exit 2', async () => {
+    expect((await runCli(['validate'])).code).toBe(2);
+    expect((await runCli(['no-such-command'])).code).toBe(2);
+  });
+
+  it('schema prints the JSON Schema, identical to the shipped agents/agent.schema.json', async () => {
+    const { code, stdout } = await runCli(['schema']);
+    expect(code).toBe(0);
+    const shipped = readFileSync(join(ROOT, 'agents/agent.schema.json'), 'utf8');
+    expect(stdout).toBe(shipped);
+    expect(JSON.parse(stdout).properties.voice.enum).toContain('cedar');
+  });
+});
+
+describe('agents/agent.schema.json', () => {
+  it('is in sync with the zod schema (regenerate: voice-agent schema --out agents/agent.schema.json)', () => {
+    const shipped = JSON.parse(readFileSync(join(ROOT, 'agents/agent.schema.json'), 'utf8'));
+    expect(shipped).toEqual(agentJsonSchema());
+  });
+
+  it('is referenced by every shipped agent file for the YAML language server', () => {
+    const yaml = readFileSync(join(ROOT, 'agents/moving.yaml'), 'utf8');
+    expect(yaml.split('\n')[0]).toBe('# yaml-language-server: $schema=./agent.schema.json');
+  });
+});
