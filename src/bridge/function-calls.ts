@@ -1,0 +1,101 @@
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
+import type { FunctionCallItem } from '../realtime/openai/events.js';
+import type { ToolCallRecord, ToolExecutor } from './ports.js';
+
+/**
+ * The function-call loop of one call (Realtime guide §4):
+ * - a call runs only when its item is `completed` (cancelled responses also emit `done` events);
+ * - calls of one response run concurrently, each exactly once per `call_id`;
+ * - when the asking response is done and all its calls have settled, each output is sent once and a
+ *   single `response.create` follows (unless the caller has started talking: VAD makes the next turn).
+ */
+export interface FunctionCallLoopOptions {
+  tools: ToolExecutor;
+  send(event: RealtimeClientEvent): void;
+  requestResponse(): void;
+  /** False while the caller is speaking or a newer response is running. */
+  shouldRespond(): boolean;
+  signal: AbortSignal;
+  now(): number;
+  onRecord(record: ToolCallRecord): void;
+}
+
+interface Batch {
+  calls: Map<string, Promise<void>>;
+  responseDone: boolean;
+}
+
+export class FunctionCallLoop {
+  readonly #options: FunctionCallLoopOptions;
+  readonly #seen = new Set<string>();
+  readonly #batches = new Map<string, Batch>();
+
+  constructor(options: FunctionCallLoopOptions) {
+    this.#options = options;
+  }
+
+  /** `response.output_item.done` with a function call: start it right away. */
+  itemDone(responseId: string, item: FunctionCallItem): void {
+    if (item.status !== 'completed' || this.#seen.has(item.callId) || !item.callId) return;
+    this.#seen.add(item.callId);
+    const batch = this.#batch(responseId);
+    batch.calls.set(item.callId, this.#run(item));
+  }
+
+  /** `response.done`: run any completed call not seen yet, then answer once everything settled. */
+  responseDone(responseId: string, calls: readonly FunctionCallItem[]): void {
+    for (const call of calls) this.itemDone(responseId, call);
+    const batch = this.#batches.get(responseId);
+    if (!batch) return;
+    batch.responseDone = true;
+    void Promise.all(batch.calls.values()).then(() => {
+      this.#batches.delete(responseId);
+      if (!this.#options.signal.aborted && this.#options.shouldRespond()) this.#options.requestResponse();
+    });
+  }
+
+  /** Calls still running. */
+  get pending(): number {
+    let n = 0;
+    for (const b of this.#batches.values()) n += b.calls.size;
+    return n;
+  }
+
+  #batch(responseId: string): Batch {
+    let batch = this.#batches.get(responseId);
+    if (!batch) {
+      batch = { calls: new Map(), responseDone: false };
+      this.#batches.set(responseId, batch);
+    }
+    return batch;
+  }
+
+  async #run(item: FunctionCallItem): Promise<void> {
+    const started = this.#options.now();
+    const output = await this.#options.tools.execute(
+      { name: item.name, arguments: item.arguments, callId: item.callId },
+      this.#options.signal,
+    );
+    if (this.#options.signal.aborted) return;
+    // the output is sent as soon as it exists: a caller who barges in still leaves no dangling call
+    this.#options.send({
+      type: 'conversation.item.create',
+      item: { type: 'function_call_output', call_id: item.callId, output },
+    });
+    this.#options.onRecord({
+      name: item.name,
+      callId: item.callId,
+      arguments: item.arguments,
+      output,
+      atMs: started,
+      durationMs: this.#options.now() - started,
+    });
+  }
+}
+
+/** Used when an agent has no tools: the model hears that the tool does not exist. */
+export const NO_TOOLS: ToolExecutor = {
+  async execute(call) {
+    return JSON.stringify({ error: `The tool "${call.name}" is not available.` });
+  },
+};

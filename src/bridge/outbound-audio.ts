@@ -1,0 +1,65 @@
+import type { PlaybackTracker } from './playback.js';
+import type { MediaStreamPort } from './ports.js';
+import { base64ByteLength } from './silence.js';
+
+/**
+ * Model audio → Twilio. Deltas of at least one frame (20 ms) are forwarded untouched — the base64
+ * string from OpenAI goes straight into the Twilio frame, no decode or re-encode. Smaller deltas are
+ * merged until they make a frame, because tiny irregular chunks are a known cause of jitter at word
+ * starts. Every forwarded chunk is followed by a named mark so playback can be tracked.
+ */
+export const MIN_OUTBOUND_CHUNK_BYTES = 160;
+
+export class OutboundAudio {
+  readonly #media: MediaStreamPort;
+  readonly #playback: PlaybackTracker;
+  readonly #now: () => number;
+  #small: Buffer[] = [];
+  #smallBytes = 0;
+  #smallItem: { itemId: string; contentIndex: number } | undefined;
+
+  constructor(media: MediaStreamPort, playback: PlaybackTracker, now: () => number) {
+    this.#media = media;
+    this.#playback = playback;
+    this.#now = now;
+  }
+
+  delta(itemId: string, contentIndex: number, base64: string): void {
+    const bytes = base64ByteLength(base64);
+    this.#playback.received(itemId, contentIndex, bytes);
+    if (this.#smallItem && this.#smallItem.itemId !== itemId) this.flush();
+    if (this.#smallBytes === 0 && bytes >= MIN_OUTBOUND_CHUNK_BYTES) {
+      this.#forward(itemId, contentIndex, base64, bytes);
+      return;
+    }
+    this.#small.push(Buffer.from(base64, 'base64'));
+    this.#smallBytes += bytes;
+    this.#smallItem = { itemId, contentIndex };
+    if (this.#smallBytes >= MIN_OUTBOUND_CHUNK_BYTES) this.flush();
+  }
+
+  /** Sends whatever small audio is waiting (end of an item). */
+  flush(): void {
+    if (!this.#smallItem || this.#smallBytes === 0) return;
+    const { itemId, contentIndex } = this.#smallItem;
+    const merged = Buffer.concat(this.#small, this.#smallBytes);
+    this.drop();
+    this.#forward(itemId, contentIndex, merged.toString('base64'), merged.length);
+  }
+
+  /** Forgets waiting audio (barge-in). */
+  drop(): void {
+    this.#small = [];
+    this.#smallBytes = 0;
+    this.#smallItem = undefined;
+  }
+
+  get buffering(): boolean {
+    return this.#smallBytes > 0;
+  }
+
+  #forward(itemId: string, contentIndex: number, base64: string, bytes: number): void {
+    this.#media.sendMedia(base64);
+    this.#media.sendMark(this.#playback.sent(itemId, contentIndex, bytes, this.#now()));
+  }
+}

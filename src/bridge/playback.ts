@@ -1,0 +1,135 @@
+import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
+
+/**
+ * Tracks how much of each assistant audio item the caller has actually heard.
+ *
+ * Twilio plays the audio we send in order and echoes each named mark when the audio queued before it
+ * has finished playing (or was discarded by a `clear`). Generation runs faster than real time, so
+ * "sent" says nothing about "heard": only echoed marks do. Between two echoes we interpolate with
+ * the clock, bounded by the next mark's position, so a barge-in truncates within a frame of the real
+ * playhead even when chunks are large.
+ */
+
+interface PendingMark {
+  name: string;
+  itemId: string;
+  /** Item audio (ms) that will have played when this mark comes back. */
+  endMs: number;
+}
+
+interface ItemPlayback {
+  contentIndex: number;
+  /** Audio received from the model for this item (ms), sent or not. */
+  receivedMs: number;
+  /** Audio forwarded to Twilio (ms). */
+  sentMs: number;
+  /** Confirmed by an echoed mark (ms). */
+  heardMs: number;
+}
+
+/** What a barge-in has to cut. */
+export interface Interruption {
+  itemId: string;
+  contentIndex: number;
+  /** Heard audio, clamped to what was received; 0 means nothing was heard. */
+  audioEndMs: number;
+  /** The whole item had already been played. */
+  fullyPlayed: boolean;
+}
+
+export class PlaybackTracker {
+  readonly #items = new Map<string, ItemPlayback>();
+  #pending: PendingMark[] = [];
+  #nextMark = 0;
+  /** Last known playhead: item, position within it, and when (clock ms). */
+  #anchor: { itemId: string; ms: number; at: number } | undefined;
+
+  /** Records model audio for an item (forwarded or still buffered). */
+  received(itemId: string, contentIndex: number, bytes: number): void {
+    const item = this.#item(itemId, contentIndex);
+    item.receivedMs += bytes / MULAW_BYTES_PER_MS;
+  }
+
+  /**
+   * Records audio forwarded to Twilio and returns the name of the mark to send right after it.
+   * Mark names use only `[a-z0-9]`, so they are safe to embed in a frame unescaped.
+   */
+  sent(itemId: string, contentIndex: number, bytes: number, now: number): string {
+    const item = this.#item(itemId, contentIndex);
+    if (this.#pending.length === 0) {
+      // nothing queued at Twilio: this audio starts playing now
+      this.#anchor = { itemId, ms: item.sentMs, at: now };
+    }
+    item.sentMs += bytes / MULAW_BYTES_PER_MS;
+    const name = `m${(this.#nextMark++).toString(36)}`;
+    this.#pending.push({ name, itemId, endMs: item.sentMs });
+    return name;
+  }
+
+  /** Handles a mark echoed by Twilio. Unknown names (e.g. echoes caused by a `clear`) are ignored. */
+  markEchoed(name: string, now: number): void {
+    const index = this.#pending.findIndex((m) => m.name === name);
+    if (index < 0) return;
+    const mark = this.#pending[index]!;
+    this.#pending = this.#pending.slice(index + 1);
+    const item = this.#items.get(mark.itemId);
+    if (item) item.heardMs = Math.max(item.heardMs, mark.endMs);
+    this.#anchor = { itemId: mark.itemId, ms: mark.endMs, at: now };
+  }
+
+  /** Audio is queued or playing at Twilio. */
+  get playing(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  /** The item currently at the playhead, if any audio is still queued. */
+  get currentItemId(): string | undefined {
+    return this.#pending[0]?.itemId;
+  }
+
+  /** Best estimate of the heard position (ms) of the item at the playhead. */
+  heardMs(itemId: string, now: number): number {
+    const item = this.#items.get(itemId);
+    if (!item) return 0;
+    const next = this.#pending.find((m) => m.itemId === itemId);
+    if (!next || this.#anchor?.itemId !== itemId) return item.heardMs;
+    const estimate = this.#anchor.ms + Math.max(0, now - this.#anchor.at);
+    return Math.max(item.heardMs, Math.min(estimate, next.endMs));
+  }
+
+  /**
+   * For a barge-in: what was heard of the item at the playhead. Forgets all queued marks (their
+   * echoes, caused by the `clear` that follows, will be ignored).
+   */
+  interrupt(now: number): Interruption | undefined {
+    const itemId = this.currentItemId;
+    let result: Interruption | undefined;
+    if (itemId) {
+      const item = this.#items.get(itemId)!;
+      const heard = Math.floor(Math.min(this.heardMs(itemId, now), item.receivedMs));
+      result = {
+        itemId,
+        contentIndex: item.contentIndex,
+        audioEndMs: heard,
+        fullyPlayed: heard >= Math.floor(item.receivedMs),
+      };
+    }
+    this.#pending = [];
+    this.#anchor = undefined;
+    return result;
+  }
+
+  /** Forget an item once nothing of it can be interrupted any more. */
+  forget(itemId: string): void {
+    if (!this.#pending.some((m) => m.itemId === itemId)) this.#items.delete(itemId);
+  }
+
+  #item(itemId: string, contentIndex: number): ItemPlayback {
+    let item = this.#items.get(itemId);
+    if (!item) {
+      item = { contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
+      this.#items.set(itemId, item);
+    }
+    return item;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The small interfaces the bridge talks to (house rule 1). Implementations live with their peer:
+ * the Twilio WebSocket adapter in server/, the Realtime socket in realtime/openai/, tools in tools/.
+ */
+
+/** The Twilio side of one call: a bidirectional Media Stream. */
+export interface MediaStreamPort {
+  /** Base64 μ-law 8 kHz, no header. */
+  sendMedia(payload: string): void;
+  sendMark(name: string): void;
+  sendClear(): void;
+  /** Close the stream; Twilio then requests the `<Connect action>` URL. */
+  close(): void;
+}
+
+/** How a call ended, which decides what the `<Connect action>` URL answers. */
+export type CallOutcome =
+  | { kind: 'completed'; reason: string }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'transfer'; to: string; reason: string };
+
+/** Runs one function call for the model. Never throws: failures become an error output. */
+export interface ToolExecutor {
+  execute(call: { name: string; arguments: string; callId: string }, signal: AbortSignal): Promise<string>;
+}
+
+export interface TranscriptEntry {
+  role: 'caller' | 'agent';
+  text: string;
+  /** Milliseconds since the call started. */
+  atMs: number;
+  /** The agent was cut off by the caller (text may include words not heard). */
+  interrupted?: boolean;
+  /** With `interrupted`: how much of this line's audio the caller heard (ms). */
+  heardMs?: number;
+}
+
+export interface ToolCallRecord {
+  name: string;
+  callId: string;
+  arguments: string;
+  output: string;
+  atMs: number;
+  durationMs: number;
+}

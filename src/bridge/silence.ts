@@ -1,0 +1,30 @@
+import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
+
+/**
+ * μ-law silence for the model's input when Twilio stops sending frames (some calls send nothing
+ * during silence), so server VAD can still see the end of the caller's turn.
+ *
+ * Base64 of 0xFF bytes is "////" per 3 bytes, so any multiple of 3 bytes is a slice of one
+ * precomputed string: no per-gap allocation or encoding.
+ */
+
+/** The most silence fed for one gap. */
+export const MAX_SILENCE_FILL_MS = 10_000;
+/** With the caller speaking, this long without a frame means the line went quiet. */
+export const INPUT_INACTIVITY_MS = 750;
+/** How much silence to feed after such a pause. */
+export const INACTIVITY_SILENCE_MS = 1_000;
+
+const SILENCE_BASE64 = '////'.repeat((MAX_SILENCE_FILL_MS * MULAW_BYTES_PER_MS) / 3 + 1);
+
+/** Base64 μ-law silence of about `ms` milliseconds (rounded down to whole 3-byte groups). */
+export function silenceBase64(ms: number): string {
+  const bytes = Math.min(ms, MAX_SILENCE_FILL_MS) * MULAW_BYTES_PER_MS;
+  return SILENCE_BASE64.slice(0, Math.floor(bytes / 3) * 4);
+}
+
+/** Byte length of a base64 string without decoding it. */
+export function base64ByteLength(b64: string): number {
+  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
+  return (b64.length / 4) * 3 - padding;
+}

@@ -1,0 +1,168 @@
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
+import WebSocket from 'ws';
+import type { Logger } from '../../observability/logger.js';
+import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.js';
+
+/** Why a Realtime connection ended, phrased for the operator. */
+export interface RealtimeClosed {
+  /** True when we closed it ourselves. */
+  expected: boolean;
+  message: string;
+}
+
+export interface RealtimeListener {
+  onEvent(event: ServerEvent): void;
+  onClose(closed: RealtimeClosed): void;
+}
+
+/** The bridge's view of a Realtime session (house rule 1: one small interface per peer). */
+export interface RealtimeConnection {
+  send(event: RealtimeClientEvent): void;
+  /** Hot path: caller audio, base64 μ-law, already validated. */
+  appendAudio(base64: string): void;
+  /** Events (and a close) that arrived before a listener was attached are replayed to it. */
+  attach(listener: RealtimeListener): void;
+  close(): void;
+  readonly closed: RealtimeClosed | undefined;
+}
+
+export interface ConnectRealtimeOptions {
+  url: string;
+  model: string;
+  apiKey: string;
+  logger: Logger;
+  /** Sent as soon as the socket opens, before anything else. */
+  firstEvent?: RealtimeClientEvent;
+  handshakeTimeoutMs?: number;
+}
+
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
+const MAX_QUEUED_BEFORE_OPEN = 1_000;
+
+const HANDSHAKE_MESSAGES: Record<number, string> = {
+  401: 'OpenAI rejected the API key (HTTP 401): check OPENAI_API_KEY',
+  403: 'OpenAI refused access (HTTP 403): the key or project may not have Realtime access to this model',
+  404: 'OpenAI Realtime endpoint or model not found (HTTP 404): check realtime.url and model',
+  429: 'OpenAI rate limit or quota exceeded (HTTP 429): check your usage limits and billing',
+};
+
+/** Builds `<url>?model=<model>`, keeping any query the URL already has. */
+export function realtimeUrl(base: string, model: string): string {
+  const url = new URL(base);
+  url.searchParams.set('model', model);
+  return url.toString();
+}
+
+/**
+ * Opens a GA Realtime WebSocket: `Authorization: Bearer` only — never the `OpenAI-Beta` header, which
+ * the GA service now answers with `beta_api_shape_disabled` and a close.
+ */
+export function connectRealtime(options: ConnectRealtimeOptions): RealtimeConnection {
+  return new WsRealtimeConnection(options);
+}
+
+class WsRealtimeConnection implements RealtimeConnection {
+  readonly #socket: WebSocket;
+  readonly #logger: Logger;
+  #queue: string[] | undefined = [];
+  #listener: RealtimeListener | undefined;
+  #early: ServerEvent[] = [];
+  #closed: RealtimeClosed | undefined;
+  #failure: string | undefined;
+
+  constructor(options: ConnectRealtimeOptions) {
+    this.#logger = options.logger;
+    this.#socket = new WebSocket(realtimeUrl(options.url, options.model), {
+      headers: { Authorization: `Bearer ${options.apiKey}` },
+      handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      followRedirects: false,
+      perMessageDeflate: false,
+    });
+    if (options.firstEvent) this.#queue!.push(JSON.stringify(options.firstEvent));
+    this.#socket.on('open', () => {
+      const queued = this.#queue ?? [];
+      this.#queue = undefined;
+      for (const text of queued) this.#socket.send(text);
+    });
+    this.#socket.on('unexpected-response', (_req, res) => {
+      this.#failure =
+        HANDSHAKE_MESSAGES[res.statusCode ?? 0] ?? `OpenAI refused the connection (HTTP ${res.statusCode})`;
+      res.resume();
+      this.#socket.terminate();
+    });
+    this.#socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const event = parseServerEvent(data.toString());
+      if (!event) return;
+      if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
+        this.#failure = `OpenAI ended the session: ${event.message} (${event.code})`;
+      }
+      this.#deliver(event);
+    });
+    this.#socket.on('error', (err) => {
+      this.#failure ??= `cannot reach OpenAI Realtime at ${new URL(options.url).host}: ${err.message}`;
+    });
+    this.#socket.on('close', (code, reason) => {
+      if (this.#closed) return;
+      const text = reason.toString();
+      this.#finish({
+        expected: false,
+        message:
+          this.#failure ??
+          (code === 1001 && /maximum duration/i.test(text)
+            ? 'the OpenAI session reached its maximum duration'
+            : `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
+      });
+    });
+  }
+
+  get closed(): RealtimeClosed | undefined {
+    return this.#closed;
+  }
+
+  attach(listener: RealtimeListener): void {
+    this.#listener = listener;
+    const early = this.#early;
+    this.#early = [];
+    for (const event of early) listener.onEvent(event);
+    if (this.#closed) listener.onClose(this.#closed);
+  }
+
+  send(event: RealtimeClientEvent): void {
+    this.#sendText(JSON.stringify(event));
+  }
+
+  appendAudio(base64: string): void {
+    // base64 needs no JSON escaping: build the frame without an intermediate object
+    this.#sendText('{"type":"input_audio_buffer.append","audio":"' + base64 + '"}');
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#finish({ expected: true, message: 'closed by voice-agent' });
+    if (this.#socket.readyState === WebSocket.CONNECTING) this.#socket.terminate();
+    else this.#socket.close(1000, 'call ended');
+  }
+
+  #sendText(text: string): void {
+    if (this.#closed) return;
+    if (this.#queue) {
+      if (this.#queue.length < MAX_QUEUED_BEFORE_OPEN) this.#queue.push(text);
+      return;
+    }
+    this.#socket.send(text);
+  }
+
+  #deliver(event: ServerEvent): void {
+    if (this.#listener) this.#listener.onEvent(event);
+    else this.#early.push(event);
+  }
+
+  #finish(closed: RealtimeClosed): void {
+    this.#closed = closed;
+    this.#queue = undefined;
+    if (!closed.expected) this.#logger.debug({ reason: closed.message }, 'realtime connection closed');
+    this.#listener?.onClose(closed);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Server events, parsed at the edge. We narrow only the events the bridge acts on; everything else
+ * passes as a generic event (never a crash). Legacy beta names are mapped to GA names defensively.
+ */
+
+export type ServerEvent =
+  | { type: 'session.created' | 'session.updated' }
+  | { type: 'error'; code: string | undefined; message: string; eventId: string | undefined }
+  | { type: 'input_audio_buffer.speech_started'; itemId: string | undefined; audioStartMs: number }
+  | { type: 'input_audio_buffer.speech_stopped'; itemId: string | undefined }
+  | { type: 'response.created'; responseId: string }
+  | {
+      type: 'response.done';
+      responseId: string;
+      status: string;
+      statusError: string | undefined;
+      functionCalls: FunctionCallItem[];
+    }
+  | {
+      type: 'response.output_audio.delta';
+      responseId: string;
+      itemId: string;
+      contentIndex: number;
+      delta: string;
+    }
+  | { type: 'response.output_audio.done'; itemId: string }
+  | { type: 'response.output_audio_transcript.done'; itemId: string; transcript: string }
+  | {
+      type: 'response.output_item.done';
+      responseId: string;
+      item: FunctionCallItem | { type: string; id: string };
+    }
+  | { type: 'conversation.item.input_audio_transcription.completed'; itemId: string; transcript: string }
+  | { type: 'other'; name: string };
+
+export interface FunctionCallItem {
+  type: 'function_call';
+  id: string;
+  callId: string;
+  name: string;
+  arguments: string;
+  status: string;
+}
+
+const LEGACY_NAMES: Record<string, string> = {
+  'response.audio.delta': 'response.output_audio.delta',
+  'response.audio.done': 'response.output_audio.done',
+  'response.audio_transcript.done': 'response.output_audio_transcript.done',
+  'response.audio_transcript.delta': 'response.output_audio_transcript.delta',
+};
+
+type Json = Record<string, unknown>;
+const s = (v: unknown): string => (typeof v === 'string' ? v : '');
+const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function functionCall(item: Json): FunctionCallItem | undefined {
+  if (item.type !== 'function_call') return undefined;
+  return {
+    type: 'function_call',
+    id: s(item.id),
+    callId: s(item.call_id),
+    name: s(item.name),
+    arguments: s(item.arguments),
+    status: s(item.status),
+  };
+}
+
+/** Parses one server frame; returns undefined for a frame that is not a JSON object with a type. */
+export function parseServerEvent(text: string): ServerEvent | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!raw || typeof raw !== 'object') return undefined;
+  const e = raw as Json;
+  if (typeof e.type !== 'string') return undefined;
+  const type = LEGACY_NAMES[e.type] ?? e.type;
+  switch (type) {
+    case 'response.output_audio.delta':
+      return {
+        type,
+        responseId: s(e.response_id),
+        itemId: s(e.item_id),
+        contentIndex: n(e.content_index),
+        delta: s(e.delta),
+      };
+    case 'session.created':
+    case 'session.updated':
+      return { type };
+    case 'error': {
+      const err = (e.error ?? {}) as Json;
+      return {
+        type,
+        code: typeof err.code === 'string' ? err.code : undefined,
+        message: s(err.message) || 'unknown error',
+        eventId: typeof err.event_id === 'string' ? err.event_id : undefined,
+      };
+    }
+    case 'input_audio_buffer.speech_started':
+      return { type, itemId: s(e.item_id) || undefined, audioStartMs: n(e.audio_start_ms) };
+    case 'input_audio_buffer.speech_stopped':
+      return { type, itemId: s(e.item_id) || undefined };
+    case 'response.created':
+      return { type, responseId: s((e.response as Json | undefined)?.id) };
+    case 'response.done': {
+      const response = (e.response ?? {}) as Json;
+      const output = Array.isArray(response.output) ? (response.output as Json[]) : [];
+      const details = (response.status_details ?? {}) as Json;
+      const error = details.error as Json | undefined;
+      return {
+        type,
+        responseId: s(response.id),
+        status: s(response.status),
+        statusError: error ? s(error.message) || s(error.code) || s(error.type) : undefined,
+        functionCalls: output.map(functionCall).filter((c): c is FunctionCallItem => c !== undefined),
+      };
+    }
+    case 'response.output_audio.done':
+      return { type, itemId: s(e.item_id) };
+    case 'response.output_audio_transcript.done':
+      return { type, itemId: s(e.item_id), transcript: s(e.transcript) };
+    case 'response.output_item.done': {
+      const item = (e.item ?? {}) as Json;
+      return {
+        type,
+        responseId: s(e.response_id),
+        item: functionCall(item) ?? { type: s(item.type), id: s(item.id) },
+      };
+    }
+    case 'conversation.item.input_audio_transcription.completed':
+      return { type, itemId: s(e.item_id), transcript: s(e.transcript) };
+    default:
+      return { type: 'other', name: type };
+  }
+}
+
+/** Error codes after which the session cannot continue. */
+export const FATAL_ERROR_CODES = new Set([
+  'beta_api_shape_disabled',
+  'session_expired',
+  'invalid_api_key',
+  'insufficient_quota',
+  'model_not_found',
+]);

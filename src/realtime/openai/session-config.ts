@@ -1,0 +1,63 @@
+import type {
+  RealtimeFunctionTool,
+  RealtimeSessionCreateRequest,
+  SessionUpdateEvent,
+} from 'openai/resources/realtime/realtime';
+import type { AgentConfig } from '../../config/schema.js';
+
+/** A function tool as the model sees it (flat GA shape). */
+export type FunctionTool = Required<
+  Pick<RealtimeFunctionTool, 'type' | 'name' | 'description' | 'parameters'>
+>;
+
+/**
+ * The GA `session.update` for a Twilio call: μ-law both ways (`audio/pcmu`), voice under
+ * `audio.output`, VAD under `audio.input`. No beta-era field ever appears here; the conformance test
+ * checks every event we send against OpenAI's published schema plus a beta deny-list.
+ */
+export function buildSessionUpdate(agent: AgentConfig, tools: readonly FunctionTool[]): SessionUpdateEvent {
+  const { realtime } = agent;
+  const td = realtime.turn_detection;
+  const turnDetection: NonNullable<
+    NonNullable<RealtimeSessionCreateRequest['audio']>['input']
+  >['turn_detection'] =
+    td.type === 'server_vad'
+      ? {
+          type: 'server_vad',
+          threshold: td.threshold,
+          prefix_padding_ms: td.prefix_padding_ms,
+          silence_duration_ms: td.silence_duration_ms,
+          create_response: td.create_response,
+          interrupt_response: td.interrupt_response,
+          ...(td.idle_timeout_ms === undefined ? {} : { idle_timeout_ms: td.idle_timeout_ms }),
+        }
+      : {
+          type: 'semantic_vad',
+          eagerness: td.eagerness,
+          create_response: td.create_response,
+          interrupt_response: td.interrupt_response,
+        };
+  const session: RealtimeSessionCreateRequest = {
+    type: 'realtime',
+    instructions: agent.instructions,
+    output_modalities: ['audio'],
+    audio: {
+      input: {
+        format: { type: 'audio/pcmu' },
+        // a new session has no noise reduction: "off" is simply leaving it out
+        ...(realtime.noise_reduction === 'off'
+          ? {}
+          : { noise_reduction: { type: realtime.noise_reduction } }),
+        transcription: {
+          model: realtime.transcription.model as 'gpt-4o-mini-transcribe',
+          ...(realtime.transcription.language ? { language: realtime.transcription.language } : {}),
+        },
+        turn_detection: turnDetection,
+      },
+      output: { format: { type: 'audio/pcmu' }, voice: agent.voice, speed: realtime.speed },
+    },
+    tools: [...tools],
+    tool_choice: 'auto',
+  };
+  return { type: 'session.update', session };
+}

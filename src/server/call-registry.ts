@@ -1,0 +1,115 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { CallOutcome } from '../bridge/ports.js';
+import type { RealtimeConnection } from '../realtime/openai/connection.js';
+
+/**
+ * Calls the server knows about, keyed by CallSid: the one-time stream token minted in the webhook,
+ * the pre-warmed Realtime connection waiting for the stream, and — after the stream ends — the
+ * outcome the `<Connect action>` URL answers from. One instance per server; no module state.
+ */
+
+/** How long a pre-warmed Realtime socket waits for Twilio's stream before it is closed. */
+export const DEFAULT_PREWARM_TIMEOUT_MS = 15_000;
+/** How long an outcome is kept for Twilio's action request. */
+export const OUTCOME_TTL_MS = 10 * 60_000;
+
+interface Entry {
+  token: string;
+  realtime: RealtimeConnection | undefined;
+  claimed: boolean;
+  outcome: CallOutcome | undefined;
+  timer: NodeJS.Timeout;
+}
+
+export class CallRegistry {
+  readonly #entries = new Map<string, Entry>();
+  readonly #prewarmTimeoutMs: number;
+
+  constructor(options: { prewarmTimeoutMs?: number } = {}) {
+    this.#prewarmTimeoutMs = options.prewarmTimeoutMs ?? DEFAULT_PREWARM_TIMEOUT_MS;
+  }
+
+  /**
+   * Registers an incoming call and returns its one-time stream token. A repeated webhook for the
+   * same CallSid (Twilio retry) replaces the earlier entry and its pre-warmed socket.
+   */
+  register(callSid: string, realtime: RealtimeConnection | undefined): string {
+    this.#drop(callSid);
+    const token = randomBytes(24).toString('base64url');
+    const timer = setTimeout(() => this.#expirePrewarm(callSid), this.#prewarmTimeoutMs);
+    timer.unref();
+    this.#entries.set(callSid, { token, realtime, claimed: false, outcome: undefined, timer });
+    return token;
+  }
+
+  /**
+   * Validates the token from a stream's `start` and hands over the pre-warmed connection (which may
+   * be undefined if it expired). Returns false for an unknown call, a wrong or reused token.
+   */
+  claim(
+    callSid: string,
+    token: string | undefined,
+  ): { ok: true; realtime: RealtimeConnection | undefined } | { ok: false } {
+    const entry = this.#entries.get(callSid);
+    if (!entry || entry.claimed || !token || !sameSecret(entry.token, token)) return { ok: false };
+    entry.claimed = true;
+    clearTimeout(entry.timer);
+    const realtime = entry.realtime;
+    entry.realtime = undefined;
+    return { ok: true, realtime };
+  }
+
+  recordOutcome(callSid: string, outcome: CallOutcome): void {
+    const entry = this.#entries.get(callSid);
+    if (!entry) return;
+    entry.outcome = outcome;
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.#entries.delete(callSid), OUTCOME_TTL_MS);
+    entry.timer.unref();
+  }
+
+  /**
+   * What happened to a call's stream, for the action URL. A call whose stream never started, or that
+   * we do not know, counts as failed: the caller should hear the fallback, not silence.
+   */
+  outcomeOf(callSid: string): CallOutcome {
+    const entry = this.#entries.get(callSid);
+    return (
+      entry?.outcome ?? { kind: 'failed', reason: entry ? 'the media stream never started' : 'unknown call' }
+    );
+  }
+
+  /** Pre-warmed sockets currently open (for health and tests). */
+  get prewarmed(): number {
+    let n = 0;
+    for (const e of this.#entries.values()) if (e.realtime) n++;
+    return n;
+  }
+
+  close(): void {
+    for (const callSid of [...this.#entries.keys()]) this.#drop(callSid);
+  }
+
+  #expirePrewarm(callSid: string): void {
+    const entry = this.#entries.get(callSid);
+    if (!entry) return;
+    entry.realtime?.close();
+    entry.realtime = undefined;
+    entry.timer = setTimeout(() => this.#entries.delete(callSid), OUTCOME_TTL_MS);
+    entry.timer.unref();
+  }
+
+  #drop(callSid: string): void {
+    const entry = this.#entries.get(callSid);
+    if (!entry) return;
+    clearTimeout(entry.timer);
+    entry.realtime?.close();
+    this.#entries.delete(callSid);
+  }
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

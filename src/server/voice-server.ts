@@ -1,0 +1,181 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CallSession } from '../bridge/call-session.js';
+import type { ToolExecutor } from '../bridge/ports.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { connectRealtime, type RealtimeConnection } from '../realtime/openai/connection.js';
+import { buildSessionUpdate, type FunctionTool } from '../realtime/openai/session-config.js';
+import { createApp } from './app.js';
+import { CallRegistry } from './call-registry.js';
+import { MediaSocketServer } from './media-socket.js';
+import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
+
+/** Tools offered to every call; the MCP pool and built-ins implement it. */
+export interface CallTools {
+  /** Function tools for the session (read when each call starts, so list changes reach new calls). */
+  definitions(): FunctionTool[];
+  /** An executor bound to one call (built-ins such as end_call act on that call). */
+  forCall(session: CallSession): ToolExecutor;
+}
+
+export interface VoiceServerOptions {
+  agent: AgentConfig;
+  host: string;
+  port: number;
+  /** Public base URL Twilio uses; default `http://<host>:<port>` (local use only). */
+  publicUrl?: string;
+  realtimeUrl: string;
+  openaiApiKey: string;
+  twilioAuthToken: string;
+  insecureSkipSignature?: boolean;
+  logger: Logger;
+  tools?: CallTools;
+  prewarmTimeoutMs?: number;
+}
+
+export interface VoiceServer {
+  /** Where the server listens, e.g. `http://127.0.0.1:8080`. */
+  readonly localUrl: string;
+  readonly publicUrl: string;
+  readonly webhookUrl: string;
+  readonly streamUrl: string;
+  readonly activeCalls: number;
+  readonly sessions: ReadonlySet<CallSession>;
+  /** Stop taking calls (the webhook answers the fallback) and wait for active calls, up to `timeoutMs`. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Ends every call and closes every socket. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** How long close() waits for sockets before destroying them. */
+const CLOSE_TIMEOUT_MS = 5_000;
+
+export async function startVoiceServer(options: VoiceServerOptions): Promise<VoiceServer> {
+  const { agent, logger } = options;
+  const registry = new CallRegistry({ prewarmTimeoutMs: options.prewarmTimeoutMs });
+  const sessions = new Set<CallSession>();
+  const idleWaiters = new Set<() => void>();
+  let publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
+  let draining = false;
+
+  const connect = (callSid: string): RealtimeConnection =>
+    connectRealtime({
+      url: options.realtimeUrl,
+      model: agent.model,
+      apiKey: options.openaiApiKey,
+      logger: logger.child({ callSid }),
+      firstEvent: buildSessionUpdate(agent, options.tools?.definitions() ?? []),
+    });
+
+  const app = createApp({
+    registry,
+    logger,
+    fallback: agent.call.fallback,
+    twilioAuthToken: options.twilioAuthToken,
+    insecureSkipSignature: options.insecureSkipSignature ?? false,
+    publicUrl: () => publicUrl,
+    prewarm: connect,
+    activeCalls: () => sessions.size,
+    draining: () => draining,
+  });
+
+  const media = new MediaSocketServer({
+    registry,
+    logger,
+    twilioAuthToken: options.twilioAuthToken,
+    insecureSkipSignature: options.insecureSkipSignature ?? false,
+    publicUrl: () => publicUrl,
+    connectRealtime: connect,
+    createSession: (init) => {
+      const session: CallSession = new CallSession({
+        ...init,
+        behaviour: {
+          greeting: agent.greeting,
+          interruptResponse: agent.realtime.turn_detection.interrupt_response,
+          maxDurationS: agent.call.max_duration_s,
+          idleTimeoutS: agent.call.idle_timeout_s,
+          logTranscripts: agent.logging.transcripts,
+        },
+        tools: options.tools
+          ? { execute: (call, signal) => options.tools!.forCall(session).execute(call, signal) }
+          : undefined,
+      });
+      return session;
+    },
+    onSessionStarted: (session) => {
+      if (session.status === 'active') sessions.add(session);
+    },
+    onSessionEnded: (session) => {
+      sessions.delete(session);
+      if (sessions.size === 0) for (const wake of idleWaiters) wake();
+    },
+  });
+
+  const server: Server = createServer(app);
+  server.on('upgrade', (req, socket, head) => media.handleUpgrade(req, socket, head));
+  server.on('clientError', (_err, socket) => socket.destroy());
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const localHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const localUrl = `http://${localHost === '0.0.0.0' || localHost === '[::]' ? '127.0.0.1' : localHost}:${address.port}`;
+  if (!publicUrl) publicUrl = localUrl;
+
+  let closing: Promise<void> | undefined;
+  return {
+    localUrl,
+    get publicUrl() {
+      return publicUrl;
+    },
+    get webhookUrl() {
+      return publicUrl + ROUTES.incoming;
+    },
+    get streamUrl() {
+      return streamUrl(publicUrl);
+    },
+    get activeCalls() {
+      return sessions.size;
+    },
+    sessions,
+    async drain(timeoutMs: number) {
+      draining = true;
+      if (sessions.size === 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        timer.unref();
+        idleWaiters.add(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        for (const session of [...sessions])
+          session.end({ kind: 'completed', reason: 'server shutting down' });
+        registry.close();
+        media.close();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.closeAllConnections();
+            resolve();
+          }, CLOSE_TIMEOUT_MS);
+          timer.unref();
+          server.close(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+          server.closeIdleConnections();
+        });
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import twilio from 'twilio';
+
+/** TwiML documents the server answers with. Built with the twilio package (escaping done for us). */
+
+export type Fallback = { say: string } | { dial: string };
+
+export interface ConnectStreamOptions {
+  streamUrl: string;
+  actionUrl: string;
+  parameters: Record<string, string>;
+}
+
+export function connectStreamTwiml(options: ConnectStreamOptions): string {
+  const response = new twilio.twiml.VoiceResponse();
+  const stream = response
+    .connect({ action: options.actionUrl, method: 'POST' })
+    .stream({ url: options.streamUrl });
+  for (const [name, value] of Object.entries(options.parameters)) stream.parameter({ name, value });
+  return response.toString();
+}
+
+export function fallbackTwiml(fallback: Fallback): string {
+  const response = new twilio.twiml.VoiceResponse();
+  if ('say' in fallback) {
+    response.say(fallback.say);
+    response.hangup();
+  } else {
+    response.dial(fallback.dial);
+  }
+  return response.toString();
+}
+
+export function dialTwiml(number: string, actionUrl?: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.dial(actionUrl ? { action: actionUrl, method: 'POST' } : {}, number);
+  return response.toString();
+}
+
+export function hangupTwiml(): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.hangup();
+  return response.toString();
+}

@@ -1,0 +1,663 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import WebSocket, { WebSocketServer } from 'ws';
+import { FRAME_BYTES, MULAW_BYTES_PER_MS, mulawRms, mulawTone } from '../../src/audio/mulaw.js';
+import { CLIENT_EVENT_TYPES, checkSessionUpdate } from './realtime-rules.js';
+
+/**
+ * A fake OpenAI Realtime (GA) server on 127.0.0.1:0. It speaks the real wire format and rejects what
+ * the real service rejects: the beta header, beta-shaped or unknown-field session.update, a second
+ * response.create while one is active, truncation beyond the audio it sent, malformed events.
+ * Caller speech is detected with a simple energy VAD over the appended μ-law; responses stream audio
+ * deltas faster than real time. What the "model" says is decided by a {@link Brain}.
+ */
+
+export type Plan =
+  | { say: string; audioMs?: number }
+  | { call: { name: string; arguments: Record<string, unknown> }[]; say?: string; audioMs?: number };
+
+export interface BrainContext {
+  /** Why the response started: caller turn, explicit response.create (with its instructions). */
+  trigger: 'turn' | 'create';
+  instructions: string | undefined;
+  /** How many caller turns so far. */
+  callerTurns: number;
+  /** Tool outputs added since the last response, by call_id. */
+  toolOutputs: { callId: string; name: string; output: string }[];
+  session: FakeRealtimeSession;
+}
+
+export type Brain = (ctx: BrainContext) => Plan;
+
+/** Default brain: greets with the text in the instructions, answers each turn, uses no tools. */
+export const defaultBrain: Brain = (ctx) => {
+  const quoted = ctx.instructions?.match(/"([^"]+)"/)?.[1];
+  if (ctx.trigger === 'create' && quoted) return { say: quoted };
+  return { say: `Answer number ${ctx.callerTurns}.` };
+};
+
+export interface FakeRealtimeOptions {
+  apiKey?: string;
+  /** Answer the upgrade with this HTTP status instead of accepting it. */
+  handshakeStatus?: number;
+  brain?: Brain;
+  /** Audio per delta (ms) and the wall time between deltas: 100 ms every 10 ms = 10× real time. */
+  deltaMs?: number;
+  deltaIntervalMs?: number;
+  /** Audio per character of speech (ms); a reply of 40 characters lasts 2 s by default. */
+  msPerChar?: number;
+  /** Caller transcripts, in turn order ("caller turn N" when exhausted). */
+  callerTranscripts?: string[];
+  vadRmsThreshold?: number;
+}
+
+export interface ProtocolError {
+  code: string;
+  message: string;
+  eventType: string | undefined;
+}
+
+type SessionOptions = Required<Omit<FakeRealtimeOptions, 'apiKey' | 'handshakeStatus'>>;
+
+interface AudioItem {
+  id: string;
+  sentMs: number;
+  truncatedAt?: number;
+}
+
+let nextId = 0;
+const id = (prefix: string) => `${prefix}_${(++nextId).toString(36).padStart(6, '0')}`;
+
+export class FakeRealtimeSession {
+  readonly received: Record<string, unknown>[] = [];
+  readonly errors: ProtocolError[] = [];
+  readonly truncations: { itemId: string; audioEndMs: number }[] = [];
+  readonly headers: IncomingMessage['headers'];
+  readonly url: URL;
+  /** Effective session config after session.update. */
+  config: Record<string, unknown> | undefined;
+  appendedBytes = 0;
+  callerTurns = 0;
+  readonly responses: { id: string; status: string; say?: string; calls: string[] }[] = [];
+
+  readonly #ws: WebSocket;
+  readonly #options: SessionOptions;
+  readonly #items = new Map<string, AudioItem>();
+  readonly #functionCalls = new Map<string, string>();
+  #pendingOutputs: { callId: string; name: string; output: string }[] = [];
+  #active: { id: string; timer?: NodeJS.Timeout; cancel(reason: string): void } | undefined;
+  // energy VAD state
+  #frame = Buffer.alloc(FRAME_BYTES);
+  #frameFill = 0;
+  #speaking = false;
+  #voicedRun = 0;
+  #silentMs = 0;
+  #speechItem = '';
+  readonly #closed: Promise<void>;
+
+  constructor(ws: WebSocket, req: IncomingMessage, options: SessionOptions) {
+    this.#ws = ws;
+    this.headers = req.headers;
+    this.url = new URL(req.url ?? '/', 'http://fake');
+    this.#options = options;
+    this.#closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
+    ws.on('close', () => this.#active?.timer && clearInterval(this.#active.timer));
+    this.#emit({
+      type: 'session.created',
+      session: { id: id('sess'), object: 'realtime.session', type: 'realtime' },
+    });
+  }
+
+  get open(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  get responseActive(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Resolves when the client or the server closed the socket. */
+  closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Client events of one type, in order. */
+  sent(type: string): Record<string, unknown>[] {
+    return this.received.filter((e) => e.type === type);
+  }
+
+  /** Close from the server side (e.g. session expiry). */
+  close(code = 1000, reason = ''): void {
+    this.#ws.close(code, reason);
+  }
+
+  #emit(event: Record<string, unknown>): void {
+    if (this.#ws.readyState === WebSocket.OPEN)
+      this.#ws.send(JSON.stringify({ event_id: id('event'), ...event }));
+  }
+
+  #error(code: string, message: string, eventType?: string, eventId?: unknown): void {
+    this.errors.push({ code, message, eventType });
+    this.#emit({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        code,
+        message,
+        param: null,
+        event_id: typeof eventId === 'string' ? eventId : null,
+      },
+    });
+  }
+
+  #onMessage(text: string, isBinary: boolean): void {
+    if (isBinary) return this.#error('invalid_event', 'Binary frames are not supported.');
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      return this.#error('invalid_json', 'The server could not parse the event as JSON.');
+    }
+    if (!event || typeof event !== 'object' || typeof event.type !== 'string') {
+      return this.#error('invalid_event', "Missing required parameter: 'type'.");
+    }
+    this.received.push(event);
+    const type = event.type;
+    if (!CLIENT_EVENT_TYPES.has(type))
+      return this.#error('invalid_event', `Invalid value: '${type}'.`, type, event.event_id);
+    switch (type) {
+      case 'session.update':
+        return this.#sessionUpdate(event);
+      case 'input_audio_buffer.append':
+        return this.#append(event);
+      case 'response.create':
+        return this.#responseCreate(event);
+      case 'response.cancel':
+        if (!this.#active)
+          return this.#error(
+            'response_cancel_not_active',
+            'Cancellation failed: no active response found',
+            type,
+          );
+        return this.#active.cancel('client_cancelled');
+      case 'conversation.item.truncate':
+        return this.#truncate(event);
+      case 'conversation.item.create':
+        return this.#itemCreate(event);
+      case 'output_audio_buffer.clear':
+        return this.#error(
+          'invalid_event',
+          'output_audio_buffer.clear is only supported for WebRTC and SIP.',
+          type,
+        );
+      default:
+        return undefined;
+    }
+  }
+
+  #sessionUpdate(event: Record<string, unknown>): void {
+    const violation = checkSessionUpdate(event);
+    if (violation) return this.#error(violation.code, violation.message, 'session.update', event.event_id);
+    this.config = { ...(this.config ?? {}), ...(event.session as Record<string, unknown>) };
+    this.#emit({ type: 'session.updated', session: { id: id('sess'), ...this.config } });
+  }
+
+  #turnDetection(): Record<string, unknown> | undefined {
+    const audio = this.config?.audio as { input?: { turn_detection?: Record<string, unknown> } } | undefined;
+    return audio?.input?.turn_detection;
+  }
+
+  #append(event: Record<string, unknown>): void {
+    const audio = event.audio;
+    if (typeof audio !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(audio)) {
+      return this.#error(
+        'invalid_value',
+        "Invalid 'audio'. Expected base64-encoded audio.",
+        'input_audio_buffer.append',
+      );
+    }
+    const bytes = Buffer.from(audio, 'base64');
+    if (bytes.length > 15 * 1024 * 1024) return this.#error('invalid_value', 'Audio too large.');
+    for (const byte of bytes) {
+      this.#frame[this.#frameFill++] = byte;
+      this.appendedBytes++;
+      if (this.#frameFill === FRAME_BYTES) {
+        this.#frameFill = 0;
+        this.#vadFrame();
+      }
+    }
+  }
+
+  #vadFrame(): void {
+    const td = this.#turnDetection();
+    if (!td) return;
+    const voiced = mulawRms(this.#frame) > this.#options.vadRmsThreshold;
+    const positionMs = this.appendedBytes / MULAW_BYTES_PER_MS;
+    const silenceMs = Number(td.silence_duration_ms ?? 500);
+    if (!this.#speaking) {
+      this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
+      if (this.#voicedRun >= 2) {
+        this.#speaking = true;
+        this.#silentMs = 0;
+        this.#speechItem = id('item');
+        this.#emit({
+          type: 'input_audio_buffer.speech_started',
+          audio_start_ms: Math.max(0, positionMs - 40 - Number(td.prefix_padding_ms ?? 300)),
+          item_id: this.#speechItem,
+        });
+        if (this.#active && td.interrupt_response !== false) this.#active.cancel('turn_detected');
+      }
+      return;
+    }
+    this.#silentMs = voiced ? 0 : this.#silentMs + 20;
+    if (this.#silentMs < silenceMs) return;
+    this.#speaking = false;
+    this.#voicedRun = 0;
+    this.callerTurns++;
+    const itemId = this.#speechItem;
+    this.#emit({
+      type: 'input_audio_buffer.speech_stopped',
+      audio_end_ms: positionMs - silenceMs,
+      item_id: itemId,
+    });
+    this.#emit({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
+    this.#emit({
+      type: 'conversation.item.added',
+      item: {
+        id: itemId,
+        type: 'message',
+        role: 'user',
+        status: 'completed',
+        content: [{ type: 'input_audio' }],
+      },
+    });
+    const audio = this.config?.audio as { input?: { transcription?: unknown } } | undefined;
+    if (audio?.input?.transcription) {
+      const transcript =
+        this.#options.callerTranscripts[this.callerTurns - 1] ?? `caller turn ${this.callerTurns}`;
+      this.#emit({
+        type: 'conversation.item.input_audio_transcription.completed',
+        item_id: itemId,
+        content_index: 0,
+        transcript,
+      });
+    }
+    if (td.create_response !== false) {
+      if (this.#active) return; // the real server does not start a second response either
+      this.#startResponse('turn', undefined);
+    }
+  }
+
+  #responseCreate(event: Record<string, unknown>): void {
+    if (this.#active) {
+      return this.#error(
+        'conversation_already_has_active_response',
+        `Conversation already has an active response in progress: ${this.#active.id}. Wait until the response is finished before creating a new one.`,
+        'response.create',
+        event.event_id,
+      );
+    }
+    const response = event.response as { instructions?: unknown } | undefined;
+    this.#startResponse(
+      'create',
+      typeof response?.instructions === 'string' ? response.instructions : undefined,
+    );
+  }
+
+  #truncate(event: Record<string, unknown>): void {
+    const item = this.#items.get(String(event.item_id));
+    if (!item)
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${String(event.item_id)}`,
+        'conversation.item.truncate',
+      );
+    const end = event.audio_end_ms;
+    if (typeof end !== 'number' || !Number.isInteger(end) || end < 0 || event.content_index !== 0) {
+      return this.#error(
+        'invalid_value',
+        'Invalid audio_end_ms or content_index.',
+        'conversation.item.truncate',
+      );
+    }
+    if (end > item.sentMs) {
+      return this.#error(
+        'invalid_value',
+        `Audio content of ${item.sentMs}ms is already shorter than ${end}ms`,
+        'conversation.item.truncate',
+      );
+    }
+    item.truncatedAt = end;
+    this.truncations.push({ itemId: item.id, audioEndMs: end });
+    this.#emit({
+      type: 'conversation.item.truncated',
+      item_id: item.id,
+      content_index: 0,
+      audio_end_ms: end,
+    });
+  }
+
+  #itemCreate(event: Record<string, unknown>): void {
+    const item = event.item as Record<string, unknown> | undefined;
+    if (!item || typeof item !== 'object')
+      return this.#error('missing_required_parameter', "Missing 'item'.");
+    if (item.type === 'function_call_output') {
+      const callId = String(item.call_id);
+      const name = this.#functionCalls.get(callId);
+      if (!name)
+        return this.#error(
+          'invalid_value',
+          `No tool call found for function call output with call_id ${callId}.`,
+        );
+      if (typeof item.output !== 'string')
+        return this.#error('invalid_type', "Invalid 'item.output': expected a string.");
+      if (
+        this.#pendingOutputs.some((o) => o.callId === callId) ||
+        this.responses.some((r) => r.calls.includes(`${callId}:answered`))
+      ) {
+        return this.#error('duplicate_item', `Duplicate function_call_output for call_id ${callId}.`);
+      }
+      this.#pendingOutputs.push({ callId, name, output: item.output });
+    } else if (item.type === 'message') {
+      if (item.role === 'assistant') {
+        const content = item.content as { type?: string }[] | undefined;
+        if (content?.some((c) => c.type === 'output_audio')) {
+          return this.#error('invalid_value', 'Assistant audio items cannot be created by the client.');
+        }
+      }
+    } else {
+      return this.#error('invalid_value', `Invalid item type ${String(item.type)}`);
+    }
+    const itemId = id('item');
+    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, ...item } });
+    this.#emit({ type: 'conversation.item.done', previous_item_id: null, item: { id: itemId, ...item } });
+  }
+
+  #startResponse(trigger: 'turn' | 'create', instructions: string | undefined): void {
+    const toolOutputs = this.#pendingOutputs;
+    this.#pendingOutputs = [];
+    const plan = this.#options.brain({
+      trigger,
+      instructions,
+      callerTurns: this.callerTurns,
+      toolOutputs,
+      session: this,
+    });
+    const responseId = id('resp');
+    const record = { id: responseId, status: 'in_progress', say: plan.say, calls: [] as string[] };
+    this.responses.push(record);
+    for (const o of toolOutputs) record.calls.push(`${o.callId}:answered`);
+    this.#emit({
+      type: 'response.created',
+      response: { id: responseId, object: 'realtime.response', status: 'in_progress', output: [] },
+    });
+
+    const output: Record<string, unknown>[] = [];
+    const finish = (status: 'completed' | 'cancelled', reason?: string) => {
+      this.#active = undefined;
+      record.status = status;
+      this.#emit({
+        type: 'response.done',
+        response: {
+          id: responseId,
+          object: 'realtime.response',
+          status,
+          status_details: status === 'cancelled' ? { type: 'cancelled', reason } : null,
+          output,
+        },
+      });
+    };
+    const functionCalls = () => {
+      if (!('call' in plan)) return;
+      for (const call of plan.call) {
+        const callId = id('call');
+        const itemId = id('item');
+        this.#functionCalls.set(callId, call.name);
+        record.calls.push(callId);
+        const args = JSON.stringify(call.arguments);
+        const item = {
+          id: itemId,
+          type: 'function_call',
+          status: 'completed',
+          call_id: callId,
+          name: call.name,
+          arguments: args,
+        };
+        this.#emit({
+          type: 'response.output_item.added',
+          response_id: responseId,
+          output_index: output.length,
+          item: { ...item, status: 'in_progress', arguments: '' },
+        });
+        this.#emit({
+          type: 'response.function_call_arguments.done',
+          response_id: responseId,
+          item_id: itemId,
+          output_index: output.length,
+          call_id: callId,
+          name: call.name,
+          arguments: args,
+        });
+        this.#emit({
+          type: 'response.output_item.done',
+          response_id: responseId,
+          output_index: output.length,
+          item,
+        });
+        output.push(item);
+      }
+    };
+
+    if (!plan.say) {
+      functionCalls();
+      this.#active = { id: responseId, cancel: () => {} };
+      setImmediate(() => finish('completed'));
+      return;
+    }
+
+    const itemId = id('item');
+    const audioItem: AudioItem = { id: itemId, sentMs: 0 };
+    this.#items.set(itemId, audioItem);
+    const totalMs = plan.audioMs ?? Math.max(400, plan.say.length * this.#options.msPerChar);
+    const tone = mulawTone(Math.ceil(totalMs / 10) * 10, 300 + (this.responses.length % 5) * 50);
+    this.#emit({
+      type: 'response.output_item.added',
+      response_id: responseId,
+      output_index: 0,
+      item: {
+        id: itemId,
+        object: 'realtime.item',
+        type: 'message',
+        role: 'assistant',
+        status: 'in_progress',
+        content: [],
+      },
+    });
+    this.#emit({
+      type: 'response.content_part.added',
+      response_id: responseId,
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'audio', transcript: '' },
+    });
+    const messageItem = () => ({
+      id: itemId,
+      object: 'realtime.item',
+      type: 'message',
+      role: 'assistant',
+      status: record.status === 'cancelled' ? 'incomplete' : 'completed',
+      content: [{ type: 'output_audio', transcript: plan.say }],
+    });
+    const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
+    let offset = 0;
+    const timer = setInterval(() => {
+      if (offset < tone.length) {
+        const chunk = tone.subarray(offset, offset + deltaBytes);
+        offset += chunk.length;
+        audioItem.sentMs = offset / MULAW_BYTES_PER_MS;
+        this.#emit({
+          type: 'response.output_audio.delta',
+          response_id: responseId,
+          item_id: itemId,
+          output_index: 0,
+          content_index: 0,
+          delta: chunk.toString('base64'),
+        });
+        return;
+      }
+      clearInterval(timer);
+      this.#emit({
+        type: 'response.output_audio.done',
+        response_id: responseId,
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+      });
+      this.#emit({
+        type: 'response.output_audio_transcript.done',
+        response_id: responseId,
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+        transcript: plan.say,
+      });
+      this.#emit({
+        type: 'response.content_part.done',
+        response_id: responseId,
+        item_id: itemId,
+        output_index: 0,
+        content_index: 0,
+        part: { type: 'audio', transcript: plan.say },
+      });
+      this.#emit({
+        type: 'response.output_item.done',
+        response_id: responseId,
+        output_index: 0,
+        item: messageItem(),
+      });
+      output.push(messageItem());
+      functionCalls();
+      finish('completed');
+    }, this.#options.deltaIntervalMs);
+    this.#active = {
+      id: responseId,
+      timer,
+      cancel: (reason) => {
+        clearInterval(timer);
+        record.status = 'cancelled';
+        this.#emit({
+          type: 'response.output_item.done',
+          response_id: responseId,
+          output_index: 0,
+          item: messageItem(),
+        });
+        output.push(messageItem());
+        finish('cancelled', reason);
+      },
+    };
+  }
+}
+
+export interface FakeRealtimeServer {
+  /** ws://127.0.0.1:PORT/v1/realtime */
+  readonly url: string;
+  readonly sessions: FakeRealtimeSession[];
+  /** Upgrade attempts, accepted or not. */
+  readonly handshakes: { status: number; headers: IncomingMessage['headers'] }[];
+  /** Every client event received on every session (for the conformance check). */
+  allClientEvents(): Record<string, unknown>[];
+  /** Resolves with the next session to connect. */
+  nextSession(): Promise<FakeRealtimeSession>;
+  close(): Promise<void>;
+}
+
+export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Promise<FakeRealtimeServer> {
+  const apiKey = options.apiKey ?? 'sk-test-key';
+  const sessionOptions: SessionOptions = {
+    brain: options.brain ?? defaultBrain,
+    deltaMs: options.deltaMs ?? 100,
+    deltaIntervalMs: options.deltaIntervalMs ?? 10,
+    msPerChar: options.msPerChar ?? 50,
+    vadRmsThreshold: options.vadRmsThreshold ?? 500,
+    callerTranscripts: options.callerTranscripts ?? [],
+  };
+  const sessions: FakeRealtimeSession[] = [];
+  const handshakes: FakeRealtimeServer['handshakes'] = [];
+  const waiters: ((s: FakeRealtimeSession) => void)[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+
+  const refuse = (socket: Duplex, status: number, body: string) => {
+    socket.end(
+      `HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const auth = req.headers.authorization;
+    const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
+    let status = 101;
+    if (options.handshakeStatus) status = options.handshakeStatus;
+    else if (url.pathname !== '/v1/realtime') status = 404;
+    else if (auth !== `Bearer ${apiKey}`) status = 401;
+    else if (routing.length !== 1) status = 400;
+    handshakes.push({ status, headers: req.headers });
+    if (status !== 101) {
+      refuse(
+        socket,
+        status,
+        JSON.stringify({
+          error: {
+            type: 'invalid_request_error',
+            code: status === 401 ? 'invalid_api_key' : null,
+            message: `refused with ${status}`,
+          },
+        }),
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (req.headers['openai-beta']) {
+        // what GA does today: accept, say why, close
+        ws.send(
+          JSON.stringify({
+            type: 'error',
+            event_id: id('event'),
+            error: {
+              type: 'invalid_request_error',
+              code: 'beta_api_shape_disabled',
+              message: 'The beta Realtime API shape is no longer supported. Remove the OpenAI-Beta header.',
+              param: null,
+              event_id: null,
+            },
+          }),
+        );
+        ws.close(4000, 'beta_api_shape_disabled');
+        return;
+      }
+      const session = new FakeRealtimeSession(ws, req, sessionOptions);
+      sessions.push(session);
+      waiters.shift()?.(session);
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/v1/realtime`,
+    sessions,
+    handshakes,
+    allClientEvents: () => sessions.flatMap((s) => s.received),
+    nextSession: () => new Promise((resolve) => waiters.push(resolve)),
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,80 @@
+import { type AgentConfig, agentSchema } from '../../src/config/schema.js';
+import { createLogger } from '../../src/observability/logger.js';
+import {
+  startVoiceServer,
+  type VoiceServer,
+  type VoiceServerOptions,
+} from '../../src/server/voice-server.js';
+import { TwilioCaller, type TwilioCallerOptions } from '../../src/simulate/twilio-caller.js';
+import {
+  type FakeRealtimeOptions,
+  type FakeRealtimeServer,
+  startFakeRealtime,
+} from '../fakes/fake-realtime-server.js';
+
+export const AUTH_TOKEN = 'test-twilio-auth-token-0123456789';
+export const API_KEY = 'sk-test-key';
+
+export function testAgent(overrides: Record<string, unknown> = {}): AgentConfig {
+  const parsed = agentSchema.parse({
+    name: 'test',
+    instructions: 'You are a test agent.',
+    greeting: 'Hello, thanks for calling.',
+    ...overrides,
+  });
+  const { instructions, instructions_file: _f, ...rest } = parsed;
+  return { ...rest, instructions: instructions ?? '', source: '/test/agent.yaml' };
+}
+
+export interface Harness {
+  fake: FakeRealtimeServer;
+  server: VoiceServer;
+  /** Every log line the server wrote. */
+  logs: string[];
+  caller(options?: Partial<TwilioCallerOptions>): TwilioCaller;
+  close(): Promise<void>;
+}
+
+/** A voice-agent server on 127.0.0.1:0 wired to a fake Realtime server. */
+export async function startHarness(
+  options: {
+    agent?: Record<string, unknown>;
+    fake?: FakeRealtimeOptions;
+    server?: Partial<VoiceServerOptions>;
+  } = {},
+): Promise<Harness> {
+  const fake = await startFakeRealtime({ apiKey: API_KEY, ...options.fake });
+  const logs: string[] = [];
+  const server = await startVoiceServer({
+    agent: testAgent(options.agent),
+    host: '127.0.0.1',
+    port: 0,
+    realtimeUrl: fake.url,
+    openaiApiKey: API_KEY,
+    twilioAuthToken: AUTH_TOKEN,
+    logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
+    ...options.server,
+  });
+  return {
+    fake,
+    server,
+    logs,
+    caller: (callerOptions = {}) =>
+      new TwilioCaller({ webhookUrl: server.webhookUrl, authToken: AUTH_TOKEN, ...callerOptions }),
+    async close() {
+      await server.close();
+      await fake.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a truthy value (generous bound: sockets, not timing, are under test). */
+export async function eventually<T>(check: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,392 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mulawTone } from '../../../src/audio/mulaw.js';
+import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
+import { AUTH_TOKEN, eventually, type Harness, startHarness } from '../../helpers/call-harness.js';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+describe('a phone call through voice-agent', () => {
+  it('greets first, answers the caller, keeps transcripts, and hangs up cleanly', async () => {
+    h = await startHarness({ fake: { callerTranscripts: ['I need a quote'] } });
+    const caller = h.caller();
+    await caller.dial();
+
+    // pre-warmed at the webhook: the Realtime socket exists and was configured (GA shape, no beta header)
+    const rt = await eventually(() => h!.fake.sessions[0]);
+    expect(rt.headers.authorization).toBe('Bearer sk-test-key');
+    expect(rt.headers['openai-beta']).toBeUndefined();
+    expect(rt.url.searchParams.get('model')).toBe('gpt-realtime');
+    expect(rt.sent('session.update')[0]).toMatchObject({
+      session: {
+        type: 'realtime',
+        audio: {
+          input: { format: { type: 'audio/pcmu' }, turn_detection: { type: 'server_vad' } },
+          output: { format: { type: 'audio/pcmu' }, voice: 'marin' },
+        },
+      },
+    });
+
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    const greetingMs = caller.playback.heardMs();
+    expect(greetingMs).toBeGreaterThan(1000); // "Hello, thanks for calling." at 50 ms per character
+
+    await caller.speak(mulawTone(800));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(caller.playback.heardMs()).toBeGreaterThan(greetingMs + 500);
+
+    const session = [...h.server.sessions][0]!;
+    expect(session.transcript.map((t) => [t.role, t.text])).toEqual([
+      ['agent', 'Hello, thanks for calling.'],
+      ['caller', 'I need a quote'],
+      ['agent', 'Answer number 1.'],
+    ]);
+    // every mark the bridge sent came back, and no frame broke Twilio's protocol
+    expect(caller.violations).toEqual([]);
+    expect(caller.marksEchoed.length).toBe(caller.received.filter((m) => m.event === 'mark').length);
+
+    await caller.hangUp();
+    await eventually(() => rt.open === false);
+    expect(await caller.outcome()).toEqual({ kind: 'hangup' });
+    expect(h.server.activeCalls).toBe(0);
+    expect(rt.errors).toEqual([]);
+    // caller speech is not logged unless the agent opts in
+    expect(h.logs.join('\n')).not.toContain('I need a quote');
+    expect(h.logs.join('\n')).not.toContain('sk-test-key');
+  });
+
+  it('barge-in: clears Twilio and truncates the item at what the caller actually heard', async () => {
+    h = await startHarness({
+      fake: {
+        brain: (ctx) => (ctx.trigger === 'create' ? { say: 'Hi.' } : { say: 'x'.repeat(100), audioMs: 5000 }),
+      },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const beforeAnswer = caller.playback.heardMs();
+
+    await caller.speak(mulawTone(600));
+    await caller.pause(700); // turn ends; the 5 s answer starts streaming (10x real time)
+    await eventually(() => caller.playback.heardMs() - beforeAnswer > 1200);
+    await caller.speak(mulawTone(300)); // interrupt
+
+    const rt = h.fake.sessions[0]!;
+    const truncation = await eventually(() => rt.truncations[0]);
+    const clear = caller.clears[0]!;
+    const heardOfAnswer = clear.heardMs - beforeAnswer;
+    expect(heardOfAnswer).toBeGreaterThan(1200);
+    expect(heardOfAnswer).toBeLessThan(4000);
+    expect(Math.abs(truncation.audioEndMs - heardOfAnswer)).toBeLessThanOrEqual(20);
+    // the answer was cancelled by the server (interrupt_response), not by us
+    expect(rt.sent('response.cancel')).toEqual([]);
+    expect(rt.errors).toEqual([]);
+    expect(caller.violations).toEqual([]);
+    const session = [...h.server.sessions][0]!;
+    const cutLine = await eventually(() => session.transcript.find((t) => t.interrupted));
+    expect(cutLine).toMatchObject({ role: 'agent', heardMs: truncation.audioEndMs });
+    await caller.hangUp();
+  });
+
+  it('sends response.cancel itself when interrupt_response is off', async () => {
+    h = await startHarness({
+      agent: { realtime: { turn_detection: { type: 'server_vad', interrupt_response: false } } },
+      // real-time generation, so the response is still running when the caller cuts in
+      fake: { brain: () => ({ say: 'y'.repeat(100), audioMs: 4000 }), deltaIntervalMs: 100 },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => caller.playback.heardMs() > 500);
+    await caller.speak(mulawTone(300));
+    const rt = h.fake.sessions[0]!;
+    await eventually(() => rt.sent('response.cancel').length === 1);
+    expect(caller.clears.length).toBe(1);
+    expect(rt.errors).toEqual([]);
+    await caller.hangUp();
+  });
+
+  it('skips the truncate when the caller speaks before hearing anything', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.speak(mulawTone(500));
+    await caller.pause(800);
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const rt = h.fake.sessions[0]!;
+    expect(rt.sent('conversation.item.truncate')).toEqual([]);
+    expect(caller.clears).toEqual([]);
+    await caller.hangUp();
+  });
+
+  it('20 concurrent calls stay isolated', async () => {
+    h = await startHarness({
+      fake: {
+        brain: (ctx) => ({
+          say: ctx.trigger === 'create' ? 'Hi there.' : 'z'.repeat(10 + (ctx.session.appendedBytes % 7)),
+        }),
+      },
+    });
+    const callers = Array.from({ length: 20 }, () => h!.caller());
+    await Promise.all(callers.map((c) => c.dial()));
+    await Promise.all(
+      callers.map(async (c, i) => {
+        await c.waitForAgent({ timeoutMs: 20_000 });
+        await c.speak(mulawTone(200 + i * 20));
+        await c.waitForAgent({ timeoutMs: 20_000 });
+      }),
+    );
+    expect(h.fake.sessions).toHaveLength(20);
+    expect(h.server.activeCalls).toBe(20);
+    const sessions = [...h.server.sessions];
+    expect(new Set(sessions.map((s) => s.callSid)).size).toBe(20);
+    for (const [i, c] of callers.entries()) {
+      const session = sessions.find((s) => s.callSid === c.callSid)!;
+      expect(session.streamSid).toBe(c.streamSid);
+      expect(session.transcript.filter((t) => t.role === 'agent')).toHaveLength(2);
+      expect(c.violations).toEqual([]);
+      expect(c.clears).toEqual([]);
+      expect(i).toBeGreaterThanOrEqual(0);
+    }
+    for (const rt of h.fake.sessions) expect(rt.errors).toEqual([]);
+    await Promise.all(callers.map((c) => c.hangUp()));
+    await eventually(() => h!.server.activeCalls === 0);
+  });
+
+  it('a normal end by the server: the action URL answers <Hangup/>', async () => {
+    h = await startHarness({ agent: { call: { max_duration_s: 1 } } });
+    const caller = h.caller();
+    await caller.dial();
+    expect(await caller.closed()).toBe('server');
+    expect(await caller.outcome()).toEqual({ kind: 'hangup' });
+  });
+
+  it('Realtime refuses the key (401): the stream ends and the action URL plays the fallback', async () => {
+    h = await startHarness({
+      fake: { handshakeStatus: 401 },
+      agent: { call: { fallback: { say: 'Please call back later.' } } },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    expect(await caller.closed()).toBe('server');
+    expect(await caller.outcome()).toEqual({ kind: 'say', text: 'Please call back later.' });
+    const logs = h.logs.join('\n');
+    expect(logs).toContain('OpenAI rejected the API key (HTTP 401): check OPENAI_API_KEY');
+    expect(logs).not.toContain('sk-test-key');
+  });
+
+  it('a fallback can dial a number instead', async () => {
+    h = await startHarness({
+      fake: { handshakeStatus: 429 },
+      agent: { call: { fallback: { dial: '+15550001111' } } },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550001111' });
+    expect(h.logs.join('\n')).toContain('HTTP 429');
+  });
+
+  it('OpenAI closing mid-call ends the stream with the fallback', async () => {
+    h = await startHarness();
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    h.fake.sessions[0]!.close(1011, 'server error');
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('say');
+  });
+
+  it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller({ suppressSilence: true });
+    await caller.dial();
+    await caller.speak(mulawTone(500));
+    await caller.pause(2000); // no frames at all
+    await eventually(() => h!.fake.sessions[0]!.callerTurns === 1, 5000);
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.hangUp();
+  });
+
+  it('keypad digits reach the model as caller input', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    caller.pressKey('5');
+    const rt = h.fake.sessions[0]!;
+    const created = await eventually(() => rt.sent('conversation.item.create')[0]);
+    expect(JSON.stringify(created)).toContain('keypad key \\"5\\"');
+    await eventually(() => rt.sent('response.create').length === 1);
+    await caller.hangUp();
+  });
+});
+
+describe('security', () => {
+  it('rejects unsigned and wrongly signed webhooks with 403 and opens no Realtime socket', async () => {
+    h = await startHarness();
+    const body = new URLSearchParams({ CallSid: `CA${'a'.repeat(32)}`, From: '+15551230000' });
+    const unsigned = await fetch(h.server.webhookUrl, { method: 'POST', body });
+    expect(unsigned.status).toBe(403);
+    const forged = await fetch(h.server.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: {
+        'x-twilio-signature': signTwilioRequest('wrong-token', h.server.webhookUrl, Object.fromEntries(body)),
+      },
+    });
+    expect(forged.status).toBe(403);
+    // a signature over another URL (Host-header games) does not pass either
+    const otherUrl = await fetch(h.server.webhookUrl, {
+      method: 'POST',
+      body,
+      headers: {
+        'x-twilio-signature': signTwilioRequest(
+          AUTH_TOKEN,
+          'https://evil.example/voice/incoming',
+          Object.fromEntries(body),
+        ),
+      },
+    });
+    expect(otherUrl.status).toBe(403);
+    expect(h.fake.handshakes).toEqual([]);
+    expect(h.logs.join('\n')).toContain('rejected a webhook');
+    expect(h.logs.join('\n')).not.toContain(AUTH_TOKEN);
+  });
+
+  it('rejects an unsigned media stream upgrade with 403', async () => {
+    h = await startHarness();
+    const caller = h.caller({ authToken: undefined });
+    await expect(caller.dial()).rejects.toThrow(/403/); // the webhook itself is refused
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(h.server.streamUrl);
+    const status = await new Promise<number>((resolve) => {
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(status).toBe(403);
+    expect(h.fake.handshakes).toEqual([]);
+  });
+
+  it('a stream with a wrong token is closed before any OpenAI session is used', async () => {
+    h = await startHarness({ server: { prewarmTimeoutMs: 60_000 } });
+    const caller = h.caller();
+    await caller.dial();
+    const real = h.fake.sessions[0]!;
+    const intruder = h.caller();
+    // replay the real call's identity with a made-up token
+    const { default: WebSocket } = await import('ws');
+    const { signTwilioRequest: sign } = await import('../../../src/telephony/twilio/signature.js');
+    const ws = new WebSocket(h.server.streamUrl, {
+      headers: { 'x-twilio-signature': sign(AUTH_TOKEN, h.server.streamUrl, {}) },
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        streamSid: intruder.streamSid,
+        start: {
+          accountSid: intruder.accountSid,
+          streamSid: intruder.streamSid,
+          callSid: caller.callSid,
+          tracks: ['inbound'],
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+          customParameters: { token: 'guess' },
+        },
+      }),
+    );
+    const code = await new Promise<number>((r) => ws.once('close', (c) => r(c)));
+    expect(code).toBe(1008);
+    // the real call is unaffected and its token cannot be reused
+    expect(h.fake.sessions).toHaveLength(1);
+    expect(real.sent('response.create')).toHaveLength(1); // only the real call's greeting
+    await caller.hangUp();
+  });
+});
+
+describe('robustness', () => {
+  it('malformed frames end only that call', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const good = h.caller();
+    const bad = h.caller();
+    await Promise.all([good.dial(), bad.dial()]);
+    await eventually(() => h!.server.activeCalls === 2);
+    bad.sendRaw('{"event":"media","streamSid":');
+    expect(await bad.closed()).toBe('server');
+    expect((await bad.outcome()).kind).toBe('say');
+    expect(h.logs.join('\n')).toContain('frame is not JSON');
+    // the other call still talks
+    await good.speak(mulawTone(400));
+    expect(await good.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(h.server.activeCalls).toBe(1);
+    await good.hangUp();
+  });
+
+  it.each([
+    ['a binary frame', Buffer.from([1, 2, 3]), 'binary frame'],
+    ['an unknown event', JSON.stringify({ event: 'dance', streamSid: 'MZ1' }), 'unknown event'],
+    [
+      'media without streamSid',
+      JSON.stringify({ event: 'media', media: { payload: '', timestamp: '0' } }),
+      'streamSid',
+    ],
+    [
+      'a non-base64 payload',
+      JSON.stringify({ event: 'media', streamSid: 'MZ1', media: { payload: '"}', timestamp: '0' } }),
+      'not base64',
+    ],
+    ['an oversized frame', 'x'.repeat(70_000), 'Max payload'],
+  ])('%s ends the call with a logged reason', async (_what, frame, reason) => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    caller.sendRaw(frame);
+    expect(await caller.closed()).toBe('server');
+    await eventually(() => h!.server.activeCalls === 0);
+    expect(h.logs.join('\n')).toContain(reason);
+    await eventually(() => h!.fake.sessions[0]!.open === false);
+  });
+
+  it('a frame before start ends the stream', async () => {
+    h = await startHarness();
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(h.server.streamUrl, {
+      headers: { 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, h.server.streamUrl, {}) },
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ event: 'media', streamSid: 'MZ1', media: { payload: '', timestamp: '0' } }));
+    expect(await new Promise<number>((r) => ws.once('close', (c) => r(c)))).toBe(1008);
+    expect(h.logs.join('\n')).toContain('media before start');
+  });
+
+  it('a pre-warmed Realtime socket whose stream never arrives is closed', async () => {
+    h = await startHarness({ server: { prewarmTimeoutMs: 300 } });
+    const body = { CallSid: `CA${'b'.repeat(32)}`, From: '+15551230000', To: '+15005550006' };
+    const res = await fetch(h.server.webhookUrl, {
+      method: 'POST',
+      body: new URLSearchParams(body),
+      headers: { 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, h.server.webhookUrl, body) },
+    });
+    expect(res.status).toBe(200);
+    const twiml = await res.text();
+    expect(twiml).toContain(`<Stream url="${h.server.streamUrl}">`);
+    expect(twiml).toContain(`action="${h.server.publicUrl}/voice/stream-ended"`);
+    expect(twiml).not.toMatch(/url="[^"]*\?/); // no query strings: <Parameter>s only
+    const rt = await eventually(() => h!.fake.sessions[0]);
+    await eventually(() => rt.open === false, 5000);
+  });
+
+  it('GET /healthz reports status, version and active calls', async () => {
+    h = await startHarness();
+    const res = await fetch(`${h.server.localUrl}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status: 'ok',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      active_calls: 0,
+    });
+  });
+});
