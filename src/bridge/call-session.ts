@@ -316,7 +316,7 @@ export class CallSession {
       }
       this.#log.info({ itemId: cut.itemId, heardMs: cut.audioEndMs }, 'caller interrupted the agent');
     }
-    if (!this.#o.behaviour.interruptResponse && this.#responses.active) {
+    if (!this.#o.behaviour.interruptResponse && this.#responses.running) {
       this.#o.realtime.send({ type: 'response.cancel' });
     }
   }

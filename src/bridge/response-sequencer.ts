@@ -17,8 +17,14 @@ export class ResponseSequencer {
     this.#send = send;
   }
 
+  /** A response is requested or running. */
   get active(): boolean {
     return this.#state !== 'idle';
+  }
+
+  /** A response is running at the server (created, not yet done): something to cancel. */
+  get running(): boolean {
+    return this.#state === 'active';
   }
 
   /** Ask for a response now, or as soon as the current one is done. */

@@ -12,6 +12,9 @@ import {
   startFakeRealtime,
 } from '../fakes/fake-realtime-server.js';
 
+/** Every client event any harness's fake Realtime server received in this test file. */
+export const recordedClientEvents: Record<string, unknown>[] = [];
+
 export const AUTH_TOKEN = 'test-twilio-auth-token-0123456789';
 export const API_KEY = 'sk-test-key';
 
@@ -63,6 +66,7 @@ export async function startHarness(
       new TwilioCaller({ webhookUrl: server.webhookUrl, authToken: AUTH_TOKEN, ...callerOptions }),
     async close() {
       await server.close();
+      recordedClientEvents.push(...fake.allClientEvents());
       await fake.close();
     },
   };

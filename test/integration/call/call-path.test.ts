@@ -1,12 +1,26 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
-import { AUTH_TOKEN, eventually, type Harness, startHarness } from '../../helpers/call-harness.js';
+import {
+  AUTH_TOKEN,
+  eventually,
+  type Harness,
+  recordedClientEvents,
+  startHarness,
+} from '../../helpers/call-harness.js';
+import { nonConformingEvents, SKIP_REASON, schemaAvailable } from '../../helpers/realtime-conformance.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
   await h?.close();
   h = undefined;
+});
+
+afterAll(() => {
+  // every client event sent during these calls conforms to OpenAI's published GA schemas
+  if (!schemaAvailable) return console.warn(`conformance check skipped: ${SKIP_REASON}`);
+  expect(recordedClientEvents.length).toBeGreaterThan(100);
+  expect(nonConformingEvents(recordedClientEvents)).toEqual([]);
 });
 
 describe('a phone call through voice-agent', () => {

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mulawTone } from '../../../src/audio/mulaw.js';
+import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
+import { runCli } from '../../helpers/cli.js';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
+import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
+
+const tmp = useTmpDir();
+const AGENT = 'name: cli-test\ninstructions: Be brief.\ngreeting: Hello from the CLI.\n';
+let fake: FakeRealtimeServer | undefined;
+let serve: ServeProcess | undefined;
+
+afterEach(async () => {
+  serve?.child.kill('SIGKILL');
+  serve = undefined;
+  await fake?.close();
+  fake = undefined;
+});
+
+describe('voice-agent serve (child process)', () => {
+  it('answers a real call end to end and exits 0 on SIGTERM', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-cli' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT, '.env': 'TWILIO_AUTH_TOKEN=cli-token\n' });
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1'],
+      {
+        OPENAI_API_KEY: 'sk-cli',
+        OPENAI_REALTIME_URL: fake.url,
+      },
+      dir,
+    );
+    expect(serve.stdout()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    expect(serve.stdout()).toMatch(/Media stream: +ws:\/\/127\.0\.0\.1:\d+\/voice\/media/);
+
+    const health = await fetch(serve.webhookUrl.replace('/voice/incoming', '/healthz'));
+    expect(await health.json()).toMatchObject({ status: 'ok', active_calls: 0 });
+
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.speak(mulawTone(400));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.hangUp();
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    expect(serve.stderr()).not.toContain('sk-cli');
+    expect(serve.stderr()).not.toContain('cli-token');
+    expect(serve.stderr()).toContain('incoming call');
+  });
+
+  it('a missing OPENAI_API_KEY is a clear startup error (exit 2)', async () => {
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const result = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: dir,
+      env: { TWILIO_AUTH_TOKEN: 'x' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('OPENAI_API_KEY is not set');
+  });
+
+  it('a missing TWILIO_AUTH_TOKEN is required unless signatures are explicitly skipped', async () => {
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const result = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: dir,
+      env: { OPENAI_API_KEY: 'k' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('TWILIO_AUTH_TOKEN is not set');
+
+    fake = await startFakeRealtime();
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--insecure-skip-signature'],
+      {
+        OPENAI_API_KEY: 'k',
+        OPENAI_REALTIME_URL: fake.url,
+      },
+      dir,
+    );
+    expect(serve.stderr()).toContain('WARNING: --insecure-skip-signature is on');
+    const res = await fetch(serve.webhookUrl, {
+      method: 'POST',
+      body: new URLSearchParams({ CallSid: `CA${'1'.repeat(32)}` }),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('a bad port is a usage error', async () => {
+    const result = await runCli(['serve', 'agents/moving.yaml', '--port', 'eighty'], {
+      env: { OPENAI_API_KEY: 'k', TWILIO_AUTH_TOKEN: 't' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--port: expected 0–65535, got "eighty"');
+  });
+});

@@ -1,0 +1,48 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { RealtimeConnection } from '../../../src/realtime/openai/connection.js';
+import { CallRegistry } from '../../../src/server/call-registry.js';
+
+function fakeConnection() {
+  return { close: vi.fn() } as unknown as RealtimeConnection & { close: ReturnType<typeof vi.fn> };
+}
+
+describe('CallRegistry', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('hands the pre-warmed connection to the stream with the right token, once', () => {
+    const r = new CallRegistry();
+    const conn = fakeConnection();
+    const token = r.register('CA1', conn);
+    expect(r.claim('CA1', 'wrong')).toEqual({ ok: false });
+    expect(r.claim('CA2', token)).toEqual({ ok: false });
+    expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: conn });
+    expect(r.claim('CA1', token)).toEqual({ ok: false }); // one-time
+  });
+
+  it('closes a pre-warmed connection whose stream never arrives', () => {
+    vi.useFakeTimers();
+    const r = new CallRegistry({ prewarmTimeoutMs: 1000 });
+    const conn = fakeConnection();
+    const token = r.register('CA1', conn);
+    vi.advanceTimersByTime(1001);
+    expect(conn.close).toHaveBeenCalledOnce();
+    expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: undefined });
+  });
+
+  it('remembers outcomes for the action URL; unknown calls count as failed', () => {
+    const r = new CallRegistry();
+    r.register('CA1', undefined);
+    expect(r.outcomeOf('CA1')).toEqual({ kind: 'failed', reason: 'the media stream never started' });
+    r.recordOutcome('CA1', { kind: 'completed', reason: 'bye' });
+    expect(r.outcomeOf('CA1')).toEqual({ kind: 'completed', reason: 'bye' });
+    expect(r.outcomeOf('CA9').kind).toBe('failed');
+  });
+
+  it('a repeated webhook for the same call replaces the earlier pre-warm', () => {
+    const r = new CallRegistry();
+    const first = fakeConnection();
+    r.register('CA1', first);
+    r.register('CA1', fakeConnection());
+    expect(first.close).toHaveBeenCalledOnce();
+  });
+});

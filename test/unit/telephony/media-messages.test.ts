@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import {
+  clearMessage,
+  markMessage,
+  mediaMessage,
+  parseTwilioMessage,
+} from '../../../src/telephony/twilio/media-messages.js';
+
+const start = (mediaFormat: unknown = { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }) =>
+  JSON.stringify({
+    event: 'start',
+    sequenceNumber: '1',
+    start: {
+      accountSid: 'AC1',
+      streamSid: 'MZ1',
+      callSid: 'CA1',
+      tracks: ['inbound'],
+      mediaFormat,
+      customParameters: { token: 't' },
+    },
+    streamSid: 'MZ1',
+  });
+
+describe('Twilio Media Streams codec', () => {
+  it('parses each message Twilio sends', () => {
+    expect(parseTwilioMessage('{"event":"connected","protocol":"Call","version":"1.0.0"}')).toEqual({
+      event: 'connected',
+    });
+    expect(parseTwilioMessage(start())).toEqual({
+      event: 'start',
+      streamSid: 'MZ1',
+      callSid: 'CA1',
+      accountSid: 'AC1',
+      customParameters: { token: 't' },
+    });
+    expect(
+      parseTwilioMessage(
+        '{"event":"media","sequenceNumber":"3","media":{"track":"inbound","chunk":"2","timestamp":"40","payload":"/////w=="},"streamSid":"MZ1"}',
+      ),
+    ).toEqual({ event: 'media', streamSid: 'MZ1', payload: '/////w==', timestampMs: 40 });
+    expect(parseTwilioMessage('{"event":"mark","streamSid":"MZ1","mark":{"name":"m1"}}')).toEqual({
+      event: 'mark',
+      streamSid: 'MZ1',
+      name: 'm1',
+    });
+    expect(
+      parseTwilioMessage('{"event":"dtmf","streamSid":"MZ1","dtmf":{"track":"inbound_track","digit":"#"}}'),
+    ).toEqual({ event: 'dtmf', streamSid: 'MZ1', digit: '#' });
+    expect(parseTwilioMessage('{"event":"stop","streamSid":"MZ1","stop":{}}')).toEqual({
+      event: 'stop',
+      streamSid: 'MZ1',
+    });
+  });
+
+  it.each([
+    ['not json', 'frame is not JSON'],
+    ['[1,2]', 'message is missing or not an object'],
+    ['{"event":"wave"}', 'unknown event "wave"'],
+    ['{"event":"media","media":{"payload":"AA==","timestamp":"0"}}', 'streamSid is missing'],
+    [
+      '{"event":"media","streamSid":"MZ1","media":{"payload":"A\\"A","timestamp":"0"}}',
+      'media.payload is not base64',
+    ],
+    ['{"event":"media","streamSid":"MZ1","media":{"payload":"AA==","timestamp":"soon"}}', 'media.timestamp'],
+    ['{"event":"mark","streamSid":"MZ1","mark":{}}', 'mark.name'],
+    ['{"event":"dtmf","streamSid":"MZ1","dtmf":{"digit":"11"}}', 'not a keypad digit'],
+    ['{"event":"media","streamSid":"M\\"Z","media":{"payload":"AA==","timestamp":"0"}}', 'not a valid SID'],
+  ])('rejects %s', (frame, reason) => {
+    expect(() => parseTwilioMessage(frame)).toThrow(reason);
+  });
+
+  it('rejects a start with a media format other than μ-law 8 kHz mono', () => {
+    expect(() =>
+      parseTwilioMessage(start({ encoding: 'audio/l16', sampleRate: 16000, channels: 1 })),
+    ).toThrow('unsupported media format');
+  });
+
+  it('builds outbound frames Twilio accepts', () => {
+    expect(JSON.parse(mediaMessage('MZ1', 'AAA='))).toEqual({
+      event: 'media',
+      streamSid: 'MZ1',
+      media: { payload: 'AAA=' },
+    });
+    expect(JSON.parse(markMessage('MZ1', 'm7'))).toEqual({
+      event: 'mark',
+      streamSid: 'MZ1',
+      mark: { name: 'm7' },
+    });
+    expect(JSON.parse(clearMessage('MZ1'))).toEqual({ event: 'clear', streamSid: 'MZ1' });
+  });
+});
