@@ -16,15 +16,18 @@ describe('voice-agent CLI', () => {
     }
   });
 
-  it.each(['serve', 'configure-number', 'simulate', 'validate', 'schema'])(
-    '%s --help shows at least two examples',
-    async (command) => {
-      const { code, stdout } = await runCli([command, '--help']);
-      expect(code).toBe(0);
-      const examples = stdout.split('Examples:')[1] ?? '';
-      expect(examples.match(/\$ voice-agent /g)?.length ?? 0).toBeGreaterThanOrEqual(2);
-    },
-  );
+  it.each([
+    'serve',
+    'configure-number',
+    'simulate',
+    'validate',
+    'schema',
+  ])('%s --help shows at least two examples', async (command) => {
+    const { code, stdout } = await runCli([command, '--help']);
+    expect(code).toBe(0);
+    const examples = stdout.split('Examples:')[1] ?? '';
+    expect(examples.match(/\$ voice-agent /g)?.length ?? 0).toBeGreaterThanOrEqual(2);
+  });
 
   it('validate prints a summary of a valid agent and exits 0', async () => {
     const { code, stdout, stderr } = await runCli(['validate', 'agents/moving.yaml']);
