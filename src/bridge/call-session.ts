@@ -6,7 +6,14 @@ import type { TwilioInbound } from '../telephony/twilio/media-messages.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { OutboundAudio } from './outbound-audio.js';
 import { PlaybackTracker } from './playback.js';
-import type { CallOutcome, MediaStreamPort, ToolCallRecord, ToolExecutor, TranscriptEntry } from './ports.js';
+import type {
+  CallControl,
+  CallOutcome,
+  MediaStreamPort,
+  ToolCallRecord,
+  ToolExecutor,
+  TranscriptEntry,
+} from './ports.js';
 import { ResponseSequencer } from './response-sequencer.js';
 import { INACTIVITY_SILENCE_MS, INPUT_INACTIVITY_MS, silenceBase64 } from './silence.js';
 
@@ -35,12 +42,16 @@ export interface CallSessionOptions {
 
 /** Twilio's frame interval: a larger jump in media timestamps is a gap to fill with silence. */
 const FRAME_INTERVAL_MS = 20;
+/** The longest we wait for a goodbye to be heard before ending a call anyway. */
+export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
+
+type FinishRequest = Parameters<CallControl['finishAfterSpeech']>[0];
 
 /**
  * One phone call: Twilio Media Stream ⇄ OpenAI Realtime. All per-call state lives here (house rule 3);
  * N calls are N independent objects. Status changes only in {@link CallSession.end}.
  */
-export class CallSession {
+export class CallSession implements CallControl {
   readonly callSid: string;
   readonly streamSid: string;
   readonly transcript: TranscriptEntry[] = [];
@@ -67,6 +78,9 @@ export class CallSession {
   #lastMediaTimestampMs: number | undefined;
   #inactivityTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
+  /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
+  #finish: (FinishRequest & { stage: 'await-response' | 'await-farewell' | 'await-playback' }) | undefined;
+  #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -82,7 +96,7 @@ export class CallSession {
       tools: options.tools ?? NO_TOOLS,
       send: (event) => options.realtime.send(event),
       requestResponse: () => this.#responses.request(),
-      shouldRespond: () => !this.#callerSpeaking && !this.#responses.active,
+      shouldRespond: () => !this.#callerSpeaking && !this.#responses.active && !this.#finish,
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
       onRecord: (record) => this.#recordToolCall(record),
@@ -115,6 +129,7 @@ export class CallSession {
         return;
       case 'mark':
         this.#playback.markEchoed(message.name, this.#now());
+        if (this.#finish) this.#maybeFinish();
         return;
       case 'dtmf':
         this.#onDigit(message.digit);
@@ -214,6 +229,7 @@ export class CallSession {
       case 'response.output_audio.delta':
         if (this.#interrupted.has(event.itemId)) return;
         this.#lastActivityAt = this.#now();
+        this.#responseHadAudio = true;
         this.#outbound.delta(event.itemId, event.contentIndex, event.delta);
         return;
       case 'session.updated':
@@ -232,6 +248,7 @@ export class CallSession {
         return;
       case 'response.created':
         this.#responses.created();
+        this.#responseHadAudio = false;
         return;
       case 'response.output_audio.done':
         this.#outbound.flush();
@@ -262,6 +279,12 @@ export class CallSession {
 
   #onResponseDone(event: Extract<ServerEvent, { type: 'response.done' }>): void {
     this.#responses.done();
+    if (this.#finish?.stage === 'await-response' && !this.#responseHadAudio) {
+      this.#finish.stage = 'await-farewell';
+      this.#responses.request({ instructions: this.#finish.farewell });
+    } else if (this.#finish) {
+      this.#finish.stage = 'await-playback';
+    }
     if (event.status === 'failed') {
       this.#log.warn(
         { responseId: event.responseId },
@@ -269,6 +292,43 @@ export class CallSession {
       );
     }
     this.#functionCalls.responseDone(event.responseId, event.functionCalls);
+    if (this.#finish) this.#outbound.flush();
+    this.#maybeFinish();
+  }
+
+  /** CallControl: end or transfer once the agent's current speech has been heard. */
+  finishAfterSpeech(request: FinishRequest): void {
+    if (this.#finish || this.#status !== 'active') return;
+    this.#finish = { ...request, stage: this.#responses.running ? 'await-response' : 'await-playback' };
+    if (this.#finish.stage === 'await-playback' && !this.#playback.playing && !this.#outbound.buffering) {
+      // nothing said in this turn: ask for the farewell first
+      this.#finish.stage = 'await-farewell';
+      this.#responses.request({ instructions: request.farewell });
+    }
+    this.#timer(FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
+  }
+
+  #maybeFinish(): void {
+    if (this.#finish?.stage === 'await-playback' && !this.#playback.playing && !this.#outbound.buffering) {
+      this.#completeFinish();
+    }
+  }
+
+  #completeFinish(): void {
+    const finish = this.#finish;
+    if (!finish || this.#status !== 'active') return;
+    this.#finish = { ...finish, stage: 'await-playback' };
+    const before = finish.before ?? (async () => undefined);
+    before().then(
+      () => this.end(finish.outcome),
+      (error: Error) => {
+        this.#log.warn(
+          { reason: error.message },
+          'could not redirect the call over REST; using the stream action instead',
+        );
+        this.end(finish.outcome);
+      },
+    );
   }
 
   #onRealtimeError(event: Extract<ServerEvent, { type: 'error' }>): void {

@@ -13,16 +13,8 @@ export interface MediaStreamPort {
   close(): void;
 }
 
-/** How a call ended, which decides what the `<Connect action>` URL answers. */
-export type CallOutcome =
-  | { kind: 'completed'; reason: string }
-  | { kind: 'failed'; reason: string }
-  | { kind: 'transfer'; to: string; reason: string };
-
-/** Runs one function call for the model. Never throws: failures become an error output. */
-export interface ToolExecutor {
-  execute(call: { name: string; arguments: string; callId: string }, signal: AbortSignal): Promise<string>;
-}
+export type { CallOutcome } from '../telephony/call-outcome.js';
+export type { CallControl, ToolExecutor } from '../tools/types.js';
 
 export interface TranscriptEntry {
   role: 'caller' | 'agent';

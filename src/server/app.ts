@@ -8,7 +8,9 @@ import {
   dialTwiml,
   type Fallback,
   fallbackTwiml,
+  goodbyeTwiml,
   hangupTwiml,
+  voicemailTwiml,
 } from '../telephony/twilio/twiml.js';
 import { version } from '../version.js';
 import type { CallRegistry } from './call-registry.js';
@@ -94,6 +96,30 @@ export function createApp(options: AppOptions): express.Express {
       .child({ callSid })
       .info({ outcome: outcome.kind }, 'stream ended; telling Twilio what next');
     twiml(res, nextStepTwiml(outcome, options.fallback, options.publicUrl()));
+  });
+
+  // a transfer's <Dial action>: if nobody answered, the caller can leave a message
+  app.post(ROUTES.dialEnded, signed, (req, res) => {
+    const status = String(req.body?.DialCallStatus ?? '');
+    const log = options.logger.child({ callSid: String(req.body?.CallSid ?? '') });
+    if (status === 'completed' || status === 'answered') {
+      log.info('transfer completed');
+      twiml(res, hangupTwiml());
+      return;
+    }
+    log.warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
+    twiml(res, voicemailTwiml(options.publicUrl() + ROUTES.messageRecorded));
+  });
+
+  app.post(ROUTES.messageRecorded, signed, (req, res) => {
+    options.logger.child({ callSid: String(req.body?.CallSid ?? '') }).info(
+      {
+        recordingUrl: String(req.body?.RecordingUrl ?? ''),
+        seconds: Number(req.body?.RecordingDuration ?? 0),
+      },
+      'caller left a message',
+    );
+    twiml(res, goodbyeTwiml('Thank you, we got your message. Goodbye.'));
   });
 
   app.use((_req, res) => {

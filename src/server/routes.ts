@@ -3,6 +3,7 @@ export const ROUTES = {
   incoming: '/voice/incoming',
   streamEnded: '/voice/stream-ended',
   dialEnded: '/voice/dial-ended',
+  messageRecorded: '/voice/message-recorded',
   media: '/voice/media',
   health: '/healthz',
 } as const;

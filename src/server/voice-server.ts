@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CallSession } from '../bridge/call-session.js';
-import type { ToolExecutor } from '../bridge/ports.js';
+import type { CallControl, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRealtime, type RealtimeConnection } from '../realtime/openai/connection.js';
@@ -16,7 +16,7 @@ export interface CallTools {
   /** Function tools for the session (read when each call starts, so list changes reach new calls). */
   definitions(): FunctionTool[];
   /** An executor bound to one call (built-ins such as end_call act on that call). */
-  forCall(session: CallSession): ToolExecutor;
+  forCall(control: CallControl, logger: Logger): ToolExecutor;
 }
 
 export interface VoiceServerOptions {
@@ -88,6 +88,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     publicUrl: () => publicUrl,
     connectRealtime: connect,
     createSession: (init) => {
+      let executor: ToolExecutor | undefined;
       const session: CallSession = new CallSession({
         ...init,
         behaviour: {
@@ -98,7 +99,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           logTranscripts: agent.logging.transcripts,
         },
         tools: options.tools
-          ? { execute: (call, signal) => options.tools!.forCall(session).execute(call, signal) }
+          ? {
+              execute: (call, signal) =>
+                (executor ??= options.tools!.forCall(session, init.logger)).execute(call, signal),
+            }
           : undefined,
       });
       return session;

@@ -1,7 +1,12 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
-import { startVoiceServer } from '../../server/voice-server.js';
+import { ROUTES } from '../../server/routes.js';
+import { startVoiceServer, type VoiceServer } from '../../server/voice-server.js';
+import { createTwilioClient, redirectToDial } from '../../telephony/twilio/rest.js';
+import { AgentTools } from '../../tools/agent-tools.js';
+import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
+import { McpPool } from '../../tools/mcp/pool.js';
 import { type CliIo, colours } from '../io.js';
 import { notImplemented } from '../program.js';
 import { resolveRealtimeUrl, waitForShutdownSignal } from '../runtime.js';
@@ -64,7 +69,35 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     );
   }
 
-  const server = await startVoiceServer({
+  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
+  await pool.start();
+  for (const status of pool.status()) {
+    if (status.state === 'ready')
+      logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
+    else
+      logger.warn(
+        `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
+      );
+  }
+  // transfers go over REST when the account SID is known, otherwise through the stream's action URL
+  let server: VoiceServer | undefined;
+  const rest =
+    env.TWILIO_ACCOUNT_SID && twilioAuthToken
+      ? createTwilioClient({
+          accountSid: env.TWILIO_ACCOUNT_SID,
+          authToken: twilioAuthToken,
+          apiBaseUrl: env.TWILIO_API_BASE_URL,
+        })
+      : undefined;
+  const tools = new AgentTools(
+    agent,
+    pool,
+    rest
+      ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
+      : undefined,
+  );
+
+  server = await startVoiceServer({
     agent,
     host: options.host,
     port,
@@ -92,4 +125,5 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   logger.info({ signal }, 'shutting down');
   await server.drain(Number(options.drainTimeout) * 1000);
   await server.close();
+  await pool.close();
 }

@@ -1,8 +1,10 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import type { AgentConfig } from '../../config/schema.js';
-import { ConfigError, formatProblem } from '../../errors.js';
+import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
+import { createLogger } from '../../observability/logger.js';
+import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
+import { McpPool, type ServerStatus } from '../../tools/mcp/pool.js';
 import { type CliIo, colours, printJson } from '../io.js';
-import { notImplemented } from '../program.js';
 
 export interface ValidateOptions {
   json?: boolean;
@@ -39,11 +41,18 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
     }
     throw error;
   }
-  if (options.checkServers) notImplemented('validate --check-servers (MCP connections)');
-
+  const servers = options.checkServers ? await checkServers(io, loaded.agent) : undefined;
+  const unreachable = servers?.filter((s) => s.state !== 'ready') ?? [];
   const summary = summarize(loaded.agent);
   if (options.json) {
-    printJson(io, { ok: true, file, ...summary, warnings: loaded.warnings });
+    printJson(io, {
+      ok: unreachable.length === 0,
+      file,
+      ...summary,
+      warnings: loaded.warnings,
+      ...(servers ? { servers } : {}),
+    });
+    if (unreachable.length) throw unreachableError(unreachable);
     return;
   }
   const c = colours(io);
@@ -65,4 +74,32 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   io.stdout.write(`${c.green('✓')} ${file} is valid\n`);
   for (const [k, v] of rows) io.stdout.write(`  ${k.padEnd(16)}${v}\n`);
   for (const w of loaded.warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
+  if (!servers) return;
+  for (const s of servers) {
+    io.stdout.write(
+      `\n${s.state === 'ready' ? c.green('✓') : c.red('✗')} MCP server ${s.name} (${s.transport})${s.error ? `: ${s.error}` : ''}\n`,
+    );
+    for (const t of s.tools)
+      io.stdout.write(`    ${t.exposedAs}${t.exposedAs === t.name ? '' : c.dim(` (${t.name})`)}\n`);
+    for (const d of s.dropped) io.stdout.write(`    ${c.yellow('dropped')} ${d.name}: ${d.reason}\n`);
+  }
+  if (unreachable.length) throw unreachableError(unreachable);
+}
+
+async function checkServers(io: CliIo, agent: AgentConfig): Promise<ServerStatus[]> {
+  const logger = createLogger({ level: 'error', write: (line) => io.stderr.write(line) });
+  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
+  try {
+    await pool.start();
+    return pool.status();
+  } finally {
+    await pool.close();
+  }
+}
+
+function unreachableError(servers: ServerStatus[]): VoiceAgentError {
+  return new VoiceAgentError(
+    'mcp_unreachable',
+    `cannot reach MCP server${servers.length > 1 ? 's' : ''} ${servers.map((s) => `${s.name} (${s.error ?? 'unknown error'})`).join(', ')}`,
+  );
 }

@@ -41,3 +41,28 @@ export function hangupTwiml(): string {
   response.hangup();
   return response.toString();
 }
+
+/** A transfer that nobody answered: say so and let the caller leave a message (or hang up). */
+export function voicemailTwiml(recordActionUrl: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.say(
+    "I'm sorry, nobody could take your call right now. Please leave a message after the tone, and we will call you back. You can also just hang up.",
+  );
+  response.record({
+    action: recordActionUrl,
+    method: 'POST',
+    maxLength: 120,
+    playBeep: true,
+    finishOnKey: '#',
+  });
+  response.say('We did not get a message. Goodbye.');
+  response.hangup();
+  return response.toString();
+}
+
+export function goodbyeTwiml(text: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.say(text);
+  response.hangup();
+  return response.toString();
+}

@@ -1,0 +1,102 @@
+import type { McpServerConfig } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { FunctionTool } from '../../realtime/openai/session-config.js';
+import { exposeToolNames, type ToolRef } from '../tool-names.js';
+import { toolFailure } from '../tool-result.js';
+import { type DroppedTool, McpServerConnection, type ServerState } from './server-connection.js';
+
+export interface ServerStatus {
+  name: string;
+  transport: string;
+  state: ServerState;
+  tools: { name: string; exposedAs: string }[];
+  dropped: DroppedTool[];
+  error?: string;
+  /** stdio servers: the child's process id. */
+  pid?: number;
+}
+
+/**
+ * Every MCP server of an agent. Connects them in parallel; a server that is down does not stop the
+ * others (or `serve`). The exposed tool list is rebuilt whenever a server's tools change, and is read
+ * by each call when it starts.
+ */
+export class McpPool {
+  readonly #connections: McpServerConnection[];
+  readonly #reserved: string[];
+  #exposed = new Map<string, ToolRef>();
+  #definitions: FunctionTool[] = [];
+
+  constructor(servers: readonly McpServerConfig[], logger: Logger, reservedNames: readonly string[] = []) {
+    this.#reserved = [...reservedNames];
+    this.#connections = servers.map(
+      (config) => new McpServerConnection(config, logger, () => this.#rebuild()),
+    );
+  }
+
+  /** Connects every server (in parallel); resolves when each has connected or failed once. */
+  async start(): Promise<void> {
+    await Promise.all(this.#connections.map((c) => c.start()));
+    this.#rebuild();
+  }
+
+  definitions(): FunctionTool[] {
+    return this.#definitions;
+  }
+
+  /** Whether a model-facing name belongs to an MCP tool. */
+  has(exposedName: string): boolean {
+    return this.#exposed.has(exposedName);
+  }
+
+  /** Runs a tool by its model-facing name; never throws. */
+  async call(exposedName: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+    const ref = this.#exposed.get(exposedName);
+    const connection = ref && this.#connections.find((c) => c.config.name === ref.server);
+    if (!ref || !connection) return toolFailure(`There is no tool named "${exposedName}".`);
+    return connection.call(ref.tool, args, signal);
+  }
+
+  /** The server a tool comes from (for logs and timeouts). */
+  serverOf(exposedName: string): McpServerConfig | undefined {
+    const ref = this.#exposed.get(exposedName);
+    return this.#connections.find((c) => c.config.name === ref?.server)?.config;
+  }
+
+  status(): ServerStatus[] {
+    return this.#connections.map((c) => ({
+      name: c.config.name,
+      transport: 'command' in c.config ? 'stdio' : c.config.transport,
+      state: c.state,
+      tools: c.tools.map((t) => ({
+        name: t.name,
+        exposedAs:
+          [...this.#exposed].find(([, ref]) => ref.server === c.config.name && ref.tool === t.name)?.[0] ??
+          t.name,
+      })),
+      dropped: [...c.dropped],
+      ...(c.lastError ? { error: c.lastError } : {}),
+      ...(c.pid ? { pid: c.pid } : {}),
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#connections.map((c) => c.close()));
+  }
+
+  #rebuild(): void {
+    const refs: ToolRef[] = [];
+    const byRef = new Map<string, { description: string; parameters: Record<string, unknown> }>();
+    for (const c of this.#connections) {
+      for (const tool of c.tools) {
+        refs.push({ server: c.config.name, tool: tool.name });
+        byRef.set(`${c.config.name}\0${tool.name}`, tool);
+      }
+    }
+    this.#exposed = exposeToolNames(refs, this.#reserved);
+    this.#definitions = [...this.#exposed].map(([name, ref]) => {
+      const tool = byRef.get(`${ref.server}\0${ref.tool}`)!;
+      return { type: 'function', name, description: tool.description, parameters: tool.parameters };
+    });
+  }
+}

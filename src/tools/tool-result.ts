@@ -1,0 +1,37 @@
+/**
+ * Turns an MCP tool result into the string a `function_call_output` carries. Failures are phrased
+ * so the model can talk about them ("I couldn't check availability right now").
+ */
+
+/** Longer outputs slow a voice conversation down; they are cut with a note to the model. */
+export const MAX_TOOL_OUTPUT_CHARS = 4_000;
+
+interface ContentBlock {
+  type: string;
+  text?: string;
+}
+
+export interface ToolResultLike {
+  content?: ContentBlock[];
+  structuredContent?: unknown;
+  isError?: boolean;
+}
+
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}\n[output cut: ${text.length - max} more characters not shown; summarise what is above]`;
+}
+
+export function formatToolResult(result: ToolResultLike, max = MAX_TOOL_OUTPUT_CHARS): string {
+  const text = (result.content ?? [])
+    .map((block) => (block.type === 'text' ? (block.text ?? '') : `[${block.type} omitted]`))
+    .join('\n');
+  if (result.isError) return JSON.stringify({ error: cut(text || 'the tool reported an error', max) });
+  if (result.structuredContent !== undefined) return cut(JSON.stringify(result.structuredContent), max);
+  return cut(text, max);
+}
+
+/** For a tool that could not run at all (timeout, server down, caller hung up). */
+export function toolFailure(message: string): string {
+  return JSON.stringify({ error: message });
+}

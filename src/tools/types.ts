@@ -1,0 +1,25 @@
+import type { CallOutcome } from '../telephony/call-outcome.js';
+
+/** One function call from the model. */
+export interface ToolCall {
+  name: string;
+  /** JSON text, as the model wrote it (may be invalid). */
+  arguments: string;
+  callId: string;
+}
+
+/** Runs one function call for the model. Never throws: failures become an error output. */
+export interface ToolExecutor {
+  execute(call: ToolCall, signal: AbortSignal): Promise<string>;
+}
+
+/** What built-in tools may do to the call they run in. */
+export interface CallControl {
+  readonly callSid: string;
+  /**
+   * Finish the call once the agent's current speech has been heard (mark-confirmed). When the model
+   * has not spoken yet in this turn, it is first asked to say `farewell`. `before` runs first (e.g. a
+   * REST transfer); if it throws, the outcome still applies.
+   */
+  finishAfterSpeech(request: { outcome: CallOutcome; farewell: string; before?: () => Promise<void> }): void;
+}

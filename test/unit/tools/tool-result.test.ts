@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { formatToolResult } from '../../../src/tools/tool-result.js';
+
+describe('formatToolResult', () => {
+  it('prefers structured content, joins text, and skips media the voice model cannot use', () => {
+    expect(
+      formatToolResult({ content: [{ type: 'text', text: '{"t":1}' }], structuredContent: { t: 1 } }),
+    ).toBe('{"t":1}');
+    expect(
+      formatToolResult({
+        content: [{ type: 'text', text: 'a' }, { type: 'image' }, { type: 'text', text: 'b' }],
+      }),
+    ).toBe('a\n[image omitted]\nb');
+  });
+
+  it('turns isError into an error the model can talk about', () => {
+    expect(
+      JSON.parse(formatToolResult({ isError: true, content: [{ type: 'text', text: 'slot taken' }] })),
+    ).toEqual({ error: 'slot taken' });
+  });
+
+  it('cuts oversized output with a note to the model', () => {
+    const out = formatToolResult({ content: [{ type: 'text', text: 'x'.repeat(10_000) }] }, 100);
+    expect(out.startsWith('x'.repeat(100))).toBe(true);
+    expect(out).toContain('[output cut: 9900 more characters not shown');
+  });
+});
