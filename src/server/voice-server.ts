@@ -100,8 +100,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         },
         tools: options.tools
           ? {
-              execute: (call, signal) =>
-                (executor ??= options.tools!.forCall(session, init.logger)).execute(call, signal),
+              execute: (call, signal) => {
+                executor ??= options.tools!.forCall(session, init.logger);
+                return executor.execute(call, signal);
+              },
             }
           : undefined,
       });

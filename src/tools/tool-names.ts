@@ -18,7 +18,7 @@ function sanitize(text: string): string {
   return text.replace(/[^A-Za-z0-9_-]/g, '_').replace(/^[_-]+|[_-]+$/g, '') || 'tool';
 }
 
-function fit(name: string, ref: ToolRef): string {
+function clampLength(name: string, ref: ToolRef): string {
   if (name.length <= MAX_TOOL_NAME_LENGTH) return name;
   const hash = createHash('sha1').update(`${ref.server}\0${ref.tool}`).digest('hex').slice(0, HASH_LENGTH);
   return `${name.slice(0, MAX_TOOL_NAME_LENGTH - HASH_LENGTH - 1)}_${hash}`;
@@ -41,11 +41,11 @@ export function exposeToolNames(
   const out = new Map<string, ToolRef>();
   for (const ref of refs) {
     const base = sanitize(ref.tool);
-    let name = fit(base, ref);
+    let name = clampLength(base, ref);
     if ((baseCount.get(base) ?? 0) > 1 || taken.has(name))
-      name = fit(`${sanitize(ref.server)}__${base}`, ref);
+      name = clampLength(`${sanitize(ref.server)}__${base}`, ref);
     if (taken.has(name))
-      name = fit(
+      name = clampLength(
         `${name}_${createHash('sha1').update(`${ref.server}\0${ref.tool}`).digest('hex').slice(0, HASH_LENGTH)}`,
         ref,
       );

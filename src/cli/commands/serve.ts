@@ -107,9 +107,12 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     twilioAuthToken,
     insecureSkipSignature: options.insecureSkipSignature,
     logger,
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EADDRINUSE')
+    tools,
+  }).catch(async (error: NodeJS.ErrnoException) => {
+    await pool.close();
+    if (error.code === 'EADDRINUSE') {
       throw new UsageError(`port ${port} is already in use: choose another with --port`);
+    }
     throw error;
   });
 
