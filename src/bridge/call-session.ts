@@ -336,6 +336,11 @@ export class CallSession implements CallControl {
       this.#responses.rejectedAsBusy();
       return;
     }
+    if (event.code === 'response_cancel_not_active') {
+      // the response finished while our cancel was on the wire: harmless, per the API docs
+      this.#log.debug('response.cancel arrived after the response had finished');
+      return;
+    }
     // most Realtime errors are recoverable; fatal ones also close the socket (handled in onClose)
     this.#log.warn({ code: event.code }, `OpenAI reported an error: ${event.message}`);
   }
@@ -376,7 +381,9 @@ export class CallSession implements CallControl {
       }
       this.#log.info({ itemId: cut.itemId, heardMs: cut.audioEndMs }, 'caller interrupted the agent');
     }
-    if (!this.#o.behaviour.interruptResponse && this.#responses.running) {
+    // with interrupt_response off the server keeps talking unless told; a running response that
+    // produced no audio (e.g. only function calls) has nothing to stop
+    if (!this.#o.behaviour.interruptResponse && this.#responses.running && this.#responseHadAudio) {
       this.#o.realtime.send({ type: 'response.cancel' });
     }
   }

@@ -91,6 +91,27 @@ describe('voice-agent CLI', () => {
     expect(missing.stderr).toContain('environment variable NUMBER is not set');
   });
 
+  it('validate --check-servers lists the tools of each MCP server; an unreachable one exits 1', async () => {
+    const dir = tmp();
+    const ok = await runCli(['validate', 'agents/moving.yaml', '--check-servers'], {
+      env: { MOVING_DB: join(dir, 'm.sqlite') },
+    });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/✓ MCP server moving \(stdio\)\n\s+get_quote\n\s+check_availability/);
+
+    writeFiles(dir, {
+      'down.yaml':
+        'name: a\ninstructions: x\nmcp_servers:\n  - name: gone\n    url: http://127.0.0.1:9/mcp\n',
+    });
+    const down = await runCli(['validate', 'down.yaml', '--check-servers', '--json'], { cwd: dir });
+    expect(down.code).toBe(1);
+    expect(JSON.parse(down.stdout)).toMatchObject({
+      ok: false,
+      servers: [{ name: 'gone', state: 'down', error: expect.any(String) }],
+    });
+    expect(down.stderr).toContain('cannot reach MCP server gone');
+  });
+
   it('usage errors exit 2', async () => {
     expect((await runCli(['validate'])).code).toBe(2);
     expect((await runCli(['no-such-command'])).code).toBe(2);

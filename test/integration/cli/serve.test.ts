@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
@@ -19,6 +21,55 @@ afterEach(async () => {
 });
 
 describe('voice-agent serve (child process)', () => {
+  it('serve agents/moving.yaml: the moving tools server starts and its tools work in a call', async () => {
+    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    fake = await startFakeRealtime({
+      apiKey: 'sk-cli',
+      brain: (ctx) =>
+        ctx.callerTurns === 0
+          ? { say: 'Swift Movers.' }
+          : ctx.toolOutputs.length === 0
+            ? {
+                call: [
+                  {
+                    name: 'get_quote',
+                    arguments: {
+                      from_address: 'a st',
+                      to_address: 'b st',
+                      home_size: 'studio',
+                      move_date: inAWeek,
+                    },
+                  },
+                ],
+              }
+            : { say: 'That will be it.' },
+    });
+    const db = join(tmp(), 'moving.sqlite');
+    serve = await startServe(['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1'], {
+      OPENAI_API_KEY: 'sk-cli',
+      OPENAI_REALTIME_URL: fake.url,
+      TWILIO_AUTH_TOKEN: 'cli-token',
+      MOVING_DB: db,
+    });
+    expect(serve.stderr()).toContain('MCP server moving ready');
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(400));
+    await caller.waitForAgent({ timeoutMs: 15_000 });
+    const rt = fake.sessions[0]!;
+    const tools = (rt.sent('session.update')[0]!.session as { tools: { name: string }[] }).tools.map(
+      (t) => t.name,
+    );
+    expect(tools).toContain('get_quote');
+    const output = rt.sent('conversation.item.create').map((e) => (e.item as { output?: string }).output)[0]!;
+    expect(JSON.parse(output)).toMatchObject({ quote_id: expect.stringMatching(/^Q-/), currency: 'USD' });
+    expect(existsSync(db)).toBe(true);
+    await caller.hangUp();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
   it('answers a real call end to end and exits 0 on SIGTERM', async () => {
     fake = await startFakeRealtime({ apiKey: 'sk-cli' });
     const dir = tmp();
