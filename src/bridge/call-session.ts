@@ -79,7 +79,9 @@ export class CallSession implements CallControl {
   #inactivityTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
-  #finish: (FinishRequest & { stage: 'await-response' | 'await-farewell' | 'await-playback' }) | undefined;
+  #finish:
+    | (FinishRequest & { stage: 'await-response' | 'needs-farewell' | 'await-farewell' | 'await-playback' })
+    | undefined;
   #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
@@ -95,8 +97,7 @@ export class CallSession implements CallControl {
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,
       send: (event) => options.realtime.send(event),
-      requestResponse: () => this.#responses.request(),
-      shouldRespond: () => !this.#callerSpeaking && !this.#responses.active && !this.#finish,
+      outputsSent: () => this.#afterToolOutputs(),
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
       onRecord: (record) => this.#recordToolCall(record),
@@ -279,10 +280,10 @@ export class CallSession implements CallControl {
 
   #onResponseDone(event: Extract<ServerEvent, { type: 'response.done' }>): void {
     this.#responses.done();
-    if (this.#finish?.stage === 'await-response' && !this.#responseHadAudio) {
-      this.#finish.stage = 'await-farewell';
-      this.#responses.request({ instructions: this.#finish.farewell });
-    } else if (this.#finish) {
+    if (this.#finish?.stage === 'await-response') {
+      // the farewell is asked for once the tool outputs are in the conversation (#afterToolOutputs)
+      this.#finish.stage = this.#responseHadAudio ? 'await-playback' : 'needs-farewell';
+    } else if (this.#finish?.stage === 'await-farewell') {
       this.#finish.stage = 'await-playback';
     }
     if (event.status === 'failed') {
@@ -296,15 +297,31 @@ export class CallSession implements CallControl {
     this.#maybeFinish();
   }
 
+  /**
+   * A response's tool outputs are all sent. Normally one `response.create` lets the model use them;
+   * not while the caller is talking (VAD makes that turn) or another response runs, and not when the
+   * call is finishing — then only the farewell, if one is still owed.
+   */
+  #afterToolOutputs(): void {
+    if (this.#finish) {
+      if (this.#finish.stage === 'needs-farewell') {
+        this.#finish.stage = 'await-farewell';
+        this.#responses.request({ instructions: this.#finish.farewell });
+      }
+      return;
+    }
+    if (!this.#callerSpeaking && !this.#responses.active) this.#responses.request();
+  }
+
   /** CallControl: end or transfer once the agent's current speech has been heard. */
   finishAfterSpeech(request: FinishRequest): void {
     if (this.#finish || this.#status !== 'active') return;
-    this.#finish = { ...request, stage: this.#responses.running ? 'await-response' : 'await-playback' };
-    if (this.#finish.stage === 'await-playback' && !this.#playback.playing && !this.#outbound.buffering) {
-      // nothing said in this turn: ask for the farewell first
-      this.#finish.stage = 'await-farewell';
-      this.#responses.request({ instructions: request.farewell });
-    }
+    // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
+    const silent = !this.#playback.playing && !this.#outbound.buffering;
+    this.#finish = {
+      ...request,
+      stage: this.#responses.running ? 'await-response' : silent ? 'needs-farewell' : 'await-playback',
+    };
     this.#timer(FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
   }
 

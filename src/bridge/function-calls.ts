@@ -6,15 +6,14 @@ import type { ToolCallRecord, ToolExecutor } from './ports.js';
  * The function-call loop of one call (Realtime guide §4):
  * - a call runs only when its item is `completed` (cancelled responses also emit `done` events);
  * - calls of one response run concurrently, each exactly once per `call_id`;
- * - when the asking response is done and all its calls have settled, each output is sent once and a
- *   single `response.create` follows (unless the caller has started talking: VAD makes the next turn).
+ * - when the asking response is done and all its calls have settled (each output sent once, as soon
+ *   as it exists), the owner decides what follows: normally a single `response.create`.
  */
 export interface FunctionCallLoopOptions {
   tools: ToolExecutor;
   send(event: RealtimeClientEvent): void;
-  requestResponse(): void;
-  /** False while the caller is speaking or a newer response is running. */
-  shouldRespond(): boolean;
+  /** Every output of a finished response has been sent: decide what comes next (usually one response). */
+  outputsSent(): void;
   signal: AbortSignal;
   now(): number;
   onRecord(record: ToolCallRecord): void;
@@ -50,7 +49,7 @@ export class FunctionCallLoop {
     batch.responseDone = true;
     void Promise.all(batch.calls.values()).then(() => {
       this.#batches.delete(responseId);
-      if (!this.#options.signal.aborted && this.#options.shouldRespond()) this.#options.requestResponse();
+      if (!this.#options.signal.aborted) this.#options.outputsSent();
     });
   }
 

@@ -32,6 +32,8 @@ export interface VoiceServerOptions {
   logger: Logger;
   tools?: CallTools;
   prewarmTimeoutMs?: number;
+  /** Observes every call that ended (call records, simulate reports). */
+  onCallEnded?: (session: CallSession) => void;
 }
 
 export interface VoiceServer {
@@ -114,6 +116,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     },
     onSessionEnded: (session) => {
       sessions.delete(session);
+      options.onCallEnded?.(session);
       if (sessions.size === 0) for (const wake of idleWaiters) wake();
     },
   });

@@ -57,6 +57,8 @@ export class TwilioCaller {
   readonly #speed: number;
   readonly #t0 = performance.now();
   readonly playback: PlaybackClock;
+  /** Call time at which the stream started (after `start` was sent). */
+  streamStartedAt: number | undefined;
   #ws: WebSocket | undefined;
   #actionUrl: string | undefined;
   #seq = 0;
@@ -81,6 +83,11 @@ export class TwilioCaller {
     });
   }
 
+  /** 1 = real time. */
+  get speed(): number {
+    return this.#speed;
+  }
+
   /** Call time in ms (wall time × speed) since the caller was created. */
   now(): number {
     return (performance.now() - this.#t0) * this.#speed;
@@ -88,12 +95,19 @@ export class TwilioCaller {
 
   /** Places the call: webhook, TwiML, signed upgrade, `connected` + `start`. */
   async dial(): Promise<void> {
-    const twiml = await this.#post(this.#o.webhookUrl, {
-      CallStatus: 'ringing',
-    });
-    const step = nextStep(twiml);
-    if (step.kind !== 'connect-stream')
-      throw new CallFailedError(`the webhook did not answer with <Connect><Stream> (got ${step.kind})`);
+    let step: NextStep;
+    try {
+      step = nextStep(await this.#post(this.#o.webhookUrl, { CallStatus: 'ringing' }));
+      if (step.kind !== 'connect-stream') {
+        throw new CallFailedError(`the webhook did not answer with <Connect><Stream> (got ${step.kind})`);
+      }
+    } catch (error) {
+      // no stream will ever open: the call is over before it started
+      const message = error instanceof Error ? error.message : String(error);
+      this.#outcome = Promise.resolve({ kind: 'error', message });
+      this.#resolveClosed('server');
+      throw error instanceof CallFailedError ? error : new CallFailedError(message);
+    }
     this.#actionUrl = step.actionUrl;
     const headers: Record<string, string> = {};
     if (this.#o.authToken)
@@ -136,7 +150,8 @@ export class TwilioCaller {
       },
       streamSid: this.streamSid,
     });
-    this.#o.onEvent?.({ type: 'stream-started', atMs: this.now() });
+    this.streamStartedAt = this.now();
+    this.#o.onEvent?.({ type: 'stream-started', atMs: this.streamStartedAt });
   }
 
   /** Sends caller audio in 20 ms frames at the call's pace; resolves when it has all been sent. */
@@ -168,11 +183,23 @@ export class TwilioCaller {
    * greeted): its audio arrived after that speech, has played, and nothing new came for `quietMs`.
    * Resolves false on timeout or when the stream closed.
    */
-  async waitForAgent(options: { quietMs?: number; timeoutMs: number }): Promise<boolean> {
+  async waitForAgent(options: {
+    quietMs?: number;
+    timeoutMs: number;
+    startWithinMs?: number;
+  }): Promise<boolean> {
     const quietMs = options.quietMs ?? 600;
-    const deadline = this.now() + options.timeoutMs * this.#speed;
+    const started = this.now();
+    const deadline = started + options.timeoutMs * this.#speed;
     while (this.open && this.now() < deadline) {
       const answered = this.#lastAgentAudioAt > this.#lastCallerSpeechAt;
+      if (
+        !answered &&
+        options.startWithinMs !== undefined &&
+        this.now() - started > options.startWithinMs * this.#speed
+      ) {
+        return false; // the agent is not going to speak
+      }
       const quietSince = Math.max(this.#lastAgentAudioAt, this.playback.endsAtMs);
       if (answered && !this.playback.playing && this.now() - quietSince >= quietMs) return true;
       await this.pause(FRAME_MS);

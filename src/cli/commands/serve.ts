@@ -1,12 +1,7 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
-import { ROUTES } from '../../server/routes.js';
-import { startVoiceServer, type VoiceServer } from '../../server/voice-server.js';
-import { createTwilioClient, redirectToDial } from '../../telephony/twilio/rest.js';
-import { AgentTools } from '../../tools/agent-tools.js';
-import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
-import { McpPool } from '../../tools/mcp/pool.js';
+import { startAgentRuntime } from '../../server/agent-runtime.js';
 import { type CliIo, colours } from '../io.js';
 import { notImplemented } from '../program.js';
 import { resolveRealtimeUrl, waitForShutdownSignal } from '../runtime.js';
@@ -69,36 +64,9 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     );
   }
 
-  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
-  await pool.start();
-  for (const status of pool.status()) {
-    if (status.state === 'ready')
-      logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
-    else
-      logger.warn(
-        `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
-      );
-  }
-  // transfers go over REST when the account SID is known, otherwise through the stream's action URL
-  let server: VoiceServer | undefined;
-  const rest =
-    env.TWILIO_ACCOUNT_SID && twilioAuthToken
-      ? createTwilioClient({
-          accountSid: env.TWILIO_ACCOUNT_SID,
-          authToken: twilioAuthToken,
-          apiBaseUrl: env.TWILIO_API_BASE_URL,
-        })
-      : undefined;
-  const tools = new AgentTools(
+  const runtime = await startAgentRuntime({
     agent,
-    pool,
-    rest
-      ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
-      : undefined,
-  );
-
-  server = await startVoiceServer({
-    agent,
+    logger,
     host: options.host,
     port,
     publicUrl: options.publicUrl,
@@ -106,15 +74,16 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     openaiApiKey,
     twilioAuthToken,
     insecureSkipSignature: options.insecureSkipSignature,
-    logger,
-    tools,
-  }).catch(async (error: NodeJS.ErrnoException) => {
-    await pool.close();
+    twilioRest: env.TWILIO_ACCOUNT_SID
+      ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
+      : undefined,
+  }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') {
       throw new UsageError(`port ${port} is already in use: choose another with --port`);
     }
     throw error;
   });
+  const { server } = runtime;
 
   io.stdout.write(
     `${c.green('voice-agent')} ${agent.name} is listening on ${server.localUrl}\n` +
@@ -127,6 +96,5 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   const signal = await waitForShutdownSignal();
   logger.info({ signal }, 'shutting down');
   await server.drain(Number(options.drainTimeout) * 1000);
-  await server.close();
-  await pool.close();
+  await runtime.close();
 }

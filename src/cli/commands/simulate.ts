@@ -1,10 +1,167 @@
-import type { CliIo } from '../io.js';
-import { notImplemented } from '../program.js';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import ora from 'ora';
+import { loadCallerAudio } from '../../audio/caller-audio.js';
+import { mulawToWav } from '../../audio/wav.js';
+import type { CallSession } from '../../bridge/call-session.js';
+import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import { UsageError, VoiceAgentError } from '../../errors.js';
+import { createLogger } from '../../observability/logger.js';
+import { startAgentRuntime } from '../../server/agent-runtime.js';
+import { normalizePublicUrl, ROUTES } from '../../server/routes.js';
+import { checkExpectations, parseTextExpectation } from '../../simulate/expectations.js';
+import { formatReport } from '../../simulate/report-text.js';
+import { runSimulation, type SimulationReport } from '../../simulate/simulation.js';
+import { type CliIo, colours, printJson } from '../io.js';
+import { resolveRealtimeUrl } from '../runtime.js';
 
-export async function simulateCommand(
-  _io: CliIo,
-  _agent: string,
-  _options: Record<string, unknown>,
-): Promise<void> {
-  notImplemented('simulate');
+export interface SimulateOptions {
+  audio?: string[];
+  url?: string;
+  realtimeUrl?: string;
+  speed: string;
+  turnGap: string;
+  tail: string;
+  out?: string;
+  expectTool?: string[];
+  expectText?: string[];
+  json?: boolean;
+}
+
+function positive(flag: string, text: string, max: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || n > max)
+    throw new UsageError(`${flag}: expected a number above 0 and at most ${max}, got "${text}"`);
+  return n;
+}
+
+export async function simulateCommand(io: CliIo, file: string, options: SimulateOptions): Promise<void> {
+  if (!options.audio?.length)
+    throw new UsageError('--audio is required: give a recorded caller (.ulaw/.raw μ-law 8 kHz, or .wav)');
+  const speed = positive('--speed', options.speed, 20);
+  const turnGapS = positive('--turn-gap', options.turnGap, 300);
+  const tailS = Number(options.tail);
+  if (!Number.isFinite(tailS) || tailS < 0 || tailS > 300)
+    throw new UsageError(`--tail: expected 0–300 seconds, got "${options.tail}"`);
+  const texts = (options.expectText ?? []).map(parseTextExpectation);
+  const tools = options.expectTool ?? [];
+  const env = environmentWithDotenv(io.cwd, io.env);
+  const { agent } = loadAgent(file, { cwd: io.cwd, env });
+  const turns = options.audio.map((f) => ({ file: f, audio: loadCallerAudio(resolve(io.cwd, f), f) }));
+  const logger = createLogger({ level: 'warn', write: (line) => io.stderr.write(line) });
+
+  let webhookUrl: string;
+  let authToken: string | undefined;
+  let sessionOf: ((callSid: string) => Promise<CallSession | undefined>) | undefined;
+  let close = async () => {};
+  if (options.url) {
+    if (tools.length || texts.length) {
+      throw new UsageError(
+        '--expect-tool and --expect-text need the in-process server: the transcript of a remote server is not visible to a caller',
+      );
+    }
+    authToken = env.TWILIO_AUTH_TOKEN;
+    if (!authToken)
+      throw new UsageError(
+        'TWILIO_AUTH_TOKEN is not set: --url needs it to sign requests the way Twilio does',
+        'missing_env',
+      );
+    let base: string;
+    try {
+      base = normalizePublicUrl(options.url);
+    } catch {
+      throw new UsageError(`--url: expected an http(s) URL, got "${options.url}"`);
+    }
+    webhookUrl = base + ROUTES.incoming;
+  } else {
+    const openaiApiKey = env.OPENAI_API_KEY;
+    if (!openaiApiKey)
+      throw new UsageError(
+        'OPENAI_API_KEY is not set: the in-process agent needs it to reach the Realtime API',
+        'missing_env',
+      );
+    authToken = randomBytes(24).toString('hex'); // in-process: signatures are still checked, with a throwaway token
+    const ended = new Map<string, CallSession>();
+    const waiters = new Map<string, (s: CallSession) => void>();
+    const runtime = await startAgentRuntime({
+      agent,
+      logger,
+      host: '127.0.0.1',
+      port: 0,
+      realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
+      openaiApiKey,
+      twilioAuthToken: authToken,
+      onCallEnded: (session) => {
+        ended.set(session.callSid, session);
+        waiters.get(session.callSid)?.(session);
+      },
+    });
+    webhookUrl = runtime.server.webhookUrl;
+    sessionOf = (callSid) =>
+      ended.has(callSid)
+        ? Promise.resolve(ended.get(callSid))
+        : new Promise((resolveSession) => {
+            const timer = setTimeout(() => resolveSession(undefined), 5_000);
+            waiters.set(callSid, (s) => {
+              clearTimeout(timer);
+              resolveSession(s);
+            });
+          });
+    close = () => runtime.close();
+  }
+
+  // a live call clock on a terminal only; pipes and --json get nothing on stderr
+  const spinner =
+    io.stderr.isTTY && !options.json
+      ? ora({ stream: process.stderr }).start('dialling…')
+      : { text: '', stop() {} };
+  let report: SimulationReport;
+  let agentAudio: Buffer;
+  try {
+    ({ report, agentAudio } = await runSimulation({
+      webhookUrl,
+      authToken,
+      turns,
+      speed,
+      turnGapS,
+      tailS,
+      expectGreeting: options.url ? 'maybe' : Boolean(agent.greeting),
+      sessionOf,
+      onProgress: ({ callMs, turn, turns: total }) => {
+        spinner.text = `call ${(callMs / 1000).toFixed(1)} s — turn ${turn}/${total}`;
+      },
+    }));
+  } finally {
+    spinner.stop();
+    await close();
+  }
+
+  report.problems.push(...checkExpectations(report, { tools, texts }));
+  report.ok = report.problems.length === 0;
+  if (options.out) {
+    try {
+      writeFileSync(resolve(io.cwd, options.out), mulawToWav(agentAudio));
+    } catch (error) {
+      throw new UsageError(`--out ${options.out}: ${(error as Error).message}`);
+    }
+  }
+  const full = {
+    agent: agent.name,
+    target: options.url ?? 'in-process',
+    ...report,
+    audio_file: options.out ?? null,
+  };
+  if (options.json) printJson(io, full);
+  else {
+    io.stdout.write(formatReport(report));
+    if (options.out) io.stdout.write(`Agent audio written to ${options.out}\n`);
+  }
+  if (!report.ok) {
+    const c = colours(io, 'stderr');
+    throw new VoiceAgentError(
+      'simulation_failed',
+      `${c.bold('simulation failed')}: ${report.problems.join('; ')}`,
+    );
+  }
 }

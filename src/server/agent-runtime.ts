@@ -1,0 +1,87 @@
+import type { CallSession } from '../bridge/call-session.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { createTwilioClient, redirectToDial } from '../telephony/twilio/rest.js';
+import { AgentTools } from '../tools/agent-tools.js';
+import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
+import { McpPool } from '../tools/mcp/pool.js';
+import { ROUTES } from './routes.js';
+import { startVoiceServer, type VoiceServer } from './voice-server.js';
+
+/**
+ * An agent ready to take calls: its MCP servers connected (a server that is down is retried in the
+ * background), its tools, and the voice server. Shared by `serve` and `simulate`.
+ */
+export interface AgentRuntimeOptions {
+  agent: AgentConfig;
+  logger: Logger;
+  host: string;
+  port: number;
+  publicUrl?: string;
+  realtimeUrl: string;
+  openaiApiKey: string;
+  twilioAuthToken: string;
+  insecureSkipSignature?: boolean;
+  /** With an account SID, transfers redirect the live call over REST. */
+  twilioRest?: { accountSid: string; apiBaseUrl?: string };
+  onCallEnded?: (session: CallSession) => void;
+}
+
+export interface AgentRuntime {
+  server: VoiceServer;
+  pool: McpPool;
+  close(): Promise<void>;
+}
+
+export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
+  const { agent, logger } = options;
+  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
+  await pool.start();
+  for (const status of pool.status()) {
+    if (status.state === 'ready')
+      logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
+    else {
+      logger.warn(
+        `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
+      );
+    }
+  }
+  let server: VoiceServer | undefined;
+  const rest = options.twilioRest
+    ? createTwilioClient({ ...options.twilioRest, authToken: options.twilioAuthToken })
+    : undefined;
+  const tools = new AgentTools(
+    agent,
+    pool,
+    rest
+      ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
+      : undefined,
+  );
+  try {
+    server = await startVoiceServer({
+      agent,
+      host: options.host,
+      port: options.port,
+      publicUrl: options.publicUrl,
+      realtimeUrl: options.realtimeUrl,
+      openaiApiKey: options.openaiApiKey,
+      twilioAuthToken: options.twilioAuthToken,
+      insecureSkipSignature: options.insecureSkipSignature,
+      logger,
+      tools,
+      onCallEnded: options.onCallEnded,
+    });
+  } catch (error) {
+    await pool.close();
+    throw error;
+  }
+  const started = server;
+  return {
+    server: started,
+    pool,
+    async close() {
+      await started.close();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import { MULAW_BYTES_PER_MS, MULAW_SILENCE, mulawRms } from '../audio/mulaw.js';
+import type { CallSession } from '../bridge/call-session.js';
+import { type CallerEvent, CallFailedError, TwilioCaller } from './twilio-caller.js';
+import type { NextStep } from './twiml-reader.js';
+
+/**
+ * Plays recorded caller turns into a voice-agent server exactly as Twilio would, and reports what
+ * happened. The server is either in-process (then the report also has the agent's transcript and
+ * tool calls) or remote (`--url`: only what a caller can observe).
+ */
+
+export interface SimulationTurn {
+  file: string;
+  audio: Buffer;
+}
+
+export interface SimulationOptions {
+  webhookUrl: string;
+  authToken: string | undefined;
+  turns: SimulationTurn[];
+  speed: number;
+  /** Longest wait for the agent to answer a turn (seconds). */
+  turnGapS: number;
+  /** Silence after the last turn before hanging up (seconds). */
+  tailS: number;
+  /** Whether to wait for a greeting first (unknown for a remote server: waited for briefly). */
+  expectGreeting: boolean | 'maybe';
+  /** For in-process runs: the server-side record of the call, once it ended. */
+  sessionOf?: (callSid: string) => Promise<CallSession | undefined>;
+  onProgress?: (state: { callMs: number; turn: number; turns: number }) => void;
+}
+
+export interface SimulationReport {
+  ok: boolean;
+  call_sid: string;
+  /** How the call ended and what came next (hangup, transfer dial, fallback). */
+  outcome: {
+    ended_by: 'caller' | 'agent' | 'error';
+    next: NextStep;
+    server?: { kind: string; reason: string };
+  };
+  duration_ms: number;
+  transcript: {
+    at_ms: number;
+    role: 'caller' | 'agent';
+    text: string;
+    interrupted?: boolean;
+    heard_ms?: number;
+  }[];
+  tool_calls: { at_ms: number; name: string; arguments: string; output: string; duration_ms: number }[];
+  barge_ins: { at_ms: number; agent_heard_ms: number }[];
+  latency: {
+    /** Stream start → first agent audio (wall ms), when the agent greets. */
+    greeting_ms: number | null;
+    turns: {
+      turn: number;
+      file: string;
+      speech_end_ms: number;
+      first_agent_audio_ms: number | null;
+      latency_ms: number | null;
+    }[];
+  };
+  agent_audio_ms: number;
+  problems: string[];
+}
+
+export interface SimulationResult {
+  report: SimulationReport;
+  /** What the caller heard of the agent, on the call timeline (8 kHz μ-law). */
+  agentAudio: Buffer;
+}
+
+/** Where speech ends in a turn: the end of the last frame with energy. */
+export function speechEndOffsetMs(audio: Buffer): number {
+  const frame = 160;
+  for (let end = Math.floor(audio.length / frame) * frame; end > 0; end -= frame) {
+    if (mulawRms(audio, end - frame, end) > 300) return end / MULAW_BYTES_PER_MS;
+  }
+  return 0;
+}
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const agentAudioEvents: number[] = [];
+  const caller = new TwilioCaller({
+    webhookUrl: options.webhookUrl,
+    authToken: options.authToken,
+    speed: options.speed,
+    onEvent: (e: CallerEvent) => {
+      if (e.type === 'agent-audio') agentAudioEvents.push(e.atMs);
+    },
+  });
+  const problems: string[] = [];
+  const turnsReport: SimulationReport['latency']['turns'] = [];
+  let turnIndex = 0;
+  const progress = setInterval(
+    () => options.onProgress?.({ callMs: caller.now(), turn: turnIndex, turns: options.turns.length }),
+    200,
+  );
+  progress.unref();
+  const firstAudioAfter = (t: number) => agentAudioEvents.find((at) => at >= t) ?? null;
+  const wall = (callMs: number) => Math.round(callMs / options.speed);
+  let endedBy: SimulationReport['outcome']['ended_by'] = 'caller';
+  let firstTurnAt: number | undefined;
+
+  try {
+    await caller.dial();
+    const gapMs = options.turnGapS * 1000;
+    if (options.expectGreeting) {
+      await caller.waitForAgent({
+        timeoutMs: gapMs,
+        ...(options.expectGreeting === 'maybe' ? { startWithinMs: 3000 } : {}),
+      });
+    }
+    for (const turn of options.turns) {
+      if (!caller.open) break;
+      turnIndex++;
+      const startedAt = caller.now();
+      firstTurnAt ??= startedAt;
+      await caller.speak(turn.audio);
+      const speechEnd = startedAt + speechEndOffsetMs(turn.audio);
+      await caller.waitForAgent({ timeoutMs: gapMs });
+      const first = firstAudioAfter(speechEnd);
+      turnsReport.push({
+        turn: turnIndex,
+        file: turn.file,
+        speech_end_ms: Math.round(speechEnd),
+        first_agent_audio_ms: first === null ? null : Math.round(first),
+        latency_ms: first === null ? null : wall(first - speechEnd),
+      });
+      // a turn of silence is allowed to go unanswered
+      if (first === null && caller.open && speechEndOffsetMs(turn.audio) > 0) {
+        problems.push(
+          `turn ${turnIndex} (${turn.file}): the agent did not answer within ${options.turnGapS} s`,
+        );
+      }
+    }
+    if (caller.open) await caller.pause(options.tailS * 1000);
+    if (caller.open) await caller.hangUp();
+    else endedBy = 'agent';
+  } catch (error) {
+    if (!(error instanceof CallFailedError)) throw error;
+    endedBy = 'error';
+    problems.push(error.message);
+  } finally {
+    clearInterval(progress);
+  }
+  const next = await caller.outcome();
+  const durationMs = caller.now();
+  if (next.kind === 'error' && !problems.includes(next.message))
+    problems.push(`after the stream: ${next.message}`);
+  for (const v of caller.violations) problems.push(`protocol: ${v}`);
+
+  const session = options.sessionOf ? await options.sessionOf(caller.callSid) : undefined;
+  const streamAt = caller.streamStartedAt ?? 0;
+  const toCallTime = (sessionMs: number) => Math.round(streamAt + sessionMs * options.speed);
+  if (session?.outcome?.kind === 'failed') problems.push(`the call failed: ${session.outcome.reason}`);
+  if (!session && endedBy === 'agent' && next.kind === 'say') {
+    problems.push(`the server ended the stream and played its fallback: "${next.text}"`);
+  }
+  const greetingAudio = firstAudioAfter(streamAt);
+  const report: SimulationReport = {
+    ok: problems.length === 0,
+    call_sid: caller.callSid,
+    outcome: {
+      ended_by: endedBy,
+      next,
+      ...(session?.outcome ? { server: { kind: session.outcome.kind, reason: session.outcome.reason } } : {}),
+    },
+    duration_ms: Math.round(durationMs),
+    transcript: (session?.transcript ?? []).map((t) => ({
+      at_ms: toCallTime(t.atMs),
+      role: t.role,
+      text: t.text,
+      ...(t.interrupted ? { interrupted: true, heard_ms: t.heardMs } : {}),
+    })),
+    tool_calls: (session?.toolCalls ?? []).map((c) => ({
+      at_ms: toCallTime(c.atMs),
+      name: c.name,
+      arguments: c.arguments,
+      output: c.output,
+      duration_ms: Math.round(c.durationMs),
+    })),
+    barge_ins: caller.clears.map((c) => ({
+      at_ms: Math.round(c.atMs),
+      agent_heard_ms: Math.round(c.heardMs),
+    })),
+    latency: {
+      // only audio that came before the caller's first turn is a greeting
+      greeting_ms:
+        greetingAudio !== null && (firstTurnAt === undefined || greetingAudio < firstTurnAt)
+          ? wall(greetingAudio - streamAt)
+          : null,
+      turns: turnsReport,
+    },
+    agent_audio_ms: Math.round(caller.playback.heardMs(durationMs)),
+    problems,
+  };
+  return { report, agentAudio: agentTrack(caller) };
+}
+
+/** The agent's heard audio placed on the call timeline, silence in between. */
+function agentTrack(caller: TwilioCaller): Buffer {
+  const segments = caller.playback.segments;
+  const end = segments.reduce(
+    (max, s) => Math.max(max, Math.ceil(s.atMs * MULAW_BYTES_PER_MS) + s.audio.length),
+    0,
+  );
+  const track = Buffer.alloc(end, MULAW_SILENCE);
+  for (const s of segments) s.audio.copy(track, Math.floor(s.atMs * MULAW_BYTES_PER_MS));
+  return track;
+}
