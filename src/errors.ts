@@ -59,10 +59,3 @@ export class PeerError extends VoiceAgentError {
     this.peer = peer;
   }
 }
-
-/** A capability whose issue has not landed yet. Exit 1: no fake success. */
-export class NotImplementedError extends VoiceAgentError {
-  constructor(what: string) {
-    super('not_implemented', `${what} is not implemented yet.`, { kind: 'runtime' });
-  }
-}

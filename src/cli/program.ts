@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { NotImplementedError } from '../errors.js';
 import { version } from '../version.js';
 import type { CliIo } from './io.js';
 
@@ -33,7 +32,7 @@ export function createProgram(io: CliIo): Command {
       .description('Answer calls: Twilio webhook + Media Streams bridge to the OpenAI Realtime API.')
       .argument('<agent>', 'agent YAML file')
       .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8080')
-      .option('--host <host>', 'address to bind', '0.0.0.0')
+      .option('--host <host>', 'address to bind (default 0.0.0.0; 127.0.0.1 with --tunnel)')
       .option(
         '--public-url <url>',
         'public https URL Twilio reaches this server at (signatures are checked against it)',
@@ -143,9 +142,4 @@ export function createProgram(io: CliIo): Command {
   });
 
   return program;
-}
-
-/** For commands whose capability arrives with a later issue. */
-export function notImplemented(what: string): never {
-  throw new NotImplementedError(what);
 }

@@ -122,6 +122,17 @@ export function createApp(options: AppOptions): express.Express {
     twiml(res, goodbyeTwiml('Thank you, we got your message. Goodbye.'));
   });
 
+  // the number's status callback (set by configure-number): how each call ended, for the log
+  app.post(ROUTES.status, signed, (req, res) => {
+    options.logger
+      .child({ callSid: String(req.body?.CallSid ?? '') })
+      .info(
+        { status: String(req.body?.CallStatus ?? ''), seconds: Number(req.body?.CallDuration ?? 0) },
+        'call status',
+      );
+    res.status(204).end();
+  });
+
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found\n');
   });

@@ -4,6 +4,7 @@ export const ROUTES = {
   streamEnded: '/voice/stream-ended',
   dialEnded: '/voice/dial-ended',
   messageRecorded: '/voice/message-recorded',
+  status: '/voice/status',
   media: '/voice/media',
   health: '/healthz',
 } as const;

@@ -44,6 +44,8 @@ export interface VoiceServer {
   readonly streamUrl: string;
   readonly activeCalls: number;
   readonly sessions: ReadonlySet<CallSession>;
+  /** Changes the public URL (a tunnel opened after listen); TwiML and signatures follow it. */
+  setPublicUrl(url: string): void;
   /** Stop taking calls (the webhook answers the fallback) and wait for active calls, up to `timeoutMs`. */
   drain(timeoutMs: number): Promise<void>;
   /** Ends every call and closes every socket. Idempotent. */
@@ -152,6 +154,9 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       return sessions.size;
     },
     sessions,
+    setPublicUrl(url: string) {
+      publicUrl = normalizePublicUrl(url);
+    },
     async drain(timeoutMs: number) {
       draining = true;
       if (sessions.size === 0) return;

@@ -1,14 +1,18 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
-import { startAgentRuntime } from '../../server/agent-runtime.js';
+import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
+import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
+import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
+import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
-import { notImplemented } from '../program.js';
 import { resolveRealtimeUrl, waitForShutdownSignal } from '../runtime.js';
+import { step } from '../steps.js';
+import { twilioFromEnv } from '../twilio-env.js';
 
 export interface ServeOptions {
   port: string;
-  host: string;
+  host?: string;
   publicUrl?: string;
   realtimeUrl?: string;
   insecureSkipSignature?: boolean;
@@ -33,15 +37,24 @@ export function parsePort(text: string): number {
   return port;
 }
 
+/**
+ * serve: start the agent, optionally behind a tunnel and on a Twilio number; on SIGINT/SIGTERM stop
+ * taking calls, let active ones finish (up to --drain-timeout), put the number back, close
+ * everything, exit 0. A second signal exits at once. A fatal error (the tunnel dies) also restores
+ * the number before exiting 1.
+ */
 export async function serveCommand(io: CliIo, file: string, options: ServeOptions): Promise<void> {
-  if (options.tunnel) notImplemented('serve --tunnel');
-  if (options.configureNumber) notImplemented('serve --configure-number');
   const env = environmentWithDotenv(io.cwd, io.env);
   const { agent, warnings } = loadAgent(file, { cwd: io.cwd, env });
   const port = parsePort(options.port);
+  const drainS = Number(options.drainTimeout);
+  if (!Number.isFinite(drainS) || drainS < 0)
+    throw new UsageError(`--drain-timeout: expected seconds, got "${options.drainTimeout}"`);
   if (!['debug', 'info', 'warn', 'error'].includes(options.logLevel)) {
     throw new UsageError(`--log-level: expected debug, info, warn or error, got "${options.logLevel}"`);
   }
+  if (options.tunnel && options.publicUrl)
+    throw new UsageError('--tunnel and --public-url both set the public URL: choose one');
   const openaiApiKey = requireEnv(
     env,
     'OPENAI_API_KEY',
@@ -50,6 +63,17 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   const twilioAuthToken = options.insecureSkipSignature
     ? (env.TWILIO_AUTH_TOKEN ?? '')
     : requireEnv(env, 'TWILIO_AUTH_TOKEN', 'it is needed to check that webhooks really come from Twilio');
+  const numberToConfigure =
+    options.configureNumber === undefined || options.configureNumber === false
+      ? undefined
+      : typeof options.configureNumber === 'string'
+        ? options.configureNumber
+        : agent.twilio.phone_number;
+  if (options.configureNumber && !numberToConfigure) {
+    throw new UsageError(`--configure-number: give a number, or set twilio.phone_number in ${file}`);
+  }
+  const twilio = numberToConfigure ? twilioFromEnv(env) : undefined;
+
   const logger = createLogger({
     level: options.logLevel as LogLevel,
     json: options.jsonLogs,
@@ -64,37 +88,126 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     );
   }
 
-  const runtime = await startAgentRuntime({
-    agent,
-    logger,
-    host: options.host,
-    port,
-    publicUrl: options.publicUrl,
-    realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
-    openaiApiKey,
-    twilioAuthToken,
-    insecureSkipSignature: options.insecureSkipSignature,
-    twilioRest: env.TWILIO_ACCOUNT_SID
-      ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
-      : undefined,
-  }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EADDRINUSE') {
-      throw new UsageError(`port ${port} is already in use: choose another with --port`);
+  let runtime: AgentRuntime | undefined;
+  let tunnel: Tunnel | undefined;
+  let configured = false;
+  const cleanup = async () => {
+    if (configured && twilio && numberToConfigure) {
+      configured = false;
+      await step(
+        io,
+        `putting ${numberToConfigure} back`,
+        () => restoreNumber({ client: twilio.client, e164: numberToConfigure, stateDir: twilio.stateDir }),
+        () => 'restored',
+      ).catch((error: Error) =>
+        io.stderr.write(
+          `${c.red('error:')} could not restore ${numberToConfigure}: ${error.message}; run voice-agent configure-number ${numberToConfigure} --restore\n`,
+        ),
+      );
     }
-    throw error;
-  });
-  const { server } = runtime;
+    await tunnel?.close();
+    await runtime?.close();
+  };
 
-  io.stdout.write(
-    `${c.green('voice-agent')} ${agent.name} is listening on ${server.localUrl}\n` +
-      `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
-      `  Media stream:                ${server.streamUrl}\n` +
-      (options.publicUrl
-        ? ''
-        : `  ${c.yellow('No --public-url given:')} Twilio cannot reach this address; use --public-url or --tunnel.\n`),
-  );
-  const signal = await waitForShutdownSignal();
-  logger.info({ signal }, 'shutting down');
-  await server.drain(Number(options.drainTimeout) * 1000);
-  await runtime.close();
+  try {
+    runtime = await step(
+      io,
+      `starting ${agent.name}${agent.mcp_servers.length ? ' and its MCP servers' : ''}`,
+      () =>
+        startAgentRuntime({
+          agent,
+          logger,
+          host: options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0'),
+          port,
+          publicUrl: options.publicUrl,
+          realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
+          openaiApiKey,
+          twilioAuthToken,
+          insecureSkipSignature: options.insecureSkipSignature,
+          twilioRest: env.TWILIO_ACCOUNT_SID
+            ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
+            : undefined,
+        }).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'EADDRINUSE')
+            throw new UsageError(`port ${port} is already in use: choose another with --port`);
+          throw error;
+        }),
+      (r) => {
+        const servers = r.pool.status();
+        if (servers.length === 0) return r.server.localUrl;
+        return `${r.server.localUrl}; MCP ${servers.map((s) => (s.state === 'ready' ? `${s.name} (${s.tools.length} tools)` : `${s.name} unreachable, retrying`)).join(', ')}`;
+      },
+    );
+    const { server } = runtime;
+    const localPort = Number(new URL(server.localUrl).port);
+
+    if (options.tunnel) {
+      const provider = tunnelProviderFromEnv(env);
+      tunnel = await step(
+        io,
+        `opening a ${provider.name} tunnel`,
+        async () => {
+          const opened = await provider.open({ port: localPort });
+          server.setPublicUrl(opened.url);
+          try {
+            await selfTestTunnel(opened.url);
+          } catch (error) {
+            await opened.close();
+            throw error;
+          }
+          return opened;
+        },
+        (t) => `${t.url} (self-test passed)`,
+      );
+    }
+
+    if (twilio && numberToConfigure) {
+      await step(
+        io,
+        `pointing ${numberToConfigure} at this server`,
+        async () => {
+          const change = await configureNumber({
+            client: twilio.client,
+            e164: numberToConfigure,
+            baseUrl: server.publicUrl,
+            stateDir: twilio.stateDir,
+          });
+          configured = true;
+          return change;
+        },
+        (change) => (change.changed ? `was ${change.before.voice_url ?? 'unset'}` : 'already set'),
+      );
+    }
+
+    io.stdout.write(
+      `${c.green('voice-agent')} ${agent.name} is listening on ${server.localUrl}\n` +
+        `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
+        `  Media stream:                ${server.streamUrl}\n` +
+        (numberToConfigure
+          ? `  Call ${numberToConfigure} to talk to the agent; its webhook points here until you stop.\n`
+          : '') +
+        (options.publicUrl || options.tunnel
+          ? ''
+          : `  ${c.yellow('No --public-url given:')} Twilio cannot reach this address; use --public-url or --tunnel.\n`),
+    );
+
+    const tunnelDied = new Promise<string>((resolve) => tunnel?.onClose(resolve));
+    const outcome = await Promise.race([
+      waitForShutdownSignal().then((signal) => ({ kind: 'signal' as const, signal })),
+      tunnelDied.then((reason) => ({ kind: 'tunnel' as const, reason })),
+    ]);
+    if (outcome.kind === 'tunnel') {
+      throw new VoiceAgentError(
+        'tunnel_closed',
+        `${outcome.reason}; stopping (Twilio can no longer reach this server)`,
+      );
+    }
+    logger.info(
+      { signal: outcome.signal, activeCalls: server.activeCalls },
+      'shutting down: new calls get the fallback',
+    );
+    await server.drain(drainS * 1000);
+  } finally {
+    await cleanup();
+  }
 }

@@ -1,0 +1,29 @@
+import ora from 'ora';
+import type { CliIo } from './io.js';
+import { colours } from './io.js';
+
+/**
+ * Runs a long step with a spinner on a terminal (ora), or a plain outcome line otherwise. The line
+ * says what happened: `✓ MCP servers: moving (5 tools)` / `✗ tunnel: ...`.
+ */
+export async function step<T>(
+  io: CliIo,
+  text: string,
+  run: () => Promise<T>,
+  outcome: (value: T) => string,
+): Promise<T> {
+  const c = colours(io, 'stderr');
+  const spinner = io.stderr.isTTY ? ora({ text, stream: process.stderr }).start() : undefined;
+  try {
+    const value = await run();
+    const done = `${text}: ${outcome(value)}`;
+    if (spinner) spinner.succeed(done);
+    else io.stderr.write(`${c.green('✓')} ${done}\n`);
+    return value;
+  } catch (error) {
+    const failed = `${text}: failed`;
+    if (spinner) spinner.fail(failed);
+    else io.stderr.write(`${c.red('✗')} ${failed}\n`);
+    throw error;
+  }
+}
