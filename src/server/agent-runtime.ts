@@ -1,31 +1,18 @@
-import type { CallSession } from '../bridge/call-session.js';
-import type { AgentConfig } from '../config/schema.js';
-import type { Logger } from '../observability/logger.js';
 import { createTwilioClient, redirectToDial } from '../telephony/twilio/rest.js';
 import { AgentTools } from '../tools/agent-tools.js';
 import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
 import { ROUTES } from './routes.js';
-import { startVoiceServer, type VoiceServer } from './voice-server.js';
+import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
 
 /**
  * An agent ready to take calls: its MCP servers connected (a server that is down is retried in the
  * background), its tools, and the voice server. Shared by `serve` and `simulate`.
  */
-export interface AgentRuntimeOptions {
-  agent: AgentConfig;
-  logger: Logger;
-  host: string;
-  port: number;
-  publicUrl?: string;
-  realtimeUrl: string;
-  openaiApiKey: string;
-  twilioAuthToken: string;
-  insecureSkipSignature?: boolean;
+export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools'> & {
   /** With an account SID, transfers redirect the live call over REST. */
   twilioRest?: { accountSid: string; apiBaseUrl?: string };
-  onCallEnded?: (session: CallSession) => void;
-}
+};
 
 export interface AgentRuntime {
   server: VoiceServer;
@@ -58,19 +45,8 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       : undefined,
   );
   try {
-    server = await startVoiceServer({
-      agent,
-      host: options.host,
-      port: options.port,
-      publicUrl: options.publicUrl,
-      realtimeUrl: options.realtimeUrl,
-      openaiApiKey: options.openaiApiKey,
-      twilioAuthToken: options.twilioAuthToken,
-      insecureSkipSignature: options.insecureSkipSignature,
-      logger,
-      tools,
-      onCallEnded: options.onCallEnded,
-    });
+    const { twilioRest: _rest, ...serverOptions } = options;
+    server = await startVoiceServer({ ...serverOptions, tools });
   } catch (error) {
     await pool.close();
     throw error;

@@ -491,6 +491,15 @@ export class FakeRealtimeSession {
       status: record.status === 'cancelled' ? 'incomplete' : 'completed',
       content: [{ type: 'output_audio', transcript: plan.say }],
     });
+    const endItem = () => {
+      this.#emit({
+        type: 'response.output_item.done',
+        response_id: responseId,
+        output_index: 0,
+        item: messageItem(),
+      });
+      output.push(messageItem());
+    };
     const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
     let offset = 0;
     const timer = setInterval(() => {
@@ -532,13 +541,7 @@ export class FakeRealtimeSession {
         content_index: 0,
         part: { type: 'audio', transcript: plan.say },
       });
-      this.#emit({
-        type: 'response.output_item.done',
-        response_id: responseId,
-        output_index: 0,
-        item: messageItem(),
-      });
-      output.push(messageItem());
+      endItem();
       functionCalls();
       finish('completed');
     }, this.#options.deltaIntervalMs);
@@ -548,13 +551,7 @@ export class FakeRealtimeSession {
       cancel: (reason) => {
         clearInterval(timer);
         record.status = 'cancelled';
-        this.#emit({
-          type: 'response.output_item.done',
-          response_id: responseId,
-          output_index: 0,
-          item: messageItem(),
-        });
-        output.push(messageItem());
+        endItem();
         finish('cancelled', reason);
       },
     };

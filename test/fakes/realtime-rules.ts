@@ -57,6 +57,7 @@ const SERVER_VAD_KEYS = new Set([
 ]);
 const SEMANTIC_VAD_KEYS = new Set(['type', 'eagerness', 'create_response', 'interrupt_response']);
 const TOOL_KEYS = new Set(['type', 'name', 'description', 'parameters']);
+// the service's own list, kept apart from src/config on purpose: the fake must not agree with a bug in ours
 const VOICES = new Set([
   'alloy',
   'ash',

@@ -1,9 +1,9 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
-import { normalizePublicUrl } from '../../server/routes.js';
 import { configureNumber, type NumberChange, restoreNumber } from '../../telephony/twilio/configure.js';
 import type { VoiceSettings } from '../../telephony/twilio/numbers.js';
 import { type CliIo, colours, printJson } from '../io.js';
+import { parseBaseUrl } from '../options.js';
 import { twilioFromEnv } from '../twilio-env.js';
 
 export interface ConfigureNumberOptions {
@@ -67,12 +67,7 @@ export async function configureNumberCommand(
       throw new UsageError(
         '--url is required: the public base URL of a running serve (e.g. https://voice.example.com)',
       );
-    let baseUrl: string;
-    try {
-      baseUrl = normalizePublicUrl(options.url);
-    } catch {
-      throw new UsageError(`--url: expected an http(s) URL, got "${options.url}"`);
-    }
+    const baseUrl = parseBaseUrl('--url', options.url);
     if (!baseUrl.startsWith('https://')) {
       io.stderr.write(
         `${colours(io, 'stderr').yellow('warning:')} Twilio requires https webhooks for production numbers; ${baseUrl} is not https\n`,

@@ -6,6 +6,7 @@ import { configureNumber, restoreNumber } from '../../telephony/twilio/configure
 import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
 import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
+import { parseBaseUrl, requireEnv } from '../options.js';
 import { resolveRealtimeUrl, waitForShutdownSignal } from '../runtime.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
@@ -21,13 +22,6 @@ export interface ServeOptions {
   drainTimeout: string;
   logLevel: string;
   jsonLogs?: boolean;
-}
-
-function requireEnv(env: Readonly<Record<string, string | undefined>>, name: string, why: string): string {
-  const value = env[name];
-  if (!value)
-    throw new UsageError(`${name} is not set: ${why}. Set it in the environment or in .env.`, 'missing_env');
-  return value;
 }
 
 export function parsePort(text: string): number {
@@ -119,7 +113,8 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           logger,
           host: options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0'),
           port,
-          publicUrl: options.publicUrl,
+          publicUrl:
+            options.publicUrl === undefined ? undefined : parseBaseUrl('--public-url', options.publicUrl),
           realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
           openaiApiKey,
           twilioAuthToken,

@@ -9,11 +9,12 @@ import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { startAgentRuntime } from '../../server/agent-runtime.js';
-import { normalizePublicUrl, ROUTES } from '../../server/routes.js';
+import { ROUTES } from '../../server/routes.js';
 import { checkExpectations, parseTextExpectation } from '../../simulate/expectations.js';
 import { formatReport } from '../../simulate/report-text.js';
 import { runSimulation, type SimulationReport } from '../../simulate/simulation.js';
 import { type CliIo, colours, printJson } from '../io.js';
+import { parseBaseUrl, requireEnv } from '../options.js';
 import { resolveRealtimeUrl } from '../runtime.js';
 
 export interface SimulateOptions {
@@ -61,26 +62,15 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
         '--expect-tool and --expect-text need the in-process server: the transcript of a remote server is not visible to a caller',
       );
     }
-    authToken = env.TWILIO_AUTH_TOKEN;
-    if (!authToken)
-      throw new UsageError(
-        'TWILIO_AUTH_TOKEN is not set: --url needs it to sign requests the way Twilio does',
-        'missing_env',
-      );
-    let base: string;
-    try {
-      base = normalizePublicUrl(options.url);
-    } catch {
-      throw new UsageError(`--url: expected an http(s) URL, got "${options.url}"`);
-    }
+    authToken = requireEnv(env, 'TWILIO_AUTH_TOKEN', '--url needs it to sign requests the way Twilio does');
+    const base = parseBaseUrl('--url', options.url);
     webhookUrl = base + ROUTES.incoming;
   } else {
-    const openaiApiKey = env.OPENAI_API_KEY;
-    if (!openaiApiKey)
-      throw new UsageError(
-        'OPENAI_API_KEY is not set: the in-process agent needs it to reach the Realtime API',
-        'missing_env',
-      );
+    const openaiApiKey = requireEnv(
+      env,
+      'OPENAI_API_KEY',
+      'the in-process agent needs it to reach the Realtime API',
+    );
     authToken = randomBytes(24).toString('hex'); // in-process: signatures are still checked, with a throwaway token
     const ended = new Map<string, CallSession>();
     const waiters = new Map<string, (s: CallSession) => void>();
