@@ -3,8 +3,10 @@ import { redactText } from '../observability/logger.js';
 import type { RealtimeClosed, RealtimeConnection } from '../realtime/openai/connection.js';
 import type { ServerEvent } from '../realtime/openai/events.js';
 import type { TwilioInbound } from '../telephony/twilio/media-messages.js';
+import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { OutboundAudio } from './outbound-audio.js';
+import { type FinishRequest, PendingFinish } from './pending-finish.js';
 import { PlaybackTracker } from './playback.js';
 import type {
   CallControl,
@@ -15,7 +17,6 @@ import type {
   TranscriptEntry,
 } from './ports.js';
 import { ResponseSequencer } from './response-sequencer.js';
-import { INACTIVITY_SILENCE_MS, INPUT_INACTIVITY_MS, silenceBase64 } from './silence.js';
 
 /** What a CallSession needs to know about the agent. */
 export interface CallBehaviour {
@@ -40,12 +41,8 @@ export interface CallSessionOptions {
   onEnded(outcome: CallOutcome, session: CallSession): void;
 }
 
-/** Twilio's frame interval: a larger jump in media timestamps is a gap to fill with silence. */
-const FRAME_INTERVAL_MS = 20;
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
-
-type FinishRequest = Parameters<CallControl['finishAfterSpeech']>[0];
 
 /**
  * One phone call: Twilio Media Stream ⇄ OpenAI Realtime. All per-call state lives here (house rule 3);
@@ -73,15 +70,13 @@ export class CallSession implements CallControl {
   readonly #agentLines = new Map<string, TranscriptEntry>();
   #status: 'active' | 'ended' = 'active';
   #outcome: CallOutcome | undefined;
+  readonly #input: CallerInput;
   #greeted = false;
-  #callerSpeaking = false;
-  #lastMediaTimestampMs: number | undefined;
-  #inactivityTimer: NodeJS.Timeout | undefined;
+  #idleTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
-  #finish:
-    | (FinishRequest & { stage: 'await-response' | 'needs-farewell' | 'await-farewell' | 'await-playback' })
-    | undefined;
+  #finish: PendingFinish | undefined;
+  #finishing = false;
   #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
@@ -93,6 +88,7 @@ export class CallSession implements CallControl {
     this.#startedAt = this.#now();
     this.#lastActivityAt = this.#startedAt;
     this.#outbound = new OutboundAudio(options.media, this.#playback, this.#now);
+    this.#input = new CallerInput(options.realtime);
     this.#responses = new ResponseSequencer((event) => options.realtime.send(event));
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,
@@ -126,7 +122,7 @@ export class CallSession implements CallControl {
     if (this.#status !== 'active') return;
     switch (message.event) {
       case 'media':
-        this.#onCallerAudio(message.payload, message.timestampMs);
+        this.#input.frame(message.payload, message.timestampMs);
         return;
       case 'mark':
         this.#playback.markEchoed(message.name, this.#now());
@@ -154,7 +150,8 @@ export class CallSession implements CallControl {
     this.#status = 'ended';
     this.#outcome = outcome;
     for (const t of this.#timers) clearTimeout(t);
-    clearTimeout(this.#inactivityTimer);
+    clearTimeout(this.#idleTimer);
+    this.#input.close();
     this.#abort.abort(new Error(outcome.reason));
     this.#o.realtime.close();
     this.#o.media.close();
@@ -173,38 +170,20 @@ export class CallSession implements CallControl {
     this.#timers.push(t);
   }
 
+  /** Re-arms one timer (never more than one handle, however long the call). */
   #scheduleIdleCheck(limitMs: number): void {
-    this.#timer(Math.max(250, limitMs / 4), () => {
-      const idleFor = this.#now() - this.#lastActivityAt;
-      if (idleFor >= limitMs && !this.#playback.playing && !this.#callerSpeaking) {
-        this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
-      } else {
-        this.#scheduleIdleCheck(limitMs);
-      }
-    });
-  }
-
-  #onCallerAudio(payload: string, timestampMs: number): void {
-    const last = this.#lastMediaTimestampMs;
-    if (last !== undefined && timestampMs - last > FRAME_INTERVAL_MS * 2) {
-      // Twilio skipped frames (silence suppression): give VAD the silence it did not get
-      const gap = silenceBase64(timestampMs - last - FRAME_INTERVAL_MS);
-      if (gap) this.#o.realtime.appendAudio(gap);
-    }
-    this.#lastMediaTimestampMs = timestampMs;
-    this.#o.realtime.appendAudio(payload);
-    if (this.#callerSpeaking) this.#armInactivity();
-  }
-
-  /** While the caller speaks, a line that goes quiet must still end the turn. */
-  #armInactivity(): void {
-    clearTimeout(this.#inactivityTimer);
-    this.#inactivityTimer = setTimeout(() => {
-      if (this.#status === 'active' && this.#callerSpeaking) {
-        this.#o.realtime.appendAudio(silenceBase64(INACTIVITY_SILENCE_MS));
-      }
-    }, INPUT_INACTIVITY_MS);
-    this.#inactivityTimer.unref();
+    this.#idleTimer = setTimeout(
+      () => {
+        const idleFor = this.#now() - this.#lastActivityAt;
+        if (idleFor >= limitMs && !this.#playback.playing && !this.#input.speaking) {
+          this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
+        } else {
+          this.#scheduleIdleCheck(limitMs);
+        }
+      },
+      Math.max(250, limitMs / 4),
+    );
+    this.#idleTimer.unref();
   }
 
   #onDigit(digit: string): void {
@@ -237,15 +216,13 @@ export class CallSession implements CallControl {
         this.#greet();
         return;
       case 'input_audio_buffer.speech_started':
-        this.#callerSpeaking = true;
         this.#lastActivityAt = this.#now();
-        this.#armInactivity();
+        this.#input.speechStarted();
         this.#bargeIn();
         return;
       case 'input_audio_buffer.speech_stopped':
-        this.#callerSpeaking = false;
         this.#lastActivityAt = this.#now();
-        clearTimeout(this.#inactivityTimer);
+        this.#input.speechStopped();
         return;
       case 'response.created':
         this.#responses.created();
@@ -280,12 +257,7 @@ export class CallSession implements CallControl {
 
   #onResponseDone(event: Extract<ServerEvent, { type: 'response.done' }>): void {
     this.#responses.done();
-    if (this.#finish?.stage === 'await-response') {
-      // the farewell is asked for once the tool outputs are in the conversation (#afterToolOutputs)
-      this.#finish.stage = this.#responseHadAudio ? 'await-playback' : 'needs-farewell';
-    } else if (this.#finish?.stage === 'await-farewell') {
-      this.#finish.stage = 'await-playback';
-    }
+    this.#finish?.responseDone(this.#responseHadAudio);
     if (event.status === 'failed') {
       this.#log.warn(
         { responseId: event.responseId },
@@ -304,37 +276,34 @@ export class CallSession implements CallControl {
    */
   #afterToolOutputs(): void {
     if (this.#finish) {
-      if (this.#finish.stage === 'needs-farewell') {
-        this.#finish.stage = 'await-farewell';
-        this.#responses.request({ instructions: this.#finish.farewell });
-      }
+      const farewell = this.#finish.takeFarewell();
+      if (farewell) this.#responses.request({ instructions: farewell });
       return;
     }
-    if (!this.#callerSpeaking && !this.#responses.active) this.#responses.request();
+    if (!this.#input.speaking && !this.#responses.active) this.#responses.request();
   }
 
   /** CallControl: end or transfer once the agent's current speech has been heard. */
   finishAfterSpeech(request: FinishRequest): void {
     if (this.#finish || this.#status !== 'active') return;
     // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
-    const silent = !this.#playback.playing && !this.#outbound.buffering;
-    this.#finish = {
-      ...request,
-      stage: this.#responses.running ? 'await-response' : silent ? 'needs-farewell' : 'await-playback',
-    };
+    this.#finish = new PendingFinish(request, {
+      responseRunning: this.#responses.running,
+      agentSilent: !this.#playback.playing && !this.#outbound.buffering,
+    });
     this.#timer(FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
   }
 
   #maybeFinish(): void {
-    if (this.#finish?.stage === 'await-playback' && !this.#playback.playing && !this.#outbound.buffering) {
+    if (this.#finish?.speechDone && !this.#playback.playing && !this.#outbound.buffering) {
       this.#completeFinish();
     }
   }
 
   #completeFinish(): void {
-    const finish = this.#finish;
-    if (!finish || this.#status !== 'active') return;
-    this.#finish = { ...finish, stage: 'await-playback' };
+    const finish = this.#finish?.request;
+    if (!finish || this.#finishing || this.#status !== 'active') return;
+    this.#finishing = true;
     const before = finish.before ?? (async () => undefined);
     before().then(
       () => this.end(finish.outcome),

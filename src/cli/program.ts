@@ -108,7 +108,7 @@ export function createProgram(io: CliIo): Command {
       .option('--expect-text <regex>', 'fail unless the agent said something matching (repeatable)', collect)
       .option('--json', 'print one JSON report instead of text'),
     [
-      'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.wav',
+      'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.ulaw',
       'voice-agent simulate agents/moving.yaml --audio hello.ulaw --audio booking.ulaw --out agent.wav',
       'voice-agent simulate agents/moving.yaml --audio quote.wav --expect-tool get_quote --json',
     ],

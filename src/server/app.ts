@@ -31,7 +31,8 @@ export interface AppOptions {
   draining(): boolean;
 }
 
-const CALL_SID = /^CA[0-9a-fA-F]{32}$|^CA[A-Za-z0-9]{2,62}$/;
+/** Twilio CallSids are CA + 32 hex digits; accept the SID alphabet, as the media codec does. */
+const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
 
 /** The HTTP side: Twilio webhooks (signed) and a health endpoint. */
 export function createApp(options: AppOptions): express.Express {

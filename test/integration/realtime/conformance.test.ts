@@ -91,6 +91,8 @@ describe.skipIf(!schemaAvailable)('Realtime client events conform to the publish
   });
 });
 
-describe.skipIf(schemaAvailable)('Realtime conformance', () => {
-  it.skip(SKIP_REASON, () => {});
-});
+if (!schemaAvailable) {
+  describe('Realtime conformance', () => {
+    it.skip(SKIP_REASON, () => {});
+  });
+}
