@@ -128,6 +128,15 @@ export class FakeRealtimeSession {
     return this.received.filter((e) => e.type === type);
   }
 
+  /** A fatal error as the service sends it (an error event, then a close). */
+  failWith(code: string, message: string, closeCode = 1011): void {
+    this.#emit({
+      type: 'error',
+      error: { type: 'invalid_request_error', code, message, param: null, event_id: null },
+    });
+    this.#ws.close(closeCode, code);
+  }
+
   /** Close from the server side (e.g. session expiry). */
   close(code = 1000, reason = ''): void {
     this.#ws.close(code, reason);

@@ -212,6 +212,23 @@ describe('a phone call through voice-agent', () => {
     expect((await caller.outcome()).kind).toBe('say');
   });
 
+  it('a fatal Realtime error event ends the stream with the fallback and a readable reason', async () => {
+    h = await startHarness();
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    h.fake.sessions[0]!.failWith(
+      'session_expired',
+      'Your session hit the maximum duration of 60 minutes.',
+      1001,
+    );
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('say');
+    expect(h.logs.join('\n')).toContain(
+      'OpenAI ended the session: Your session hit the maximum duration of 60 minutes. (session_expired)',
+    );
+  });
+
   it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
     h = await startHarness({ agent: { greeting: undefined } });
     const caller = h.caller({ suppressSilence: true });

@@ -148,9 +148,11 @@ describe('serve --configure-number', () => {
     lt = await startFakeLocaltunnel({ maxConn: 1 });
     rest = await startFakeTwilioRest();
     const number = rest.addNumber('+15557650000', { voice_url: 'https://previous.example.com/twiml' });
-    const dir = agentDir();
+    const dir = tmp();
+    // --configure-number alone takes the number from twilio.phone_number
+    writeFiles(dir, { 'agent.yaml': `${AGENT}twilio:\n  phone_number: "+15557650000"\n` });
     serve = await startServe(
-      ['agent.yaml', '--port', '0', '--tunnel', '--configure-number', '+15557650000'],
+      ['agent.yaml', '--port', '0', '--tunnel', '--configure-number'],
       {
         OPENAI_API_KEY: 'k',
         OPENAI_REALTIME_URL: fake.url,
@@ -167,5 +169,25 @@ describe('serve --configure-number', () => {
     expect(await serve.exited).toBe(1);
     expect(serve.stderr()).toContain('stopping (Twilio can no longer reach this server)');
     expect(number.voice_url).toBe('https://previous.example.com/twiml');
+  });
+
+  it('a second signal exits at once, without waiting for live calls', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-live' });
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--drain-timeout', '60'],
+      {
+        OPENAI_API_KEY: 'sk-live',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: 'live-token',
+      },
+      agentDir(),
+    );
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'live-token' });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    serve.child.kill('SIGINT');
+    await eventually(() => serve!.stderr().includes('shutting down'));
+    serve.child.kill('SIGINT');
+    expect(await serve.exited).toBe(130);
   });
 });

@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { parseServerEvent } from '../../../src/realtime/openai/events.js';
+
+describe('parseServerEvent', () => {
+  it('reads GA events and maps legacy beta names to them', () => {
+    const delta = { response_id: 'r', item_id: 'i', content_index: 0, delta: 'AAA=' };
+    const ga = parseServerEvent(JSON.stringify({ type: 'response.output_audio.delta', ...delta }));
+    expect(ga).toEqual({
+      type: 'response.output_audio.delta',
+      responseId: 'r',
+      itemId: 'i',
+      contentIndex: 0,
+      delta: 'AAA=',
+    });
+    expect(parseServerEvent(JSON.stringify({ type: 'response.audio.delta', ...delta }))).toEqual(ga);
+    expect(
+      parseServerEvent(
+        JSON.stringify({ type: 'response.audio_transcript.done', item_id: 'i', transcript: 'hi' }),
+      ),
+    ).toEqual({
+      type: 'response.output_audio_transcript.done',
+      itemId: 'i',
+      transcript: 'hi',
+    });
+  });
+
+  it('passes unknown events as generic ones and ignores junk', () => {
+    expect(parseServerEvent('{"type":"rate_limits.updated","rate_limits":[]}')).toEqual({
+      type: 'other',
+      name: 'rate_limits.updated',
+    });
+    expect(parseServerEvent('not json')).toBeUndefined();
+    expect(parseServerEvent('{"no":"type"}')).toBeUndefined();
+  });
+
+  it('keeps only completed function calls distinguishable and reads failed responses', () => {
+    const done = parseServerEvent(
+      JSON.stringify({
+        type: 'response.done',
+        response: {
+          id: 'r1',
+          status: 'failed',
+          status_details: {
+            type: 'failed',
+            error: { type: 'rate_limit', code: 'rate_limit_exceeded', message: 'slow down' },
+          },
+          output: [
+            { type: 'message', id: 'm' },
+            {
+              type: 'function_call',
+              id: 'f',
+              call_id: 'c',
+              name: 'get_quote',
+              arguments: '{}',
+              status: 'incomplete',
+            },
+          ],
+        },
+      }),
+    );
+    expect(done).toEqual({
+      type: 'response.done',
+      responseId: 'r1',
+      status: 'failed',
+      statusError: 'slow down',
+      functionCalls: [
+        {
+          type: 'function_call',
+          id: 'f',
+          callId: 'c',
+          name: 'get_quote',
+          arguments: '{}',
+          status: 'incomplete',
+        },
+      ],
+    });
+  });
+});
