@@ -24,16 +24,14 @@ export interface Booking {
   created_at: string;
 }
 
-export interface NewBooking {
-  customer_name: string;
-  phone: string;
-  from_address: string;
-  to_address: string;
-  move_date: string;
-  slot: Slot;
+/** What the caller gives for a booking, plus the key that makes retries idempotent. */
+export type NewBooking = Pick<
+  Booking,
+  'customer_name' | 'phone' | 'from_address' | 'to_address' | 'move_date' | 'slot'
+> & {
   quote_id?: string;
   idempotency_key: string;
-}
+};
 
 /** A business rule refused the request; the message is meant to be read to the model. */
 export class BookingRefused extends Error {}

@@ -23,6 +23,19 @@ afterEach(async () => {
   fake = lt = rest = serve = undefined;
 });
 
+/** Everything serve needs to go live against the fakes: Realtime, Twilio REST, localtunnel. */
+function liveEnv(dir: string): Record<string, string> {
+  return {
+    OPENAI_API_KEY: 'sk-live',
+    OPENAI_REALTIME_URL: fake!.url,
+    TWILIO_AUTH_TOKEN: rest!.authToken,
+    TWILIO_ACCOUNT_SID: rest!.accountSid,
+    TWILIO_API_BASE_URL: rest!.baseUrl,
+    LOCALTUNNEL_HOST: lt!.host,
+    VOICE_AGENT_STATE_DIR: `${dir}/state`,
+  };
+}
+
 function agentDir(): string {
   const dir = tmp();
   writeFiles(dir, { 'agent.yaml': AGENT });
@@ -104,15 +117,7 @@ describe('serve --configure-number', () => {
         '--drain-timeout',
         '30',
       ],
-      {
-        OPENAI_API_KEY: 'sk-live',
-        OPENAI_REALTIME_URL: fake.url,
-        TWILIO_AUTH_TOKEN: rest.authToken,
-        TWILIO_ACCOUNT_SID: rest.accountSid,
-        TWILIO_API_BASE_URL: rest.baseUrl,
-        LOCALTUNNEL_HOST: lt.host,
-        VOICE_AGENT_STATE_DIR: `${dir}/state`,
-      },
+      liveEnv(dir),
       dir,
     );
     expect(number.voice_url).toBe(`${lt.publicUrl}/voice/incoming`);
@@ -144,7 +149,7 @@ describe('serve --configure-number', () => {
   });
 
   it('a tunnel that dies stops serve (exit 1) and still restores the number', async () => {
-    fake = await startFakeRealtime();
+    fake = await startFakeRealtime({ apiKey: 'sk-live' });
     lt = await startFakeLocaltunnel({ maxConn: 1 });
     rest = await startFakeTwilioRest();
     const number = rest.addNumber('+15557650000', { voice_url: 'https://previous.example.com/twiml' });
@@ -153,15 +158,7 @@ describe('serve --configure-number', () => {
     writeFiles(dir, { 'agent.yaml': `${AGENT}twilio:\n  phone_number: "+15557650000"\n` });
     serve = await startServe(
       ['agent.yaml', '--port', '0', '--tunnel', '--configure-number'],
-      {
-        OPENAI_API_KEY: 'k',
-        OPENAI_REALTIME_URL: fake.url,
-        TWILIO_AUTH_TOKEN: rest.authToken,
-        TWILIO_ACCOUNT_SID: rest.accountSid,
-        TWILIO_API_BASE_URL: rest.baseUrl,
-        LOCALTUNNEL_HOST: lt.host,
-        VOICE_AGENT_STATE_DIR: `${dir}/state`,
-      },
+      liveEnv(dir),
       dir,
     );
     expect(number.voice_url).toBe(`${lt.publicUrl}/voice/incoming`);
