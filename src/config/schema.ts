@@ -23,6 +23,8 @@ export const DEFAULT_VOICE = 'marin';
 export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
 export const DEFAULT_MAX_CALL_DURATION_S = 30 * 60;
+/** OpenAI closes a Realtime session after 60 minutes; voice-agent does not roll sessions over. */
+export const REALTIME_SESSION_LIMIT_S = 60 * 60;
 export const DEFAULT_FALLBACK_SAY =
   'Sorry, our assistant is not available right now. Please call again later.';
 
@@ -120,7 +122,15 @@ const toolsSchema = z.strictObject({
 const fallbackSchema = z.union([z.strictObject({ say: z.string().min(1) }), z.strictObject({ dial: E164 })]);
 
 const callSchema = z.strictObject({
-  max_duration_s: z.number().int().positive().default(DEFAULT_MAX_CALL_DURATION_S),
+  max_duration_s: z
+    .number()
+    .int()
+    .positive()
+    .max(REALTIME_SESSION_LIMIT_S, {
+      error: 'OpenAI Realtime sessions last at most 60 minutes: use 3600 or less',
+    })
+    .default(DEFAULT_MAX_CALL_DURATION_S)
+    .describe('Hard cap on a call, in seconds (at most 3600: the Realtime session limit).'),
   idle_timeout_s: z
     .number()
     .int()

@@ -191,6 +191,12 @@ describe('loadAgent: invalid files', () => {
     ]);
   });
 
+  it('caps call.max_duration_s at the Realtime session limit', () => {
+    expect(problems('name: a\ninstructions: x\ncall:\n  max_duration_s: 7200\n')).toEqual([
+      'agent.yaml:4:19 call.max_duration_s: OpenAI Realtime sessions last at most 60 minutes: use 3600 or less, got 7200',
+    ]);
+  });
+
   it('explains an MCP server that is neither HTTP nor stdio', () => {
     expect(problems('name: a\ninstructions: x\nmcp_servers:\n  - name: s\n')).toEqual([
       'agent.yaml:4:5 mcp_servers[0]: expected one of these forms: {url} or {command}',
