@@ -20,7 +20,6 @@ const realtime = {
     realtimeListener = listener;
   },
   close() {},
-  closed: undefined,
 };
 const media = {
   sendMedia(p) {

@@ -27,10 +27,6 @@ const DECODE_TABLE = (() => {
   return table;
 })();
 
-export function decodeMulawSample(byte: number): number {
-  return DECODE_TABLE[byte & 0xff]!;
-}
-
 export function encodeMulawSample(sample: number): number {
   let s = Math.max(-32768, Math.min(32767, Math.round(sample)));
   const sign = s < 0 ? 0x80 : 0;

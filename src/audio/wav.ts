@@ -1,4 +1,4 @@
-import { decodeMulaw, encodeMulaw, MULAW_BYTES_PER_MS } from './mulaw.js';
+import { decodeMulaw, encodeMulaw } from './mulaw.js';
 
 /**
  * WAV in and out, for `simulate`. Reads μ-law (any layout Twilio could send is 8 kHz mono, but we
@@ -113,8 +113,4 @@ export function mulawToWav(mulaw: Buffer): Buffer {
   header.write('data', 36, 'ascii');
   header.writeUInt32LE(pcm.length * 2, 40);
   return Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
-}
-
-export function mulawDurationMs(mulaw: Buffer): number {
-  return mulaw.length / MULAW_BYTES_PER_MS;
 }

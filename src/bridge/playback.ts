@@ -119,14 +119,12 @@ export class PlaybackTracker {
     return result;
   }
 
-  /** Forget an item once nothing of it can be interrupted any more. */
-  forget(itemId: string): void {
-    if (!this.#pending.some((m) => m.itemId === itemId)) this.#items.delete(itemId);
-  }
-
   #item(itemId: string, contentIndex: number): ItemPlayback {
     let item = this.#items.get(itemId);
     if (!item) {
+      // the model speaks items in order: one with nothing left queued can no longer be interrupted
+      for (const id of this.#items.keys())
+        if (!this.#pending.some((m) => m.itemId === id)) this.#items.delete(id);
       item = { contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
     }

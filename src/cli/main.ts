@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { VoiceAgentError } from '../errors.js';
-import { EXIT_FAILURE, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes.js';
 import { type CliIo, colours, processIo } from './io.js';
 import { createProgram } from './program.js';
 
@@ -12,11 +12,11 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   const program = createProgram(io);
   try {
     await program.parseAsync(argv as string[]);
-    return 0;
+    return EXIT_OK;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
-      if (error.code === 'commander.help') return 0;
+      if (['commander.help', 'commander.helpDisplayed', 'commander.version'].includes(error.code))
+        return EXIT_OK;
       return EXIT_USAGE; // commander already printed the message
     }
     const c = colours(io, 'stderr');

@@ -117,7 +117,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const startedAt = caller.now();
       firstTurnAt ??= startedAt;
       await caller.speak(turn.audio);
-      const speechEnd = startedAt + speechEndOffsetMs(turn.audio);
+      const speechMs = speechEndOffsetMs(turn.audio);
+      const speechEnd = startedAt + speechMs;
       await caller.waitForAgent({ timeoutMs: gapMs });
       const first = firstAudioAfter(speechEnd);
       turnsReport.push({
@@ -128,7 +129,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         latency_ms: first === null ? null : wall(first - speechEnd),
       });
       // a turn of silence is allowed to go unanswered
-      if (first === null && caller.open && speechEndOffsetMs(turn.audio) > 0) {
+      if (first === null && caller.open && speechMs > 0) {
         problems.push(
           `turn ${turnIndex} (${turn.file}): the agent did not answer within ${options.turnGapS} s`,
         );

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from '../audio/mulaw.js';
+import { isBase64 } from '../telephony/twilio/media-messages.js';
 import { signTwilioRequest } from '../telephony/twilio/signature.js';
 import { PlaybackClock } from './playback-clock.js';
 import { type NextStep, nextStep } from './twiml-reader.js';
@@ -81,11 +82,6 @@ export class TwilioCaller {
       now: () => this.now(),
       onMark: (name) => this.#echoMark(name),
     });
-  }
-
-  /** 1 = real time. */
-  get speed(): number {
-    return this.#speed;
   }
 
   /** Call time in ms (wall time × speed) since the caller was created. */
@@ -299,7 +295,7 @@ export class TwilioCaller {
     switch (message.event) {
       case 'media': {
         const payload = message.media?.payload;
-        if (typeof payload !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(payload)) {
+        if (typeof payload !== 'string' || !isBase64(payload)) {
           return this.#violation('media without a base64 payload (Twilio error 31924)');
         }
         const audio = Buffer.from(payload, 'base64');

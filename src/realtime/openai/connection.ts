@@ -23,7 +23,6 @@ export interface RealtimeConnection {
   /** Events (and a close) that arrived before a listener was attached are replayed to it. */
   attach(listener: RealtimeListener): void;
   close(): void;
-  readonly closed: RealtimeClosed | undefined;
 }
 
 export interface ConnectRealtimeOptions {
@@ -115,10 +114,6 @@ class WsRealtimeConnection implements RealtimeConnection {
             : `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
       });
     });
-  }
-
-  get closed(): RealtimeClosed | undefined {
-    return this.#closed;
   }
 
   attach(listener: RealtimeListener): void {

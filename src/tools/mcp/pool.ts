@@ -57,12 +57,6 @@ export class McpPool {
     return connection.call(ref.tool, args, signal);
   }
 
-  /** The server a tool comes from (for logs and timeouts). */
-  serverOf(exposedName: string): McpServerConfig | undefined {
-    const ref = this.#exposed.get(exposedName);
-    return this.#connections.find((c) => c.config.name === ref?.server)?.config;
-  }
-
   status(): ServerStatus[] {
     return this.#connections.map((c) => ({
       name: c.config.name,

@@ -63,4 +63,15 @@ describe('PlaybackTracker', () => {
     expect(p.heardMs('b', 50)).toBe(0);
     expect(p.currentItemId).toBe('a');
   });
+
+  it('forgets an item once it has played and the next one starts', () => {
+    const p = new PlaybackTracker();
+    p.received('a', 0, ms(100));
+    p.markEchoed(p.sent('a', 0, ms(100), 0), 100);
+    expect(p.heardMs('a', 100)).toBe(100);
+    p.received('b', 0, ms(100));
+    expect(p.heardMs('a', 100)).toBe(0); // no longer tracked
+    p.sent('b', 0, ms(100), 100);
+    expect(p.heardMs('b', 150)).toBe(50);
+  });
 });
