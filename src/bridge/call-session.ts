@@ -2,7 +2,9 @@ import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
 import type { RealtimeClosed, RealtimeConnection } from '../realtime/openai/connection.js';
 import type { ServerEvent } from '../realtime/openai/events.js';
+import { SESSION_CONFIG_EVENT_ID } from '../realtime/openai/session-config.js';
 import type { TwilioInbound } from '../telephony/twilio/media-messages.js';
+import { forgetUnheard } from './barge-in.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { OutboundAudio } from './outbound-audio.js';
@@ -20,11 +22,15 @@ import { ResponseSequencer } from './response-sequencer.js';
 
 /** What a CallSession needs to know about the agent. */
 export interface CallBehaviour {
+  /** The agent's instructions: per-response instructions replace the session's, so they extend these. */
+  instructions: string;
   greeting?: string;
-  /** Mirrors turn_detection.interrupt_response: when false we cancel responses ourselves. */
+  /** turn_detection.interrupt_response: caller speech cuts the agent off (false: barge-in is off). */
   interruptResponse: boolean;
+  /** turn_detection.create_response: false means the bridge asks for each answer itself. */
+  createResponse: boolean;
   maxDurationS: number;
-  idleTimeoutS?: number;
+  idleTimeoutS: number;
   logTranscripts: boolean;
 }
 
@@ -43,10 +49,17 @@ export interface CallSessionOptions {
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
+/** OpenAI ends a Realtime session after 60 minutes; a call ends cleanly this long before that. */
+export const REALTIME_SESSION_LIMIT_MS = 60 * 60_000;
+const SESSION_LIMIT_MARGIN_MS = 5_000;
 
 /**
  * One phone call: Twilio Media Stream ⇄ OpenAI Realtime. All per-call state lives here (house rule 3);
  * N calls are N independent objects. Status changes only in {@link CallSession.end}.
+ *
+ * Fault boundary: every way into a call — a Twilio message, a Realtime event or close, a timer, a
+ * tool's completion — runs through {@link CallSession.#guard}. A throw there ends this call with the
+ * fallback and a logged reason; the process and every other call go on.
  */
 export class CallSession implements CallControl {
   readonly callSid: string;
@@ -64,19 +77,23 @@ export class CallSession implements CallControl {
   readonly #functionCalls: FunctionCallLoop;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
-  /** Items cut off by a barge-in (with what was heard): their late deltas are dropped. */
+  /** Items cut off by a barge-in, with what was heard (for their transcript lines). */
   readonly #interrupted = new Map<string, number>();
+  /** Responses silenced by a barge-in: their late deltas are dropped. */
+  readonly #silenced = new Set<string>();
   /** Agent transcript entries by item, to mark them when the caller cuts in after they arrived. */
   readonly #agentLines = new Map<string, TranscriptEntry>();
   #status: 'active' | 'ended' = 'active';
   #outcome: CallOutcome | undefined;
   readonly #input: CallerInput;
-  #greeted = false;
+  /** The service confirmed our session configuration (`session.updated`). */
+  #configured = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
   #finish: PendingFinish | undefined;
   #finishing = false;
+  #runningResponse: string | undefined;
   #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
@@ -88,24 +105,37 @@ export class CallSession implements CallControl {
     this.#startedAt = this.#now();
     this.#lastActivityAt = this.#startedAt;
     this.#outbound = new OutboundAudio(options.media, this.#playback, this.#now);
-    this.#input = new CallerInput(options.realtime);
+    this.#input = new CallerInput({
+      sink: options.realtime,
+      now: this.#now,
+      guard: (what, fn) => this.#guard(what, fn),
+    });
     this.#responses = new ResponseSequencer((event) => options.realtime.send(event));
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,
       send: (event) => options.realtime.send(event),
-      outputsSent: () => this.#afterToolOutputs(),
+      outputsSent: () => this.#guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
-      onRecord: (record) => this.#recordToolCall(record),
+      onRecord: (record) => this.toolCalls.push(record),
+      onFault: (what, error) => this.#crash(what, error),
     });
     const { maxDurationS, idleTimeoutS } = options.behaviour;
-    this.#timer(maxDurationS * 1000, () =>
-      this.end({ kind: 'completed', reason: 'maximum call duration reached' }),
+    const sessionLeftMs =
+      REALTIME_SESSION_LIMIT_MS - (this.#now() - options.realtime.openedAt) - SESSION_LIMIT_MARGIN_MS;
+    this.#timer('the call duration limit', Math.min(maxDurationS * 1000, sessionLeftMs), () =>
+      this.end({
+        kind: 'completed',
+        reason:
+          maxDurationS * 1000 <= sessionLeftMs
+            ? 'maximum call duration reached'
+            : 'the OpenAI Realtime session reached its 60-minute limit',
+      }),
     );
-    if (idleTimeoutS) this.#scheduleIdleCheck(idleTimeoutS * 1000);
+    this.#scheduleIdleCheck(idleTimeoutS * 1000);
     options.realtime.attach({
-      onEvent: (event) => this.#onRealtimeEvent(event),
-      onClose: (closed) => this.#onRealtimeClosed(closed),
+      onEvent: (event) => this.#guard(`the Realtime event ${event.type}`, () => this.#onRealtimeEvent(event)),
+      onClose: (closed) => this.#guard('the Realtime close', () => this.#onRealtimeClosed(closed)),
     });
   }
 
@@ -117,26 +147,28 @@ export class CallSession implements CallControl {
     return this.#outcome;
   }
 
-  /** A parsed Twilio message for this stream. */
+  /** A parsed Twilio message for this stream (`start` and `connected` are handled before). */
   handleTwilio(message: TwilioInbound): void {
-    if (this.#status !== 'active') return;
-    switch (message.event) {
-      case 'media':
-        this.#input.frame(message.payload, message.timestampMs);
-        return;
-      case 'mark':
-        this.#playback.markEchoed(message.name, this.#now());
-        if (this.#finish) this.#maybeFinish();
-        return;
-      case 'dtmf':
-        this.#onDigit(message.digit);
-        return;
-      case 'stop':
-        this.end({ kind: 'completed', reason: 'Twilio stopped the stream (call ended)' });
-        return;
-      default:
-        this.fail(`unexpected ${message.event} message after start`);
-    }
+    this.#guard(`the Twilio ${message.event} message`, () => {
+      if (this.#status !== 'active') return;
+      switch (message.event) {
+        case 'media':
+          this.#input.frame(message.payload, message.timestampMs);
+          return;
+        case 'mark':
+          this.#playback.markEchoed(message.name, this.#now());
+          if (this.#finish) this.#maybeFinish();
+          return;
+        case 'dtmf':
+          this.#onDigit(message.digit);
+          return;
+        case 'stop':
+          this.end({ kind: 'completed', reason: 'Twilio stopped the stream (call ended)' });
+          return;
+        default:
+          return;
+      }
+    });
   }
 
   /** A protocol violation or transport failure on the Twilio side: end this call only. */
@@ -153,19 +185,62 @@ export class CallSession implements CallControl {
     clearTimeout(this.#idleTimer);
     this.#input.close();
     this.#abort.abort(new Error(outcome.reason));
-    this.#o.realtime.close();
-    this.#o.media.close();
+    // each step on its own: a socket that throws while closing must not keep the other open
+    this.#teardown('closing the Realtime socket', () => this.#o.realtime.close());
+    this.#teardown('closing the Twilio stream', () => this.#o.media.close());
     const log = outcome.kind === 'failed' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
     log({ outcome: outcome.kind, durationMs: Math.round(this.#elapsed()) }, `call ended: ${outcome.reason}`);
-    this.#o.onEnded(outcome, this);
+    this.#teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
+  }
+
+  /** CallControl: end or transfer once the agent's current speech has been heard. */
+  finishAfterSpeech(request: FinishRequest): void {
+    if (this.#finish || this.#status !== 'active') return;
+    // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
+    this.#finish = new PendingFinish(request, {
+      responseRunning: this.#responses.running,
+      agentSilent: !this.#playback.playing && !this.#outbound.buffering,
+    });
+    this.#timer('the goodbye timer', FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
+  }
+
+  /** Runs one entry point of this call; a throw ends this call, never the process. */
+  #guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#crash(what, error);
+    }
+  }
+
+  #crash(what: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.#log.error({ reason: message }, `internal error while handling ${what}; ending this call`);
+    if (error instanceof Error) this.#log.debug({ stack: error.stack }, 'internal error details');
+    try {
+      this.end({ kind: 'failed', reason: `internal error while handling ${what}: ${message}` });
+    } catch {
+      // end() guards each of its steps; nothing more can be done for this call
+    }
+  }
+
+  #teardown(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#log.error(
+        { reason: error instanceof Error ? error.message : String(error) },
+        `internal error while ${what}`,
+      );
+    }
   }
 
   #elapsed(): number {
     return this.#now() - this.#startedAt;
   }
 
-  #timer(ms: number, fn: () => void): void {
-    const t = setTimeout(fn, ms);
+  #timer(what: string, ms: number, fn: () => void): void {
+    const t = setTimeout(() => this.#guard(what, fn), Math.max(0, ms));
     t.unref();
     this.#timers.push(t);
   }
@@ -173,14 +248,15 @@ export class CallSession implements CallControl {
   /** Re-arms one timer (never more than one handle, however long the call). */
   #scheduleIdleCheck(limitMs: number): void {
     this.#idleTimer = setTimeout(
-      () => {
-        const idleFor = this.#now() - this.#lastActivityAt;
-        if (idleFor >= limitMs && !this.#playback.playing && !this.#input.speaking) {
-          this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
-        } else {
-          this.#scheduleIdleCheck(limitMs);
-        }
-      },
+      () =>
+        this.#guard('the idle timer', () => {
+          const idleFor = this.#now() - this.#lastActivityAt;
+          if (idleFor >= limitMs && !this.#playback.playing && !this.#input.speaking) {
+            this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
+          } else {
+            this.#scheduleIdleCheck(limitMs);
+          }
+        }),
       Math.max(250, limitMs / 4),
     );
     this.#idleTimer.unref();
@@ -207,13 +283,13 @@ export class CallSession implements CallControl {
     if (this.#status !== 'active') return;
     switch (event.type) {
       case 'response.output_audio.delta':
-        if (this.#interrupted.has(event.itemId)) return;
+        if (this.#silenced.has(event.responseId)) return;
         this.#lastActivityAt = this.#now();
         this.#responseHadAudio = true;
-        this.#outbound.delta(event.itemId, event.contentIndex, event.delta);
+        this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.delta);
         return;
       case 'session.updated':
-        this.#greet();
+        this.#onSessionUpdated(event);
         return;
       case 'input_audio_buffer.speech_started':
         this.#lastActivityAt = this.#now();
@@ -224,12 +300,17 @@ export class CallSession implements CallControl {
         this.#lastActivityAt = this.#now();
         this.#input.speechStopped();
         return;
+      case 'input_audio_buffer.committed':
+        // the server answers a turn itself only when create_response is on and no response runs
+        if (!this.#o.behaviour.createResponse || this.#responses.running) this.#responses.request();
+        return;
       case 'response.created':
-        this.#responses.created();
+        this.#responses.created(event.requestId);
+        this.#runningResponse = event.responseId;
         this.#responseHadAudio = false;
         return;
       case 'response.output_audio.done':
-        this.#outbound.flush();
+        if (!this.#silenced.has(event.responseId)) this.#outbound.flush();
         return;
       case 'response.output_item.done':
         if (event.item.type === 'function_call' && 'callId' in event.item) {
@@ -255,9 +336,26 @@ export class CallSession implements CallControl {
     }
   }
 
+  /** The first `session.updated` confirms our configuration: only then may the agent speak. */
+  #onSessionUpdated(event: Extract<ServerEvent, { type: 'session.updated' }>): void {
+    if (this.#configured) return;
+    for (const [side, format] of [
+      ['input', event.inputFormat],
+      ['output', event.outputFormat],
+    ] as const) {
+      if (format !== undefined && format !== 'audio/pcmu') {
+        this.fail(`OpenAI configured ${side} audio as ${format}, not audio/pcmu: the caller would hear static`);
+        return;
+      }
+    }
+    this.#configured = true;
+    this.#greet();
+  }
+
   #onResponseDone(event: Extract<ServerEvent, { type: 'response.done' }>): void {
-    this.#responses.done();
-    this.#finish?.responseDone(this.#responseHadAudio);
+    const served = this.#responses.done();
+    this.#runningResponse = undefined;
+    this.#finish?.responseDone(this.#responseHadAudio, served);
     if (event.status === 'failed') {
       this.#log.warn(
         { responseId: event.responseId },
@@ -270,28 +368,22 @@ export class CallSession implements CallControl {
   }
 
   /**
-   * A response's tool outputs are all sent. Normally one `response.create` lets the model use them;
-   * not while the caller is talking (VAD makes that turn) or another response runs, and not when the
+   * A response's tool outputs are all sent. One `response.create` lets the model use them — queued
+   * behind a response that is running now, since that one was created before the outputs existed.
+   * Not while the caller is talking (their turn's response will see the outputs), and not when the
    * call is finishing — then only the farewell, if one is still owed.
    */
   #afterToolOutputs(): void {
     if (this.#finish) {
-      const farewell = this.#finish.takeFarewell();
-      if (farewell) this.#responses.request({ instructions: farewell });
+      this.#finish.askFarewell((farewell) => this.#respond(farewell));
       return;
     }
-    if (!this.#input.speaking && !this.#responses.active) this.#responses.request();
+    if (!this.#input.speaking) this.#responses.request();
   }
 
-  /** CallControl: end or transfer once the agent's current speech has been heard. */
-  finishAfterSpeech(request: FinishRequest): void {
-    if (this.#finish || this.#status !== 'active') return;
-    // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
-    this.#finish = new PendingFinish(request, {
-      responseRunning: this.#responses.running,
-      agentSilent: !this.#playback.playing && !this.#outbound.buffering,
-    });
-    this.#timer(FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
+  /** Requests a response whose instructions are the agent's plus `addendum` (never instead of them). */
+  #respond(addendum: string): string {
+    return this.#responses.request({ instructions: `${this.#o.behaviour.instructions}\n\n${addendum}` });
   }
 
   #maybeFinish(): void {
@@ -305,21 +397,25 @@ export class CallSession implements CallControl {
     if (!finish || this.#finishing || this.#status !== 'active') return;
     this.#finishing = true;
     const before = finish.before ?? (async () => undefined);
-    before().then(
-      () => this.end(finish.outcome),
-      (error: Error) => {
+    before()
+      .catch((error: Error) => {
         this.#log.warn(
           { reason: error.message },
           'could not redirect the call over REST; using the stream action instead',
         );
-        this.end(finish.outcome);
-      },
-    );
+      })
+      .then(() => this.#guard('the end of a finished call', () => this.end(finish.outcome)));
   }
 
   #onRealtimeError(event: Extract<ServerEvent, { type: 'error' }>): void {
-    if (event.code === 'conversation_already_has_active_response') {
-      this.#responses.rejectedAsBusy();
+    if (event.eventId === SESSION_CONFIG_EVENT_ID || !this.#configured) {
+      // the service keeps its defaults (PCM 24 kHz, no tools): static on a μ-law line. Never run on them.
+      this.fail(`OpenAI rejected the session configuration: ${event.message} (${event.code ?? 'no code'})`);
+      return;
+    }
+    const busy = event.code === 'conversation_already_has_active_response';
+    if (this.#responses.rejected(event.eventId, busy)) {
+      if (!busy) this.#log.warn({ code: event.code }, `OpenAI refused a response: ${event.message}`);
       return;
     }
     if (event.code === 'response_cancel_not_active') {
@@ -333,45 +429,40 @@ export class CallSession implements CallControl {
 
   #onRealtimeClosed(closed: RealtimeClosed): void {
     if (closed.expected || this.#status !== 'active') return;
+    if (closed.sessionLimit) {
+      this.end({ kind: 'completed', reason: closed.message });
+      return;
+    }
     this.#log.error({ reason: closed.message }, 'lost the OpenAI Realtime session; ending the stream');
     this.end({ kind: 'failed', reason: closed.message });
   }
 
   #greet(): void {
-    if (this.#greeted) return;
-    this.#greeted = true;
     const { greeting } = this.#o.behaviour;
     if (!greeting) return;
-    this.#responses.request({
-      instructions: `Greet the caller by saying exactly this, then wait for their answer: "${greeting}"`,
-    });
+    this.#respond(`Start the call: greet the caller by saying exactly this, then wait for their answer: "${greeting}"`);
   }
 
-  /** Caller speech while the agent is talking: stop the audio now, and cut the item where it was heard. */
+  /**
+   * Caller speech while the agent is talking (barge-in on): stop what the caller hears at once, then
+   * make the model forget what was not heard. The server cancels the running response itself
+   * (`interrupt_response`), so any of its deltas still on the wire are dropped here.
+   */
   #bargeIn(): void {
+    if (!this.#o.behaviour.interruptResponse) return; // barge-in off: the agent finishes speaking
+    if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
     if (!this.#playback.playing && !this.#outbound.buffering) return;
     this.#o.media.sendClear();
     this.#outbound.drop();
-    const cut = this.#playback.interrupt(this.#now());
-    if (cut) {
+    const cuts = this.#playback.interrupt(this.#now());
+    for (const cut of cuts) {
+      this.#silenced.add(cut.responseId);
       this.#interrupted.set(cut.itemId, cut.audioEndMs);
       const line = this.#agentLines.get(cut.itemId);
       if (line) Object.assign(line, { interrupted: true, heardMs: cut.audioEndMs });
-      if (cut.audioEndMs > 0 && !cut.fullyPlayed) {
-        this.#o.realtime.send({
-          type: 'conversation.item.truncate',
-          item_id: cut.itemId,
-          content_index: cut.contentIndex,
-          audio_end_ms: cut.audioEndMs,
-        });
-      }
-      this.#log.info({ itemId: cut.itemId, heardMs: cut.audioEndMs }, 'caller interrupted the agent');
     }
-    // with interrupt_response off the server keeps talking unless told; a running response that
-    // produced no audio (e.g. only function calls) has nothing to stop
-    if (!this.#o.behaviour.interruptResponse && this.#responses.running && this.#responseHadAudio) {
-      this.#o.realtime.send({ type: 'response.cancel' });
-    }
+    for (const event of forgetUnheard(cuts)) this.#o.realtime.send(event);
+    if (cuts[0]) this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
   }
 
   #addTranscript(role: 'caller' | 'agent', text: string, heardMs?: number): TranscriptEntry | undefined {
@@ -384,9 +475,5 @@ export class CallSession implements CallControl {
       role === 'caller' ? 'caller said' : 'agent said',
     );
     return entry;
-  }
-
-  #recordToolCall(record: ToolCallRecord): void {
-    this.toolCalls.push(record);
   }
 }

@@ -1,23 +1,42 @@
-import type { RealtimeConnection } from '../realtime/openai/connection.js';
 import { INACTIVITY_SILENCE_MS, INPUT_INACTIVITY_MS, silenceBase64 } from './silence.js';
 
 /** Twilio's frame interval: a larger jump in media timestamps is a gap to fill with silence. */
 const FRAME_INTERVAL_MS = 20;
 
+/** Where caller audio goes (the model session). */
+export interface AudioSink {
+  appendAudio(base64: string): void;
+}
+
+export interface CallerInputOptions {
+  sink: AudioSink;
+  /** Monotonic milliseconds. */
+  now(): number;
+  /** Runs a timer callback inside the call's fault boundary. */
+  guard(what: string, fn: () => void): void;
+}
+
 /**
- * Caller audio → Realtime. Payloads go through untouched. Some calls send no frames during silence,
+ * Caller audio → model. Payloads go through untouched. Some calls send no frames during silence,
  * so gaps in Twilio's media timestamps are filled with μ-law silence, and while the caller is
  * speaking a line that goes quiet for 750 ms gets 1 s of silence: server VAD can then end the turn.
+ *
+ * Silence is never more than the time that really passed: a gap is bounded by the wall-clock time
+ * since the previous frame (a stream with forged or jumping timestamps cannot make us send hours of
+ * audio), and silence already fed by the inactivity pad is not fed again when frames resume.
  */
 export class CallerInput {
-  readonly #realtime: RealtimeConnection;
+  readonly #o: CallerInputOptions;
   #lastTimestampMs: number | undefined;
+  #lastFrameAt = 0;
+  /** Silence already fed since the last frame (inactivity pad). */
+  #paddedMs = 0;
   #speaking = false;
   #inactivity: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(realtime: RealtimeConnection) {
-    this.#realtime = realtime;
+  constructor(options: CallerInputOptions) {
+    this.#o = options;
   }
 
   get speaking(): boolean {
@@ -26,24 +45,34 @@ export class CallerInput {
 
   /** One Twilio `media` frame (hot path). */
   frame(payload: string, timestampMs: number): void {
+    const now = this.#o.now();
     const last = this.#lastTimestampMs;
-    if (last !== undefined && timestampMs - last > FRAME_INTERVAL_MS * 2) {
-      const gap = silenceBase64(timestampMs - last - FRAME_INTERVAL_MS);
-      if (gap) this.#realtime.appendAudio(gap);
+    if (last !== undefined) {
+      const gapMs = Math.min(timestampMs - last, now - this.#lastFrameAt) - FRAME_INTERVAL_MS;
+      const fillMs = gapMs - this.#paddedMs;
+      if (gapMs > FRAME_INTERVAL_MS && fillMs > 0) {
+        const gap = silenceBase64(fillMs);
+        if (gap) this.#o.sink.appendAudio(gap);
+      }
     }
     this.#lastTimestampMs = timestampMs;
-    this.#realtime.appendAudio(payload);
-    if (this.#speaking) this.#armInactivity();
+    this.#lastFrameAt = now;
+    this.#paddedMs = 0;
+    this.#o.sink.appendAudio(payload);
+    // refresh() re-arms the same timer: no allocation per frame
+    if (this.#speaking) (this.#inactivity ??= this.#armInactivity()).refresh();
   }
 
   speechStarted(): void {
     this.#speaking = true;
-    this.#armInactivity();
+    this.#inactivity ??= this.#armInactivity();
+    this.#inactivity.refresh();
   }
 
   speechStopped(): void {
     this.#speaking = false;
     clearTimeout(this.#inactivity);
+    this.#inactivity = undefined;
   }
 
   close(): void {
@@ -51,11 +80,18 @@ export class CallerInput {
     clearTimeout(this.#inactivity);
   }
 
-  #armInactivity(): void {
-    clearTimeout(this.#inactivity);
-    this.#inactivity = setTimeout(() => {
-      if (!this.#closed && this.#speaking) this.#realtime.appendAudio(silenceBase64(INACTIVITY_SILENCE_MS));
-    }, INPUT_INACTIVITY_MS);
-    this.#inactivity.unref();
+  #armInactivity(): NodeJS.Timeout {
+    const timer = setTimeout(
+      () =>
+        this.#o.guard('the caller-silence timer', () => {
+          this.#inactivity = undefined;
+          if (this.#closed || !this.#speaking) return;
+          this.#paddedMs += INACTIVITY_SILENCE_MS;
+          this.#o.sink.appendAudio(silenceBase64(INACTIVITY_SILENCE_MS));
+        }),
+      INPUT_INACTIVITY_MS,
+    );
+    timer.unref();
+    return timer;
   }
 }

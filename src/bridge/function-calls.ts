@@ -17,6 +17,8 @@ export interface FunctionCallLoopOptions {
   signal: AbortSignal;
   now(): number;
   onRecord(record: ToolCallRecord): void;
+  /** A bug in the loop's own follow-up (not in a tool): the owner ends the call. */
+  onFault(what: string, error: unknown): void;
 }
 
 interface Batch {
@@ -47,10 +49,14 @@ export class FunctionCallLoop {
     const batch = this.#batches.get(responseId);
     if (!batch) return;
     batch.responseDone = true;
-    void Promise.all(batch.calls.values()).then(() => {
-      this.#batches.delete(responseId);
-      if (!this.#options.signal.aborted) this.#options.outputsSent();
-    });
+    // #run never rejects, so this settles once every output is sent; a throw in what follows is a
+    // bug of this call's, reported to the owner instead of becoming an unhandled rejection
+    void Promise.all(batch.calls.values())
+      .then(() => {
+        this.#batches.delete(responseId);
+        if (!this.#options.signal.aborted) this.#options.outputsSent();
+      })
+      .catch((error: unknown) => this.#options.onFault('the follow-up to tool outputs', error));
   }
 
   /** Calls still running. */
@@ -71,16 +77,29 @@ export class FunctionCallLoop {
 
   async #run(item: FunctionCallItem): Promise<void> {
     const started = this.#options.now();
-    const output = await this.#options.tools.execute(
-      { name: item.name, arguments: item.arguments, callId: item.callId },
-      this.#options.signal,
-    );
+    let output: string;
+    try {
+      output = await this.#options.tools.execute(
+        { name: item.name, arguments: item.arguments, callId: item.callId },
+        this.#options.signal,
+      );
+    } catch (error) {
+      // executors promise never to throw; one that does still owes the model an answer
+      output = JSON.stringify({
+        error: `The tool "${item.name}" failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
     if (this.#options.signal.aborted) return;
     // the output is sent as soon as it exists: a caller who barges in still leaves no dangling call
-    this.#options.send({
-      type: 'conversation.item.create',
-      item: { type: 'function_call_output', call_id: item.callId, output },
-    });
+    try {
+      this.#options.send({
+        type: 'conversation.item.create',
+        item: { type: 'function_call_output', call_id: item.callId, output },
+      });
+    } catch (error) {
+      this.#options.onFault(`sending the output of ${item.name}`, error);
+      return;
+    }
     this.#options.onRecord({
       name: item.name,
       callId: item.callId,

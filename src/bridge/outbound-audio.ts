@@ -16,7 +16,7 @@ export class OutboundAudio {
   readonly #now: () => number;
   #small: Buffer[] = [];
   #smallBytes = 0;
-  #smallItem: { itemId: string; contentIndex: number } | undefined;
+  #smallItem: string | undefined;
 
   constructor(media: MediaStreamPort, playback: PlaybackTracker, now: () => number) {
     this.#media = media;
@@ -24,27 +24,27 @@ export class OutboundAudio {
     this.#now = now;
   }
 
-  delta(itemId: string, contentIndex: number, base64: string): void {
+  delta(responseId: string, itemId: string, contentIndex: number, base64: string): void {
     const bytes = base64ByteLength(base64);
-    this.#playback.received(itemId, contentIndex, bytes);
-    if (this.#smallItem && this.#smallItem.itemId !== itemId) this.flush();
+    if (this.#smallItem !== undefined && this.#smallItem !== itemId) this.flush();
+    this.#playback.received(responseId, itemId, contentIndex, bytes);
     if (this.#smallBytes === 0 && bytes >= MIN_OUTBOUND_CHUNK_BYTES) {
-      this.#forward(itemId, contentIndex, base64, bytes);
+      this.#forward(itemId, base64, bytes);
       return;
     }
     this.#small.push(Buffer.from(base64, 'base64'));
     this.#smallBytes += bytes;
-    this.#smallItem = { itemId, contentIndex };
+    this.#smallItem = itemId;
     if (this.#smallBytes >= MIN_OUTBOUND_CHUNK_BYTES) this.flush();
   }
 
   /** Sends whatever small audio is waiting (end of an item). */
   flush(): void {
-    if (!this.#smallItem || this.#smallBytes === 0) return;
-    const { itemId, contentIndex } = this.#smallItem;
+    const itemId = this.#smallItem;
+    if (itemId === undefined || this.#smallBytes === 0) return;
     const merged = Buffer.concat(this.#small, this.#smallBytes);
     this.drop();
-    this.#forward(itemId, contentIndex, merged.toString('base64'), merged.length);
+    this.#forward(itemId, merged.toString('base64'), merged.length);
   }
 
   /** Forgets waiting audio (barge-in). */
@@ -58,8 +58,8 @@ export class OutboundAudio {
     return this.#smallBytes > 0;
   }
 
-  #forward(itemId: string, contentIndex: number, base64: string, bytes: number): void {
+  #forward(itemId: string, base64: string, bytes: number): void {
     this.#media.sendMedia(base64);
-    this.#media.sendMark(this.#playback.sent(itemId, contentIndex, bytes, this.#now()));
+    this.#media.sendMark(this.#playback.sent(itemId, bytes, this.#now()));
   }
 }

@@ -12,6 +12,8 @@ export type FinishRequest = Parameters<CallControl['finishAfterSpeech']>[0];
 export class PendingFinish {
   readonly request: FinishRequest;
   #stage: 'await-response' | 'needs-farewell' | 'await-farewell' | 'await-playback';
+  /** The farewell's response request, so only its own `response.done` counts. */
+  #farewellId: string | undefined;
 
   constructor(request: FinishRequest, now: { responseRunning: boolean; agentSilent: boolean }) {
     this.request = request;
@@ -22,17 +24,23 @@ export class PendingFinish {
         : 'await-playback';
   }
 
-  /** `response.done`: `hadAudio` says whether that response spoke. */
-  responseDone(hadAudio: boolean): void {
+  /**
+   * `response.done`: `hadAudio` says whether that response spoke; `served` is the request it
+   * answered, when known (a response the server started itself is not the farewell).
+   */
+  responseDone(hadAudio: boolean, served: string | undefined): void {
     if (this.#stage === 'await-response') this.#stage = hadAudio ? 'await-playback' : 'needs-farewell';
-    else if (this.#stage === 'await-farewell') this.#stage = 'await-playback';
+    else if (this.#stage === 'await-farewell' && served === this.#farewellId) this.#stage = 'await-playback';
   }
 
-  /** The tool outputs are sent: the farewell instructions to request now, if one is owed. */
-  takeFarewell(): string | undefined {
-    if (this.#stage !== 'needs-farewell') return undefined;
+  /**
+   * The tool outputs are sent: if a farewell is owed, `requestFarewell` asks for it (with these
+   * instructions) and returns its request id.
+   */
+  askFarewell(requestFarewell: (instructions: string) => string): void {
+    if (this.#stage !== 'needs-farewell') return;
     this.#stage = 'await-farewell';
-    return this.request.farewell;
+    this.#farewellId = requestFarewell(this.request.farewell);
   }
 
   /** All speech has been said; the call can end once playback is over. */

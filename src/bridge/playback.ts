@@ -18,6 +18,7 @@ interface PendingMark {
 }
 
 interface ItemPlayback {
+  responseId: string;
   contentIndex: number;
   /** Audio received from the model for this item (ms), sent or not. */
   receivedMs: number;
@@ -27,14 +28,13 @@ interface ItemPlayback {
   heardMs: number;
 }
 
-/** What a barge-in has to cut. */
+/** What a barge-in has to cut: one entry per assistant item the caller has not fully heard. */
 export interface Interruption {
   itemId: string;
+  responseId: string;
   contentIndex: number;
-  /** Heard audio, clamped to what was received; 0 means nothing was heard. */
+  /** Heard audio, clamped to what was received; 0 means nothing was heard (delete the item). */
   audioEndMs: number;
-  /** The whole item had already been played. */
-  fullyPlayed: boolean;
 }
 
 export class PlaybackTracker {
@@ -45,8 +45,8 @@ export class PlaybackTracker {
   #anchor: { itemId: string; ms: number; at: number } | undefined;
 
   /** Records model audio for an item (forwarded or still buffered). */
-  received(itemId: string, contentIndex: number, bytes: number): void {
-    const item = this.#item(itemId, contentIndex);
+  received(responseId: string, itemId: string, contentIndex: number, bytes: number): void {
+    const item = this.#item(responseId, itemId, contentIndex);
     item.receivedMs += bytes / MULAW_BYTES_PER_MS;
   }
 
@@ -54,8 +54,9 @@ export class PlaybackTracker {
    * Records audio forwarded to Twilio and returns the name of the mark to send right after it.
    * Mark names use only `[a-z0-9]`, so they are safe to embed in a frame unescaped.
    */
-  sent(itemId: string, contentIndex: number, bytes: number, now: number): string {
-    const item = this.#item(itemId, contentIndex);
+  sent(itemId: string, bytes: number, now: number): string {
+    const item = this.#items.get(itemId);
+    if (!item) throw new Error(`audio sent for item ${itemId} that was never received`);
     if (this.#pending.length === 0) {
       // nothing queued at Twilio: this audio starts playing now
       this.#anchor = { itemId, ms: item.sentMs, at: now };
@@ -87,45 +88,47 @@ export class PlaybackTracker {
     return this.#pending[0]?.itemId;
   }
 
-  /** Best estimate of the heard position (ms) of the item at the playhead. */
+  /**
+   * Best estimate of the heard position (ms) of an item: mark-confirmed, plus the time since the
+   * last playhead fix when the item is playing now. When the last echoed mark ended the previous
+   * item, this item started playing at that moment. Never beyond the item's next pending mark.
+   */
   heardMs(itemId: string, now: number): number {
     const item = this.#items.get(itemId);
     if (!item) return 0;
     const next = this.#pending.find((m) => m.itemId === itemId);
-    if (!next || this.#anchor?.itemId !== itemId) return item.heardMs;
-    const estimate = this.#anchor.ms + Math.max(0, now - this.#anchor.at);
+    const anchor = this.#anchor;
+    if (!next || !anchor || this.currentItemId !== itemId) return item.heardMs;
+    const from = anchor.itemId === itemId ? anchor.ms : item.heardMs;
+    const estimate = from + Math.max(0, now - anchor.at);
     return Math.max(item.heardMs, Math.min(estimate, next.endMs));
   }
 
   /**
-   * For a barge-in: what was heard of the item at the playhead. Forgets all queued marks (their
-   * echoes, caused by the `clear` that follows, will be ignored).
+   * For a barge-in: every item the caller has not fully heard, in order — the one at the playhead
+   * (cut where it was heard) and every item queued or still arriving behind it (heard 0 ms). Forgets
+   * all queued marks (their echoes, caused by the `clear` that follows, will be ignored) and the items.
    */
-  interrupt(now: number): Interruption | undefined {
-    const itemId = this.currentItemId;
-    let result: Interruption | undefined;
-    if (itemId) {
-      const item = this.#items.get(itemId)!;
+  interrupt(now: number): Interruption[] {
+    const cuts: Interruption[] = [];
+    for (const [itemId, item] of this.#items) {
       const heard = Math.floor(Math.min(this.heardMs(itemId, now), item.receivedMs));
-      result = {
-        itemId,
-        contentIndex: item.contentIndex,
-        audioEndMs: heard,
-        fullyPlayed: heard >= Math.floor(item.receivedMs),
-      };
+      if (heard >= Math.floor(item.receivedMs)) continue; // heard in full: nothing to cut
+      cuts.push({ itemId, responseId: item.responseId, contentIndex: item.contentIndex, audioEndMs: heard });
     }
     this.#pending = [];
     this.#anchor = undefined;
-    return result;
+    this.#items.clear();
+    return cuts;
   }
 
-  #item(itemId: string, contentIndex: number): ItemPlayback {
+  #item(responseId: string, itemId: string, contentIndex: number): ItemPlayback {
     let item = this.#items.get(itemId);
     if (!item) {
-      // the model speaks items in order: one with nothing left queued can no longer be interrupted
-      for (const id of this.#items.keys())
-        if (!this.#pending.some((m) => m.itemId === id)) this.#items.delete(id);
-      item = { contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
+      // the model speaks items in order: one fully sent with nothing left queued can no longer be cut
+      for (const [id, old] of this.#items)
+        if (old.sentMs >= old.receivedMs && !this.#pending.some((m) => m.itemId === id)) this.#items.delete(id);
+      item = { responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
     }
     return item;

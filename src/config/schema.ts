@@ -22,6 +22,34 @@ export const DEFAULT_MODEL = 'gpt-realtime';
 export const DEFAULT_VOICE = 'marin';
 export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
+/** A call where neither side has spoken for this long is over (a dead line, a forgotten phone). */
+export const DEFAULT_IDLE_TIMEOUT_S = 60;
+
+/**
+ * Transcription models the Realtime API accepts for `audio.input.transcription.model` (the
+ * `AudioTranscription` type in the openai package, 6.49, and the Realtime reference §2). Anything
+ * else makes the service reject the whole session configuration.
+ */
+export const TRANSCRIPTION_MODELS = [
+  'gpt-4o-mini-transcribe',
+  'gpt-4o-mini-transcribe-2025-12-15',
+  'gpt-4o-transcribe',
+  'gpt-4o-transcribe-diarize',
+  'gpt-realtime-whisper',
+  'whisper-1',
+] as const;
+
+/** ISO-639-1 codes: the only form `transcription.language` takes. */
+const ISO_639_1 = new Set(
+  (
+    'aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy da de dv dz ' +
+    'ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io ' +
+    'is it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ' +
+    'ms mt my na nb nd ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si ' +
+    'sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh ' +
+    'yi yo za zh zu'
+  ).split(' '),
+);
 export const DEFAULT_MAX_CALL_DURATION_S = 30 * 60;
 /** OpenAI closes a Realtime session after 60 minutes; voice-agent does not roll sessions over. */
 export const REALTIME_SESSION_LIMIT_S = 60 * 60;
@@ -33,6 +61,11 @@ const E164 = z
   .regex(/^\+[1-9]\d{6,14}$/, { error: 'expected an E.164 phone number such as +15551234567' });
 
 const envMap = z.record(z.string(), z.string());
+
+const INTERRUPT_HELP =
+  'Caller speech interrupts the agent (barge-in): its audio stops at once and the model forgets what was not heard. false: the agent always finishes what it is saying; a turn the caller ends meanwhile is answered afterwards.';
+const CREATE_HELP =
+  'true: OpenAI answers at the end of each caller turn. false: voice-agent asks for each answer itself (the same for the caller, but a turn that ends while the agent speaks is queued, not skipped).';
 
 const serverVad = z.strictObject({
   type: z.literal('server_vad'),
@@ -46,15 +79,15 @@ const serverVad = z.strictObject({
     .max(30000)
     .optional()
     .describe('When the caller says nothing for this long, the model is prompted to speak (5000–30000).'),
-  interrupt_response: z.boolean().default(true).describe('Caller speech interrupts the agent (barge-in).'),
-  create_response: z.boolean().default(true),
+  interrupt_response: z.boolean().default(true).describe(INTERRUPT_HELP),
+  create_response: z.boolean().default(true).describe(CREATE_HELP),
 });
 
 const semanticVad = z.strictObject({
   type: z.literal('semantic_vad'),
   eagerness: z.enum(['low', 'medium', 'high', 'auto']).default('auto'),
-  interrupt_response: z.boolean().default(true),
-  create_response: z.boolean().default(true),
+  interrupt_response: z.boolean().default(true).describe(INTERRUPT_HELP),
+  create_response: z.boolean().default(true).describe(CREATE_HELP),
 });
 
 export const turnDetectionSchema = z.discriminatedUnion('type', [serverVad, semanticVad]);
@@ -76,8 +109,17 @@ const realtimeSchema = z.strictObject({
   noise_reduction: z.enum(['near_field', 'far_field', 'off']).default('near_field'),
   transcription: z
     .strictObject({
-      model: z.string().min(1).default('gpt-4o-mini-transcribe'),
-      language: z.string().min(2).optional().describe('ISO-639-1 code such as "en".'),
+      model: z
+        .enum(TRANSCRIPTION_MODELS)
+        .default('gpt-4o-mini-transcribe')
+        .describe('A transcription model the Realtime API accepts.'),
+      language: z
+        .string()
+        .refine((code) => ISO_639_1.has(code), {
+          error: 'expected a two-letter ISO-639-1 code such as "en", "es" or "de"',
+        })
+        .optional()
+        .describe('ISO-639-1 code such as "en".'),
     })
     .default({ model: 'gpt-4o-mini-transcribe' })
     .describe('Caller speech transcription (for logs and call records).'),
@@ -135,7 +177,7 @@ const callSchema = z.strictObject({
     .number()
     .int()
     .positive()
-    .optional()
+    .default(DEFAULT_IDLE_TIMEOUT_S)
     .describe('End the call after this long with neither side speaking.'),
   fallback: fallbackSchema
     .default({ say: DEFAULT_FALLBACK_SAY })

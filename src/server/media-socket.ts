@@ -18,6 +18,10 @@ import { ROUTES, streamUrl } from './routes.js';
 
 /** Largest Twilio frame accepted; a bigger one ends that call (ws closes with 1009). */
 export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
+/** A socket that has not sent a valid `start` by then is closed (idle sockets cannot pile up). */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
+/** Every media socket is pinged this often; one that did not answer the previous ping is dropped. */
+export const DEFAULT_PING_INTERVAL_MS = 10_000;
 
 export interface MediaSocketOptions {
   registry: CallRegistry;
@@ -37,6 +41,8 @@ export interface MediaSocketOptions {
   }): CallSession;
   onSessionStarted(session: CallSession): void;
   onSessionEnded(session: CallSession, outcome: CallOutcome): void;
+  startTimeoutMs?: number;
+  pingIntervalMs?: number;
 }
 
 /** The Twilio side of one call, as the bridge sees it. */
@@ -120,13 +126,19 @@ export class MediaSocketServer {
   #accept(ws: WebSocket): void {
     let session: CallSession | undefined;
     let log = this.#o.logger;
+    const ignored = new Set<string>();
     const endSocket = (reason: string) => {
       log.warn({ reason }, 'ending a media stream that broke the protocol');
       if (session) session.fail(`Twilio protocol error: ${reason}`);
       else ws.close(1008, 'protocol error');
     };
+    const startDeadline = setTimeout(() => {
+      log.warn('closing a media stream that sent no start in time');
+      ws.close(1008, 'no start');
+    }, this.#o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    startDeadline.unref();
 
-    ws.on('message', (data, isBinary) => {
+    const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
       if (isBinary) return endSocket('binary frame');
       let message: ReturnType<typeof parseTwilioMessage>;
       try {
@@ -134,48 +146,95 @@ export class MediaSocketServer {
       } catch (error) {
         return endSocket(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
       }
+      if (message.event === 'unknown') {
+        if (!ignored.has(message.name)) log.info({ event: message.name }, 'ignoring an unknown Twilio event');
+        ignored.add(message.name);
+        return;
+      }
+      if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless
       if (session) {
-        if (
-          message.event !== 'connected' &&
-          'streamSid' in message &&
-          message.streamSid !== session.streamSid
-        ) {
+        if ('streamSid' in message && message.streamSid !== session.streamSid) {
           return endSocket('message for another streamSid');
         }
+        if (message.event === 'start') return endSocket('a second start on the same stream');
         session.handleTwilio(message);
         return;
       }
-      if (message.event === 'connected') return;
       if (message.event !== 'start') return endSocket(`${message.event} before start`);
+      clearTimeout(startDeadline);
+      session = this.#start(ws, message, (child) => {
+        log = child;
+      });
+    };
 
-      const { callSid, streamSid, customParameters } = message;
-      log = this.#o.logger.child({ callSid });
-      const claim = this.#o.registry.claim(callSid, customParameters.token);
-      if (!claim.ok) {
-        log.warn('rejected a media stream with an unknown call or a wrong or reused token');
-        ws.close(1008, 'invalid token');
+    ws.on('message', (data, isBinary) => {
+      // the fault boundary of the Twilio side: a bug here ends this call, never the server
+      try {
+        onMessage(data, isBinary);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        log.error({ reason }, 'internal error while handling a Twilio message; ending this call');
+        if (session) session.fail(`internal error: ${reason}`);
+        else ws.terminate();
+      }
+    });
+    ws.on('pong', () => {
+      alive = true;
+    });
+    let alive = true;
+    const heartbeat = setInterval(() => {
+      if (!alive) {
+        log.warn('the media stream stopped answering pings; ending the call');
+        if (session) session.fail('Twilio stopped answering pings (connection lost)');
+        ws.terminate();
         return;
       }
-      const realtime = claim.realtime ?? this.#o.connectRealtime(callSid);
-      session = this.#o.createSession({
-        callSid,
-        streamSid,
-        media: new TwilioSocketPort(ws, streamSid),
-        realtime,
-        logger: log,
-        onEnded: (outcome, ended) => {
-          this.#o.registry.recordOutcome(callSid, outcome);
-          this.#o.onSessionEnded(ended, outcome);
-        },
-      });
-      log.info('media stream started');
-      this.#o.onSessionStarted(session);
-    });
+      alive = false;
+      ws.ping();
+    }, this.#o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
+    heartbeat.unref();
 
-    ws.on('error', (error) => endSocket(error.message));
+    ws.on('error', (error) => {
+      log.warn({ reason: error.message }, 'the media stream socket failed');
+      if (session) session.fail(`Twilio socket error: ${error.message}`);
+    });
     ws.on('close', () => {
+      clearTimeout(startDeadline);
+      clearInterval(heartbeat);
       session?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
     });
+  }
+
+  /** A valid `start`: check the one-time token, then create the call's session. */
+  #start(
+    ws: WebSocket,
+    message: Extract<ReturnType<typeof parseTwilioMessage>, { event: 'start' }>,
+    setLogger: (logger: Logger) => void,
+  ): CallSession | undefined {
+    const { callSid, streamSid, customParameters } = message;
+    const log = this.#o.logger.child({ callSid });
+    setLogger(log);
+    const claim = this.#o.registry.claim(callSid, customParameters.token);
+    if (!claim.ok) {
+      log.warn('rejected a media stream with an unknown call or a wrong or reused token');
+      ws.close(1008, 'invalid token');
+      return undefined;
+    }
+    const realtime = claim.realtime ?? this.#o.connectRealtime(callSid);
+    const session = this.#o.createSession({
+      callSid,
+      streamSid,
+      media: new TwilioSocketPort(ws, streamSid),
+      realtime,
+      logger: log,
+      onEnded: (outcome, ended) => {
+        this.#o.registry.recordOutcome(callSid, outcome);
+        this.#o.onSessionEnded(ended, outcome);
+      },
+    });
+    log.info('media stream started');
+    this.#o.onSessionStarted(session);
+    return session;
   }
 }
 

@@ -96,8 +96,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       const session: CallSession = new CallSession({
         ...init,
         behaviour: {
+          instructions: agent.instructions,
           greeting: agent.greeting,
           interruptResponse: agent.realtime.turn_detection.interrupt_response,
+          createResponse: agent.realtime.turn_detection.create_response,
           maxDurationS: agent.call.max_duration_s,
           idleTimeoutS: agent.call.idle_timeout_s,
           logTranscripts: agent.logging.transcripts,
@@ -118,8 +120,23 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     },
     onSessionEnded: (session) => {
       sessions.delete(session);
-      options.onCallEnded?.(session);
       if (sessions.size === 0) for (const wake of idleWaiters) wake();
+      // observers run after the call's teardown, outside it: a throwing observer is logged, no more
+      const observer = options.onCallEnded;
+      if (observer) {
+        setImmediate(() => {
+          try {
+            observer(session);
+          } catch (error) {
+            logger
+              .child({ callSid: session.callSid })
+              .error(
+                { reason: error instanceof Error ? error.message : String(error) },
+                'a call-end observer failed',
+              );
+          }
+        });
+      }
     },
   });
 

@@ -7,6 +7,8 @@ import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.
 export interface RealtimeClosed {
   /** True when we closed it ourselves. */
   expected: boolean;
+  /** The service ended the session at its 60-minute limit (not a failure of the call). */
+  sessionLimit?: boolean;
   message: string;
 }
 
@@ -17,6 +19,8 @@ export interface RealtimeListener {
 
 /** The bridge's view of a Realtime session (house rule 1: one small interface per peer). */
 export interface RealtimeConnection {
+  /** When the connection was opened (monotonic ms): the service's session clock starts about then. */
+  readonly openedAt: number;
   send(event: RealtimeClientEvent): void;
   /** Hot path: caller audio, base64 μ-law, already validated. */
   appendAudio(base64: string): void;
@@ -62,6 +66,7 @@ export function connectRealtime(options: ConnectRealtimeOptions): RealtimeConnec
 }
 
 class WsRealtimeConnection implements RealtimeConnection {
+  readonly openedAt = performance.now();
   readonly #socket: WebSocket;
   readonly #logger: Logger;
   #queue: string[] | undefined = [];
@@ -69,6 +74,7 @@ class WsRealtimeConnection implements RealtimeConnection {
   #early: ServerEvent[] = [];
   #closed: RealtimeClosed | undefined;
   #failure: string | undefined;
+  #expired = false;
 
   constructor(options: ConnectRealtimeOptions) {
     this.#logger = options.logger;
@@ -96,6 +102,7 @@ class WsRealtimeConnection implements RealtimeConnection {
       if (!event) return;
       if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
         this.#failure = `OpenAI ended the session: ${event.message} (${event.code})`;
+        if (event.code === 'session_expired') this.#expired = true;
       }
       this.#deliver(event);
     });
@@ -105,13 +112,13 @@ class WsRealtimeConnection implements RealtimeConnection {
     this.#socket.on('close', (code, reason) => {
       if (this.#closed) return;
       const text = reason.toString();
+      const sessionLimit = this.#expired || (code === 1001 && /maximum duration/i.test(text));
       this.#finish({
         expected: false,
-        message:
-          this.#failure ??
-          (code === 1001 && /maximum duration/i.test(text)
-            ? 'the OpenAI session reached its maximum duration'
-            : `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
+        sessionLimit,
+        message: sessionLimit
+          ? 'the OpenAI Realtime session reached its 60-minute limit'
+          : (this.#failure ?? `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
       });
     });
   }

@@ -4,11 +4,23 @@
  */
 
 export type ServerEvent =
-  | { type: 'session.created' | 'session.updated' }
+  | { type: 'session.created' }
+  | {
+      type: 'session.updated';
+      /** `audio.input.format.type` / `audio.output.format.type` as the service echoed them. */
+      inputFormat: string | undefined;
+      outputFormat: string | undefined;
+    }
   | { type: 'error'; code: string | undefined; message: string; eventId: string | undefined }
   | { type: 'input_audio_buffer.speech_started'; itemId: string | undefined; audioStartMs: number }
   | { type: 'input_audio_buffer.speech_stopped'; itemId: string | undefined }
-  | { type: 'response.created'; responseId: string }
+  | { type: 'input_audio_buffer.committed'; itemId: string | undefined }
+  | {
+      type: 'response.created';
+      responseId: string;
+      /** `metadata.request` echoed from our `response.create` (absent for server-started responses). */
+      requestId: string | undefined;
+    }
   | {
       type: 'response.done';
       responseId: string;
@@ -23,7 +35,7 @@ export type ServerEvent =
       contentIndex: number;
       delta: string;
     }
-  | { type: 'response.output_audio.done'; itemId: string }
+  | { type: 'response.output_audio.done'; responseId: string; itemId: string }
   | { type: 'response.output_audio_transcript.done'; itemId: string; transcript: string }
   | {
       type: 'response.output_item.done';
@@ -87,8 +99,15 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
         delta: s(e.delta),
       };
     case 'session.created':
-    case 'session.updated':
       return { type };
+    case 'session.updated': {
+      const audio = ((e.session as Json | undefined)?.audio ?? {}) as Json;
+      const formatOf = (side: unknown) => {
+        const type = ((side as Json | undefined)?.format as Json | undefined)?.type;
+        return typeof type === 'string' ? type : undefined;
+      };
+      return { type, inputFormat: formatOf(audio.input), outputFormat: formatOf(audio.output) };
+    }
     case 'error': {
       const err = (e.error ?? {}) as Json;
       return {
@@ -101,9 +120,17 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
     case 'input_audio_buffer.speech_started':
       return { type, itemId: s(e.item_id) || undefined, audioStartMs: n(e.audio_start_ms) };
     case 'input_audio_buffer.speech_stopped':
+    case 'input_audio_buffer.committed':
       return { type, itemId: s(e.item_id) || undefined };
-    case 'response.created':
-      return { type, responseId: s((e.response as Json | undefined)?.id) };
+    case 'response.created': {
+      const response = (e.response ?? {}) as Json;
+      const metadata = (response.metadata ?? {}) as Json;
+      return {
+        type,
+        responseId: s(response.id),
+        requestId: typeof metadata.request === 'string' ? metadata.request : undefined,
+      };
+    }
     case 'response.done': {
       const response = (e.response ?? {}) as Json;
       const output = Array.isArray(response.output) ? (response.output as Json[]) : [];
@@ -118,7 +145,7 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
       };
     }
     case 'response.output_audio.done':
-      return { type, itemId: s(e.item_id) };
+      return { type, responseId: s(e.response_id), itemId: s(e.item_id) };
     case 'response.output_audio_transcript.done':
       return { type, itemId: s(e.item_id), transcript: s(e.transcript) };
     case 'response.output_item.done': {

@@ -11,6 +11,12 @@ export type FunctionTool = Required<
 >;
 
 /**
+ * The `event_id` of the configuring `session.update`: an `error` naming it means the service
+ * rejected the whole configuration, and the call must not run on the service's defaults.
+ */
+export const SESSION_CONFIG_EVENT_ID = 'va_session_config';
+
+/**
  * The GA `session.update` for a Twilio call: μ-law both ways (`audio/pcmu`), voice under
  * `audio.output`, VAD under `audio.input`. No beta-era field ever appears here; the conformance test
  * checks every event we send against OpenAI's published schema plus a beta deny-list.
@@ -49,7 +55,7 @@ export function buildSessionUpdate(agent: AgentConfig, tools: readonly FunctionT
           ? {}
           : { noise_reduction: { type: realtime.noise_reduction } }),
         transcription: {
-          model: realtime.transcription.model as 'gpt-4o-mini-transcribe',
+          model: realtime.transcription.model,
           ...(realtime.transcription.language ? { language: realtime.transcription.language } : {}),
         },
         turn_detection: turnDetection,
@@ -59,5 +65,5 @@ export function buildSessionUpdate(agent: AgentConfig, tools: readonly FunctionT
     tools: [...tools],
     tool_choice: 'auto',
   };
-  return { type: 'session.update', session };
+  return { type: 'session.update', event_id: SESSION_CONFIG_EVENT_ID, session };
 }

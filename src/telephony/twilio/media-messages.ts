@@ -16,7 +16,9 @@ export type TwilioInbound =
   | { event: 'media'; streamSid: string; payload: string; timestampMs: number }
   | { event: 'mark'; streamSid: string; name: string }
   | { event: 'dtmf'; streamSid: string; digit: string }
-  | { event: 'stop'; streamSid: string };
+  | { event: 'stop'; streamSid: string }
+  /** An event Twilio may add later: logged and ignored, never a reason to hang up. */
+  | { event: 'unknown'; name: string };
 
 /** A message Twilio would never send; ends that call (and only that call). */
 export class MediaProtocolError extends Error {
@@ -104,7 +106,8 @@ export function parseTwilioMessage(text: string): TwilioInbound {
     case 'stop':
       return { event: 'stop', streamSid: sid(m.streamSid, 'streamSid') };
     default:
-      fail(`unknown event ${JSON.stringify(m.event)}`);
+      if (typeof m.event !== 'string' || !m.event) fail('event is missing or not a string');
+      return { event: 'unknown', name: m.event.slice(0, 40) };
   }
 }
 

@@ -105,19 +105,26 @@ describe('a phone call through voice-agent', () => {
     await caller.hangUp();
   });
 
-  it('sends response.cancel itself when interrupt_response is off', async () => {
+  it('interrupt_response off: the agent finishes speaking, and the caller turn is answered afterwards', async () => {
     h = await startHarness({
       agent: { realtime: { turn_detection: { type: 'server_vad', interrupt_response: false } } },
-      // real-time generation, so the response is still running when the caller cuts in
-      fake: { brain: () => ({ say: 'y'.repeat(100), audioMs: 4000 }), deltaIntervalMs: 100 },
+      // real-time generation, so the response is still running when the caller speaks
+      fake: {
+        brain: (ctx) => (ctx.trigger === 'create' && ctx.callerTurns === 0 ? { say: 'y'.repeat(100), audioMs: 3000 } : { say: 'ok' }),
+        deltaIntervalMs: 100,
+      },
     });
     const caller = h.caller();
     await caller.dial();
     await eventually(() => caller.playback.heardMs() > 500);
     await caller.speak(mulawTone(300));
     const rt = h.fake.sessions[0]!;
-    await eventually(() => rt.sent('response.cancel').length === 1);
-    expect(caller.clears.length).toBe(1);
+    // the caller's turn ended during the greeting: the server skips it, the bridge queues an answer
+    await eventually(() => rt.responses.length === 2 && rt.responses[1]!.status === 'completed', 15_000);
+    expect(rt.responses[0]!.status).toBe('completed'); // not cut off
+    expect(caller.clears).toEqual([]);
+    expect(rt.sent('response.cancel')).toEqual([]);
+    expect(rt.sent('conversation.item.truncate')).toEqual([]);
     expect(rt.errors).toEqual([]);
     await caller.hangUp();
   });
@@ -217,16 +224,21 @@ describe('a phone call through voice-agent', () => {
     const caller = h.caller();
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
-    h.fake.sessions[0]!.failWith(
-      'session_expired',
-      'Your session hit the maximum duration of 60 minutes.',
-      1001,
-    );
+    h.fake.sessions[0]!.failWith('insufficient_quota', 'You exceeded your current quota.', 1011);
     expect(await caller.closed()).toBe('server');
     expect((await caller.outcome()).kind).toBe('say');
-    expect(h.logs.join('\n')).toContain(
-      'OpenAI ended the session: Your session hit the maximum duration of 60 minutes. (session_expired)',
-    );
+    expect(h.logs.join('\n')).toContain('OpenAI ended the session: You exceeded your current quota. (insufficient_quota)');
+  });
+
+  it('the Realtime session reaching its 60-minute limit ends the call cleanly, not with the fallback', async () => {
+    h = await startHarness();
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    h.fake.sessions[0]!.failWith('session_expired', 'Your session hit the maximum duration of 60 minutes.', 1001);
+    expect(await caller.closed()).toBe('server');
+    expect(await caller.outcome()).toEqual({ kind: 'hangup' });
+    expect(h.logs.join('\n')).toContain('60-minute limit');
   });
 
   it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
@@ -357,7 +369,6 @@ describe('robustness', () => {
 
   it.each([
     ['a binary frame', Buffer.from([1, 2, 3]), 'binary frame'],
-    ['an unknown event', JSON.stringify({ event: 'dance', streamSid: 'MZ1' }), 'unknown event'],
     [
       'media without streamSid',
       JSON.stringify({ event: 'media', media: { payload: '', timestamp: '0' } }),
@@ -379,6 +390,20 @@ describe('robustness', () => {
     await eventually(() => h!.server.activeCalls === 0);
     expect(h.logs.join('\n')).toContain(reason);
     await eventually(() => h!.fake.sessions[0]!.open === false);
+  });
+
+  it('an unknown Twilio event or a repeated connected is logged and ignored: the call goes on', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    caller.sendRaw(JSON.stringify({ event: 'dance', streamSid: caller.streamSid }));
+    caller.sendRaw(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(h.server.activeCalls).toBe(1);
+    expect(h.logs.join('\n')).toContain('ignoring an unknown Twilio event');
+    await caller.hangUp();
   });
 
   it('a frame before start ends the stream', async () => {

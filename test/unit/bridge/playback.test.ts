@@ -6,10 +6,10 @@ const ms = (n: number) => n * 8; // μ-law bytes
 describe('PlaybackTracker', () => {
   it('only echoed marks count as heard; between echoes the clock interpolates up to the next mark', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(300));
-    const m1 = p.sent('a', 0, ms(100), 1000);
-    const m2 = p.sent('a', 0, ms(100), 1001);
-    p.sent('a', 0, ms(100), 1002);
+    p.received('r', 'a', 0, ms(300));
+    const m1 = p.sent('a', ms(100), 1000);
+    const m2 = p.sent('a', ms(100), 1001);
+    p.sent('a', ms(100), 1002);
     expect(p.playing).toBe(true);
     expect(p.heardMs('a', 1000)).toBe(0);
     expect(p.heardMs('a', 1050)).toBe(50); // playing since the first send
@@ -22,23 +22,46 @@ describe('PlaybackTracker', () => {
 
   it('a barge-in cuts the item at the playhead, clamped to audio received', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(200));
-    const m1 = p.sent('a', 0, ms(200), 0);
-    p.markEchoed(m1, 200);
-    // the item's audio ended, but a longer one arrived from a second content part
-    expect(p.interrupt(250)).toBeUndefined(); // nothing queued: nothing to cut
+    p.received('r1', 'a', 0, ms(200));
+    p.markEchoed(p.sent('a', ms(200), 0), 200);
+    expect(p.interrupt(250)).toEqual([]); // everything was heard: nothing to cut
 
-    p.received('b', 1, ms(500));
-    p.sent('b', 1, ms(500), 300);
-    expect(p.interrupt(420)).toEqual({ itemId: 'b', contentIndex: 1, audioEndMs: 120, fullyPlayed: false });
+    p.received('r2', 'b', 1, ms(500));
+    p.sent('b', ms(500), 300);
+    expect(p.interrupt(420)).toEqual([{ itemId: 'b', responseId: 'r2', contentIndex: 1, audioEndMs: 120 }]);
     expect(p.playing).toBe(false);
+  });
+
+  it('an item queued behind one that just finished is measured from the moment the first ended', () => {
+    // the wire-fidelity review's reproduction: A = 1000 ms at t=0, B = 1000 ms at t=50, A's mark at t=1000
+    const p = new PlaybackTracker();
+    p.received('r1', 'A', 0, ms(1000));
+    const a = p.sent('A', ms(1000), 0);
+    p.received('r2', 'B', 0, ms(1000));
+    p.sent('B', ms(1000), 50);
+    p.markEchoed(a, 1000);
+    expect(p.interrupt(1600)).toEqual([{ itemId: 'B', responseId: 'r2', contentIndex: 0, audioEndMs: 600 }]);
+  });
+
+  it('cuts every item the caller has not heard: the playing one, the queued ones, and audio still arriving', () => {
+    const p = new PlaybackTracker();
+    p.received('r1', 'A', 0, ms(1000));
+    p.sent('A', ms(1000), 0);
+    p.received('r2', 'B', 0, ms(400));
+    p.sent('B', ms(400), 10);
+    p.received('r2', 'C', 0, ms(100)); // received, not yet forwarded
+    expect(p.interrupt(300)).toEqual([
+      { itemId: 'A', responseId: 'r1', contentIndex: 0, audioEndMs: 300 },
+      { itemId: 'B', responseId: 'r2', contentIndex: 0, audioEndMs: 0 },
+      { itemId: 'C', responseId: 'r2', contentIndex: 0, audioEndMs: 0 },
+    ]);
   });
 
   it('ignores marks echoed because of a clear, and unknown marks', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(400));
-    const m1 = p.sent('a', 0, ms(200), 0);
-    const m2 = p.sent('a', 0, ms(200), 0);
+    p.received('r', 'a', 0, ms(400));
+    const m1 = p.sent('a', ms(200), 0);
+    const m2 = p.sent('a', ms(200), 0);
     p.interrupt(50);
     p.markEchoed(m1, 60);
     p.markEchoed(m2, 60);
@@ -47,31 +70,31 @@ describe('PlaybackTracker', () => {
     expect(p.heardMs('a', 100)).toBe(0);
   });
 
-  it('reports an item as fully played when the caller heard all of it', () => {
+  it('leaves out an item the caller heard in full', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(100));
-    p.sent('a', 0, ms(100), 0);
-    expect(p.interrupt(500)).toMatchObject({ audioEndMs: 100, fullyPlayed: true });
+    p.received('r', 'a', 0, ms(100));
+    p.sent('a', ms(100), 0);
+    expect(p.interrupt(500)).toEqual([]);
   });
 
   it('a later item queued behind the playing one has heard nothing', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(100));
-    p.received('b', 0, ms(100));
-    p.sent('a', 0, ms(100), 0);
-    p.sent('b', 0, ms(100), 0);
+    p.received('r', 'a', 0, ms(100));
+    p.received('r', 'b', 0, ms(100)); // b's audio arrives before a's was forwarded
+    p.sent('a', ms(100), 0);
+    p.sent('b', ms(100), 0);
     expect(p.heardMs('b', 50)).toBe(0);
     expect(p.currentItemId).toBe('a');
   });
 
   it('forgets an item once it has played and the next one starts', () => {
     const p = new PlaybackTracker();
-    p.received('a', 0, ms(100));
-    p.markEchoed(p.sent('a', 0, ms(100), 0), 100);
+    p.received('r', 'a', 0, ms(100));
+    p.markEchoed(p.sent('a', ms(100), 0), 100);
     expect(p.heardMs('a', 100)).toBe(100);
-    p.received('b', 0, ms(100));
+    p.received('r', 'b', 0, ms(100));
     expect(p.heardMs('a', 100)).toBe(0); // no longer tracked
-    p.sent('b', 0, ms(100), 100);
+    p.sent('b', ms(100), 100);
     expect(p.heardMs('b', 150)).toBe(50);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSessionUpdate } from '../../../src/realtime/openai/session-config.js';
+import { buildSessionUpdate, SESSION_CONFIG_EVENT_ID } from '../../../src/realtime/openai/session-config.js';
 import { testAgent } from '../../helpers/call-harness.js';
 
 describe('buildSessionUpdate', () => {
@@ -20,6 +20,7 @@ describe('buildSessionUpdate', () => {
     );
     expect(event).toEqual({
       type: 'session.update',
+      event_id: SESSION_CONFIG_EVENT_ID,
       session: {
         type: 'realtime',
         instructions: 'You are a test agent.',
