@@ -32,7 +32,7 @@ export type Brain = (ctx: BrainContext) => Plan;
 
 /** Default brain: greets with the text in the instructions, answers each turn, uses no tools. */
 export const defaultBrain: Brain = (ctx) => {
-  const quoted = ctx.instructions?.match(/"([^"]+)"/)?.[1];
+  const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
   if (ctx.trigger === 'create' && quoted) return { say: quoted };
   return { say: `Answer number ${ctx.callerTurns}.` };
 };
@@ -50,6 +50,8 @@ export interface FakeRealtimeOptions {
   /** Caller transcripts, in turn order ("caller turn N" when exhausted). */
   callerTranscripts?: string[];
   vadRmsThreshold?: number;
+  /** Called with every valid client event before the fake handles it (to stage races). */
+  onClientEvent?: (event: Record<string, unknown>, session: FakeRealtimeSession) => void;
 }
 
 export interface ProtocolError {
@@ -58,7 +60,8 @@ export interface ProtocolError {
   eventType: string | undefined;
 }
 
-type SessionOptions = Required<Omit<FakeRealtimeOptions, 'apiKey' | 'handshakeStatus'>>;
+type SessionOptions = Required<Omit<FakeRealtimeOptions, 'apiKey' | 'handshakeStatus' | 'onClientEvent'>> &
+  Pick<FakeRealtimeOptions, 'onClientEvent'>;
 
 interface AudioItem {
   id: string;
@@ -73,18 +76,30 @@ export class FakeRealtimeSession {
   readonly received: Record<string, unknown>[] = [];
   readonly errors: ProtocolError[] = [];
   readonly truncations: { itemId: string; audioEndMs: number }[] = [];
+  readonly deletions: string[] = [];
   readonly headers: IncomingMessage['headers'];
   readonly url: URL;
   /** Effective session config after session.update. */
   config: Record<string, unknown> | undefined;
   appendedBytes = 0;
   callerTurns = 0;
-  readonly responses: { id: string; status: string; say?: string; calls: string[] }[] = [];
+  readonly responses: {
+    id: string;
+    status: string;
+    say?: string;
+    calls: string[];
+    instructions?: string;
+    metadata?: unknown;
+  }[] = [];
 
   readonly #ws: WebSocket;
   readonly #options: SessionOptions;
   readonly #items = new Map<string, AudioItem>();
   readonly #functionCalls = new Map<string, string>();
+  /** Every conversation item by id, with what it holds (only audio items can be truncated). */
+  readonly #conversation = new Map<string, 'audio' | 'other'>();
+  /** The voice is locked once the model has spoken ("Voice cannot be changed … once the model has responded with audio"). */
+  #spokeAudio = false;
   #pendingOutputs: { callId: string; name: string; output: string }[] = [];
   #active: { id: string; timer?: NodeJS.Timeout; cancel(reason: string): void } | undefined;
   // energy VAD state
@@ -176,6 +191,7 @@ export class FakeRealtimeSession {
     const type = event.type;
     if (!CLIENT_EVENT_TYPES.has(type))
       return this.#error('invalid_event', `Invalid value: '${type}'.`, type, event.event_id);
+    this.#options.onClientEvent?.(event, this);
     switch (type) {
       case 'session.update':
         return this.#sessionUpdate(event);
@@ -195,7 +211,10 @@ export class FakeRealtimeSession {
         return this.#truncate(event);
       case 'conversation.item.create':
         return this.#itemCreate(event);
+      case 'conversation.item.delete':
+        return this.#itemDelete(event);
       case 'output_audio_buffer.clear':
+        // unverified: no source states this rejection for WebSocket sessions (plausible; never sent by us)
         return this.#error(
           'invalid_event',
           'output_audio_buffer.clear is only supported for WebRTC and SIP.',
@@ -209,6 +228,18 @@ export class FakeRealtimeSession {
   #sessionUpdate(event: Record<string, unknown>): void {
     const violation = checkSessionUpdate(event);
     if (violation) return this.#error(violation.code, violation.message, 'session.update', event.event_id);
+    const voiceOf = (config: unknown) =>
+      JSON.stringify((config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice);
+    const newVoice = voiceOf(event.session);
+    if (this.#spokeAudio && newVoice !== undefined && newVoice !== voiceOf(this.config)) {
+      // the documented rule; the error code itself is unverified
+      return this.#error(
+        'cannot_update_voice',
+        'Voice cannot be changed during the session once the model has responded with audio.',
+        'session.update',
+        event.event_id,
+      );
+    }
     this.config = { ...(this.config ?? {}), ...(event.session as Record<string, unknown>) };
     this.#emit({ type: 'session.updated', session: { id: id('sess'), ...this.config } });
   }
@@ -295,11 +326,20 @@ export class FakeRealtimeSession {
     }
     if (td.create_response !== false) {
       if (this.#active) return; // the real server does not start a second response either
-      this.#startResponse('turn', undefined);
+      this.#startResponse('turn', undefined, undefined);
     }
   }
 
   #responseCreate(event: Record<string, unknown>): void {
+    const response = (event.response ?? {}) as { instructions?: unknown; conversation?: unknown; metadata?: unknown };
+    if (response.conversation === 'none') {
+      // out-of-band responses may run beside the conversation's own; this fake gives them no output
+      const responseId = id('resp');
+      const body = { id: responseId, object: 'realtime.response', metadata: response.metadata ?? null };
+      this.#emit({ type: 'response.created', response: { ...body, status: 'in_progress', output: [] } });
+      this.#emit({ type: 'response.done', response: { ...body, status: 'completed', output: [] } });
+      return;
+    }
     if (this.#active) {
       return this.#error(
         'conversation_already_has_active_response',
@@ -308,20 +348,35 @@ export class FakeRealtimeSession {
         event.event_id,
       );
     }
-    const response = event.response as { instructions?: unknown } | undefined;
     this.#startResponse(
       'create',
-      typeof response?.instructions === 'string' ? response.instructions : undefined,
+      typeof response.instructions === 'string' ? response.instructions : undefined,
+      response.metadata,
     );
+  }
+
+  /** Starts a response as the server VAD would at the end of a caller turn (to stage races). */
+  startTurnResponse(): void {
+    if (!this.#active) this.#startResponse('turn', undefined, undefined);
   }
 
   #truncate(event: Record<string, unknown>): void {
     const item = this.#items.get(String(event.item_id));
+    if (!item && this.#conversation.has(String(event.item_id))) {
+      // livekit/agents #6157: truncating an item without generated audio is refused
+      return this.#error(
+        'unsupported_content_type',
+        'Only model output audio messages can be truncated',
+        'conversation.item.truncate',
+        event.event_id,
+      );
+    }
     if (!item)
       return this.#error(
         'item_not_found',
         `Item with item_id not found: ${String(event.item_id)}`,
         'conversation.item.truncate',
+        event.event_id,
       );
     const end = event.audio_end_ms;
     if (typeof end !== 'number' || !Number.isInteger(end) || end < 0 || event.content_index !== 0) {
@@ -355,6 +410,8 @@ export class FakeRealtimeSession {
     if (item.type === 'function_call_output') {
       const callId = String(item.call_id);
       const name = this.#functionCalls.get(callId);
+      // the check is documented (a function_call with this call_id must exist); the wording is the
+      // Responses API's, the Realtime text is unverified
       if (!name)
         return this.#error(
           'invalid_value',
@@ -366,6 +423,7 @@ export class FakeRealtimeSession {
         this.#pendingOutputs.some((o) => o.callId === callId) ||
         this.responses.some((r) => r.calls.includes(`${callId}:answered`))
       ) {
+        // unverified rule (plausible, no source); the bridge sends one output per call_id
         return this.#error('duplicate_item', `Duplicate function_call_output for call_id ${callId}.`);
       }
       this.#pendingOutputs.push({ callId, name, output: item.output });
@@ -376,15 +434,36 @@ export class FakeRealtimeSession {
           return this.#error('invalid_value', 'Assistant audio items cannot be created by the client.');
         }
       }
+    } else if (item.type === 'function_call') {
+      // valid GA input (e.g. replaying a conversation); its call_id may then be answered
+      if (typeof item.call_id !== 'string' || typeof item.name !== 'string')
+        return this.#error('missing_required_parameter', "Missing 'item.call_id' or 'item.name'.");
+      this.#functionCalls.set(item.call_id, item.name);
     } else {
       return this.#error('invalid_value', `Invalid item type ${String(item.type)}`);
     }
-    const itemId = id('item');
+    const itemId = typeof item.id === 'string' ? item.id : id('item');
+    this.#conversation.set(itemId, 'other');
     this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, ...item } });
     this.#emit({ type: 'conversation.item.done', previous_item_id: null, item: { id: itemId, ...item } });
   }
 
-  #startResponse(trigger: 'turn' | 'create', instructions: string | undefined): void {
+  #itemDelete(event: Record<string, unknown>): void {
+    const itemId = String(event.item_id);
+    if (!this.#conversation.has(itemId))
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${itemId}`,
+        'conversation.item.delete',
+        event.event_id,
+      );
+    this.#conversation.delete(itemId);
+    this.#items.delete(itemId);
+    this.deletions.push(itemId);
+    this.#emit({ type: 'conversation.item.deleted', item_id: itemId });
+  }
+
+  #startResponse(trigger: 'turn' | 'create', instructions: string | undefined, metadata: unknown): void {
     const toolOutputs = this.#pendingOutputs;
     this.#pendingOutputs = [];
     const plan = this.#options.brain({
@@ -395,12 +474,25 @@ export class FakeRealtimeSession {
       session: this,
     });
     const responseId = id('resp');
-    const record = { id: responseId, status: 'in_progress', say: plan.say, calls: [] as string[] };
+    const record = {
+      id: responseId,
+      status: 'in_progress',
+      say: plan.say,
+      calls: [] as string[],
+      instructions,
+      metadata,
+    };
     this.responses.push(record);
     for (const o of toolOutputs) record.calls.push(`${o.callId}:answered`);
     this.#emit({
       type: 'response.created',
-      response: { id: responseId, object: 'realtime.response', status: 'in_progress', output: [] },
+      response: {
+        id: responseId,
+        object: 'realtime.response',
+        status: 'in_progress',
+        output: [],
+        metadata: metadata ?? null,
+      },
     });
 
     const output: Record<string, unknown>[] = [];
@@ -415,6 +507,7 @@ export class FakeRealtimeSession {
           status,
           status_details: status === 'cancelled' ? { type: 'cancelled', reason } : null,
           output,
+          metadata: metadata ?? null,
         },
       });
     };
@@ -424,6 +517,7 @@ export class FakeRealtimeSession {
         const callId = id('call');
         const itemId = id('item');
         this.#functionCalls.set(callId, call.name);
+        this.#conversation.set(itemId, 'other');
         record.calls.push(callId);
         const args = JSON.stringify(call.arguments);
         const item = {
@@ -469,6 +563,7 @@ export class FakeRealtimeSession {
     const itemId = id('item');
     const audioItem: AudioItem = { id: itemId, sentMs: 0 };
     this.#items.set(itemId, audioItem);
+    this.#conversation.set(itemId, 'audio');
     const totalMs = plan.audioMs ?? Math.max(400, plan.say.length * this.#options.msPerChar);
     const tone = mulawTone(Math.ceil(totalMs / 10) * 10, 300 + (this.responses.length % 5) * 50);
     this.#emit({
@@ -509,6 +604,14 @@ export class FakeRealtimeSession {
       });
       output.push(messageItem());
     };
+    // the audio's done events, also sent for a cancelled response (schema: transcript done is "also
+    // emitted when a Response is interrupted, incomplete, or cancelled"), with what was generated so far
+    const endAudio = (transcript: string) => {
+      const part = { response_id: responseId, item_id: itemId, output_index: 0, content_index: 0 };
+      this.#emit({ type: 'response.output_audio.done', ...part });
+      this.#emit({ type: 'response.output_audio_transcript.done', ...part, transcript });
+      this.#emit({ type: 'response.content_part.done', ...part, part: { type: 'audio', transcript } });
+    };
     const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
     let offset = 0;
     const timer = setInterval(() => {
@@ -516,6 +619,7 @@ export class FakeRealtimeSession {
         const chunk = tone.subarray(offset, offset + deltaBytes);
         offset += chunk.length;
         audioItem.sentMs = offset / MULAW_BYTES_PER_MS;
+        this.#spokeAudio = true;
         this.#emit({
           type: 'response.output_audio.delta',
           response_id: responseId,
@@ -527,29 +631,7 @@ export class FakeRealtimeSession {
         return;
       }
       clearInterval(timer);
-      this.#emit({
-        type: 'response.output_audio.done',
-        response_id: responseId,
-        item_id: itemId,
-        output_index: 0,
-        content_index: 0,
-      });
-      this.#emit({
-        type: 'response.output_audio_transcript.done',
-        response_id: responseId,
-        item_id: itemId,
-        output_index: 0,
-        content_index: 0,
-        transcript: plan.say,
-      });
-      this.#emit({
-        type: 'response.content_part.done',
-        response_id: responseId,
-        item_id: itemId,
-        output_index: 0,
-        content_index: 0,
-        part: { type: 'audio', transcript: plan.say },
-      });
+      endAudio(plan.say ?? '');
       endItem();
       functionCalls();
       finish('completed');
@@ -560,6 +642,8 @@ export class FakeRealtimeSession {
       cancel: (reason) => {
         clearInterval(timer);
         record.status = 'cancelled';
+        const said = plan.say ?? '';
+        endAudio(said.slice(0, Math.round((said.length * offset) / Math.max(1, tone.length))));
         endItem();
         finish('cancelled', reason);
       },
@@ -610,7 +694,7 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
     if (options.handshakeStatus) status = options.handshakeStatus;
     else if (url.pathname !== '/v1/realtime') status = 404;
     else if (auth !== `Bearer ${apiKey}`) status = 401;
-    else if (routing.length !== 1) status = 400;
+    else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent
     handshakes.push({ status, headers: req.headers });
     if (status !== 101) {
       refuse(
@@ -636,7 +720,7 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
             error: {
               type: 'invalid_request_error',
               code: 'beta_api_shape_disabled',
-              message: 'The beta Realtime API shape is no longer supported. Remove the OpenAI-Beta header.',
+              message: 'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
               param: null,
               event_id: null,
             },

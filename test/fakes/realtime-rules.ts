@@ -43,7 +43,24 @@ const SESSION_KEYS = new Set([
   'prompt',
   'tracing',
   'truncation',
+  // in RealtimeSessionCreateRequest (openai 6.49) for reasoning-capable models
+  'parallel_tool_calls',
+  'reasoning',
 ]);
+/**
+ * The service's transcription models (openai 6.49 `AudioTranscription.model`). The exact error code
+ * the service answers for another value is unverified; it rejects the whole update either way.
+ */
+const TRANSCRIPTION_MODELS = new Set([
+  'whisper-1',
+  'gpt-4o-mini-transcribe',
+  'gpt-4o-mini-transcribe-2025-12-15',
+  'gpt-4o-transcribe',
+  'gpt-4o-transcribe-diarize',
+  'gpt-realtime-whisper',
+]);
+const NOISE_REDUCTION = new Set(['near_field', 'far_field']);
+const EAGERNESS = new Set(['low', 'medium', 'high', 'auto']);
 const AUDIO_INPUT_KEYS = new Set(['format', 'noise_reduction', 'transcription', 'turn_detection']);
 const AUDIO_OUTPUT_KEYS = new Set(['format', 'voice', 'speed']);
 const SERVER_VAD_KEYS = new Set([
@@ -96,8 +113,36 @@ function unknownKeys(obj: Json, allowed: Set<string>, prefix: string): RuleViola
 function checkFormat(format: unknown, param: string): RuleViolation | undefined {
   if (!isObject(format)) return { code: 'invalid_type', message: `${param} must be an object`, param };
   if (format.type === 'audio/pcmu' || format.type === 'audio/pcma') return undefined;
-  if (format.type === 'audio/pcm' && (format.rate === undefined || format.rate === 24000)) return undefined;
+  if (format.type === 'audio/pcm') {
+    // live probe (MantaUI PR #1196, 2026-08): GA requires the rate, and only 24 kHz exists
+    if (format.rate === undefined)
+      return { code: 'missing_required_parameter', message: `Missing required parameter: '${param}.rate'.`, param: `${param}.rate` };
+    if (format.rate === 24000) return undefined;
+  }
   return { code: 'invalid_value', message: `Invalid value for ${param}.type: ${String(format.type)}`, param };
+}
+
+function inRange(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && value >= min && value <= max;
+}
+
+function invalid(param: string, value: unknown): RuleViolation {
+  return { code: 'invalid_value', message: `Invalid value for '${param}': ${JSON.stringify(value)}.`, param };
+}
+
+/** Transcription and noise reduction: values the service validates (codes unverified: invalid_value). */
+function checkInputExtras(input: Json): RuleViolation | undefined {
+  const t = input.transcription;
+  if (isObject(t)) {
+    if (t.model !== undefined && !TRANSCRIPTION_MODELS.has(String(t.model)))
+      return invalid('session.audio.input.transcription.model', t.model);
+    if (t.language !== undefined && !/^[a-z]{2}$/.test(String(t.language)))
+      return invalid('session.audio.input.transcription.language', t.language);
+  }
+  const nr = input.noise_reduction;
+  if (nr !== undefined && nr !== null && (!isObject(nr) || !NOISE_REDUCTION.has(String(nr.type))))
+    return invalid('session.audio.input.noise_reduction.type', isObject(nr) ? nr.type : nr);
+  return undefined;
 }
 
 /** Validates a GA `session.update` payload. */
@@ -132,7 +177,8 @@ export function checkSessionUpdate(event: Json): RuleViolation | undefined {
     if (isObject(input)) {
       const bad =
         unknownKeys(input, AUDIO_INPUT_KEYS, 'session.audio.input.') ??
-        (input.format === undefined ? undefined : checkFormat(input.format, 'session.audio.input.format'));
+        (input.format === undefined ? undefined : checkFormat(input.format, 'session.audio.input.format')) ??
+        checkInputExtras(input);
       if (bad) return bad;
       const td = input.turn_detection;
       if (isObject(td)) {
@@ -145,6 +191,10 @@ export function checkSessionUpdate(event: Json): RuleViolation | undefined {
         if (!keys) return { code: 'invalid_value', message: 'Invalid turn_detection.type' };
         const badTd = unknownKeys(td, keys, 'session.audio.input.turn_detection.');
         if (badTd) return badTd;
+        if (td.eagerness !== undefined && !EAGERNESS.has(String(td.eagerness)))
+          return invalid(`session.audio.input.turn_detection.eagerness`, td.eagerness);
+        if (td.threshold !== undefined && !inRange(td.threshold, 0, 1))
+          return invalid('session.audio.input.turn_detection.threshold', td.threshold);
         const idle = td.idle_timeout_ms;
         if (
           idle !== undefined &&
@@ -163,9 +213,12 @@ export function checkSessionUpdate(event: Json): RuleViolation | undefined {
         unknownKeys(output, AUDIO_OUTPUT_KEYS, 'session.audio.output.') ??
         (output.format === undefined ? undefined : checkFormat(output.format, 'session.audio.output.format'));
       if (bad) return bad;
-      if (output.voice !== undefined && !VOICES.has(String(output.voice))) {
+      const customVoice = isObject(output.voice) && /^voice_/.test(String(output.voice.id));
+      if (output.voice !== undefined && !customVoice && !VOICES.has(String(output.voice))) {
         return { code: 'invalid_value', message: `Invalid voice ${String(output.voice)}` };
       }
+      if (output.speed !== undefined && !inRange(output.speed, 0.25, 1.5))
+        return invalid('session.audio.output.speed', output.speed);
     }
   }
   if (session.tools !== undefined) {
@@ -183,7 +236,13 @@ export function checkSessionUpdate(event: Json): RuleViolation | undefined {
         };
       }
       const params = tool.parameters;
-      if (!isObject(params) || params.type !== 'object') {
+      const badSchema =
+        !isObject(params) ||
+        params.type !== 'object' ||
+        (params.properties !== undefined && !isObject(params.properties)) ||
+        (params.required !== undefined &&
+          (!Array.isArray(params.required) || params.required.some((r) => typeof r !== 'string')));
+      if (badSchema) {
         return {
           code: 'invalid_function_parameters',
           message: `Invalid schema for function '${String(tool.name)}'`,
