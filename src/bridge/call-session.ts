@@ -344,7 +344,9 @@ export class CallSession implements CallControl {
       ['output', event.outputFormat],
     ] as const) {
       if (format !== undefined && format !== 'audio/pcmu') {
-        this.fail(`OpenAI configured ${side} audio as ${format}, not audio/pcmu: the caller would hear static`);
+        this.fail(
+          `OpenAI configured ${side} audio as ${format}, not audio/pcmu: the caller would hear static`,
+        );
         return;
       }
     }
@@ -440,7 +442,9 @@ export class CallSession implements CallControl {
   #greet(): void {
     const { greeting } = this.#o.behaviour;
     if (!greeting) return;
-    this.#respond(`Start the call: greet the caller by saying exactly this, then wait for their answer: "${greeting}"`);
+    this.#respond(
+      `Start the call: greet the caller by saying exactly this, then wait for their answer: "${greeting}"`,
+    );
   }
 
   /**
@@ -462,7 +466,8 @@ export class CallSession implements CallControl {
       if (line) Object.assign(line, { interrupted: true, heardMs: cut.audioEndMs });
     }
     for (const event of forgetUnheard(cuts)) this.#o.realtime.send(event);
-    if (cuts[0]) this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
+    if (cuts[0])
+      this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
   }
 
   #addTranscript(role: 'caller' | 'agent', text: string, heardMs?: number): TranscriptEntry | undefined {

@@ -60,7 +60,10 @@ export class CallerInput {
     this.#paddedMs = 0;
     this.#o.sink.appendAudio(payload);
     // refresh() re-arms the same timer: no allocation per frame
-    if (this.#speaking) (this.#inactivity ??= this.#armInactivity()).refresh();
+    if (this.#speaking) {
+      this.#inactivity ??= this.#armInactivity();
+      this.#inactivity.refresh();
+    }
   }
 
   speechStarted(): void {

@@ -127,7 +127,8 @@ export class PlaybackTracker {
     if (!item) {
       // the model speaks items in order: one fully sent with nothing left queued can no longer be cut
       for (const [id, old] of this.#items)
-        if (old.sentMs >= old.receivedMs && !this.#pending.some((m) => m.itemId === id)) this.#items.delete(id);
+        if (old.sentMs >= old.receivedMs && !this.#pending.some((m) => m.itemId === id))
+          this.#items.delete(id);
       item = { responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
     }

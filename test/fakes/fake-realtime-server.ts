@@ -229,7 +229,9 @@ export class FakeRealtimeSession {
     const violation = checkSessionUpdate(event);
     if (violation) return this.#error(violation.code, violation.message, 'session.update', event.event_id);
     const voiceOf = (config: unknown) =>
-      JSON.stringify((config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice);
+      JSON.stringify(
+        (config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice,
+      );
     const newVoice = voiceOf(event.session);
     if (this.#spokeAudio && newVoice !== undefined && newVoice !== voiceOf(this.config)) {
       // the documented rule; the error code itself is unverified
@@ -331,7 +333,11 @@ export class FakeRealtimeSession {
   }
 
   #responseCreate(event: Record<string, unknown>): void {
-    const response = (event.response ?? {}) as { instructions?: unknown; conversation?: unknown; metadata?: unknown };
+    const response = (event.response ?? {}) as {
+      instructions?: unknown;
+      conversation?: unknown;
+      metadata?: unknown;
+    };
     if (response.conversation === 'none') {
       // out-of-band responses may run beside the conversation's own; this fake gives them no output
       const responseId = id('resp');
@@ -720,7 +726,8 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
             error: {
               type: 'invalid_request_error',
               code: 'beta_api_shape_disabled',
-              message: 'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
+              message:
+                'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
               param: null,
               event_id: null,
             },

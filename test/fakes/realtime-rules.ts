@@ -116,7 +116,11 @@ function checkFormat(format: unknown, param: string): RuleViolation | undefined 
   if (format.type === 'audio/pcm') {
     // live probe (MantaUI PR #1196, 2026-08): GA requires the rate, and only 24 kHz exists
     if (format.rate === undefined)
-      return { code: 'missing_required_parameter', message: `Missing required parameter: '${param}.rate'.`, param: `${param}.rate` };
+      return {
+        code: 'missing_required_parameter',
+        message: `Missing required parameter: '${param}.rate'.`,
+        param: `${param}.rate`,
+      };
     if (format.rate === 24000) return undefined;
   }
   return { code: 'invalid_value', message: `Invalid value for ${param}.type: ${String(format.type)}`, param };

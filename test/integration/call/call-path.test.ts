@@ -109,7 +109,10 @@ describe('a phone call through voice-agent', () => {
       agent: { realtime: { turn_detection: { type: 'server_vad', interrupt_response: false } } },
       // real-time generation, so the response is still running when the caller speaks
       fake: {
-        brain: (ctx) => (ctx.trigger === 'create' && ctx.callerTurns === 0 ? { say: 'y'.repeat(100), audioMs: 3000 } : { say: 'ok' }),
+        brain: (ctx) =>
+          ctx.trigger === 'create' && ctx.callerTurns === 0
+            ? { say: 'y'.repeat(100), audioMs: 3000 }
+            : { say: 'ok' },
         deltaIntervalMs: 100,
       },
     });
@@ -226,7 +229,9 @@ describe('a phone call through voice-agent', () => {
     h.fake.sessions[0]!.failWith('insufficient_quota', 'You exceeded your current quota.', 1011);
     expect(await caller.closed()).toBe('server');
     expect((await caller.outcome()).kind).toBe('say');
-    expect(h.logs.join('\n')).toContain('OpenAI ended the session: You exceeded your current quota. (insufficient_quota)');
+    expect(h.logs.join('\n')).toContain(
+      'OpenAI ended the session: You exceeded your current quota. (insufficient_quota)',
+    );
   });
 
   it('the Realtime session reaching its 60-minute limit ends the call cleanly, not with the fallback', async () => {
@@ -234,7 +239,11 @@ describe('a phone call through voice-agent', () => {
     const caller = h.caller();
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
-    h.fake.sessions[0]!.failWith('session_expired', 'Your session hit the maximum duration of 60 minutes.', 1001);
+    h.fake.sessions[0]!.failWith(
+      'session_expired',
+      'Your session hit the maximum duration of 60 minutes.',
+      1001,
+    );
     expect(await caller.closed()).toBe('server');
     expect(await caller.outcome()).toEqual({ kind: 'hangup' });
     expect(h.logs.join('\n')).toContain('60-minute limit');

@@ -69,8 +69,8 @@ describe('Realtime client events conform to the published GA schema', () => {
     await caller.hangUp();
     const events = rt.received;
     const bargeIn =
-      (agent as { realtime?: { turn_detection?: { interrupt_response?: boolean } } }).realtime
-        ?.turn_detection?.interrupt_response !== false;
+      (agent as { realtime?: { turn_detection?: { interrupt_response?: boolean } } }).realtime?.turn_detection
+        ?.interrupt_response !== false;
     const types = new Set(events.map((e) => e.type));
     types.delete('conversation.item.delete'); // sent only when an unheard item was queued
     expect(types).toEqual(

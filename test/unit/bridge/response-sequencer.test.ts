@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ResponseSequencer } from '../../../src/bridge/response-sequencer.js';
 
-type Create = { type: string; event_id: string; response: { instructions?: string; metadata: { request: string } } };
+type Create = {
+  type: string;
+  event_id: string;
+  response: { instructions?: string; metadata: { request: string } };
+};
 
 function sequencer() {
   const sent: Create[] = [];
@@ -16,7 +20,10 @@ describe('ResponseSequencer', () => {
     const plain = s.request();
     expect(s.request()).toBe(plain); // plain requests merge
     expect(sent).toHaveLength(1);
-    expect(sent[0]).toMatchObject({ type: 'response.create', response: { instructions: 'greet', metadata: { request: greet } } });
+    expect(sent[0]).toMatchObject({
+      type: 'response.create',
+      response: { instructions: 'greet', metadata: { request: greet } },
+    });
     expect(sent[0]!.event_id).toBeTruthy();
     s.created(greet);
     expect(s.running).toBe(true);

@@ -70,7 +70,10 @@ describe('Twilio Media Streams codec', () => {
   });
 
   it('passes an event Twilio may add later as unknown instead of failing the call', () => {
-    expect(parseTwilioMessage('{"event":"wave","streamSid":"MZ1"}')).toEqual({ event: 'unknown', name: 'wave' });
+    expect(parseTwilioMessage('{"event":"wave","streamSid":"MZ1"}')).toEqual({
+      event: 'unknown',
+      name: 'wave',
+    });
   });
 
   it('rejects a start with a media format other than μ-law 8 kHz mono', () => {
