@@ -31,14 +31,16 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   }
 }
 
+/** How long a finished command may wait for stray handles before the process exits anyway. */
+const FORCED_EXIT_AFTER_MS = 2_000;
+
 /** Entry point used by bin/voice-agent.js. */
 export function main(argv: readonly string[]): void {
-  run(argv).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    () => {
-      process.exitCode = EXIT_FAILURE;
-    },
-  );
+  const exit = (code: number) => {
+    process.exitCode = code;
+    // the command is over: a library handle left behind (a retry timer, a socket) must not keep the
+    // process up. Unref'd, this never delays a normal exit.
+    setTimeout(() => process.exit(code), FORCED_EXIT_AFTER_MS).unref();
+  };
+  run(argv).then(exit, () => exit(EXIT_FAILURE));
 }

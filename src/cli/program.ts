@@ -39,7 +39,7 @@ export function createProgram(io: CliIo): Command {
       )
       .option(
         '--realtime-url <url>',
-        'OpenAI Realtime WebSocket URL (default: agent file, then OPENAI_REALTIME_URL)',
+        'OpenAI Realtime WebSocket URL (default: OPENAI_REALTIME_URL, then the agent file)',
       )
       .option(
         '--insecure-skip-signature',
@@ -50,7 +50,12 @@ export function createProgram(io: CliIo): Command {
         '--configure-number [number]',
         'point this Twilio number (default: twilio.phone_number) at the server',
       )
-      .option('--drain-timeout <seconds>', 'on shutdown, how long active calls may continue', '30')
+      .option(
+        '--drain-timeout <seconds>',
+        'on shutdown, how long active calls may continue before they get the fallback',
+        '30',
+      )
+      .option('--skip-preflight', 'start without checking the OpenAI key and endpoint (air-gapped starts)')
       .option('--log-level <level>', 'debug | info | warn | error', 'info')
       .option('--json-logs', 'log JSON lines instead of readable text'),
     [

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { commandExists } from './find-command.js';
 import { coerceScalar, interpolate, isWholeReference } from './interpolate.js';
 import { errorMap, formatPath, toPathIssues } from './issues.js';
 import { type AgentConfig, agentJsonSchema, agentSchema } from './schema.js';
@@ -138,6 +139,20 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
   const mcpServers = rest.mcp_servers.map((s) =>
     'command' in s ? { ...s, cwd: resolve(baseDir, s.cwd ?? '.') } : s,
   );
+  const missing: ConfigProblem[] = [];
+  mcpServers.forEach((server, i) => {
+    // the child gets the process's PATH unless its own env sets one (MCP SDK getDefaultEnvironment)
+    const path = 'command' in server ? (server.env?.PATH ?? process.env.PATH) : undefined;
+    if ('command' in server && !commandExists(server.command, server.cwd ?? baseDir, path)) {
+      missing.push({
+        file: shown,
+        ...at(locate(doc.contents, ['mcp_servers', i, 'command'])),
+        path: `mcp_servers[${i}].command`,
+        message: `"${server.command}" was not found (not on PATH, or not an executable file relative to the server's cwd)`,
+      });
+    }
+  });
+  if (missing.length > 0) throw new ConfigError(missing);
   return {
     agent: { ...rest, mcp_servers: mcpServers, instructions: resolvedInstructions, source: absolute },
     warnings,

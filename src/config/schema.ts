@@ -22,6 +22,8 @@ export const DEFAULT_MODEL = 'gpt-realtime';
 export const DEFAULT_VOICE = 'marin';
 export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
+/** A server that has not connected and listed its tools by then is retried in the background. */
+export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 5_000;
 /** A call where neither side has spoken for this long is over (a dead line, a forgotten phone). */
 export const DEFAULT_IDLE_TIMEOUT_S = 60;
 
@@ -130,7 +132,20 @@ const mcpCommon = {
   name: z
     .string()
     .regex(/^[A-Za-z0-9_-]{1,32}$/, { error: 'expected letters, digits, "_" or "-" (at most 32)' }),
-  timeout_ms: z.number().int().positive().default(DEFAULT_TOOL_TIMEOUT_MS),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_TOOL_TIMEOUT_MS)
+    .describe('Longest a tool call may take.'),
+  connect_timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .default(DEFAULT_MCP_CONNECT_TIMEOUT_MS)
+    .describe(
+      'Longest a connection (and tool listing) may take before the server is retried in the background.',
+    ),
   allowed_tools: z.array(z.string().min(1)).optional().describe('Only these tools are offered to the model.'),
 };
 

@@ -1,42 +1,43 @@
-import { createTwilioClient, redirectToDial } from '../telephony/twilio/rest.js';
+import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
+import { fallbackTwiml } from '../telephony/twilio/twiml.js';
 import { AgentTools } from '../tools/agent-tools.js';
 import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
+import type { Readiness } from './app.js';
 import { ROUTES } from './routes.js';
 import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
 
 /**
- * An agent ready to take calls: its MCP servers connected (a server that is down is retried in the
- * background), its tools, and the voice server. Shared by `serve` and `simulate`.
+ * An agent ready to take calls: the voice server (its port open first), its tools, and its MCP
+ * servers connecting in the background — each attempt bounded by `connect_timeout_ms`, a server
+ * that is down retried with backoff — so a slow or hanging tool server never delays the webhook.
+ * Shared by `serve` and `simulate`.
  */
-export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools'> & {
-  /** With an account SID, transfers redirect the live call over REST. */
+export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness' | 'redirectToFallback'> & {
+  /** With an account SID, transfers and the drain deadline redirect the live call over REST. */
   twilioRest?: { accountSid: string; apiBaseUrl?: string };
+  /** The model endpoint's start-up check, for /readyz (`skipped` when none was made). */
+  realtimeCheck?: () => Pick<Readiness, 'realtime' | 'realtimeError'>;
 };
 
 export interface AgentRuntime {
   server: VoiceServer;
   pool: McpPool;
+  /** Resolves once every MCP server has connected or failed once (bounded by its connect timeout). */
+  toolsSettled: Promise<void>;
+  /** Tools offered to a call starting now (built-ins and MCP). */
+  toolCount(): number;
   close(): Promise<void>;
 }
 
 export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
-  const { agent, logger } = options;
-  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
-  await pool.start();
-  for (const status of pool.status()) {
-    if (status.state === 'ready')
-      logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
-    else {
-      logger.warn(
-        `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
-      );
-    }
-  }
-  let server: VoiceServer | undefined;
-  const rest = options.twilioRest
-    ? createTwilioClient({ ...options.twilioRest, authToken: options.twilioAuthToken })
+  const { agent, logger, twilioRest, realtimeCheck, ...serverOptions } = options;
+  // credentials are checked before anything is started, so a typo leaves nothing running
+  const rest = twilioRest
+    ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
     : undefined;
+  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
+  let server: VoiceServer | undefined;
   const tools = new AgentTools(
     agent,
     pool,
@@ -45,16 +46,42 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       : undefined,
   );
   try {
-    const { twilioRest: _rest, ...serverOptions } = options;
-    server = await startVoiceServer({ ...serverOptions, tools });
+    server = await startVoiceServer({
+      ...serverOptions,
+      agent,
+      logger,
+      tools,
+      readiness: () => ({
+        ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
+        mcpDown: pool
+          .status()
+          .filter((s) => s.state !== 'ready')
+          .map((s) => ({ name: s.name, state: s.state, ...(s.error ? { error: s.error } : {}) })),
+      }),
+      redirectToFallback: rest
+        ? (callSid) => redirectToTwiml(rest, callSid, fallbackTwiml(agent.call.fallback))
+        : undefined,
+    });
   } catch (error) {
     await pool.close();
     throw error;
   }
+  const toolsSettled = pool.start().then(() => {
+    for (const status of pool.status()) {
+      if (status.state === 'ready')
+        logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
+      else
+        logger.warn(
+          `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
+        );
+    }
+  });
   const started = server;
   return {
     server: started,
     pool,
+    toolsSettled,
+    toolCount: () => tools.definitions().length,
     async close() {
       await started.close();
       await pool.close();

@@ -29,6 +29,17 @@ export interface AppOptions {
   activeCalls(): number;
   /** While draining, new calls get the fallback instead of the agent. */
   draining(): boolean;
+  /** What /readyz reports beyond draining: the start-up check of the model endpoint, tool servers. */
+  readiness?(): Readiness;
+}
+
+/** The parts of readiness the server does not know itself. */
+export interface Readiness {
+  /** The model endpoint's start-up check: `failed` makes the server not ready. */
+  realtime: 'ok' | 'failed' | 'skipped';
+  realtimeError?: string;
+  /** MCP servers that are not connected (calls still work, without their tools). */
+  mcpDown: { name: string; state: string; error?: string }[];
 }
 
 /** Twilio CallSids are CA + 32 hex digits; accept the SID alphabet, as the media codec does. */
@@ -40,10 +51,25 @@ export function createApp(options: AppOptions): express.Express {
   app.disable('x-powered-by');
   app.use(express.urlencoded({ extended: false, limit: '64kb' }));
 
+  // liveness: the process answers
   app.get(ROUTES.health, (_req, res) => {
     res.json({
       status: options.draining() ? 'draining' : 'ok',
       version,
+      active_calls: options.activeCalls(),
+    });
+  });
+
+  // readiness: whether a new call would reach a working agent (503 when it would not)
+  app.get(ROUTES.ready, (_req, res) => {
+    const r = options.readiness?.() ?? { realtime: 'skipped' as const, mcpDown: [] };
+    const draining = options.draining();
+    const ready = !draining && r.realtime !== 'failed';
+    res.status(ready ? 200 : 503).json({
+      status: draining ? 'draining' : !ready ? 'not_ready' : r.mcpDown.length ? 'degraded' : 'ready',
+      realtime: r.realtime,
+      ...(r.realtimeError ? { realtime_error: r.realtimeError } : {}),
+      mcp_down: r.mcpDown,
       active_calls: options.activeCalls(),
     });
   });
@@ -77,8 +103,9 @@ export function createApp(options: AppOptions): express.Express {
       twiml(res, fallbackTwiml(options.fallback));
       return;
     }
-    const token = options.registry.register(callSid, options.prewarm(callSid));
-    log.info({ from: req.body?.From ? 'present' : 'absent' }, 'incoming call');
+    const { token, repeated } = options.registry.register(callSid, () => options.prewarm(callSid));
+    if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
+    else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
     const base = options.publicUrl();
     twiml(
       res,
@@ -137,7 +164,42 @@ export function createApp(options: AppOptions): express.Express {
   app.use((_req, res) => {
     res.status(404).type('text/plain').send('Not found\n');
   });
+  // one error handler for every route: a short plain answer, never a stack trace or install path
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = httpStatusOf(error);
+    if (status >= 500)
+      options.logger.error(
+        { path: req.path, reason: error instanceof Error ? error.message : String(error) },
+        'internal error while answering a request',
+      );
+    else options.logger.debug({ path: req.path, status }, 'refused a malformed request');
+    if (res.headersSent) return;
+    res
+      .status(status)
+      .type('text/plain')
+      .send(`${ERROR_TEXT[status] ?? 'Bad request'}\n`);
+  });
   return app;
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Bad request',
+  413: 'Request body too large',
+  415: 'Unsupported content type or charset',
+  500: 'Internal server error',
+};
+
+/** The status a body-parser (or other) error asks for; anything unexpected is a 500. */
+function httpStatusOf(error: unknown): number {
+  const status = (error as { status?: unknown; statusCode?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+}
+
+/** A caller's number for the log: country code and last two digits (`+1*******67`). */
+export function maskNumber(value: unknown): string {
+  if (typeof value !== 'string' || !value) return 'unknown';
+  if (!/^\+\d{6,15}$/.test(value)) return 'withheld';
+  return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
 }
 
 /** What the caller gets once the stream is over. */

@@ -18,6 +18,8 @@ interface Entry {
   realtime: RealtimeConnection | undefined;
   claimed: boolean;
   outcome: CallOutcome | undefined;
+  /** Twilio has asked the `<Connect action>` URL what next. */
+  actionAnswered: boolean;
   timer: NodeJS.Timeout;
 }
 
@@ -30,16 +32,28 @@ export class CallRegistry {
   }
 
   /**
-   * Registers an incoming call and returns its one-time stream token. A repeated webhook for the
-   * same CallSid (Twilio retry) replaces the earlier entry and its pre-warmed socket.
+   * Registers an incoming call and returns its one-time stream token. Idempotent per CallSid: a
+   * repeated webhook (a Twilio retry, or a replayed request) gets the same token and opens nothing;
+   * `prewarm` runs only for a call not seen before.
    */
-  register(callSid: string, realtime: RealtimeConnection | undefined): string {
-    this.#drop(callSid);
+  register(
+    callSid: string,
+    prewarm: () => RealtimeConnection | undefined,
+  ): { token: string; repeated: boolean } {
+    const known = this.#entries.get(callSid);
+    if (known) return { token: known.token, repeated: true };
     const token = randomBytes(24).toString('base64url');
     const timer = setTimeout(() => this.#expirePrewarm(callSid), this.#prewarmTimeoutMs);
     timer.unref();
-    this.#entries.set(callSid, { token, realtime, claimed: false, outcome: undefined, timer });
-    return token;
+    this.#entries.set(callSid, {
+      token,
+      realtime: prewarm(),
+      claimed: false,
+      outcome: undefined,
+      actionAnswered: false,
+      timer,
+    });
+    return { token, repeated: false };
   }
 
   /**
@@ -74,9 +88,18 @@ export class CallRegistry {
    */
   outcomeOf(callSid: string): CallOutcome {
     const entry = this.#entries.get(callSid);
+    if (entry) entry.actionAnswered = true;
     return (
       entry?.outcome ?? { kind: 'failed', reason: entry ? 'the media stream never started' : 'unknown call' }
     );
+  }
+
+  /** Of these calls, those whose `<Connect action>` request has not come yet. */
+  awaitingAction(callSids: Iterable<string>): string[] {
+    return [...callSids].filter((sid) => {
+      const entry = this.#entries.get(sid);
+      return entry !== undefined && !entry.actionAnswered;
+    });
   }
 
   /** Pre-warmed sockets currently open (for health and tests). */

@@ -7,6 +7,7 @@ export const ROUTES = {
   status: '/voice/status',
   media: '/voice/media',
   health: '/healthz',
+  ready: '/readyz',
 } as const;
 
 /** `https://host` → `wss://host/voice/media` (`http` → `ws`, for local use). */

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRealtime, type RealtimeConnection } from '../realtime/openai/connection.js';
 import { buildSessionUpdate, type FunctionTool } from '../realtime/openai/session-config.js';
-import { createApp } from './app.js';
+import { createApp, type Readiness } from './app.js';
 import { CallRegistry } from './call-registry.js';
 import { MediaSocketServer } from './media-socket.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
@@ -34,11 +34,19 @@ export interface VoiceServerOptions {
   prewarmTimeoutMs?: number;
   /** Observes every call that ended (call records, simulate reports). */
   onCallEnded?: (session: CallSession) => void;
+  /** For /readyz: the model endpoint's start-up check and MCP servers that are down. */
+  readiness?: () => Readiness;
+  /** With REST credentials: sends a live call to the fallback TwiML at once (drain deadline). */
+  redirectToFallback?: (callSid: string) => Promise<void>;
+  /** After the drain deadline, how long to wait for Twilio to ask the action URL what next. */
+  actionGraceMs?: number;
 }
 
 export interface VoiceServer {
-  /** Where the server listens, e.g. `http://127.0.0.1:8080`. */
+  /** A URL this machine reaches the server at, e.g. `http://127.0.0.1:8080`. */
   readonly localUrl: string;
+  /** The address really bound, for people: `0.0.0.0:8080 (all interfaces)` or `127.0.0.1:8080`. */
+  readonly boundAddress: string;
   readonly publicUrl: string;
   readonly webhookUrl: string;
   readonly streamUrl: string;
@@ -46,7 +54,12 @@ export interface VoiceServer {
   readonly sessions: ReadonlySet<CallSession>;
   /** Changes the public URL (a tunnel opened after listen); TwiML and signatures follow it. */
   setPublicUrl(url: string): void;
-  /** Stop taking calls (the webhook answers the fallback) and wait for active calls, up to `timeoutMs`. */
+  /**
+   * Stop taking calls (the webhook answers the fallback) and wait for active calls, up to
+   * `timeoutMs`. Calls still up then are sent to the fallback — over REST when possible, else by
+   * ending their streams so Twilio asks the action URL — and the server waits (bounded) until Twilio
+   * has asked, so no caller is cut to Twilio's "application error".
+   */
   drain(timeoutMs: number): Promise<void>;
   /** Ends every call and closes every socket. Idempotent. */
   close(): Promise<void>;
@@ -54,6 +67,10 @@ export interface VoiceServer {
 
 /** How long close() waits for sockets before destroying them. */
 const CLOSE_TIMEOUT_MS = 5_000;
+/** After the drain deadline: how long Twilio gets to fetch the action URL of the calls we ended. */
+export const DEFAULT_ACTION_GRACE_MS = 5_000;
+/** Bound on one REST redirect at the drain deadline. */
+const REDIRECT_TIMEOUT_MS = 3_000;
 
 export async function startVoiceServer(options: VoiceServerOptions): Promise<VoiceServer> {
   const { agent, logger } = options;
@@ -82,6 +99,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     prewarm: connect,
     activeCalls: () => sessions.size,
     draining: () => draining,
+    readiness: options.readiness,
   });
 
   const media = new MediaSocketServer({
@@ -154,10 +172,51 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   const localHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const localUrl = `http://${localHost === '0.0.0.0' || localHost === '[::]' ? '127.0.0.1' : localHost}:${address.port}`;
   if (!publicUrl) publicUrl = localUrl;
+  const everywhere = localHost === '0.0.0.0' || localHost === '[::]';
+  const boundAddress = `${localHost}:${address.port}${everywhere ? ' (all interfaces)' : ''}`;
+
+  const sendRemainingToFallback = async () => {
+    const remaining = [...sessions];
+    logger.warn(
+      { calls: remaining.length },
+      'drain deadline reached: sending the remaining calls to the fallback',
+    );
+    const redirected = await Promise.all(
+      remaining.map(async (session) => {
+        const ok = await redirectOverRest(session.callSid);
+        session.end({ kind: 'failed', reason: 'server shutting down (drain deadline)' });
+        return ok;
+      }),
+    );
+    // the others' streams ended: Twilio now asks their action URL; stay up until it has (bounded)
+    const callSids = remaining.filter((_, i) => !redirected[i]).map((s) => s.callSid);
+    const deadline = Date.now() + (options.actionGraceMs ?? DEFAULT_ACTION_GRACE_MS);
+    while (registry.awaitingAction(callSids).length > 0 && Date.now() < deadline) await sleep(50);
+  };
+
+  /** The call now plays the fallback TwiML (Twilio leaves the stream at once); false if not possible. */
+  const redirectOverRest = async (callSid: string): Promise<boolean> => {
+    if (!options.redirectToFallback) return false;
+    try {
+      await Promise.race([
+        options.redirectToFallback(callSid),
+        sleep(REDIRECT_TIMEOUT_MS).then(() => {
+          throw new Error(`no answer within ${REDIRECT_TIMEOUT_MS / 1000} s`);
+        }),
+      ]);
+      return true;
+    } catch (error) {
+      logger
+        .child({ callSid })
+        .warn({ reason: (error as Error).message }, 'could not redirect the call to the fallback over REST');
+      return false;
+    }
+  };
 
   let closing: Promise<void> | undefined;
   return {
     localUrl,
+    boundAddress,
     get publicUrl() {
       return publicUrl;
     },
@@ -185,6 +244,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           resolve();
         });
       });
+      if (sessions.size > 0) await sendRemainingToFallback();
     },
     close() {
       closing ??= (async () => {
@@ -209,4 +269,8 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       return closing;
     },
   };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

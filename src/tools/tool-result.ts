@@ -9,6 +9,15 @@ export const MAX_TOOL_OUTPUT_CHARS = 4_000;
 interface ContentBlock {
   type: string;
   text?: string;
+  /** `resource` blocks: an embedded document; its text is as useful to the model as a text block. */
+  resource?: { uri?: string; text?: string };
+}
+
+/** Text for one content block; media the voice model cannot use is named, not dropped silently. */
+function blockText(block: ContentBlock): string {
+  if (block.type === 'text') return block.text ?? '';
+  if (block.type === 'resource' && typeof block.resource?.text === 'string') return block.resource.text;
+  return `[${block.type} omitted]`;
 }
 
 export interface ToolResultLike {
@@ -23,9 +32,7 @@ function cut(text: string, max: number): string {
 }
 
 export function formatToolResult(result: ToolResultLike, max = MAX_TOOL_OUTPUT_CHARS): string {
-  const text = (result.content ?? [])
-    .map((block) => (block.type === 'text' ? (block.text ?? '') : `[${block.type} omitted]`))
-    .join('\n');
+  const text = (result.content ?? []).map(blockText).join('\n');
   if (result.isError) return JSON.stringify({ error: cut(text || 'the tool reported an error', max) });
   if (result.structuredContent !== undefined) return cut(JSON.stringify(result.structuredContent), max);
   return cut(text, max);

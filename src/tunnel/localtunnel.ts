@@ -3,6 +3,29 @@ import type { Tunnel, TunnelProvider } from './types.js';
 
 /** How long to wait for the localtunnel server to hand out a URL (its client retries forever). */
 export const TUNNEL_OPEN_TIMEOUT_MS = 20_000;
+/** The localtunnel client's own default server. */
+const DEFAULT_LOCALTUNNEL_HOST = 'https://localtunnel.me';
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** Any HTTP answer means the tunnel server is there; no answer is a clear error. */
+async function probeTunnelServer(host: string): Promise<void> {
+  try {
+    const res = await fetch(host, { method: 'HEAD', signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await res.body?.cancel();
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string } }).cause?.code;
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s`
+        : (cause ?? (error as Error).message);
+    throw new PeerError(
+      'tunnel',
+      'tunnel_unreachable',
+      `cannot reach the tunnel server at ${host} (${reason}): check the network, or use --public-url with your own proxy`,
+      error,
+    );
+  }
+}
 
 /**
  * localtunnel (loca.lt by default; `LOCALTUNNEL_HOST` points it at another localtunnel server).
@@ -13,6 +36,9 @@ export function localtunnelProvider(options: { host?: string } = {}): TunnelProv
   return {
     name: 'localtunnel',
     async open({ port }) {
+      // the client retries an unreachable server every second forever, and close() does not stop it:
+      // ask the server ourselves first, so an outage or no network fails cleanly and leaves nothing
+      await probeTunnelServer(options.host ?? DEFAULT_LOCALTUNNEL_HOST);
       const { default: localtunnel } = await import('localtunnel');
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

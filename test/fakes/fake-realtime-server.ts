@@ -661,6 +661,8 @@ export interface FakeRealtimeServer {
   /** ws://127.0.0.1:PORT/v1/realtime */
   readonly url: string;
   readonly sessions: FakeRealtimeSession[];
+  /** Sessions that were configured (session.update): calls, not `serve`'s start-up check. */
+  callSessions(): FakeRealtimeSession[];
   /** Upgrade attempts, accepted or not. */
   readonly handshakes: { status: number; headers: IncomingMessage['headers'] }[];
   /** Every client event received on every session (for the conformance check). */
@@ -747,6 +749,7 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
   return {
     url: `ws://127.0.0.1:${port}/v1/realtime`,
     sessions,
+    callSessions: () => sessions.filter((s) => s.sent('session.update').length > 0),
     handshakes,
     allClientEvents: () => sessions.flatMap((s) => s.received),
     nextSession: () => new Promise((resolve) => waiters.push(resolve)),

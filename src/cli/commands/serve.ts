@@ -1,8 +1,10 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
-import { UsageError, VoiceAgentError } from '../../errors.js';
+import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
+import { checkRealtime } from '../../realtime/openai/preflight.js';
 import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
 import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
+import { toolCountWarning } from '../../tools/tool-count.js';
 import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
 import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
@@ -22,6 +24,19 @@ export interface ServeOptions {
   drainTimeout: string;
   logLevel: string;
   jsonLogs?: boolean;
+  skipPreflight?: boolean;
+}
+
+/** `--public-url`: https, since Twilio opens media streams only over wss (http only for loopback tests). */
+function parsePublicUrl(text: string): string {
+  const url = parseBaseUrl('--public-url', text);
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'http:' && !['127.0.0.1', 'localhost', '[::1]'].includes(hostname)) {
+    throw new UsageError(
+      `--public-url must be https:// (Twilio opens media streams only over wss://), got "${text}"`,
+    );
+  }
+  return url;
 }
 
 export function parsePort(text: string): number {
@@ -49,6 +64,8 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   }
   if (options.tunnel && options.publicUrl)
     throw new UsageError('--tunnel and --public-url both set the public URL: choose one');
+  const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
+  const realtimeUrl = resolveRealtimeUrl(agent, env, options.realtimeUrl);
   const openaiApiKey = requireEnv(
     env,
     'OPENAI_API_KEY',
@@ -67,6 +84,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     throw new UsageError(`--configure-number: give a number, or set twilio.phone_number in ${file}`);
   }
   const twilio = numberToConfigure ? twilioFromEnv(env) : undefined;
+  const host = options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0');
 
   const logger = createLogger({
     level: options.logLevel as LogLevel,
@@ -103,22 +121,41 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     await runtime?.close();
   };
 
+  let realtimeCheck: { realtime: 'ok' | 'skipped' } = { realtime: 'skipped' };
   try {
+    if (!options.skipPreflight) {
+      await step(
+        io,
+        'checking the OpenAI Realtime endpoint and key',
+        () =>
+          checkRealtime({ url: realtimeUrl, model: agent.model, apiKey: openaiApiKey }).catch(
+            (error: Error) => {
+              throw new PeerError(
+                'openai',
+                'realtime_preflight_failed',
+                `${error.message} (--skip-preflight starts anyway, e.g. where OpenAI is not reachable yet)`,
+              );
+            },
+          ),
+        () => `${agent.model} accepted`,
+      );
+      realtimeCheck = { realtime: 'ok' };
+    }
     runtime = await step(
       io,
-      `starting ${agent.name}${agent.mcp_servers.length ? ' and its MCP servers' : ''}`,
+      `starting ${agent.name}`,
       () =>
         startAgentRuntime({
           agent,
           logger,
-          host: options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0'),
+          host,
           port,
-          publicUrl:
-            options.publicUrl === undefined ? undefined : parseBaseUrl('--public-url', options.publicUrl),
-          realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
+          publicUrl,
+          realtimeUrl,
           openaiApiKey,
           twilioAuthToken,
           insecureSkipSignature: options.insecureSkipSignature,
+          realtimeCheck: () => realtimeCheck,
           twilioRest: env.TWILIO_ACCOUNT_SID
             ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
             : undefined,
@@ -127,12 +164,26 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
             throw new UsageError(`port ${port} is already in use: choose another with --port`);
           throw error;
         }),
-      (r) => {
-        const servers = r.pool.status();
-        if (servers.length === 0) return r.server.localUrl;
-        return `${r.server.localUrl}; MCP ${servers.map((s) => (s.state === 'ready' ? `${s.name} (${s.tools.length} tools)` : `${s.name} unreachable, retrying`)).join(', ')}`;
-      },
+      (r) => `listening on ${r.server.boundAddress}`,
     );
+    const started = runtime;
+    if (agent.mcp_servers.length > 0) {
+      // the port is already open: calls that come now are served with the tools ready so far
+      await step(
+        io,
+        'connecting MCP servers',
+        () => started.toolsSettled,
+        () =>
+          started.pool
+            .status()
+            .map((s) =>
+              s.state === 'ready' ? `${s.name} (${s.tools.length} tools)` : `${s.name} unreachable, retrying`,
+            )
+            .join(', '),
+      );
+    }
+    const toolWarning = toolCountWarning(started.toolCount());
+    if (toolWarning) logger.warn(toolWarning);
     const { server } = runtime;
     const localPort = Number(new URL(server.localUrl).port);
 
@@ -175,7 +226,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     }
 
     io.stdout.write(
-      `${c.green('voice-agent')} ${agent.name} is listening on ${server.localUrl}\n` +
+      `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}\n` +
         `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
         `  Media stream:                ${server.streamUrl}\n` +
         (numberToConfigure

@@ -4,6 +4,7 @@ import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
 import { McpPool, type ServerStatus } from '../../tools/mcp/pool.js';
+import { toolCountWarning } from '../../tools/tool-count.js';
 import { type CliIo, colours, printJson } from '../io.js';
 
 export interface ValidateOptions {
@@ -44,12 +45,18 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   const servers = options.checkServers ? await checkServers(io, loaded.agent) : undefined;
   const unreachable = servers?.filter((s) => s.state !== 'ready') ?? [];
   const summary = summarize(loaded.agent);
+  const toolWarning = servers
+    ? toolCountWarning(summary.builtin_tools.length + servers.reduce((n, s) => n + s.tools.length, 0))
+    : undefined;
+  const warnings = toolWarning
+    ? [...loaded.warnings, { file, path: 'mcp_servers', message: toolWarning }]
+    : loaded.warnings;
   if (options.json) {
     printJson(io, {
       ok: unreachable.length === 0,
       file,
       ...summary,
-      warnings: loaded.warnings,
+      warnings,
       ...(servers ? { servers } : {}),
     });
     if (unreachable.length) throw unreachableError(unreachable);
@@ -73,7 +80,7 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   ];
   io.stdout.write(`${c.green('✓')} ${file} is valid\n`);
   for (const [k, v] of rows) io.stdout.write(`  ${k.padEnd(16)}${v}\n`);
-  for (const w of loaded.warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
+  for (const w of warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
   if (!servers) return;
   for (const s of servers) {
     io.stdout.write(

@@ -43,7 +43,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
 const MAX_QUEUED_BEFORE_OPEN = 1_000;
 
-const HANDSHAKE_MESSAGES: Record<number, string> = {
+export const HANDSHAKE_MESSAGES: Record<number, string> = {
   401: 'OpenAI rejected the API key (HTTP 401): check OPENAI_API_KEY',
   403: 'OpenAI refused access (HTTP 403): the key or project may not have Realtime access to this model',
   404: 'OpenAI Realtime endpoint or model not found (HTTP 404): check realtime.url and model',

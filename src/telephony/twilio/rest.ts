@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { PeerError } from '../../errors.js';
+import { PeerError, UsageError } from '../../errors.js';
 import { dialTwiml } from './twiml.js';
 
 /**
@@ -17,10 +17,9 @@ export type TwilioClient = twilio.Twilio;
 
 export function createTwilioClient(options: TwilioRestOptions): TwilioClient {
   if (!/^AC[0-9a-zA-Z]{32}$/.test(options.accountSid)) {
-    throw new PeerError(
-      'twilio',
-      'twilio_bad_account_sid',
+    throw new UsageError(
       'TWILIO_ACCOUNT_SID must look like AC followed by 32 characters',
+      'twilio_bad_account_sid',
     );
   }
   if (!options.apiBaseUrl) return twilio(options.accountSid, options.authToken);
@@ -68,14 +67,19 @@ export function describeTwilioError(error: unknown): PeerError {
 }
 
 /** Redirects a live call to `<Dial>` (the REST route of a transfer). */
-export async function redirectToDial(
+export function redirectToDial(
   client: TwilioClient,
   callSid: string,
   to: string,
   dialActionUrl: string,
 ): Promise<void> {
+  return redirectToTwiml(client, callSid, dialTwiml(to, dialActionUrl));
+}
+
+/** Makes a live call leave its stream and play `twiml` now (Twilio stops the stream itself). */
+export async function redirectToTwiml(client: TwilioClient, callSid: string, twiml: string): Promise<void> {
   try {
-    await client.calls(callSid).update({ twiml: dialTwiml(to, dialActionUrl) });
+    await client.calls(callSid).update({ twiml });
   } catch (error) {
     throw describeTwilioError(error);
   }

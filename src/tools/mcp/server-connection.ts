@@ -29,8 +29,9 @@ export type ServerState = 'connecting' | 'ready' | 'down' | 'closed';
 
 export const RECONNECT_INITIAL_MS = 1_000;
 export const RECONNECT_MAX_MS = 30_000;
-const LIST_TIMEOUT_MS = 10_000;
 const MAX_LIST_PAGES = 50;
+/** stderr lines of a stdio server kept to explain why it failed. */
+const STDERR_TAIL_LINES = 5;
 
 /**
  * One MCP server: connects (stdio, Streamable HTTP, or SSE after a 4xx), lists its tools, runs calls
@@ -50,6 +51,10 @@ export class McpServerConnection {
   #retryTimer: NodeJS.Timeout | undefined;
   #connecting: Promise<void> | undefined;
   #pid: number | undefined;
+  /** The transport being opened: closed (its child killed) when the connect times out. */
+  #opening: Transport | undefined;
+  /** The last lines a stdio server wrote to stderr (why it died, usually). */
+  #stderrTail: string[] = [];
 
   constructor(config: McpServerConfig, logger: Logger, onToolsChanged: () => void) {
     this.config = config;
@@ -131,9 +136,19 @@ export class McpServerConnection {
   async #connect(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
+    this.#stderrTail = [];
+    let opened: Client | undefined;
     try {
-      const client = await this.#open();
-      const { tools, dropped } = await this.#listTools(client);
+      const timeoutMs = this.config.connect_timeout_ms;
+      const attempt = (async () => {
+        opened = await this.#open();
+        return { client: opened, ...(await this.#listTools(opened, timeoutMs)) };
+      })();
+      const { client, tools, dropped } = await withTimeout(
+        attempt,
+        timeoutMs,
+        `did not connect and list its tools within ${timeoutMs / 1000} s`,
+      );
       if ((this.#state as ServerState) === 'closed') {
         await client.close();
         return;
@@ -151,8 +166,19 @@ export class McpServerConnection {
       this.#log.info({ tools: tools.length }, 'MCP server connected');
       this.#onToolsChanged();
     } catch (error) {
-      this.#markDown(describe(error));
+      // a connection still opening after the timeout must not linger with its child process
+      void (opened as Client | undefined)?.close().catch(() => undefined);
+      void this.#opening?.close().catch(() => undefined);
+      this.#markDown(this.#withStderr(describe(error)));
+    } finally {
+      this.#opening = undefined;
     }
+  }
+
+  /** Appends what a stdio server said on stderr, so "Connection closed" comes with its cause. */
+  #withStderr(reason: string): string {
+    if (this.#stderrTail.length === 0) return reason;
+    return `${reason}; it said: ${this.#stderrTail.join(' | ')}`;
   }
 
   async #reconnectNow(): Promise<void> {
@@ -164,7 +190,8 @@ export class McpServerConnection {
   }
 
   #markDown(reason: string): void {
-    if (this.#state === 'closed') return;
+    // one loss can be reported twice (onclose and the failed call): back off once
+    if (this.#state === 'closed' || this.#state === 'down') return;
     const wasReady = this.#state === 'ready';
     this.#state = 'down';
     this.#lastError = reason;
@@ -207,9 +234,15 @@ export class McpServerConnection {
         cwd: config.cwd,
         stderr: 'pipe',
       });
+      this.#opening = transport;
       transport.stderr?.on('data', (chunk: Buffer) => {
-        for (const line of chunk.toString().split('\n'))
-          if (line.trim()) this.#log.debug({ stderr: line.trim() }, 'MCP server said');
+        for (const raw of chunk.toString().split('\n')) {
+          const line = raw.trim();
+          if (!line) continue;
+          this.#log.debug({ stderr: line }, 'MCP server said');
+          this.#stderrTail.push(line.slice(0, 300));
+          if (this.#stderrTail.length > STDERR_TAIL_LINES) this.#stderrTail.shift();
+        }
       });
       const client = make();
       await client.connect(transport);
@@ -221,6 +254,7 @@ export class McpServerConnection {
     if (config.transport !== 'sse') {
       const client = make();
       const transport = new StreamableHTTPClientTransport(url, { requestInit });
+      this.#opening = transport as Transport;
       try {
         await client.connect(transport as Transport);
         return client;
@@ -233,7 +267,9 @@ export class McpServerConnection {
       }
     }
     const client = make();
-    await client.connect(new SSEClientTransport(url, { requestInit }));
+    const sse = new SSEClientTransport(url, { requestInit });
+    this.#opening = sse;
+    await client.connect(sse);
     return client;
   }
 
@@ -241,7 +277,7 @@ export class McpServerConnection {
     const client = this.#client;
     if (!client) return;
     try {
-      const { tools, dropped } = await this.#listTools(client);
+      const { tools, dropped } = await this.#listTools(client, this.config.connect_timeout_ms);
       this.#tools = tools;
       this.#dropped = dropped;
       this.#onToolsChanged();
@@ -250,12 +286,15 @@ export class McpServerConnection {
     }
   }
 
-  async #listTools(client: Client): Promise<{ tools: ServerTool[]; dropped: DroppedTool[] }> {
+  async #listTools(
+    client: Client,
+    timeoutMs: number,
+  ): Promise<{ tools: ServerTool[]; dropped: DroppedTool[] }> {
     const listed: Tool[] = [];
     const cursors = new Set<string>();
     let cursor: string | undefined;
     for (let page = 0; page < MAX_LIST_PAGES; page++) {
-      const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: LIST_TIMEOUT_MS });
+      const result = await client.listTools(cursor ? { cursor } : undefined, { timeout: timeoutMs });
       listed.push(...result.tools);
       cursor = result.nextCursor;
       if (!cursor || cursors.has(cursor)) break; // a server repeating a cursor would loop forever
@@ -314,4 +353,13 @@ function isConnectionLoss(error: unknown): boolean {
     error instanceof TypeError ||
     (error instanceof Error && /ECONNREFUSED|ECONNRESET|EPIPE|closed/i.test(describe(error)))
   );
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

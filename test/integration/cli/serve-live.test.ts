@@ -57,7 +57,7 @@ describe('serve --tunnel', () => {
       agentDir(),
     );
     expect(serve.webhookUrl).toBe(`${lt.publicUrl}/voice/incoming`);
-    expect(serve.stdout()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/); // local side on loopback only
+    expect(serve.stdout()).toMatch(/listening on 127\.0\.0\.1:\d+/); // local side on loopback only
     expect(serve.stderr()).toContain(`opening a localtunnel tunnel: ${lt.publicUrl} (self-test passed)`);
 
     const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'live-token' });
@@ -69,7 +69,7 @@ describe('serve --tunnel', () => {
     expect(lt.forwarded).toBeGreaterThanOrEqual(3); // self-test, webhook, media stream
 
     // signatures are checked against the tunnel URL, not the local address
-    const local = serve.stdout().match(/listening on (\S+)/)![1]!;
+    const local = `http://${serve.stdout().match(/listening on (\S+)/)![1]!}`;
     const params = { CallSid: `CA${'3'.repeat(32)}` };
     const signedForLocal = await fetch(`${local}/voice/incoming`, {
       method: 'POST',
@@ -88,7 +88,7 @@ describe('serve --tunnel', () => {
     const result = await runCli(['serve', 'agent.yaml', '--port', '0', '--tunnel'], {
       cwd: agentDir(),
       env: {
-        OPENAI_API_KEY: 'k',
+        OPENAI_API_KEY: 'sk-test-key',
         OPENAI_REALTIME_URL: fake.url,
         TWILIO_AUTH_TOKEN: 't',
         LOCALTUNNEL_HOST: lt.host,

@@ -57,7 +57,7 @@ describe('voice-agent serve (child process)', () => {
     await caller.waitForAgent({ timeoutMs: 10_000 });
     await caller.speak(mulawTone(400));
     await caller.waitForAgent({ timeoutMs: 15_000 });
-    const rt = fake.sessions[0]!;
+    const rt = fake.callSessions()[0]!;
     const tools = (rt.sent('session.update')[0]!.session as { tools: { name: string }[] }).tools.map(
       (t) => t.name,
     );
@@ -82,7 +82,7 @@ describe('voice-agent serve (child process)', () => {
       },
       dir,
     );
-    expect(serve.stdout()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
+    expect(serve.stdout()).toMatch(/listening on 127\.0\.0\.1:\d+/);
     expect(serve.stdout()).toMatch(/Media stream: +ws:\/\/127\.0\.0\.1:\d+\/voice\/media/);
 
     const health = await fetch(serve.webhookUrl.replace('/voice/incoming', '/healthz'));
@@ -118,7 +118,7 @@ describe('voice-agent serve (child process)', () => {
     writeFiles(dir, { 'agent.yaml': AGENT });
     const result = await runCli(['serve', 'agent.yaml', '--port', '0'], {
       cwd: dir,
-      env: { OPENAI_API_KEY: 'k' },
+      env: { OPENAI_API_KEY: 'sk-test-key' },
     });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('TWILIO_AUTH_TOKEN is not set');
@@ -127,7 +127,7 @@ describe('voice-agent serve (child process)', () => {
     serve = await startServe(
       ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--insecure-skip-signature'],
       {
-        OPENAI_API_KEY: 'k',
+        OPENAI_API_KEY: 'sk-test-key',
         OPENAI_REALTIME_URL: fake.url,
       },
       dir,

@@ -303,7 +303,8 @@ describe('voice-agent simulate', () => {
     });
     expect(report.latency.greeting_ms).toBeGreaterThanOrEqual(0);
     expect(report.latency.turns[0].latency_ms).toBeGreaterThan(0);
-    expect(fake.sessions).toHaveLength(1);
+    expect(fake.callSessions()).toHaveLength(1); // one call (the other session is serve's start-up check)
+    expect(fake.sessions).toHaveLength(2);
 
     const wrongToken = await runCli(
       ['simulate', 'agent.yaml', '--url', base, '--audio', join(AUDIO, 'quote-request.ulaw'), '--json'],

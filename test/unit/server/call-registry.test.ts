@@ -12,7 +12,7 @@ describe('CallRegistry', () => {
   it('hands the pre-warmed connection to the stream with the right token, once', () => {
     const r = new CallRegistry();
     const conn = fakeConnection();
-    const token = r.register('CA1', conn);
+    const token = r.register('CA1', () => conn).token;
     expect(r.claim('CA1', 'wrong')).toEqual({ ok: false });
     expect(r.claim('CA2', token)).toEqual({ ok: false });
     expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: conn });
@@ -23,7 +23,7 @@ describe('CallRegistry', () => {
     vi.useFakeTimers();
     const r = new CallRegistry({ prewarmTimeoutMs: 1000 });
     const conn = fakeConnection();
-    const token = r.register('CA1', conn);
+    const token = r.register('CA1', () => conn).token;
     vi.advanceTimersByTime(1001);
     expect(conn.close).toHaveBeenCalledOnce();
     expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: undefined });
@@ -31,18 +31,33 @@ describe('CallRegistry', () => {
 
   it('remembers outcomes for the action URL; unknown calls count as failed', () => {
     const r = new CallRegistry();
-    r.register('CA1', undefined);
+    r.register('CA1', () => undefined);
     expect(r.outcomeOf('CA1')).toEqual({ kind: 'failed', reason: 'the media stream never started' });
     r.recordOutcome('CA1', { kind: 'completed', reason: 'bye' });
     expect(r.outcomeOf('CA1')).toEqual({ kind: 'completed', reason: 'bye' });
     expect(r.outcomeOf('CA9').kind).toBe('failed');
   });
 
-  it('a repeated webhook for the same call replaces the earlier pre-warm', () => {
+  it('a repeated webhook for the same call gets the same token and opens no second socket', () => {
     const r = new CallRegistry();
     const first = fakeConnection();
-    r.register('CA1', first);
-    r.register('CA1', fakeConnection());
-    expect(first.close).toHaveBeenCalledOnce();
+    const prewarm = vi.fn(() => first);
+    const { token } = r.register('CA1', prewarm);
+    expect(r.register('CA1', prewarm)).toEqual({ token, repeated: true });
+    expect(prewarm).toHaveBeenCalledOnce();
+    expect(first.close).not.toHaveBeenCalled();
+    // a replay after the call ended does not reset its outcome
+    r.claim('CA1', token);
+    r.recordOutcome('CA1', { kind: 'completed', reason: 'bye' });
+    r.register('CA1', prewarm);
+    expect(r.outcomeOf('CA1')).toEqual({ kind: 'completed', reason: 'bye' });
+  });
+
+  it('knows which ended calls Twilio has not yet asked what next', () => {
+    const r = new CallRegistry();
+    r.register('CA1', () => undefined);
+    r.register('CA2', () => undefined);
+    r.outcomeOf('CA1');
+    expect(r.awaitingAction(['CA1', 'CA2', 'CA9'])).toEqual(['CA2']);
   });
 });

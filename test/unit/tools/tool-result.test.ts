@@ -13,6 +13,18 @@ describe('formatToolResult', () => {
     ).toBe('a\n[image omitted]\nb');
   });
 
+  it('passes the text of an embedded resource to the model; a binary resource is named', () => {
+    expect(
+      formatToolResult({
+        content: [
+          { type: 'text', text: 'Our terms:' },
+          { type: 'resource', resource: { uri: 'file:///terms.txt', text: 'Deposits are refundable.' } },
+          { type: 'resource', resource: { uri: 'file:///logo.png' } },
+        ],
+      }),
+    ).toBe('Our terms:\nDeposits are refundable.\n[resource omitted]');
+  });
+
   it('turns isError into an error the model can talk about', () => {
     expect(
       JSON.parse(formatToolResult({ isError: true, content: [{ type: 'text', text: 'slot taken' }] })),
