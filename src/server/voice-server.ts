@@ -40,6 +40,8 @@ export interface VoiceServerOptions {
   redirectToFallback?: (callSid: string) => Promise<void>;
   /** After the drain deadline, how long to wait for Twilio to ask the action URL what next. */
   actionGraceMs?: number;
+  /** Media socket deadlines (defaults: 10 s for `start`, a ping every 10 s). */
+  mediaTimeouts?: { startMs?: number; pingIntervalMs?: number };
 }
 
 export interface VoiceServer {
@@ -109,6 +111,8 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     insecureSkipSignature: options.insecureSkipSignature ?? false,
     publicUrl: () => publicUrl,
     connectRealtime: connect,
+    startTimeoutMs: options.mediaTimeouts?.startMs,
+    pingIntervalMs: options.mediaTimeouts?.pingIntervalMs,
     createSession: (init) => {
       let executor: ToolExecutor | undefined;
       const session: CallSession = new CallSession({

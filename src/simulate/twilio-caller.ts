@@ -27,6 +27,8 @@ export interface TwilioCallerOptions {
   reach?: (publicUrl: string) => string;
   /** Omit frames of silence, like calls that suppress silence (exercises the gap path). */
   suppressSilence?: boolean;
+  /** false: never answer the server's pings, like a connection that died without a FIN. */
+  answerPings?: boolean;
   /** Observes the call as it happens (progress display, reports). */
   onEvent?: (event: CallerEvent) => void;
 }
@@ -108,7 +110,11 @@ export class TwilioCaller {
     const headers: Record<string, string> = {};
     if (this.#o.authToken)
       headers['x-twilio-signature'] = signTwilioRequest(this.#o.authToken, step.streamUrl, {});
-    const ws = new WebSocket(this.#reach(step.streamUrl), { headers, perMessageDeflate: false });
+    const ws = new WebSocket(this.#reach(step.streamUrl), {
+      headers,
+      perMessageDeflate: false,
+      autoPong: this.#o.answerPings ?? true,
+    });
     this.#ws = ws;
     await new Promise<void>((resolve, reject) => {
       ws.once('open', resolve);

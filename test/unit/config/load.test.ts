@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadAgent } from '../../../src/config/load.js';
 import { DEFAULT_REALTIME_URL } from '../../../src/config/schema.js';
@@ -224,5 +225,28 @@ describe('loadAgent: invalid files', () => {
     expect(problems('name: a\ninstructions_file: nope.md\n')).toEqual([
       'agent.yaml:2:20 instructions_file: cannot read "nope.md" (paths are relative to the agent file)',
     ]);
+  });
+});
+
+describe('loadAgent: values the Realtime API would reject are caught first', () => {
+  it.each([
+    [
+      'realtime:\n  transcription:\n    model: gpt-4o-transcrbe\n',
+      'realtime.transcription.model',
+      'gpt-4o-transcribe',
+    ],
+    ['realtime:\n  transcription:\n    language: english\n', 'realtime.transcription.language', 'ISO-639-1'],
+    ['realtime:\n  noise_reduction: near\n', 'realtime.noise_reduction', 'near_field'],
+  ])('%s', (yaml, path, hint) => {
+    const dir = tmp();
+    writeFiles(dir, { 'a.yaml': `name: a\ninstructions: x\n${yaml}` });
+    let message = '';
+    try {
+      loadAgent(join(dir, 'a.yaml'), { cwd: dir, env: {} });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain(path);
+    expect(message).toContain(hint);
   });
 });

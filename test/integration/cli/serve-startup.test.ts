@@ -1,0 +1,173 @@
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
+import { runCli } from '../../helpers/cli.js';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
+import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
+
+/**
+ * serve never hangs, leaks or lies at start-up: every start-up error exits with the reason and
+ * leaves nothing running; a slow tool server never keeps the port closed.
+ */
+const tmp = useTmpDir();
+const AGENT = 'name: startup\ninstructions: Be brief.\n';
+let fake: FakeRealtimeServer | undefined;
+let serve: ServeProcess | undefined;
+
+afterEach(async () => {
+  serve?.child.kill('SIGKILL');
+  serve = undefined;
+  await fake?.close();
+  fake = undefined;
+});
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('serve checks the OpenAI key and endpoint before taking calls', () => {
+  it('a key the endpoint refuses stops serve with the reason (exit 1); --skip-preflight starts anyway', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-right' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const env = { OPENAI_API_KEY: 'sk-wrong', OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 't' };
+    const refused = await runCli(['serve', 'agent.yaml', '--port', '0', '--host', '127.0.0.1'], {
+      cwd: dir,
+      env,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('OpenAI rejected the API key (HTTP 401): check OPENAI_API_KEY');
+    expect(refused.stderr).toContain('--skip-preflight');
+    expect(refused.stderr).not.toContain('sk-wrong');
+
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--skip-preflight'],
+      env,
+      dir,
+    );
+    const ready = await fetch(serve.webhookUrl.replace('/voice/incoming', '/readyz'));
+    expect(await ready.json()).toMatchObject({ realtime: 'skipped' });
+  });
+
+  it('an unreachable endpoint is named', async () => {
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const port = await closedPort();
+    const result = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: dir,
+      env: {
+        OPENAI_API_KEY: 'k',
+        OPENAI_REALTIME_URL: `ws://127.0.0.1:${port}/v1/realtime`,
+        TWILIO_AUTH_TOKEN: 't',
+      },
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot reach OpenAI Realtime at 127.0.0.1:${port}`);
+  });
+});
+
+describe('start-up errors exit with the reason and leave nothing running', () => {
+  it('--public-url http:// is refused: Twilio opens media streams only over wss', async () => {
+    const result = await runCli(['serve', 'agents/moving.yaml', '--public-url', 'http://voice.example.com'], {
+      env: { OPENAI_API_KEY: 'k', TWILIO_AUTH_TOKEN: 't' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--public-url must be https://');
+  });
+
+  it('a malformed TWILIO_ACCOUNT_SID exits 2 before any MCP server is started', async () => {
+    fake = await startFakeRealtime();
+    const dir = tmp();
+    const marker = join(dir, 'started');
+    writeFiles(dir, {
+      'spy.js': `require('fs').writeFileSync(${JSON.stringify(marker)}, 'x'); setInterval(() => {}, 1000);`,
+      'agent.yaml': `${AGENT}mcp_servers:\n  - name: spy\n    command: node\n    args: [spy.js]\n`,
+    });
+    const result = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: dir,
+      env: {
+        OPENAI_API_KEY: 'sk-test-key',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: 't',
+        TWILIO_ACCOUNT_SID: 'ACbad',
+      },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('TWILIO_ACCOUNT_SID must look like AC followed by 32 characters');
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  it('an unreachable tunnel server exits 1 with the reason instead of hanging', async () => {
+    fake = await startFakeRealtime();
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const port = await closedPort();
+    const result = await runCli(['serve', 'agent.yaml', '--port', '0', '--tunnel'], {
+      cwd: dir,
+      env: {
+        OPENAI_API_KEY: 'sk-test-key',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: 't',
+        LOCALTUNNEL_HOST: `http://127.0.0.1:${port}`,
+      },
+      timeoutMs: 25_000,
+    });
+    expect(result.code).toBe(1); // not the runner's SIGKILL (null)
+    expect(result.stderr).toContain(
+      `cannot reach the tunnel server at http://127.0.0.1:${port} (ECONNREFUSED)`,
+    );
+  });
+
+  it('a stdio command that does not exist is a located configuration error (exit 2), not a retried outage', async () => {
+    const dir = tmp();
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}mcp_servers:\n  - name: typo\n    command: definitely-not-a-command-xyz\n`,
+    });
+    const result = await runCli(['validate', 'agent.yaml'], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      'agent.yaml:5:14 mcp_servers[0].command: "definitely-not-a-command-xyz" was not found',
+    );
+  });
+});
+
+describe('tool servers never hold start-up hostage', () => {
+  it('a server that dies at start shows what it said on stderr', async () => {
+    const dir = tmp();
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}mcp_servers:\n  - name: dying\n    command: node\n    args: ["-e", "console.error('boom: cannot find module ./server.js'); process.exit(3)"]\n`,
+    });
+    const result = await runCli(['validate', 'agent.yaml', '--check-servers'], { cwd: dir });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('boom: cannot find module ./server.js');
+  });
+
+  it('a hanging server: the port opens first, the connect is bounded, /readyz names it', async () => {
+    fake = await startFakeRealtime();
+    const dir = tmp();
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}mcp_servers:\n  - name: hang\n    command: node\n    args: ["-e", "setInterval(() => {}, 1000)"]\n    connect_timeout_ms: 1000\n`,
+    });
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1'],
+      { OPENAI_API_KEY: 'sk-test-key', OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 't' },
+      dir,
+    );
+    const err = serve.stderr();
+    expect(err.indexOf('starting startup: listening on')).toBeLessThan(err.indexOf('connecting MCP servers'));
+    expect(err).toContain('connecting MCP servers: hang unreachable, retrying');
+    const ready = await fetch(serve.webhookUrl.replace('/voice/incoming', '/readyz'));
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as { status: string; mcp_down: { name: string; error: string }[] };
+    expect(body.status).toBe('degraded');
+    expect(body.mcp_down[0]).toMatchObject({ name: 'hang' });
+    expect(body.mcp_down[0]!.error).toContain('did not connect and list its tools within 1 s');
+  });
+});
