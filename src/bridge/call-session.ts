@@ -163,7 +163,12 @@ export class CallSession implements CallControl {
           this.#onDigit(message.digit);
           return;
         case 'stop':
-          this.end({ kind: 'completed', reason: 'Twilio stopped the stream (call ended)' });
+          // a REST redirect (transfer) stops the stream, maybe before its REST answer reaches us
+          this.end(
+            this.#finishing && this.#finish
+              ? this.#finish.request.outcome
+              : { kind: 'completed', reason: 'Twilio stopped the stream (call ended)' },
+          );
           return;
         default:
           return;

@@ -29,6 +29,8 @@ export interface TwilioCallerOptions {
   suppressSilence?: boolean;
   /** false: never answer the server's pings, like a connection that died without a FIN. */
   answerPings?: boolean;
+  /** Network delay (wall ms) before a reached mark's echo is sent, like a real phone leg. */
+  markEchoDelayMs?: number;
   /** Observes the call as it happens (progress display, reports). */
   onEvent?: (event: CallerEvent) => void;
 }
@@ -82,7 +84,11 @@ export class TwilioCaller {
     this.playback = new PlaybackClock({
       speed: this.#speed,
       now: () => this.now(),
-      onMark: (name) => this.#echoMark(name),
+      onMark: (name) => {
+        const delay = options.markEchoDelayMs ?? 0;
+        if (delay > 0) setTimeout(() => this.#echoMark(name), delay);
+        else this.#echoMark(name);
+      },
     });
   }
 
@@ -231,6 +237,17 @@ export class TwilioCaller {
       this.#ws!.close(1000);
     }
     await this.#closed;
+  }
+
+  /**
+   * The call was redirected over REST (`calls(sid).update({twiml})`): like real Twilio, the stream
+   * gets a `stop` and closes, and the call goes on with that TwiML — the abandoned `<Connect>`'s
+   * action URL is not requested.
+   */
+  async redirect(twiml: string): Promise<void> {
+    if (!this.open) return;
+    this.#outcome = Promise.resolve(nextStep(twiml));
+    await this.hangUp();
   }
 
   /** How the call continued after the stream: what the `<Connect action>` URL answered. */

@@ -34,7 +34,8 @@ export interface FakeTwilioRest {
   authToken: string;
   numbers: FakeNumber[];
   /** Live calls the fake knows (updates to others answer 404). */
-  liveCalls: Set<string>;
+  /** Calls in progress by CallSid; a REST redirect with TwiML reaches the simulated call. */
+  liveCalls: Map<string, { redirect(twiml: string): Promise<void> } | undefined>;
   callUpdates: FakeCallUpdate[];
   requests: { method: string; path: string }[];
   addNumber(phone: string, extra?: Partial<FakeNumber>): FakeNumber;
@@ -64,7 +65,7 @@ export async function startFakeTwilioRest(
   const accountSid = options.accountSid ?? `AC${'1'.repeat(32)}`;
   const authToken = options.authToken ?? 'rest-auth-token';
   const numbers: FakeNumber[] = [];
-  const liveCalls = new Set<string>();
+  const liveCalls: FakeTwilioRest['liveCalls'] = new Map();
   const callUpdates: FakeCallUpdate[] = [];
   const requests: FakeTwilioRest['requests'] = [];
   const app = express();
@@ -159,6 +160,9 @@ export async function startFakeTwilioRest(
       ...(b.Status ? { status: b.Status } : {}),
     });
     res.json({ sid: callSid, account_sid: accountSid, status: b.Status ?? 'in-progress' });
+    // Twilio redirects at once: the stream stops and the new TwiML runs (no <Connect action>)
+    const call = liveCalls.get(callSid);
+    if (b.Twiml && call) setImmediate(() => void call.redirect(b.Twiml!));
   });
 
   app.use((_req, res) => {

@@ -71,13 +71,16 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).not.toContain('sk-test-key');
   });
 
-  it('barge-in: clears Twilio and truncates the item at what the caller actually heard', async () => {
+  it.each([
+    ['no network delay', 0],
+    ['mark echoes 40 ms late', 40],
+  ])('barge-in (%s): clears Twilio and truncates the item at what the caller actually heard', async (_what, echoDelayMs) => {
     h = await startHarness({
       fake: {
         brain: (ctx) => (ctx.trigger === 'create' ? { say: 'Hi.' } : { say: 'x'.repeat(100), audioMs: 5000 }),
       },
     });
-    const caller = h.caller();
+    const caller = h.caller({ markEchoDelayMs: echoDelayMs });
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
     const beforeAnswer = caller.playback.heardMs();
@@ -93,7 +96,8 @@ describe('a phone call through voice-agent', () => {
     const heardOfAnswer = clear.heardMs - beforeAnswer;
     expect(heardOfAnswer).toBeGreaterThan(1200);
     expect(heardOfAnswer).toBeLessThan(4000);
-    expect(Math.abs(truncation.audioEndMs - heardOfAnswer)).toBeLessThanOrEqual(20);
+    // one frame, plus what a late echo hides (the bridge interpolates from the last echo it saw)
+    expect(Math.abs(truncation.audioEndMs - heardOfAnswer)).toBeLessThanOrEqual(20 + echoDelayMs);
     // the answer was cancelled by the server (interrupt_response), not by us
     expect(rt.sent('response.cancel')).toEqual([]);
     expect(rt.errors).toEqual([]);

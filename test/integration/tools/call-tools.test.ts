@@ -297,7 +297,7 @@ describe('tools in a call', () => {
         : { say: 'One moment, transferring.', call: [{ name: 'transfer_call', arguments: {} }] };
     const harness = await startWithTools({ brain, restTransfer: true });
     const caller = harness.caller();
-    rest!.liveCalls.add(caller.callSid);
+    rest!.liveCalls.set(caller.callSid, caller);
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
     await caller.speak(mulawTone(400));
@@ -305,7 +305,12 @@ describe('tools in a call', () => {
     expect(rest!.callUpdates[0]).toMatchObject({ callSid: caller.callSid });
     expect(rest!.callUpdates[0]!.twiml).toContain('<Dial action=');
     expect(rest!.callUpdates[0]!.twiml).toContain('+15550009999</Dial>');
-    expect(await caller.closed()).toBe('server');
+    // as on real Twilio: the stream stops, the call dials, and no action URL is asked
+    await caller.closed();
+    expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550009999' });
+    // the stop may overtake the REST answer: the call is still recorded as a transfer (C3)
+    await eventually(() => harness.logs.some((l) => l.includes('call ended')));
+    expect(harness.logs.find((l) => l.includes('call ended'))).toContain('"outcome":"transfer"');
   });
 
   it('a caller who barges in during a tool call: the output is still sent, no response is forced', async () => {
