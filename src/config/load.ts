@@ -99,7 +99,21 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
       node.value = isWholeReference(raw) ? coerceScalar(result.value) : result.value;
     },
   });
-  const parsed = agentSchema.safeParse(doc.toJS() ?? {}, { error: errorMap, reportInput: true });
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (error) {
+    // e.g. an alias with no anchor (`*ref`), or an alias bomb: the yaml library throws here
+    const alias = error instanceof Error ? error.message : String(error);
+    let offset: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        offset ??= node.range?.[0];
+      },
+    });
+    throw new ConfigError([{ file: shown, ...at(offset), path: '', message: alias }]);
+  }
+  const parsed = agentSchema.safeParse(data, { error: errorMap, reportInput: true });
   if (!parsed.success) {
     // a value emptied by a missing variable is already reported; don't report it twice
     const envPaths = new Set(problems.map((p) => p.path));

@@ -228,6 +228,19 @@ describe('loadAgent: invalid files', () => {
   });
 });
 
+describe('loadAgent: YAML the library refuses late', () => {
+  it('an alias with no anchor is a located error, not a crash (found by the fuzz test)', () => {
+    const dir = tmp();
+    writeFiles(dir, { 'a.yaml': 'name: a\ninstructions: x\ngreeting: *ref\n' });
+    expect(() => loadAgent(join(dir, 'a.yaml'), { cwd: dir, env: {} })).toThrow(ConfigError);
+    try {
+      loadAgent(join(dir, 'a.yaml'), { cwd: dir, env: {} });
+    } catch (error) {
+      expect(formatProblem((error as ConfigError).problems[0]!)).toMatch(/^a\.yaml:3:11: .*ref/);
+    }
+  });
+});
+
 describe('loadAgent: values the Realtime API would reject are caught first', () => {
   it.each([
     [
