@@ -11,7 +11,7 @@ import { parseServerEvent } from '../../src/realtime/openai/events.js';
 
 /** A Realtime connection in memory: records what the bridge sends, lets a test play the server. */
 export class InMemoryRealtime implements RealtimeConnection {
-  readonly openedAt = 0;
+  constructor(readonly openedAt = 0) {}
   readonly sent: (RealtimeClientEvent & { event_id?: string })[] = [];
   appended = 0;
   closed = false;
@@ -78,9 +78,11 @@ export function inMemoryCall(
     behaviour?: Partial<CallBehaviour>;
     tools?: ToolExecutor;
     onEnded?: (outcome: CallOutcome) => void;
+    /** When the Realtime socket opened (the call starts at 0). */
+    openedAt?: number;
   } = {},
 ): InMemoryCall {
-  const realtime = new InMemoryRealtime();
+  const realtime = new InMemoryRealtime(options.openedAt);
   const media = new InMemoryMedia();
   const logs: string[] = [];
   const outcomes: CallOutcome[] = [];

@@ -87,6 +87,8 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
         waiters.get(session.callSid)?.(session);
       },
     });
+    // a simulated call starts at once: give it the tools a real caller would find (bounded)
+    await runtime.toolsSettled;
     webhookUrl = runtime.server.webhookUrl;
     sessionOf = (callSid) =>
       ended.has(callSid)

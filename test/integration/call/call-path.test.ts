@@ -204,6 +204,31 @@ describe('a phone call through voice-agent', () => {
     expect(logs).not.toContain('sk-test-key');
   });
 
+  it('OpenAI rejecting the session configuration: the caller gets the fallback at once, never service defaults', async () => {
+    h = await startHarness({
+      server: {
+        tools: {
+          // passes our checks but not the service's: `required` must be a list
+          definitions: () => [
+            {
+              type: 'function',
+              name: 'bad',
+              description: 'd',
+              parameters: { type: 'object', required: 'x' },
+            },
+          ],
+          forCall: () => ({ execute: async () => '{}' }),
+        },
+      },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('say');
+    expect(caller.playback.heardMs()).toBe(0); // no greeting on a misconfigured session
+    expect(h.logs.join('\n')).toContain('OpenAI rejected the session configuration');
+  });
+
   it('a fallback can dial a number instead', async () => {
     h = await startHarness({
       fake: { handshakeStatus: 429 },

@@ -222,6 +222,19 @@ describe('CallSession: the Realtime wire, exactly', () => {
   });
 });
 
+describe('CallSession: the 60-minute Realtime limit', () => {
+  it('a call ends cleanly before the Realtime session (opened at the webhook) reaches its limit', () => {
+    vi.useFakeTimers();
+    const call = inMemoryCall({ openedAt: -(60 * 60_000 - 20_000) }); // the socket is 59:40 old
+    vi.advanceTimersByTime(14_000);
+    expect(call.outcomes).toEqual([]);
+    vi.advanceTimersByTime(2_000); // 15 s left minus the 5 s margin
+    expect(call.outcomes).toEqual([
+      { kind: 'completed', reason: 'the OpenAI Realtime session reached its 60-minute limit' },
+    ]);
+  });
+});
+
 describe('CallSession: caller audio', () => {
   const frame = Buffer.alloc(160, 0xff).toString('base64');
 
