@@ -1,10 +1,10 @@
 import type { Logger } from '../observability/logger.js';
-import { redactText } from '../observability/logger.js';
 import type { RealtimeClosed, RealtimeConnection } from '../realtime/openai/connection.js';
 import type { ServerEvent } from '../realtime/openai/events.js';
 import { SESSION_CONFIG_EVENT_ID } from '../realtime/openai/session-config.js';
 import type { TwilioInbound } from '../telephony/twilio/media-messages.js';
 import { forgetUnheard } from './barge-in.js';
+import { CallTranscript } from './call-transcript.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { OutboundAudio } from './outbound-audio.js';
@@ -64,7 +64,8 @@ const SESSION_LIMIT_MARGIN_MS = 5_000;
 export class CallSession implements CallControl {
   readonly callSid: string;
   readonly streamSid: string;
-  readonly transcript: TranscriptEntry[] = [];
+  /** What was said, in order (the live list; records will come from the call's event stream). */
+  readonly transcript: TranscriptEntry[];
   readonly toolCalls: ToolCallRecord[] = [];
 
   readonly #o: CallSessionOptions;
@@ -77,12 +78,9 @@ export class CallSession implements CallControl {
   readonly #functionCalls: FunctionCallLoop;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
-  /** Items cut off by a barge-in, with what was heard (for their transcript lines). */
-  readonly #interrupted = new Map<string, number>();
   /** Responses silenced by a barge-in: their late deltas are dropped. */
   readonly #silenced = new Set<string>();
-  /** Agent transcript entries by item, to mark them when the caller cuts in after they arrived. */
-  readonly #agentLines = new Map<string, TranscriptEntry>();
+  readonly #transcript: CallTranscript;
   #status: 'active' | 'ended' = 'active';
   #outcome: CallOutcome | undefined;
   readonly #input: CallerInput;
@@ -101,6 +99,8 @@ export class CallSession implements CallControl {
     this.callSid = options.callSid;
     this.streamSid = options.streamSid;
     this.#log = options.logger;
+    this.#transcript = new CallTranscript(options.logger, options.behaviour.logTranscripts);
+    this.transcript = this.#transcript.entries;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
     this.#lastActivityAt = this.#startedAt;
@@ -325,13 +325,11 @@ export class CallSession implements CallControl {
       case 'response.done':
         this.#onResponseDone(event);
         return;
-      case 'response.output_audio_transcript.done': {
-        const entry = this.#addTranscript('agent', event.transcript, this.#interrupted.get(event.itemId));
-        if (entry) this.#agentLines.set(event.itemId, entry);
+      case 'response.output_audio_transcript.done':
+        this.#transcript.agent(event.itemId, event.transcript, Math.round(this.#elapsed()));
         return;
-      }
       case 'conversation.item.input_audio_transcription.completed':
-        this.#addTranscript('caller', event.transcript);
+        this.#transcript.caller(event.transcript, Math.round(this.#elapsed()));
         return;
       case 'error':
         this.#onRealtimeError(event);
@@ -466,24 +464,10 @@ export class CallSession implements CallControl {
     const cuts = this.#playback.interrupt(this.#now());
     for (const cut of cuts) {
       this.#silenced.add(cut.responseId);
-      this.#interrupted.set(cut.itemId, cut.audioEndMs);
-      const line = this.#agentLines.get(cut.itemId);
-      if (line) Object.assign(line, { interrupted: true, heardMs: cut.audioEndMs });
+      this.#transcript.interrupted(cut.itemId, cut.audioEndMs);
     }
     for (const event of forgetUnheard(cuts)) this.#o.realtime.send(event);
     if (cuts[0])
       this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
-  }
-
-  #addTranscript(role: 'caller' | 'agent', text: string, heardMs?: number): TranscriptEntry | undefined {
-    if (!text) return undefined;
-    const entry: TranscriptEntry = { role, text, atMs: Math.round(this.#elapsed()) };
-    if (heardMs !== undefined) Object.assign(entry, { interrupted: true, heardMs });
-    this.transcript.push(entry);
-    this.#log.info(
-      { role, text: redactText(text, this.#o.behaviour.logTranscripts) },
-      role === 'caller' ? 'caller said' : 'agent said',
-    );
-    return entry;
   }
 }

@@ -40,11 +40,6 @@ export class ResponseSequencer {
     this.#prefix = idPrefix;
   }
 
-  /** A response is running, requested, or waiting to be requested. */
-  get active(): boolean {
-    return this.#running !== undefined || this.#inFlight !== undefined || this.#queue.length > 0;
-  }
-
   /** A response is running at the server (created, not yet done): something to cancel. */
   get running(): boolean {
     return this.#running !== undefined;

@@ -33,7 +33,7 @@ describe('ResponseSequencer', () => {
     s.created(plain);
     s.done();
     expect(sent).toHaveLength(2);
-    expect(s.active).toBe(false);
+    expect(s.running).toBe(false);
   });
 
   it('waits for a response the server started on its own (VAD)', () => {
