@@ -458,9 +458,11 @@ export class CallSession implements CallControl {
   #bargeIn(): void {
     if (!this.#o.behaviour.interruptResponse) return; // barge-in off: the agent finishes speaking
     if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
-    if (!this.#playback.playing && !this.#outbound.buffering) return;
-    this.#o.media.sendClear();
-    this.#outbound.drop();
+    if (this.#playback.playing || this.#outbound.buffering) {
+      this.#o.media.sendClear();
+      this.#outbound.drop();
+    }
+    // also audio that never played (dropped for a stalled reader): the model must not think it was said
     const cuts = this.#playback.interrupt(this.#now());
     for (const cut of cuts) {
       this.#silenced.add(cut.responseId);

@@ -59,7 +59,8 @@ export class OutboundAudio {
   }
 
   #forward(itemId: string, base64: string, bytes: number): void {
-    this.#media.sendMedia(base64);
+    // audio dropped for a stalled reader is not playing: no mark, nothing counted as sent
+    if (!this.#media.sendMedia(base64)) return;
     this.#media.sendMark(this.#playback.sent(itemId, bytes, this.#now()));
   }
 }

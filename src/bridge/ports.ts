@@ -5,8 +5,11 @@
 
 /** The Twilio side of one call: a bidirectional Media Stream. */
 export interface MediaStreamPort {
-  /** Base64 μ-law 8 kHz, no header. */
-  sendMedia(payload: string): void;
+  /**
+   * Base64 μ-law 8 kHz, no header. False when the frame was dropped because the peer is not reading
+   * (its send buffer is full): that audio was never played.
+   */
+  sendMedia(payload: string): boolean;
   sendMark(name: string): void;
   sendClear(): void;
   /** Close the stream; Twilio then requests the `<Connect action>` URL. */

@@ -45,18 +45,45 @@ export interface MediaSocketOptions {
   pingIntervalMs?: number;
 }
 
-/** The Twilio side of one call, as the bridge sees it. */
-class TwilioSocketPort implements MediaStreamPort {
-  readonly #ws: WebSocket;
-  readonly #streamSid: string;
+/**
+ * Past this much unsent data (about 5 s of audio) Twilio is not reading: agent audio is dropped
+ * instead of buffered without bound, until the buffer drains.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024;
 
-  constructor(ws: WebSocket, streamSid: string) {
+/** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
+export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
+
+/** The Twilio side of one call, as the bridge sees it. */
+export class TwilioSocketPort implements MediaStreamPort {
+  readonly #ws: MediaSocket;
+  readonly #streamSid: string;
+  readonly #log: Logger;
+  /** Frames dropped in the current stall (0: not stalled). */
+  #dropped = 0;
+
+  constructor(ws: MediaSocket, streamSid: string, logger: Logger) {
     this.#ws = ws;
     this.#streamSid = streamSid;
+    this.#log = logger;
   }
 
-  sendMedia(payload: string): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(mediaMessage(this.#streamSid, payload));
+  sendMedia(payload: string): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      if (this.#dropped++ === 0)
+        this.#log.warn(
+          { bufferedBytes: this.#ws.bufferedAmount },
+          'Twilio is not reading: dropping agent audio',
+        );
+      return false;
+    }
+    if (this.#dropped > 0) {
+      this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
+      this.#dropped = 0;
+    }
+    this.#ws.send(mediaMessage(this.#streamSid, payload));
+    return true;
   }
 
   sendMark(name: string): void {
@@ -220,11 +247,14 @@ export class MediaSocketServer {
       ws.close(1008, 'invalid token');
       return undefined;
     }
-    const realtime = claim.realtime ?? this.#o.connectRealtime(callSid);
+    // a pre-warmed socket that failed meanwhile (a network blip, a 429) is replaced, not inherited
+    const prewarmed = claim.realtime?.closed ? undefined : claim.realtime;
+    if (claim.realtime && !prewarmed) log.info('the pre-warmed OpenAI session failed; opening a new one');
+    const realtime = prewarmed ?? this.#o.connectRealtime(callSid);
     const session = this.#o.createSession({
       callSid,
       streamSid,
-      media: new TwilioSocketPort(ws, streamSid),
+      media: new TwilioSocketPort(ws, streamSid, log),
       realtime,
       logger: log,
       onEnded: (outcome, ended) => {

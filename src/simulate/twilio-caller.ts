@@ -31,6 +31,8 @@ export interface TwilioCallerOptions {
   answerPings?: boolean;
   /** Network delay (wall ms) before a reached mark's echo is sent, like a real phone leg. */
   markEchoDelayMs?: number;
+  /** Wall ms between the webhook's answer and opening the stream (Twilio takes a moment too). */
+  streamDelayMs?: number;
   /** Observes the call as it happens (progress display, reports). */
   onEvent?: (event: CallerEvent) => void;
 }
@@ -116,6 +118,7 @@ export class TwilioCaller {
     const headers: Record<string, string> = {};
     if (this.#o.authToken)
       headers['x-twilio-signature'] = signTwilioRequest(this.#o.authToken, step.streamUrl, {});
+    if (this.#o.streamDelayMs) await new Promise((resolve) => setTimeout(resolve, this.#o.streamDelayMs));
     const ws = new WebSocket(this.#reach(step.streamUrl), {
       headers,
       perMessageDeflate: false,

@@ -41,6 +41,8 @@ export interface FakeRealtimeOptions {
   apiKey?: string;
   /** Answer the upgrade with this HTTP status instead of accepting it. */
   handshakeStatus?: number;
+  /** Refuse only the first N upgrades with HTTP 429 (a passing rate limit), then accept. */
+  refuseFirst?: number;
   brain?: Brain;
   /** Audio per delta (ms) and the wall time between deltas: 100 ms every 10 ms = 10× real time. */
   deltaMs?: number;
@@ -60,7 +62,9 @@ export interface ProtocolError {
   eventType: string | undefined;
 }
 
-type SessionOptions = Required<Omit<FakeRealtimeOptions, 'apiKey' | 'handshakeStatus' | 'onClientEvent'>> &
+type SessionOptions = Required<
+  Omit<FakeRealtimeOptions, 'apiKey' | 'handshakeStatus' | 'refuseFirst' | 'onClientEvent'>
+> &
   Pick<FakeRealtimeOptions, 'onClientEvent'>;
 
 interface AudioItem {
@@ -700,6 +704,7 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
     const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
     let status = 101;
     if (options.handshakeStatus) status = options.handshakeStatus;
+    else if (handshakes.length < (options.refuseFirst ?? 0)) status = 429;
     else if (url.pathname !== '/v1/realtime') status = 404;
     else if (auth !== `Bearer ${apiKey}`) status = 401;
     else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent

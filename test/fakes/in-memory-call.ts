@@ -48,8 +48,9 @@ export class InMemoryMedia implements MediaStreamPort {
   readonly marks: string[] = [];
   clears = 0;
   closed = false;
-  sendMedia(payload: string): void {
+  sendMedia(payload: string): boolean {
     this.frames.push(payload);
+    return true;
   }
   sendMark(name: string): void {
     this.marks.push(name);

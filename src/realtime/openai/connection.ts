@@ -26,6 +26,8 @@ export interface RealtimeConnection {
   appendAudio(base64: string): void;
   /** Events (and a close) that arrived before a listener was attached are replayed to it. */
   attach(listener: RealtimeListener): void;
+  /** The connection ended (failed or closed) before anyone used it: a stream must open a new one. */
+  readonly closed: boolean;
   close(): void;
 }
 
@@ -121,6 +123,10 @@ class WsRealtimeConnection implements RealtimeConnection {
           : (this.#failure ?? `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
       });
     });
+  }
+
+  get closed(): boolean {
+    return this.#closed !== undefined;
   }
 
   attach(listener: RealtimeListener): void {

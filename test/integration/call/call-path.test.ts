@@ -229,6 +229,33 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).toContain('OpenAI rejected the session configuration');
   });
 
+  it('a pre-warmed Realtime socket that failed before the stream started is re-opened for the call', async () => {
+    h = await startHarness({ fake: { refuseFirst: 1 } });
+    const caller = h.caller({ streamDelayMs: 300 }); // the pre-warm fails (429) before the stream opens
+    await caller.dial();
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // greeted on the new socket
+    expect(h.fake.handshakes.map((x) => x.status)).toEqual([429, 101]);
+    expect(h.logs.join('\n')).toContain('the pre-warmed OpenAI session failed; opening a new one');
+    await caller.hangUp();
+  });
+
+  it('a second stream for the same call is refused; the first keeps its one model session', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    // Twilio opening a duplicate stream: same CallSid and token (the TwiML's <Parameter>)
+    const duplicate = h.caller();
+    Object.assign(duplicate, { callSid: caller.callSid });
+    await duplicate.dial().catch(() => undefined);
+    expect(await duplicate.closed()).toBe('server');
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(h.fake.sessions).toHaveLength(1);
+    expect(h.server.activeCalls).toBe(1);
+    await caller.hangUp();
+  });
+
   it('a fallback can dial a number instead', async () => {
     h = await startHarness({
       fake: { handshakeStatus: 429 },

@@ -222,6 +222,22 @@ describe('CallSession: the Realtime wire, exactly', () => {
   });
 });
 
+describe('CallSession: a stalled Twilio reader', () => {
+  it('audio the stream refused is not counted as heard: no mark, and barge-in deletes the item', () => {
+    const call = inMemoryCall();
+    vi.spyOn(InMemoryMedia.prototype, 'sendMedia').mockReturnValue(false);
+    call.configure();
+    call.realtime.emit(wire.created('r1'));
+    call.realtime.emit(wire.delta('r1', 'A', 500));
+    expect(call.media.marks).toEqual([]);
+    call.realtime.emit(wire.speechStarted());
+    expect(call.realtime.of('conversation.item.delete')).toEqual([
+      { type: 'conversation.item.delete', item_id: 'A' },
+    ]);
+    vi.restoreAllMocks();
+  });
+});
+
 describe('CallSession: the 60-minute Realtime limit', () => {
   it('a call ends cleanly before the Realtime session (opened at the webhook) reaches its limit', () => {
     vi.useFakeTimers();
