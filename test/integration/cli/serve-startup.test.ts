@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { runCli } from '../../helpers/cli.js';
+import { EVERYTHING_BIN } from '../../helpers/mcp-servers.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
 
@@ -147,6 +148,21 @@ describe('tool servers never hold start-up hostage', () => {
     const result = await runCli(['validate', 'agent.yaml', '--check-servers'], { cwd: dir });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('boom: cannot find module ./server.js');
+  });
+
+  it('a tool list longer than models handle well is warned about', async () => {
+    const dir = tmp();
+    const server = (name: string) =>
+      `  - name: ${name}\n    command: node\n    args: [${JSON.stringify(EVERYTHING_BIN)}, stdio]\n`;
+    writeFiles(dir, { 'agent.yaml': `${AGENT}mcp_servers:\n${server('one')}${server('two')}` });
+    const result = await runCli(['validate', 'agent.yaml', '--check-servers'], {
+      cwd: dir,
+      timeoutMs: 30_000,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(
+      /warning: .*the agent offers \d+ tools: models choose reliably among about 20/,
+    );
   });
 
   it('a hanging server: the port opens first, the connect is bounded, /readyz names it', async () => {
