@@ -145,6 +145,7 @@ export async function startFakeTwilioRest(
       return;
     }
     const b = req.body as Record<string, string>;
+    // 21220 and 12100 are plausible Twilio codes for these two refusals, but unverified
     if (b.Twiml && b.Url) {
       res.status(400).json(twilioError(400, 21220, 'Url and Twiml are mutually exclusive'));
       return;
