@@ -40,6 +40,8 @@ export interface VoiceServerOptions {
   redirectToFallback?: (callSid: string) => Promise<void>;
   /** After the drain deadline, how long to wait for Twilio to ask the action URL what next. */
   actionGraceMs?: number;
+  /** Realtime socket ping interval (default 5 s); one unanswered ping ends the session. */
+  realtimeHeartbeatMs?: number;
   /** Media socket deadlines (defaults: 10 s for `start`, a ping every 10 s). */
   mediaTimeouts?: { startMs?: number; pingIntervalMs?: number };
 }
@@ -89,6 +91,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       apiKey: options.openaiApiKey,
       logger: logger.child({ callSid }),
       firstEvent: buildSessionUpdate(agent, options.tools?.definitions() ?? []),
+      heartbeatMs: options.realtimeHeartbeatMs,
     });
 
   const app = createApp({

@@ -104,6 +104,7 @@ export class FakeRealtimeSession {
   readonly #conversation = new Map<string, 'audio' | 'other'>();
   /** The voice is locked once the model has spoken ("Voice cannot be changed … once the model has responded with audio"). */
   #spokeAudio = false;
+  #stalled = false;
   #pendingOutputs: { callId: string; name: string; output: string }[] = [];
   #active: { id: string; timer?: NodeJS.Timeout; cancel(reason: string): void } | undefined;
   // energy VAD state
@@ -156,13 +157,23 @@ export class FakeRealtimeSession {
     this.#ws.close(closeCode, code);
   }
 
+  /**
+   * The connection goes silent without closing (a half-dead TCP link): nothing is read — not even
+   * pings — and nothing more is sent.
+   */
+  stall(): void {
+    if (this.#active?.timer) clearInterval(this.#active.timer);
+    this.#stalled = true;
+    (this.#ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
   /** Close from the server side (e.g. session expiry). */
   close(code = 1000, reason = ''): void {
     this.#ws.close(code, reason);
   }
 
   #emit(event: Record<string, unknown>): void {
-    if (this.#ws.readyState === WebSocket.OPEN)
+    if (this.#ws.readyState === WebSocket.OPEN && !this.#stalled)
       this.#ws.send(JSON.stringify({ event_id: id('event'), ...event }));
   }
 

@@ -39,9 +39,19 @@ export interface ConnectRealtimeOptions {
   /** Sent as soon as the socket opens, before anything else. */
   firstEvent?: RealtimeClientEvent;
   handshakeTimeoutMs?: number;
+  /** Ping interval; a socket that has not answered the previous ping is considered lost. */
+  heartbeatMs?: number;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * A Realtime socket can stall without closing (a half-dead TCP connection): the caller would hear
+ * silence until they hang up. A ping every 5 s, and one unanswered ping ends the session (so a stall
+ * is found within 10 s). RFC 6455 obliges the peer to answer; not verified against the live service
+ * from here — if something in the path ever swallowed pings, every call would end after ~10 s, which
+ * the first real call would show at once.
+ */
+export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
 const MAX_QUEUED_BEFORE_OPEN = 1_000;
 
@@ -77,6 +87,8 @@ class WsRealtimeConnection implements RealtimeConnection {
   #closed: RealtimeClosed | undefined;
   #failure: string | undefined;
   #expired = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #awaitingPong = false;
 
   constructor(options: ConnectRealtimeOptions) {
     this.#logger = options.logger;
@@ -91,6 +103,10 @@ class WsRealtimeConnection implements RealtimeConnection {
       const queued = this.#queue ?? [];
       this.#queue = undefined;
       for (const text of queued) this.#socket.send(text);
+      this.#startHeartbeat(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    });
+    this.#socket.on('pong', () => {
+      this.#awaitingPong = false;
     });
     this.#socket.on('unexpected-response', (_req, res) => {
       this.#failure =
@@ -167,7 +183,21 @@ class WsRealtimeConnection implements RealtimeConnection {
     else this.#early.push(event);
   }
 
+  #startHeartbeat(intervalMs: number): void {
+    this.#heartbeat = setInterval(() => {
+      if (this.#awaitingPong) {
+        this.#failure = `the OpenAI Realtime socket stopped answering (no pong within ${intervalMs / 1000} s)`;
+        this.#socket.terminate(); // 'close' follows and reports the failure
+        return;
+      }
+      this.#awaitingPong = true;
+      this.#socket.ping();
+    }, intervalMs);
+    this.#heartbeat.unref();
+  }
+
   #finish(closed: RealtimeClosed): void {
+    clearInterval(this.#heartbeat);
     this.#closed = closed;
     this.#queue = undefined;
     if (!closed.expected) this.#logger.debug({ reason: closed.message }, 'realtime connection closed');

@@ -305,6 +305,17 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).toContain('60-minute limit');
   });
 
+  it('a Realtime socket that goes silent without closing is detected: the caller gets the fallback, not silence', async () => {
+    h = await startHarness({ server: { realtimeHeartbeatMs: 200 } });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    h.fake.sessions[0]!.stall();
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('say');
+    expect(h.logs.join('\n')).toContain('the OpenAI Realtime socket stopped answering');
+  });
+
   it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
     h = await startHarness({ agent: { greeting: undefined } });
     const caller = h.caller({ suppressSilence: true });
