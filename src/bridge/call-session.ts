@@ -1,9 +1,4 @@
 import type { Logger } from '../observability/logger.js';
-import type { RealtimeClosed, RealtimeConnection } from '../realtime/openai/connection.js';
-import type { ServerEvent } from '../realtime/openai/events.js';
-import { SESSION_CONFIG_EVENT_ID } from '../realtime/openai/session-config.js';
-import type { TwilioInbound } from '../telephony/twilio/media-messages.js';
-import { forgetUnheard } from './barge-in.js';
 import { CallTranscript } from './call-transcript.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
@@ -13,17 +8,17 @@ import { PlaybackTracker } from './playback.js';
 import type {
   CallControl,
   CallOutcome,
+  MediaEvent,
   MediaStreamPort,
+  ModelEvent,
+  ModelSession,
   ToolCallRecord,
   ToolExecutor,
   TranscriptEntry,
 } from './ports.js';
-import { ResponseSequencer } from './response-sequencer.js';
 
 /** What a CallSession needs to know about the agent. */
 export interface CallBehaviour {
-  /** The agent's instructions: per-response instructions replace the session's, so they extend these. */
-  instructions: string;
   greeting?: string;
   /** turn_detection.interrupt_response: caller speech cuts the agent off (false: barge-in is off). */
   interruptResponse: boolean;
@@ -38,7 +33,7 @@ export interface CallSessionOptions {
   callSid: string;
   streamSid: string;
   media: MediaStreamPort;
-  realtime: RealtimeConnection;
+  model: ModelSession;
   behaviour: CallBehaviour;
   logger: Logger;
   tools?: ToolExecutor;
@@ -74,7 +69,6 @@ export class CallSession implements CallControl {
   readonly #startedAt: number;
   readonly #playback = new PlaybackTracker();
   readonly #outbound: OutboundAudio;
-  readonly #responses: ResponseSequencer;
   readonly #functionCalls: FunctionCallLoop;
   readonly #abort = new AbortController();
   readonly #timers: NodeJS.Timeout[] = [];
@@ -84,8 +78,6 @@ export class CallSession implements CallControl {
   #status: 'active' | 'ended' = 'active';
   #outcome: CallOutcome | undefined;
   readonly #input: CallerInput;
-  /** The service confirmed our session configuration (`session.updated`). */
-  #configured = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
@@ -106,14 +98,13 @@ export class CallSession implements CallControl {
     this.#lastActivityAt = this.#startedAt;
     this.#outbound = new OutboundAudio(options.media, this.#playback, this.#now);
     this.#input = new CallerInput({
-      sink: options.realtime,
+      sink: options.model,
       now: this.#now,
       guard: (what, fn) => this.#guard(what, fn),
     });
-    this.#responses = new ResponseSequencer((event) => options.realtime.send(event));
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,
-      send: (event) => options.realtime.send(event),
+      sendOutput: (callId, output) => options.model.sendToolResult(callId, output),
       outputsSent: () => this.#guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
@@ -122,7 +113,7 @@ export class CallSession implements CallControl {
     });
     const { maxDurationS, idleTimeoutS } = options.behaviour;
     const sessionLeftMs =
-      REALTIME_SESSION_LIMIT_MS - (this.#now() - options.realtime.openedAt) - SESSION_LIMIT_MARGIN_MS;
+      REALTIME_SESSION_LIMIT_MS - (this.#now() - options.model.openedAt) - SESSION_LIMIT_MARGIN_MS;
     this.#timer('the call duration limit', Math.min(maxDurationS * 1000, sessionLeftMs), () =>
       this.end({
         kind: 'completed',
@@ -133,10 +124,9 @@ export class CallSession implements CallControl {
       }),
     );
     this.#scheduleIdleCheck(idleTimeoutS * 1000);
-    options.realtime.attach({
-      onEvent: (event) => this.#guard(`the Realtime event ${event.type}`, () => this.#onRealtimeEvent(event)),
-      onClose: (closed) => this.#guard('the Realtime close', () => this.#onRealtimeClosed(closed)),
-    });
+    options.model.subscribe((event) =>
+      this.#guard(`the model event ${event.type}`, () => this.#onModelEvent(event)),
+    );
   }
 
   get status(): 'active' | 'ended' {
@@ -147,30 +137,28 @@ export class CallSession implements CallControl {
     return this.#outcome;
   }
 
-  /** A parsed Twilio message for this stream (`start` and `connected` are handled before). */
-  handleTwilio(message: TwilioInbound): void {
-    this.#guard(`the Twilio ${message.event} message`, () => {
+  /** An event from the phone side of this call. */
+  handleMedia(event: MediaEvent): void {
+    this.#guard(`the media event ${event.type}`, () => {
       if (this.#status !== 'active') return;
-      switch (message.event) {
-        case 'media':
-          this.#input.frame(message.payload, message.timestampMs);
+      switch (event.type) {
+        case 'audio':
+          this.#input.frame(event.payload, event.timestampMs);
           return;
-        case 'mark':
-          this.#playback.markEchoed(message.name, this.#now());
+        case 'played':
+          this.#playback.markEchoed(event.mark, this.#now());
           if (this.#finish) this.#maybeFinish();
           return;
         case 'dtmf':
-          this.#onDigit(message.digit);
+          this.#onDigit(event.digit);
           return;
-        case 'stop':
+        case 'stopped':
           // a REST redirect (transfer) stops the stream, maybe before its REST answer reaches us
           this.end(
             this.#finishing && this.#finish
               ? this.#finish.request.outcome
               : { kind: 'completed', reason: 'Twilio stopped the stream (call ended)' },
           );
-          return;
-        default:
           return;
       }
     });
@@ -191,7 +179,7 @@ export class CallSession implements CallControl {
     this.#input.close();
     this.#abort.abort(new Error(outcome.reason));
     // each step on its own: a socket that throws while closing must not keep the other open
-    this.#teardown('closing the Realtime socket', () => this.#o.realtime.close());
+    this.#teardown('closing the model session', () => this.#o.model.close());
     this.#teardown('closing the Twilio stream', () => this.#o.media.close());
     const log = outcome.kind === 'failed' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
     log({ outcome: outcome.kind, durationMs: Math.round(this.#elapsed()) }, `call ended: ${outcome.reason}`);
@@ -203,7 +191,7 @@ export class CallSession implements CallControl {
     if (this.#finish || this.#status !== 'active') return;
     // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
     this.#finish = new PendingFinish(request, {
-      responseRunning: this.#responses.running,
+      responseRunning: this.#o.model.responding,
       agentSilent: !this.#playback.playing && !this.#outbound.buffering,
     });
     this.#timer('the goodbye timer', FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
@@ -273,101 +261,68 @@ export class CallSession implements CallControl {
       { digit: this.#o.behaviour.logTranscripts ? digit : '[redacted]' },
       'caller pressed a key',
     );
-    this.#o.realtime.send({
-      type: 'conversation.item.create',
-      item: {
-        type: 'message',
-        role: 'user',
-        content: [{ type: 'input_text', text: `[The caller pressed the keypad key "${digit}"]` }],
-      },
-    });
-    this.#responses.request();
+    this.#o.model.addCallerText(`[The caller pressed the keypad key "${digit}"]`);
+    this.#o.model.respond();
   }
 
-  #onRealtimeEvent(event: ServerEvent): void {
+  #onModelEvent(event: ModelEvent): void {
     if (this.#status !== 'active') return;
     switch (event.type) {
-      case 'response.output_audio.delta':
+      case 'audio':
         if (this.#silenced.has(event.responseId)) return;
         this.#lastActivityAt = this.#now();
         this.#responseHadAudio = true;
-        this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.delta);
+        this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.chunk);
         return;
-      case 'session.updated':
-        this.#onSessionUpdated(event);
+      case 'ready':
+        this.#greet();
         return;
-      case 'input_audio_buffer.speech_started':
+      case 'speech_started':
         this.#lastActivityAt = this.#now();
         this.#input.speechStarted();
         this.#bargeIn();
         return;
-      case 'input_audio_buffer.speech_stopped':
+      case 'speech_stopped':
         this.#lastActivityAt = this.#now();
         this.#input.speechStopped();
         return;
-      case 'input_audio_buffer.committed':
-        // the server answers a turn itself only when create_response is on and no response runs
-        if (!this.#o.behaviour.createResponse || this.#responses.running) this.#responses.request();
+      case 'turn_committed':
+        // the model answers a turn itself only when create_response is on and no response runs
+        if (!this.#o.behaviour.createResponse || this.#o.model.responding) this.#o.model.respond();
         return;
-      case 'response.created':
-        this.#responses.created(event.requestId);
+      case 'response_started':
         this.#runningResponse = event.responseId;
         this.#responseHadAudio = false;
         return;
-      case 'response.output_audio.done':
+      case 'audio_done':
         if (!this.#silenced.has(event.responseId)) this.#outbound.flush();
         return;
-      case 'response.output_item.done':
-        if (event.item.type === 'function_call' && 'callId' in event.item) {
-          this.#functionCalls.itemDone(event.responseId, event.item);
-        }
+      case 'tool_call':
+        this.#functionCalls.itemDone(event.responseId, event.call);
         return;
-      case 'response.done':
+      case 'response_done':
         this.#onResponseDone(event);
         return;
-      case 'response.output_audio_transcript.done':
-        this.#transcript.agent(event.itemId, event.transcript, Math.round(this.#elapsed()));
+      case 'transcript':
+        if (event.role === 'agent')
+          this.#transcript.agent(event.itemId, event.text, Math.round(this.#elapsed()));
+        else this.#transcript.caller(event.text, Math.round(this.#elapsed()));
         return;
-      case 'conversation.item.input_audio_transcription.completed':
-        this.#transcript.caller(event.transcript, Math.round(this.#elapsed()));
+      case 'warning':
+        this.#log.warn(event.message);
         return;
-      case 'error':
-        this.#onRealtimeError(event);
-        return;
-      default:
+      case 'closed':
+        this.#onModelClosed(event);
         return;
     }
   }
 
-  /** The first `session.updated` confirms our configuration: only then may the agent speak. */
-  #onSessionUpdated(event: Extract<ServerEvent, { type: 'session.updated' }>): void {
-    if (this.#configured) return;
-    for (const [side, format] of [
-      ['input', event.inputFormat],
-      ['output', event.outputFormat],
-    ] as const) {
-      if (format !== undefined && format !== 'audio/pcmu') {
-        this.fail(
-          `OpenAI configured ${side} audio as ${format}, not audio/pcmu: the caller would hear static`,
-        );
-        return;
-      }
-    }
-    this.#configured = true;
-    this.#greet();
-  }
-
-  #onResponseDone(event: Extract<ServerEvent, { type: 'response.done' }>): void {
-    const served = this.#responses.done();
+  #onResponseDone(event: Extract<ModelEvent, { type: 'response_done' }>): void {
     this.#runningResponse = undefined;
-    this.#finish?.responseDone(this.#responseHadAudio, served);
-    if (event.status === 'failed') {
-      this.#log.warn(
-        { responseId: event.responseId },
-        `OpenAI response failed: ${event.statusError ?? 'no reason'}`,
-      );
-    }
-    this.#functionCalls.responseDone(event.responseId, event.functionCalls);
+    this.#finish?.responseDone(this.#responseHadAudio, event.requestId);
+    if (event.failure)
+      this.#log.warn({ responseId: event.responseId }, `the model's response failed: ${event.failure}`);
+    this.#functionCalls.responseDone(event.responseId, event.toolCalls);
     if (this.#finish) this.#outbound.flush();
     this.#maybeFinish();
   }
@@ -380,15 +335,10 @@ export class CallSession implements CallControl {
    */
   #afterToolOutputs(): void {
     if (this.#finish) {
-      this.#finish.askFarewell((farewell) => this.#respond(farewell));
+      this.#finish.askFarewell((farewell) => this.#o.model.respond(farewell));
       return;
     }
-    if (!this.#input.speaking) this.#responses.request();
-  }
-
-  /** Requests a response whose instructions are the agent's plus `addendum` (never instead of them). */
-  #respond(addendum: string): string {
-    return this.#responses.request({ instructions: `${this.#o.behaviour.instructions}\n\n${addendum}` });
+    if (!this.#input.speaking) this.#o.model.respond();
   }
 
   #maybeFinish(): void {
@@ -412,40 +362,23 @@ export class CallSession implements CallControl {
       .then(() => this.#guard('the end of a finished call', () => this.end(finish.outcome)));
   }
 
-  #onRealtimeError(event: Extract<ServerEvent, { type: 'error' }>): void {
-    if (event.eventId === SESSION_CONFIG_EVENT_ID || !this.#configured) {
-      // the service keeps its defaults (PCM 24 kHz, no tools): static on a μ-law line. Never run on them.
-      this.fail(`OpenAI rejected the session configuration: ${event.message} (${event.code ?? 'no code'})`);
-      return;
-    }
-    const busy = event.code === 'conversation_already_has_active_response';
-    if (this.#responses.rejected(event.eventId, busy)) {
-      if (!busy) this.#log.warn({ code: event.code }, `OpenAI refused a response: ${event.message}`);
-      return;
-    }
-    if (event.code === 'response_cancel_not_active') {
-      // the response finished while our cancel was on the wire: harmless, per the API docs
-      this.#log.debug('response.cancel arrived after the response had finished');
-      return;
-    }
-    // most Realtime errors are recoverable; fatal ones also close the socket (handled in onClose)
-    this.#log.warn({ code: event.code }, `OpenAI reported an error: ${event.message}`);
-  }
-
-  #onRealtimeClosed(closed: RealtimeClosed): void {
+  #onModelClosed(closed: Extract<ModelEvent, { type: 'closed' }>): void {
     if (closed.expected || this.#status !== 'active') return;
-    if (closed.sessionLimit) {
+    if (closed.code === 'session_limit') {
       this.end({ kind: 'completed', reason: closed.message });
       return;
     }
-    this.#log.error({ reason: closed.message }, 'lost the OpenAI Realtime session; ending the stream');
+    this.#log.error(
+      { reason: closed.message, code: closed.code },
+      'lost the model session; ending the stream',
+    );
     this.end({ kind: 'failed', reason: closed.message });
   }
 
   #greet(): void {
     const { greeting } = this.#o.behaviour;
     if (!greeting) return;
-    this.#respond(
+    this.#o.model.respond(
       `Start the call: greet the caller by saying exactly this, then wait for their answer: "${greeting}"`,
     );
   }
@@ -468,7 +401,7 @@ export class CallSession implements CallControl {
       this.#silenced.add(cut.responseId);
       this.#transcript.interrupted(cut.itemId, cut.audioEndMs);
     }
-    for (const event of forgetUnheard(cuts)) this.#o.realtime.send(event);
+    this.#o.model.forgetUnheard(cuts);
     if (cuts[0])
       this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
   }

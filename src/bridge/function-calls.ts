@@ -1,17 +1,16 @@
-import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
-import type { FunctionCallItem } from '../realtime/openai/events.js';
-import type { ToolCallRecord, ToolExecutor } from './ports.js';
+import type { ModelToolCall, ToolCallRecord, ToolExecutor } from './ports.js';
 
 /**
  * The function-call loop of one call (Realtime guide §4):
- * - a call runs only when its item is `completed` (cancelled responses also emit `done` events);
+ * - the model session reports only complete calls (a cancelled response's are left out);
  * - calls of one response run concurrently, each exactly once per `call_id`;
  * - when the asking response is done and all its calls have settled (each output sent once, as soon
  *   as it exists), the owner decides what follows: normally a single `response.create`.
  */
 export interface FunctionCallLoopOptions {
   tools: ToolExecutor;
-  send(event: RealtimeClientEvent): void;
+  /** Gives the model a call's output. */
+  sendOutput(callId: string, output: string): void;
   /** Every output of a finished response has been sent: decide what comes next (usually one response). */
   outputsSent(): void;
   signal: AbortSignal;
@@ -35,16 +34,16 @@ export class FunctionCallLoop {
     this.#options = options;
   }
 
-  /** `response.output_item.done` with a function call: start it right away. */
-  itemDone(responseId: string, item: FunctionCallItem): void {
-    if (item.status !== 'completed' || this.#seen.has(item.callId) || !item.callId) return;
+  /** A complete function call: start it right away. */
+  itemDone(responseId: string, item: ModelToolCall): void {
+    if (this.#seen.has(item.callId)) return;
     this.#seen.add(item.callId);
     const batch = this.#batch(responseId);
     batch.calls.set(item.callId, this.#run(item));
   }
 
-  /** `response.done`: run any completed call not seen yet, then answer once everything settled. */
-  responseDone(responseId: string, calls: readonly FunctionCallItem[]): void {
+  /** The response is done: run any call not seen yet, then answer once everything settled. */
+  responseDone(responseId: string, calls: readonly ModelToolCall[]): void {
     for (const call of calls) this.itemDone(responseId, call);
     const batch = this.#batches.get(responseId);
     if (!batch) return;
@@ -75,7 +74,7 @@ export class FunctionCallLoop {
     return batch;
   }
 
-  async #run(item: FunctionCallItem): Promise<void> {
+  async #run(item: ModelToolCall): Promise<void> {
     const started = this.#options.now();
     let output: string;
     try {
@@ -92,10 +91,7 @@ export class FunctionCallLoop {
     if (this.#options.signal.aborted) return;
     // the output is sent as soon as it exists: a caller who barges in still leaves no dangling call
     try {
-      this.#options.send({
-        type: 'conversation.item.create',
-        item: { type: 'function_call_output', call_id: item.callId, output },
-      });
+      this.#options.sendOutput(item.callId, output);
     } catch (error) {
       this.#options.onFault(`sending the output of ${item.name}`, error);
       return;

@@ -17,6 +17,16 @@ export interface MediaStreamPort {
 }
 
 export type { CallOutcome } from '../telephony/call-outcome.js';
+
+/** What the phone side of a call reports (Twilio Media Streams today), after `start`. */
+export type MediaEvent =
+  /** Caller audio: base64 μ-law 8 kHz, validated; `timestampMs` on the stream's clock. */
+  | { type: 'audio'; payload: string; timestampMs: number }
+  /** The audio queued before this mark has played (or was cleared). */
+  | { type: 'played'; mark: string }
+  | { type: 'dtmf'; digit: string }
+  /** The stream ended from the phone side (the caller hung up, or the call was redirected). */
+  | { type: 'stopped' };
 export type { CallControl, ToolExecutor } from '../tools/types.js';
 
 export interface TranscriptEntry {
@@ -37,4 +47,85 @@ export interface ToolCallRecord {
   output: string;
   atMs: number;
   durationMs: number;
+}
+
+/** Why a model session failed or closed, as the call core sees it (provider codes stay in adapters). */
+export type ModelErrorCode =
+  | 'config_rejected'
+  | 'session_limit'
+  | 'auth'
+  | 'rate_limited'
+  | 'unreachable'
+  | 'stalled'
+  | 'closed'
+  | 'other';
+
+/** One function call the model made (complete: its arguments are final). */
+export interface ModelToolCall {
+  callId: string;
+  name: string;
+  /** JSON text, as the model wrote it (may be invalid). */
+  arguments: string;
+}
+
+/** What a model session reports, in order. Item and response ids are the provider's, opaque here. */
+export type ModelEvent =
+  /** The provider confirmed our configuration: the agent may speak. */
+  | { type: 'ready' }
+  | { type: 'speech_started' }
+  | { type: 'speech_stopped' }
+  /** The caller's turn is final (server turn detection). */
+  | { type: 'turn_committed' }
+  | { type: 'response_started'; responseId: string }
+  | { type: 'audio'; responseId: string; itemId: string; contentIndex: number; chunk: string }
+  | { type: 'audio_done'; responseId: string; itemId: string }
+  | { type: 'transcript'; role: 'caller' | 'agent'; itemId: string; text: string }
+  | { type: 'tool_call'; responseId: string; call: ModelToolCall }
+  | {
+      type: 'response_done';
+      responseId: string;
+      /** The request this response answered (from {@link ModelSession.respond}), when known. */
+      requestId: string | undefined;
+      /** Calls of this response not reported yet (a backup for missed `tool_call` events). */
+      toolCalls: ModelToolCall[];
+      failure?: string;
+    }
+  /** Something went wrong that the session survives. */
+  | { type: 'warning'; message: string }
+  /** The session is over; `expected` when we closed it. */
+  | { type: 'closed'; code: ModelErrorCode; message: string; expected: boolean };
+
+/** What a barge-in has to cut: one entry per item the caller has not fully heard. */
+export interface UnheardItem {
+  itemId: string;
+  contentIndex: number;
+  /** Heard audio (ms); 0 means nothing was heard. */
+  audioEndMs: number;
+}
+
+/**
+ * The model side of one call: a speech-to-speech session (OpenAI Realtime today). The adapter owns
+ * the provider's rules — one response at a time, how per-response instructions combine with the
+ * session's, how unheard audio is removed — so the call core states what it wants, not how.
+ */
+export interface ModelSession {
+  /** When the session was opened (monotonic ms): providers limit session length from then. */
+  readonly openedAt: number;
+  /** A response is running now (something the caller could be hearing). */
+  readonly responding: boolean;
+  /** Hot path: caller audio, base64 μ-law, already validated. */
+  appendAudio(base64: string): void;
+  /** Text from the caller's side (e.g. a keypad digit). */
+  addCallerText(text: string): void;
+  /**
+   * Ask for a response, now or after the current one; `addendum` is said on top of the agent's
+   * instructions (never instead of them). Returns the request's id.
+   */
+  respond(addendum?: string): string;
+  sendToolResult(callId: string, output: string): void;
+  /** Make the model forget what the caller did not hear (barge-in). */
+  forgetUnheard(items: readonly UnheardItem[]): void;
+  /** Events (and a close) that came before a subscriber are replayed to it. */
+  subscribe(listener: (event: ModelEvent) => void): void;
+  close(): void;
 }

@@ -11,6 +11,7 @@ import {
   markMessage,
   mediaMessage,
   parseTwilioMessage,
+  toMediaEvent,
 } from '../telephony/twilio/media-messages.js';
 import { isValidUpgradeSignature } from '../telephony/twilio/signature.js';
 import type { CallRegistry } from './call-registry.js';
@@ -184,7 +185,8 @@ export class MediaSocketServer {
           return endSocket('message for another streamSid');
         }
         if (message.event === 'start') return endSocket('a second start on the same stream');
-        session.handleTwilio(message);
+        const event = toMediaEvent(message);
+        if (event) session.handleMedia(event);
         return;
       }
       if (message.event !== 'start') return endSocket(`${message.event} before start`);

@@ -5,6 +5,7 @@ import type { CallControl, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { connectRealtime, type RealtimeConnection } from '../realtime/openai/connection.js';
+import { OpenAiModelSession } from '../realtime/openai/model-session.js';
 import { buildSessionUpdate, type FunctionTool } from '../realtime/openai/session-config.js';
 import { createApp, type Readiness } from './app.js';
 import { CallRegistry } from './call-registry.js';
@@ -116,12 +117,12 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     connectRealtime: connect,
     startTimeoutMs: options.mediaTimeouts?.startMs,
     pingIntervalMs: options.mediaTimeouts?.pingIntervalMs,
-    createSession: (init) => {
+    createSession: ({ realtime, ...init }) => {
       let executor: ToolExecutor | undefined;
       const session: CallSession = new CallSession({
         ...init,
+        model: new OpenAiModelSession(realtime, { instructions: agent.instructions }),
         behaviour: {
-          instructions: agent.instructions,
           greeting: agent.greeting,
           interruptResponse: agent.realtime.turn_detection.interrupt_response,
           createResponse: agent.realtime.turn_detection.create_response,

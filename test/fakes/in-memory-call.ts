@@ -8,8 +8,14 @@ import type {
   RealtimeListener,
 } from '../../src/realtime/openai/connection.js';
 import { parseServerEvent } from '../../src/realtime/openai/events.js';
+import { OpenAiModelSession } from '../../src/realtime/openai/model-session.js';
 
-/** A Realtime connection in memory: records what the bridge sends, lets a test play the server. */
+const INSTRUCTIONS = 'You are Ada, the moving company assistant. Always answer in English.';
+
+/**
+ * A Realtime connection in memory: records what the OpenAI adapter sends, lets a test play the
+ * server in the real wire format. A call built on it runs the call core and the adapter together.
+ */
 export class InMemoryRealtime implements RealtimeConnection {
   constructor(readonly openedAt = 0) {}
   readonly sent: (RealtimeClientEvent & { event_id?: string })[] = [];
@@ -92,12 +98,11 @@ export function inMemoryCall(
     callSid: 'CA0001',
     streamSid: 'MZ0001',
     media,
-    realtime,
+    model: new OpenAiModelSession(realtime, { instructions: INSTRUCTIONS }),
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     now: () => clock.now,
     tools: options.tools,
     behaviour: {
-      instructions: 'You are Ada, the moving company assistant. Always answer in English.',
       interruptResponse: true,
       createResponse: true,
       maxDurationS: 1800,

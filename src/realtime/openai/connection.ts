@@ -1,7 +1,17 @@
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
+import type { ModelErrorCode } from '../../bridge/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.js';
+
+/** The fatal service error codes, as the call core's failure kinds. */
+const FATAL_CODE_KINDS: Record<string, ModelErrorCode> = {
+  invalid_api_key: 'auth',
+  insufficient_quota: 'rate_limited',
+  session_expired: 'session_limit',
+  model_not_found: 'other',
+  beta_api_shape_disabled: 'other',
+};
 
 /** Why a Realtime connection ended, phrased for the operator. */
 export interface RealtimeClosed {
@@ -9,6 +19,8 @@ export interface RealtimeClosed {
   expected: boolean;
   /** The service ended the session at its 60-minute limit (not a failure of the call). */
   sessionLimit?: boolean;
+  /** What kind of failure, for the call core (when not expected). */
+  code: ModelErrorCode;
   message: string;
 }
 
@@ -85,7 +97,7 @@ class WsRealtimeConnection implements RealtimeConnection {
   #listener: RealtimeListener | undefined;
   #early: ServerEvent[] = [];
   #closed: RealtimeClosed | undefined;
-  #failure: string | undefined;
+  #failure: { code: ModelErrorCode; message: string } | undefined;
   #expired = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #awaitingPong = false;
@@ -109,8 +121,11 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#awaitingPong = false;
     });
     this.#socket.on('unexpected-response', (_req, res) => {
-      this.#failure =
-        HANDSHAKE_MESSAGES[res.statusCode ?? 0] ?? `OpenAI refused the connection (HTTP ${res.statusCode})`;
+      const status = res.statusCode ?? 0;
+      this.#failure = {
+        code: status === 401 || status === 403 ? 'auth' : status === 429 ? 'rate_limited' : 'other',
+        message: HANDSHAKE_MESSAGES[status] ?? `OpenAI refused the connection (HTTP ${status})`,
+      };
       res.resume();
       this.#socket.terminate();
     });
@@ -119,25 +134,40 @@ class WsRealtimeConnection implements RealtimeConnection {
       const event = parseServerEvent(data.toString());
       if (!event) return;
       if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
-        this.#failure = `OpenAI ended the session: ${event.message} (${event.code})`;
+        this.#failure = {
+          code: FATAL_CODE_KINDS[event.code] ?? 'other',
+          message: `OpenAI ended the session: ${event.message} (${event.code})`,
+        };
         if (event.code === 'session_expired') this.#expired = true;
       }
       this.#deliver(event);
     });
     this.#socket.on('error', (err) => {
-      this.#failure ??= `cannot reach OpenAI Realtime at ${new URL(options.url).host}: ${err.message}`;
+      this.#failure ??= {
+        code: 'unreachable',
+        message: `cannot reach OpenAI Realtime at ${new URL(options.url).host}: ${err.message}`,
+      };
     });
     this.#socket.on('close', (code, reason) => {
       if (this.#closed) return;
       const text = reason.toString();
       const sessionLimit = this.#expired || (code === 1001 && /maximum duration/i.test(text));
-      this.#finish({
-        expected: false,
-        sessionLimit,
-        message: sessionLimit
-          ? 'the OpenAI Realtime session reached its 60-minute limit'
-          : (this.#failure ?? `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`),
-      });
+      this.#finish(
+        sessionLimit
+          ? {
+              expected: false,
+              sessionLimit,
+              code: 'session_limit',
+              message: 'the OpenAI Realtime session reached its 60-minute limit',
+            }
+          : {
+              expected: false,
+              ...(this.#failure ?? {
+                code: 'closed',
+                message: `OpenAI closed the connection (code ${code}${text ? `: ${text}` : ''})`,
+              }),
+            },
+      );
     });
   }
 
@@ -164,7 +194,7 @@ class WsRealtimeConnection implements RealtimeConnection {
 
   close(): void {
     if (this.#closed) return;
-    this.#finish({ expected: true, message: 'closed by voice-agent' });
+    this.#finish({ expected: true, code: 'closed', message: 'closed by voice-agent' });
     if (this.#socket.readyState === WebSocket.CONNECTING) this.#socket.terminate();
     else this.#socket.close(1000, 'call ended');
   }
@@ -186,7 +216,10 @@ class WsRealtimeConnection implements RealtimeConnection {
   #startHeartbeat(intervalMs: number): void {
     this.#heartbeat = setInterval(() => {
       if (this.#awaitingPong) {
-        this.#failure = `the OpenAI Realtime socket stopped answering (no pong within ${intervalMs / 1000} s)`;
+        this.#failure = {
+          code: 'stalled',
+          message: `the OpenAI Realtime socket stopped answering (no pong within ${intervalMs / 1000} s)`,
+        };
         this.#socket.terminate(); // 'close' follows and reports the failure
         return;
       }

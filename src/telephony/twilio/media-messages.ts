@@ -1,3 +1,5 @@
+import type { MediaEvent } from '../../bridge/ports.js';
+
 /**
  * Twilio Media Streams messages, parsed at the edge (house rule 2). `media` is the per-frame hot path
  * (50 messages/s per call), so this is a hand-written guard, not zod; outbound messages are built by
@@ -108,6 +110,22 @@ export function parseTwilioMessage(text: string): TwilioInbound {
     default:
       if (typeof m.event !== 'string' || !m.event) fail('event is missing or not a string');
       return { event: 'unknown', name: m.event.slice(0, 40) };
+  }
+}
+
+/** A stream message after `start`, as the call core's media event (`undefined`: not for the call). */
+export function toMediaEvent(message: TwilioInbound): MediaEvent | undefined {
+  switch (message.event) {
+    case 'media':
+      return { type: 'audio', payload: message.payload, timestampMs: message.timestampMs };
+    case 'mark':
+      return { type: 'played', mark: message.name };
+    case 'dtmf':
+      return { type: 'dtmf', digit: message.digit };
+    case 'stop':
+      return { type: 'stopped' };
+    default:
+      return undefined;
   }
 }
 

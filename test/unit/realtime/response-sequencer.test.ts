@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ResponseSequencer } from '../../../src/bridge/response-sequencer.js';
+import { ResponseSequencer } from '../../../src/realtime/openai/response-sequencer.js';
 
 type Create = {
   type: string;

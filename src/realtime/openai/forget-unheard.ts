@@ -1,5 +1,5 @@
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
-import type { Interruption } from './playback.js';
+import type { UnheardItem } from '../../bridge/ports.js';
 
 /**
  * What the model must forget after a barge-in, so its context holds only what the caller heard:
@@ -7,7 +7,7 @@ import type { Interruption } from './playback.js';
  * with audio the caller never heard (queued behind the playing one, or still arriving) is deleted.
  * A 0 ms truncate would not do: it leaves the whole transcript in context.
  */
-export function forgetUnheard(cuts: readonly Interruption[]): RealtimeClientEvent[] {
+export function forgetUnheardEvents(cuts: readonly UnheardItem[]): RealtimeClientEvent[] {
   return cuts.map((cut) =>
     cut.audioEndMs > 0
       ? {
