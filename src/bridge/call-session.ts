@@ -311,6 +311,16 @@ export class CallSession implements CallControl {
       case 'warning':
         this.#log.warn(event.message);
         return;
+      case 'resumed':
+        // what was already sent keeps playing; the old session's items can no longer be cut
+        this.#outbound.drop();
+        this.#playback.forgetItems();
+        this.#runningResponse = undefined;
+        this.#log.info(
+          { attempt: event.attempt, gapMs: event.gapMs },
+          'reconnected to the model; conversation replayed',
+        );
+        return;
       case 'closed':
         this.#onModelClosed(event);
         return;

@@ -122,6 +122,14 @@ export class PlaybackTracker {
     return cuts;
   }
 
+  /**
+   * The model session was replaced: its item ids are void, so nothing of theirs can be cut any more.
+   * Marks stay: the audio already sent still plays, and `playing` stays true until it has.
+   */
+  forgetItems(): void {
+    this.#items.clear();
+  }
+
   #item(responseId: string, itemId: string, contentIndex: number): ItemPlayback {
     let item = this.#items.get(itemId);
     if (!item) {

@@ -121,7 +121,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       let executor: ToolExecutor | undefined;
       const session: CallSession = new CallSession({
         ...init,
-        model: new OpenAiModelSession(realtime, { instructions: agent.instructions }),
+        model: new OpenAiModelSession(realtime, {
+          instructions: agent.instructions,
+          reconnect: () => connect(init.callSid),
+        }),
         behaviour: {
           greeting: agent.greeting,
           interruptResponse: agent.realtime.turn_detection.interrupt_response,

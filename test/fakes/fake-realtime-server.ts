@@ -684,6 +684,8 @@ export interface FakeRealtimeServer {
   allClientEvents(): Record<string, unknown>[];
   /** Resolves with the next session to connect. */
   nextSession(): Promise<FakeRealtimeSession>;
+  /** From now on, answer every new upgrade with this HTTP status (undefined: accept again). */
+  refuseNew(status: number | undefined): void;
   close(): Promise<void>;
 }
 
@@ -701,6 +703,7 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
   const handshakes: FakeRealtimeServer['handshakes'] = [];
   const waiters: ((s: FakeRealtimeSession) => void)[] = [];
   const wss = new WebSocketServer({ noServer: true });
+  let refuseStatus: number | undefined;
   const server = createServer((_req, res) => res.writeHead(404).end());
 
   const refuse = (socket: Duplex, status: number, body: string) => {
@@ -714,7 +717,8 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
     const auth = req.headers.authorization;
     const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
     let status = 101;
-    if (options.handshakeStatus) status = options.handshakeStatus;
+    if (refuseStatus) status = refuseStatus;
+    else if (options.handshakeStatus) status = options.handshakeStatus;
     else if (handshakes.length < (options.refuseFirst ?? 0)) status = 429;
     else if (url.pathname !== '/v1/realtime') status = 404;
     else if (auth !== `Bearer ${apiKey}`) status = 401;
@@ -769,6 +773,9 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
     handshakes,
     allClientEvents: () => sessions.flatMap((s) => s.received),
     nextSession: () => new Promise((resolve) => waiters.push(resolve)),
+    refuseNew: (status) => {
+      refuseStatus = status;
+    },
     async close() {
       for (const client of wss.clients) client.terminate();
       wss.close();

@@ -6,10 +6,28 @@ import type {
   UnheardItem,
 } from '../../bridge/ports.js';
 import type { RealtimeClosed, RealtimeConnection } from './connection.js';
+import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';
 import { forgetUnheardEvents } from './forget-unheard.js';
 import { ResponseSequencer } from './response-sequencer.js';
 import { SESSION_CONFIG_EVENT_ID } from './session-config.js';
+
+/** Waits before each reconnect attempt: at once, then twice more with backoff. */
+export const RECONNECT_DELAYS_MS = [0, 400, 1_200];
+
+/** Failures a new socket can cure. Auth, quota, a rejected configuration or the session limit cannot. */
+const RECONNECTABLE = new Set<ModelErrorCode>(['closed', 'stalled', 'unreachable']);
+
+/** Said to the model after a reconnect that cut a response or a caller turn short. */
+export const RESUME_ADDENDUM =
+  'The phone line dropped for a moment and you may have been cut off. If you were in the middle of saying something, finish it briefly from where you were cut off, without starting over. If the caller was speaking, ask them to repeat what they last said.';
+
+export interface OpenAiModelSessionOptions {
+  instructions: string;
+  /** Opens a new, configured connection for this call; without it a lost socket ends the session. */
+  reconnect?: () => RealtimeConnection;
+  reconnectDelaysMs?: readonly number[];
+}
 
 /** Only complete calls run: a cancelled response also reports its (incomplete) items. */
 function completed(item: FunctionCallItem): ModelToolCall | undefined {
@@ -24,25 +42,31 @@ function completed(item: FunctionCallItem): ModelToolCall | undefined {
  *   error naming it, or any error before that confirmation, ends the session (`config_rejected`);
  * - one response at a time, settled by event id ({@link ResponseSequencer});
  * - per-response `instructions` replace the session's, so an addendum is sent with them;
- * - unheard audio is truncated or deleted.
+ * - unheard audio is truncated or deleted;
+ * - a socket lost mid-call (closed, dropped, stalled) is replaced: the new session gets the same
+ *   configuration and the conversation so far (text and function items: audio cannot be replayed),
+ *   a response that was cut short is resumed rather than restarted, and the call core sees one
+ *   `resumed` event. Only when every attempt fails is the session `closed`.
  */
 export class OpenAiModelSession implements ModelSession {
-  readonly #conn: RealtimeConnection;
-  readonly #instructions: string;
+  #conn: RealtimeConnection;
+  readonly #o: OpenAiModelSessionOptions;
   readonly #responses: ResponseSequencer;
+  readonly #history = new ConversationHistory();
   #listener: ((event: ModelEvent) => void) | undefined;
   #early: ModelEvent[] = [];
+  /** The current socket's session confirmed our configuration. */
   #configured = false;
   #ended = false;
+  #callerSpeaking = false;
+  /** A reconnect under way: its attempt, when the old socket was lost, whether a turn was cut short. */
+  #resuming: { attempt: number; since: number; cutShort: boolean } | undefined;
 
-  constructor(connection: RealtimeConnection, options: { instructions: string }) {
+  constructor(connection: RealtimeConnection, options: OpenAiModelSessionOptions) {
     this.#conn = connection;
-    this.#instructions = options.instructions;
-    this.#responses = new ResponseSequencer((event) => connection.send(event));
-    connection.attach({
-      onEvent: (event) => this.#onEvent(event),
-      onClose: (closed) => this.#onClose(closed),
-    });
+    this.#o = options;
+    this.#responses = new ResponseSequencer((event) => this.#conn.send(event));
+    this.#attach(connection);
   }
 
   get openedAt(): number {
@@ -58,6 +82,7 @@ export class OpenAiModelSession implements ModelSession {
   }
 
   addCallerText(text: string): void {
+    this.#history.callerSaid(text);
     this.#conn.send({
       type: 'conversation.item.create',
       item: { type: 'message', role: 'user', content: [{ type: 'input_text', text }] },
@@ -66,11 +91,12 @@ export class OpenAiModelSession implements ModelSession {
 
   respond(addendum?: string): string {
     return this.#responses.request(
-      addendum === undefined ? undefined : { instructions: `${this.#instructions}\n\n${addendum}` },
+      addendum === undefined ? undefined : { instructions: `${this.#o.instructions}\n\n${addendum}` },
     );
   }
 
   sendToolResult(callId: string, output: string): void {
+    this.#history.toolOutput(callId, output);
     this.#conn.send({
       type: 'conversation.item.create',
       item: { type: 'function_call_output', call_id: callId, output },
@@ -78,6 +104,7 @@ export class OpenAiModelSession implements ModelSession {
   }
 
   forgetUnheard(items: readonly UnheardItem[]): void {
+    this.#history.forget(items);
     for (const event of forgetUnheardEvents(items)) this.#conn.send(event);
   }
 
@@ -89,12 +116,25 @@ export class OpenAiModelSession implements ModelSession {
   }
 
   close(): void {
+    this.#ended = true;
     this.#conn.close();
   }
 
   #emit(event: ModelEvent): void {
     if (this.#listener) this.#listener(event);
     else this.#early.push(event);
+  }
+
+  #attach(connection: RealtimeConnection): void {
+    // a replaced socket's late events are ignored: only the current one speaks for the call
+    connection.attach({
+      onEvent: (event) => {
+        if (connection === this.#conn) this.#onEvent(event);
+      },
+      onClose: (closed) => {
+        if (connection === this.#conn) this.#onClose(closed);
+      },
+    });
   }
 
   /** The session cannot go on: report it once, then close the socket. */
@@ -107,8 +147,60 @@ export class OpenAiModelSession implements ModelSession {
 
   #onClose(closed: RealtimeClosed): void {
     if (this.#ended) return;
+    const canRetry = !closed.expected && this.#o.reconnect !== undefined;
+    // a failed attempt is retried whatever the reason; a first loss only when a new socket can help
+    if (canRetry && (this.#resuming || (this.#configured && RECONNECTABLE.has(closed.code)))) {
+      this.#reconnect(closed.message);
+      return;
+    }
     this.#ended = true;
     this.#emit({ type: 'closed', code: closed.code, message: closed.message, expected: closed.expected });
+  }
+
+  /** Replaces the lost socket (the first attempt at once), or gives up after the last attempt. */
+  #reconnect(reason: string): void {
+    const delays = this.#o.reconnectDelaysMs ?? RECONNECT_DELAYS_MS;
+    const previous = this.#resuming;
+    const attempt = (previous?.attempt ?? 0) + 1;
+    if (attempt > delays.length) {
+      this.#end(
+        'closed',
+        `lost the OpenAI session and could not reconnect (${delays.length} attempts): ${reason}`,
+      );
+      return;
+    }
+    // the first loss: whatever ran there is gone; what was requested is asked again later
+    const cutShort = previous ? previous.cutShort : this.#responses.reset() || this.#callerSpeaking;
+    this.#resuming = { attempt, since: previous?.since ?? performance.now(), cutShort };
+    this.#callerSpeaking = false;
+    this.#emit({
+      type: 'warning',
+      message: `lost the OpenAI session (${reason}); reconnecting (attempt ${attempt})`,
+    });
+    const open = () => {
+      if (this.#ended) return;
+      this.#configured = false;
+      this.#conn = this.#o.reconnect!();
+      this.#attach(this.#conn);
+      // queued behind the connection's own session.update, in order
+      for (const item of this.#history.replay()) this.#conn.send(item);
+    };
+    const delay = delays[attempt - 1] ?? 0;
+    if (delay === 0) open();
+    else setTimeout(open, delay).unref();
+  }
+
+  /** The new session confirmed its configuration: the call goes on where it was. */
+  #resumed(): void {
+    const resuming = this.#resuming!;
+    this.#resuming = undefined;
+    this.#emit({
+      type: 'resumed',
+      attempt: resuming.attempt,
+      gapMs: Math.round(performance.now() - resuming.since),
+    });
+    this.#responses.resume();
+    if (resuming.cutShort && !this.#responses.pending) this.respond(RESUME_ADDENDUM);
   }
 
   #onEvent(event: ServerEvent): void {
@@ -127,9 +219,11 @@ export class OpenAiModelSession implements ModelSession {
         this.#onSessionUpdated(event);
         return;
       case 'input_audio_buffer.speech_started':
+        this.#callerSpeaking = true;
         this.#emit({ type: 'speech_started' });
         return;
       case 'input_audio_buffer.speech_stopped':
+        this.#callerSpeaking = false;
         this.#emit({ type: 'speech_stopped' });
         return;
       case 'input_audio_buffer.committed':
@@ -145,7 +239,9 @@ export class OpenAiModelSession implements ModelSession {
       case 'response.output_item.done': {
         const call =
           event.item.type === 'function_call' && 'callId' in event.item ? completed(event.item) : undefined;
-        if (call) this.#emit({ type: 'tool_call', responseId: event.responseId, call });
+        if (!call) return;
+        this.#history.toolCall(call);
+        this.#emit({ type: 'tool_call', responseId: event.responseId, call });
         return;
       }
       case 'response.done':
@@ -158,9 +254,11 @@ export class OpenAiModelSession implements ModelSession {
         });
         return;
       case 'response.output_audio_transcript.done':
+        this.#history.agentSaid(event.itemId, event.transcript);
         this.#emit({ type: 'transcript', role: 'agent', itemId: event.itemId, text: event.transcript });
         return;
       case 'conversation.item.input_audio_transcription.completed':
+        this.#history.callerSaid(event.transcript);
         this.#emit({ type: 'transcript', role: 'caller', itemId: event.itemId, text: event.transcript });
         return;
       case 'error':
@@ -187,33 +285,33 @@ export class OpenAiModelSession implements ModelSession {
       }
     }
     this.#configured = true;
-    this.#emit({ type: 'ready' });
+    if (this.#resuming) this.#resumed();
+    else this.#emit({ type: 'ready' });
   }
 
   #onError(event: Extract<ServerEvent, { type: 'error' }>): void {
+    const what = `${event.message} (${event.code ?? 'no code'})`;
+    if (this.#resuming && !this.#configured) {
+      // the configuration was accepted before: this attempt failed, try another socket
+      const failed = this.#conn;
+      this.#reconnect(what);
+      failed.close();
+      return;
+    }
     if (event.eventId === SESSION_CONFIG_EVENT_ID || !this.#configured) {
       // the service keeps its defaults (PCM 24 kHz, no tools): static on a μ-law line. Never run on them.
-      this.#end(
-        'config_rejected',
-        `OpenAI rejected the session configuration: ${event.message} (${event.code ?? 'no code'})`,
-      );
+      this.#end('config_rejected', `OpenAI rejected the session configuration: ${what}`);
       return;
     }
     const busy = event.code === 'conversation_already_has_active_response';
     if (this.#responses.rejected(event.eventId, busy)) {
-      if (!busy)
-        this.#emit({
-          type: 'warning',
-          message: `OpenAI refused a response: ${event.message} (${event.code})`,
-        });
+      if (!busy) this.#emit({ type: 'warning', message: `OpenAI refused a response: ${what}` });
       return;
     }
     // the response finished while a cancel was on the wire: harmless, per the API docs
     if (event.code === 'response_cancel_not_active') return;
-    // most Realtime errors are recoverable; fatal ones also close the socket (reported by onClose)
-    this.#emit({
-      type: 'warning',
-      message: `OpenAI reported an error: ${event.message} (${event.code ?? 'no code'})`,
-    });
+    // most errors are recoverable (a replayed item the new session refused costs context, not the
+    // call); fatal ones also close the socket (reported by onClose)
+    this.#emit({ type: 'warning', message: `OpenAI reported an error: ${what}` });
   }
 }

@@ -34,6 +34,8 @@ export class ResponseSequencer {
   /** A response is running at the server; with the request it serves, when known. */
   #running: { requestId: string | undefined } | undefined;
   #next = 0;
+  /** Between a lost session and its replacement: requests wait. */
+  #paused = false;
 
   constructor(send: (event: ResponseCreateEvent) => void, idPrefix = 'va') {
     this.#send = send;
@@ -97,8 +99,32 @@ export class ResponseSequencer {
     return inFlight.id;
   }
 
+  /**
+   * The session was replaced (a reconnect): nothing runs there any more. A request still in flight
+   * is asked again, but nothing is sent until {@link resume}. Returns whether a response was running.
+   */
+  reset(): boolean {
+    const wasRunning = this.#running !== undefined;
+    if (this.#inFlight) this.#queue.unshift({ id: this.#inFlight.id, params: this.#inFlight.params });
+    this.#inFlight = undefined;
+    this.#running = undefined;
+    this.#paused = true;
+    return wasRunning;
+  }
+
+  /** The new session is ready: send what waited. */
+  resume(): void {
+    this.#paused = false;
+    this.#flush();
+  }
+
+  /** A request is waiting or in flight (not yet running). */
+  get pending(): boolean {
+    return this.#inFlight !== undefined || this.#queue.length > 0;
+  }
+
   #flush(): void {
-    if (this.#running || this.#inFlight) return;
+    if (this.#paused || this.#running || this.#inFlight) return;
     const next = this.#queue.shift();
     if (!next) return;
     const eventId = `${this.#prefix}_evt_${(this.#next++).toString(36)}`;

@@ -267,16 +267,6 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).toContain('HTTP 429');
   });
 
-  it('OpenAI closing mid-call ends the stream with the fallback', async () => {
-    h = await startHarness();
-    const caller = h.caller();
-    await caller.dial();
-    await caller.waitForAgent({ timeoutMs: 10_000 });
-    h.fake.sessions[0]!.close(1011, 'server error');
-    expect(await caller.closed()).toBe('server');
-    expect((await caller.outcome()).kind).toBe('say');
-  });
-
   it('a fatal Realtime error event ends the stream with the fallback and a readable reason', async () => {
     h = await startHarness();
     const caller = h.caller();
@@ -305,15 +295,73 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).toContain('60-minute limit');
   });
 
-  it('a Realtime socket that goes silent without closing is detected: the caller gets the fallback, not silence', async () => {
+  it('a Realtime socket lost mid-answer is replaced at once: the conversation is replayed and the call goes on', async () => {
+    h = await startHarness({
+      fake: {
+        callerTranscripts: ['I need a quote for Friday'],
+        deltaIntervalMs: 100, // real time: the answer is still playing when the socket drops
+        brain: (ctx) => {
+          if (ctx.instructions?.includes('line dropped')) return { say: 'As I was saying, Friday works.' };
+          if (ctx.trigger === 'create') return { say: 'Hello, Swift Movers.' };
+          return { say: 'Let me check Friday for you, one moment please.', audioMs: 4000 };
+        },
+      },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const greeted = caller.playback.heardMs();
+    await caller.speak(mulawTone(500));
+    await eventually(() => caller.playback.heardMs() > greeted + 500); // the answer is playing
+    h.fake.sessions[0]!.close(1011, 'server_error');
+
+    const second = await eventually(() => h!.fake.sessions[1]);
+    await eventually(() => second.responses.length === 1);
+    const [update, ...rest] = second.received;
+    expect(update).toMatchObject({ type: 'session.update', session: { type: 'realtime' } });
+    const replayed = rest
+      .filter((e) => e.type === 'conversation.item.create')
+      .map((e) => e.item as { role: string; content: { type: string; text: string }[] })
+      .map((item) => [item.role, item.content[0]!.type, item.content[0]!.text]);
+    expect(replayed).toEqual([
+      ['assistant', 'output_text', 'Hello, Swift Movers.'],
+      ['user', 'input_text', 'I need a quote for Friday'],
+    ]);
+    // the cut answer is resumed, not started over
+    expect(second.responses[0]!.instructions).toContain('without starting over');
+    expect(second.errors).toEqual([]);
+    const before = caller.playback.heardMs();
+    await eventually(() => caller.playback.heardMs() > before + 500, 10_000); // the caller hears the agent again
+    expect(h.server.activeCalls).toBe(1);
+    expect(h.logs.join('\n')).toContain('reconnected to the model; conversation replayed');
+    await caller.hangUp();
+  });
+
+  it('when every reconnect attempt fails, the caller gets the fallback', async () => {
+    h = await startHarness();
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    h.fake.refuseNew(503);
+    h.fake.sessions[0]!.close(1011, 'server_error');
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('say');
+    expect(h.fake.handshakes.map((x) => x.status)).toEqual([101, 503, 503, 503]);
+    expect(h.logs.join('\n')).toContain('could not reconnect (3 attempts)');
+  });
+
+  it('a Realtime socket that goes silent without closing is detected and replaced: no dead air', async () => {
     h = await startHarness({ server: { realtimeHeartbeatMs: 200 } });
     const caller = h.caller();
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
     h.fake.sessions[0]!.stall();
-    expect(await caller.closed()).toBe('server');
-    expect((await caller.outcome()).kind).toBe('say');
+    await eventually(() => h!.fake.sessions[1]?.sent('session.update').length === 1, 5_000);
     expect(h.logs.join('\n')).toContain('the OpenAI Realtime socket stopped answering');
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // answered on the new session
+    expect(h.server.activeCalls).toBe(1);
+    await caller.hangUp();
   });
 
   it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
