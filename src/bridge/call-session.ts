@@ -44,9 +44,6 @@ export interface CallSessionOptions {
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
-/** OpenAI ends a Realtime session after 60 minutes; a call ends cleanly this long before that. */
-export const REALTIME_SESSION_LIMIT_MS = 60 * 60_000;
-const SESSION_LIMIT_MARGIN_MS = 5_000;
 
 /**
  * One phone call: Twilio Media Stream ⇄ OpenAI Realtime. All per-call state lives here (house rule 3);
@@ -112,16 +109,9 @@ export class CallSession implements CallControl {
       onFault: (what, error) => this.#crash(what, error),
     });
     const { maxDurationS, idleTimeoutS } = options.behaviour;
-    const sessionLeftMs =
-      REALTIME_SESSION_LIMIT_MS - (this.#now() - options.model.openedAt) - SESSION_LIMIT_MARGIN_MS;
-    this.#timer('the call duration limit', Math.min(maxDurationS * 1000, sessionLeftMs), () =>
-      this.end({
-        kind: 'completed',
-        reason:
-          maxDurationS * 1000 <= sessionLeftMs
-            ? 'maximum call duration reached'
-            : 'the OpenAI Realtime session reached its 60-minute limit',
-      }),
+    // the model session's own time limit is the adapter's business (it rolls sessions over)
+    this.#timer('the call duration limit', maxDurationS * 1000, () =>
+      this.end({ kind: 'completed', reason: 'maximum call duration reached' }),
     );
     this.#scheduleIdleCheck(idleTimeoutS * 1000);
     options.model.subscribe((event) =>
@@ -318,7 +308,9 @@ export class CallSession implements CallControl {
         this.#runningResponse = undefined;
         this.#log.info(
           { attempt: event.attempt, gapMs: event.gapMs },
-          'reconnected to the model; conversation replayed',
+          event.reason === 'rollover'
+            ? 'rolled the model session over before its time limit; conversation replayed'
+            : 'reconnected to the model; conversation replayed',
         );
         return;
       case 'closed':

@@ -93,10 +93,11 @@ export type ModelEvent =
   /** Something went wrong that the session survives. */
   | { type: 'warning'; message: string }
   /**
-   * The provider connection was lost and replaced (conversation replayed): item and response ids
-   * from before are void. `gapMs`: from the loss to the new session's confirmation.
+   * The provider session was replaced — lost, or rolled over before its time limit — with the
+   * conversation replayed: item and response ids from before are void. `gapMs`: from the loss (or
+   * the start of the rollover) to the new session's confirmation.
    */
-  | { type: 'resumed'; attempt: number; gapMs: number }
+  | { type: 'resumed'; reason: 'lost' | 'rollover'; attempt: number; gapMs: number }
   /** The session is over; `expected` when we closed it. */
   | { type: 'closed'; code: ModelErrorCode; message: string; expected: boolean };
 

@@ -53,8 +53,8 @@ const ISO_639_1 = new Set(
   ).split(' '),
 );
 export const DEFAULT_MAX_CALL_DURATION_S = 30 * 60;
-/** OpenAI closes a Realtime session after 60 minutes; voice-agent does not roll sessions over. */
-export const REALTIME_SESSION_LIMIT_S = 60 * 60;
+/** The longest call voice-agent takes on (4 hours). Model sessions are rolled over within it. */
+export const MAX_CALL_DURATION_S = 4 * 60 * 60;
 export const DEFAULT_FALLBACK_SAY =
   'Sorry, our assistant is not available right now. Please call again later.';
 
@@ -183,11 +183,11 @@ const callSchema = z.strictObject({
     .number()
     .int()
     .positive()
-    .max(REALTIME_SESSION_LIMIT_S, {
-      error: 'OpenAI Realtime sessions last at most 60 minutes: use 3600 or less',
-    })
+    .max(MAX_CALL_DURATION_S, { error: 'at most 14400 (4 hours)' })
     .default(DEFAULT_MAX_CALL_DURATION_S)
-    .describe('Hard cap on a call, in seconds (at most 3600: the Realtime session limit).'),
+    .describe(
+      'Hard cap on a call, in seconds (at most 14400). Longer than the 60-minute OpenAI session limit is fine: sessions are rolled over with the conversation replayed.',
+    ),
   idle_timeout_s: z
     .number()
     .int()

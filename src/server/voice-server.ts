@@ -43,6 +43,8 @@ export interface VoiceServerOptions {
   actionGraceMs?: number;
   /** Realtime socket ping interval (default 5 s); one unanswered ping ends the session. */
   realtimeHeartbeatMs?: number;
+  /** Session age after which it is rolled over at a quiet moment (default 55 min; tests shorten it). */
+  realtimeRolloverMs?: number;
   /** Media socket deadlines (defaults: 10 s for `start`, a ping every 10 s). */
   mediaTimeouts?: { startMs?: number; pingIntervalMs?: number };
 }
@@ -124,6 +126,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         model: new OpenAiModelSession(realtime, {
           instructions: agent.instructions,
           reconnect: () => connect(init.callSid),
+          rolloverAfterMs: options.realtimeRolloverMs,
         }),
         behaviour: {
           greeting: agent.greeting,

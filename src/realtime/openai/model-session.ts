@@ -15,8 +15,18 @@ import { SESSION_CONFIG_EVENT_ID } from './session-config.js';
 /** Waits before each reconnect attempt: at once, then twice more with backoff. */
 export const RECONNECT_DELAYS_MS = [0, 400, 1_200];
 
-/** Failures a new socket can cure. Auth, quota, a rejected configuration or the session limit cannot. */
-const RECONNECTABLE = new Set<ModelErrorCode>(['closed', 'stalled', 'unreachable']);
+/**
+ * Failures a new socket can cure — including the 60-minute session limit, since a new session starts
+ * its own clock. Auth, quota and a rejected configuration cannot be cured this way.
+ */
+const RECONNECTABLE = new Set<ModelErrorCode>(['closed', 'stalled', 'unreachable', 'session_limit']);
+
+/**
+ * OpenAI ends a session after 60 minutes (close 1001). From this age on, the session is replaced at
+ * the first quiet moment — no response running or requested, caller not speaking — so a long call
+ * never has a sentence cut by the limit. Nothing announces expiry; Strands uses 50 min, we use 55.
+ */
+export const ROLLOVER_AFTER_MS = 55 * 60_000;
 
 /** Said to the model after a reconnect that cut a response or a caller turn short. */
 export const RESUME_ADDENDUM =
@@ -27,6 +37,8 @@ export interface OpenAiModelSessionOptions {
   /** Opens a new, configured connection for this call; without it a lost socket ends the session. */
   reconnect?: () => RealtimeConnection;
   reconnectDelaysMs?: readonly number[];
+  /** Session age after which it is rolled over at a quiet moment (needs `reconnect`). */
+  rolloverAfterMs?: number;
 }
 
 /** Only complete calls run: a cancelled response also reports its (incomplete) items. */
@@ -46,7 +58,8 @@ function completed(item: FunctionCallItem): ModelToolCall | undefined {
  * - a socket lost mid-call (closed, dropped, stalled) is replaced: the new session gets the same
  *   configuration and the conversation so far (text and function items: audio cannot be replayed),
  *   a response that was cut short is resumed rather than restarted, and the call core sees one
- *   `resumed` event. Only when every attempt fails is the session `closed`.
+ *   `resumed` event. Only when every attempt fails is the session `closed`;
+ * - before the 60-minute limit the session is rolled over the same way, at a quiet moment.
  */
 export class OpenAiModelSession implements ModelSession {
   #conn: RealtimeConnection;
@@ -59,14 +72,19 @@ export class OpenAiModelSession implements ModelSession {
   #configured = false;
   #ended = false;
   #callerSpeaking = false;
+  /** A caller turn ended and its answer has not started yet (not a moment to roll over). */
+  #turnAwaitingAnswer = false;
   /** A reconnect under way: its attempt, when the old socket was lost, whether a turn was cut short. */
-  #resuming: { attempt: number; since: number; cutShort: boolean } | undefined;
+  #resuming: { attempt: number; since: number; cutShort: boolean; rollover: boolean } | undefined;
+  #rolloverTimer: NodeJS.Timeout | undefined;
+  #rolloverDue = false;
 
   constructor(connection: RealtimeConnection, options: OpenAiModelSessionOptions) {
     this.#conn = connection;
     this.#o = options;
     this.#responses = new ResponseSequencer((event) => this.#conn.send(event));
     this.#attach(connection);
+    this.#scheduleRollover();
   }
 
   get openedAt(): number {
@@ -117,6 +135,7 @@ export class OpenAiModelSession implements ModelSession {
 
   close(): void {
     this.#ended = true;
+    clearTimeout(this.#rolloverTimer);
     this.#conn.close();
   }
 
@@ -141,6 +160,7 @@ export class OpenAiModelSession implements ModelSession {
   #end(code: ModelErrorCode, message: string): void {
     if (this.#ended) return;
     this.#ended = true;
+    clearTimeout(this.#rolloverTimer);
     this.#emit({ type: 'closed', code, message, expected: false });
     this.#conn.close();
   }
@@ -154,7 +174,48 @@ export class OpenAiModelSession implements ModelSession {
       return;
     }
     this.#ended = true;
+    clearTimeout(this.#rolloverTimer);
     this.#emit({ type: 'closed', code: closed.code, message: closed.message, expected: closed.expected });
+  }
+
+  #scheduleRollover(): void {
+    if (!this.#o.reconnect) return;
+    clearTimeout(this.#rolloverTimer);
+    const age = performance.now() - this.#conn.openedAt;
+    this.#rolloverTimer = setTimeout(
+      () => {
+        this.#rolloverDue = true;
+        this.#maybeRollover();
+      },
+      Math.max(0, (this.#o.rolloverAfterMs ?? ROLLOVER_AFTER_MS) - age),
+    );
+    this.#rolloverTimer.unref();
+  }
+
+  /** A planned replacement, at a quiet moment only: nothing is cut short, so nothing is resumed. */
+  #maybeRollover(): void {
+    const quiet =
+      !this.#responses.running &&
+      !this.#responses.pending &&
+      !this.#callerSpeaking &&
+      !this.#turnAwaitingAnswer;
+    if (!this.#rolloverDue || !quiet || this.#resuming || this.#ended) return;
+    this.#rolloverDue = false;
+    const old = this.#conn;
+    this.#resuming = { attempt: 1, since: performance.now(), cutShort: false, rollover: true };
+    this.#responses.reset();
+    this.#open();
+    old.close();
+  }
+
+  /** Opens the replacement session: same configuration, then the conversation so far. */
+  #open(): void {
+    if (this.#ended) return;
+    this.#configured = false;
+    this.#conn = this.#o.reconnect!();
+    this.#attach(this.#conn);
+    // queued behind the connection's own session.update, in order
+    for (const item of this.#history.replay()) this.#conn.send(item);
   }
 
   /** Replaces the lost socket (the first attempt at once), or gives up after the last attempt. */
@@ -170,24 +231,24 @@ export class OpenAiModelSession implements ModelSession {
       return;
     }
     // the first loss: whatever ran there is gone; what was requested is asked again later
-    const cutShort = previous ? previous.cutShort : this.#responses.reset() || this.#callerSpeaking;
-    this.#resuming = { attempt, since: previous?.since ?? performance.now(), cutShort };
+    const cutShort = previous
+      ? previous.cutShort
+      : this.#responses.reset() || this.#callerSpeaking || this.#turnAwaitingAnswer;
+    this.#resuming = {
+      attempt,
+      since: previous?.since ?? performance.now(),
+      cutShort,
+      rollover: false,
+    };
     this.#callerSpeaking = false;
+    this.#turnAwaitingAnswer = false;
     this.#emit({
       type: 'warning',
       message: `lost the OpenAI session (${reason}); reconnecting (attempt ${attempt})`,
     });
-    const open = () => {
-      if (this.#ended) return;
-      this.#configured = false;
-      this.#conn = this.#o.reconnect!();
-      this.#attach(this.#conn);
-      // queued behind the connection's own session.update, in order
-      for (const item of this.#history.replay()) this.#conn.send(item);
-    };
     const delay = delays[attempt - 1] ?? 0;
-    if (delay === 0) open();
-    else setTimeout(open, delay).unref();
+    if (delay === 0) this.#open();
+    else setTimeout(() => this.#open(), delay).unref();
   }
 
   /** The new session confirmed its configuration: the call goes on where it was. */
@@ -196,9 +257,11 @@ export class OpenAiModelSession implements ModelSession {
     this.#resuming = undefined;
     this.#emit({
       type: 'resumed',
+      reason: resuming.rollover ? 'rollover' : 'lost',
       attempt: resuming.attempt,
       gapMs: Math.round(performance.now() - resuming.since),
     });
+    this.#scheduleRollover();
     this.#responses.resume();
     if (resuming.cutShort && !this.#responses.pending) this.respond(RESUME_ADDENDUM);
   }
@@ -224,12 +287,15 @@ export class OpenAiModelSession implements ModelSession {
         return;
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
+        // not a quiet moment: the answer to this turn is about to start
+        this.#turnAwaitingAnswer = true;
         this.#emit({ type: 'speech_stopped' });
         return;
       case 'input_audio_buffer.committed':
         this.#emit({ type: 'turn_committed' });
         return;
       case 'response.created':
+        this.#turnAwaitingAnswer = false;
         this.#responses.created(event.requestId);
         this.#emit({ type: 'response_started', responseId: event.responseId });
         return;
@@ -252,6 +318,7 @@ export class OpenAiModelSession implements ModelSession {
           toolCalls: event.functionCalls.map(completed).filter((c): c is ModelToolCall => c !== undefined),
           ...(event.status === 'failed' ? { failure: event.statusError ?? 'no reason given' } : {}),
         });
+        this.#maybeRollover();
         return;
       case 'response.output_audio_transcript.done':
         this.#history.agentSaid(event.itemId, event.transcript);

@@ -280,8 +280,8 @@ describe('a phone call through voice-agent', () => {
     );
   });
 
-  it('the Realtime session reaching its 60-minute limit ends the call cleanly, not with the fallback', async () => {
-    h = await startHarness();
+  it('the service ending a session at its 60-minute limit: a new session takes over, the call goes on', async () => {
+    h = await startHarness({ agent: { greeting: 'Hi.' } });
     const caller = h.caller();
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
@@ -290,9 +290,40 @@ describe('a phone call through voice-agent', () => {
       'Your session hit the maximum duration of 60 minutes.',
       1001,
     );
-    expect(await caller.closed()).toBe('server');
-    expect(await caller.outcome()).toEqual({ kind: 'hangup' });
-    expect(h.logs.join('\n')).toContain('60-minute limit');
+    await eventually(() => h!.fake.sessions[1]?.sent('session.update').length === 1);
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(h.server.activeCalls).toBe(1);
+    await caller.hangUp();
+  });
+
+  it('rollover: before the time limit, the session is replaced at a quiet moment with the conversation replayed', async () => {
+    h = await startHarness({
+      fake: { callerTranscripts: ['Do you move pianos?'] },
+      server: { realtimeRolloverMs: 1_500 },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(500));
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    // sessions roll over every 1.5 s here; find one that replayed the whole conversation
+    const replayedAll = await eventually(
+      () => h!.fake.sessions.find((s) => s.sent('conversation.item.create').length === 3),
+      10_000,
+    );
+    const replayed = replayedAll
+      .sent('conversation.item.create')
+      .map((e) => (e.item as { content: { text: string }[] }).content[0]!.text);
+    expect(replayed).toEqual(['Hello, thanks for calling.', 'Do you move pianos?', 'Answer number 1.']);
+    await eventually(() => h!.fake.sessions[0]!.open === false); // replaced sessions are closed by us
+    const second = replayedAll;
+    expect(second.sent('response.create')).toEqual([]); // nothing was cut short: nothing to resume
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // answered by the new session
+    expect(h.logs.join('\n')).toContain('rolled the model session over before its time limit');
+    expect(h.logs.join('\n')).not.toContain('lost the OpenAI session');
+    await caller.hangUp();
   });
 
   it('a Realtime socket lost mid-answer is replaced at once: the conversation is replayed and the call goes on', async () => {

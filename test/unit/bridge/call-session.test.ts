@@ -235,16 +235,14 @@ describe('CallSession: a stalled Twilio reader', () => {
   });
 });
 
-describe('CallSession: the 60-minute Realtime limit', () => {
-  it('a call ends cleanly before the Realtime session (opened at the webhook) reaches its limit', () => {
+describe('CallSession: limits', () => {
+  it('call.max_duration_s ends the call with a hang-up, however old the model session is', () => {
     vi.useFakeTimers();
-    const call = inMemoryCall({ openedAt: -(60 * 60_000 - 20_000) }); // the socket is 59:40 old
-    vi.advanceTimersByTime(14_000);
+    const call = inMemoryCall({ behaviour: { maxDurationS: 7200 }, openedAt: -(59 * 60_000) });
+    vi.advanceTimersByTime(60 * 60_000); // past the model session's limit: that is the adapter's business
     expect(call.outcomes).toEqual([]);
-    vi.advanceTimersByTime(2_000); // 15 s left minus the 5 s margin
-    expect(call.outcomes).toEqual([
-      { kind: 'completed', reason: 'the OpenAI Realtime session reached its 60-minute limit' },
-    ]);
+    vi.advanceTimersByTime(60 * 60_000);
+    expect(call.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
   });
 });
 

@@ -193,8 +193,8 @@ describe('loadAgent: invalid files', () => {
   });
 
   it('caps call.max_duration_s at the Realtime session limit', () => {
-    expect(problems('name: a\ninstructions: x\ncall:\n  max_duration_s: 7200\n')).toEqual([
-      'agent.yaml:4:19 call.max_duration_s: OpenAI Realtime sessions last at most 60 minutes: use 3600 or less, got 7200',
+    expect(problems('name: a\ninstructions: x\ncall:\n  max_duration_s: 20000\n')).toEqual([
+      'agent.yaml:4:19 call.max_duration_s: at most 14400 (4 hours), got 20000',
     ]);
   });
 
