@@ -42,12 +42,20 @@ export interface CallSessionOptions {
   onEnded(outcome: CallOutcome, session: CallSession): void;
 }
 
+/**
+ * Where a call is: `connecting` until the model confirms its configuration; `greeting` while the
+ * agent's greeting runs (until it is done or the caller speaks); `active`; `finishing` once a tool
+ * asked to hang up or transfer after the current speech; `ended`.
+ */
+export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'ended';
+
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
 
 /**
- * One phone call: Twilio Media Stream ⇄ OpenAI Realtime. All per-call state lives here (house rule 3);
- * N calls are N independent objects. Status changes only in {@link CallSession.end}.
+ * One phone call: the phone side's media ⇄ the model session. All per-call state lives here (house
+ * rule 3); N calls are N independent objects. The state ({@link CallState}) changes in one place,
+ * `#enter`; nothing happens until {@link CallSession.start}.
  *
  * Fault boundary: every way into a call — a Twilio message, a Realtime event or close, a timer, a
  * tool's completion — runs through {@link CallSession.#guard}. A throw there ends this call with the
@@ -72,14 +80,17 @@ export class CallSession implements CallControl {
   /** Responses silenced by a barge-in: their late deltas are dropped. */
   readonly #silenced = new Set<string>();
   readonly #transcript: CallTranscript;
-  #status: 'active' | 'ended' = 'active';
+  #state: CallState = 'connecting';
+  /** The greeting's response request, so its own end moves the call on. */
+  #greetingRequest: string | undefined;
   #outcome: CallOutcome | undefined;
   readonly #input: CallerInput;
   #idleTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
   #finish: PendingFinish | undefined;
-  #finishing = false;
+  /** The finish is being carried out (e.g. a REST redirect in flight). */
+  #completingFinish = false;
   #runningResponse: string | undefined;
   #responseHadAudio = false;
 
@@ -108,19 +119,23 @@ export class CallSession implements CallControl {
       onRecord: (record) => this.toolCalls.push(record),
       onFault: (what, error) => this.#crash(what, error),
     });
-    const { maxDurationS, idleTimeoutS } = options.behaviour;
+  }
+
+  /** Starts the call: its limits, and listening to the model (which may already have spoken). */
+  start(): void {
+    const { maxDurationS, idleTimeoutS } = this.#o.behaviour;
     // the model session's own time limit is the adapter's business (it rolls sessions over)
     this.#timer('the call duration limit', maxDurationS * 1000, () =>
       this.end({ kind: 'completed', reason: 'maximum call duration reached' }),
     );
     this.#scheduleIdleCheck(idleTimeoutS * 1000);
-    options.model.subscribe((event) =>
+    this.#o.model.subscribe((event) =>
       this.#guard(`the model event ${event.type}`, () => this.#onModelEvent(event)),
     );
   }
 
-  get status(): 'active' | 'ended' {
-    return this.#status;
+  get state(): CallState {
+    return this.#state;
   }
 
   get outcome(): CallOutcome | undefined {
@@ -130,7 +145,7 @@ export class CallSession implements CallControl {
   /** An event from the phone side of this call. */
   handleMedia(event: MediaEvent): void {
     this.#guard(`the media event ${event.type}`, () => {
-      if (this.#status !== 'active') return;
+      if (this.#state === 'ended') return;
       switch (event.type) {
         case 'audio':
           this.#input.frame(event.payload, event.timestampMs);
@@ -145,7 +160,7 @@ export class CallSession implements CallControl {
         case 'stopped':
           // a REST redirect (transfer) stops the stream, maybe before its REST answer reaches us
           this.end(
-            this.#finishing && this.#finish
+            this.#completingFinish && this.#finish
               ? this.#finish.request.outcome
               : { kind: 'completed', reason: 'Twilio stopped the stream (call ended)' },
           );
@@ -161,8 +176,8 @@ export class CallSession implements CallControl {
 
   /** Idempotent teardown: stops timers and tools, closes both sockets, reports the outcome once. */
   end(outcome: CallOutcome): void {
-    if (this.#status === 'ended') return;
-    this.#status = 'ended';
+    if (this.#state === 'ended') return;
+    this.#enter('ended');
     this.#outcome = outcome;
     for (const t of this.#timers) clearTimeout(t);
     clearTimeout(this.#idleTimer);
@@ -178,13 +193,20 @@ export class CallSession implements CallControl {
 
   /** CallControl: end or transfer once the agent's current speech has been heard. */
   finishAfterSpeech(request: FinishRequest): void {
-    if (this.#finish || this.#status !== 'active') return;
+    if (this.#state === 'finishing' || this.#state === 'ended') return;
+    this.#enter('finishing');
     // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
     this.#finish = new PendingFinish(request, {
       responseRunning: this.#o.model.responding,
       agentSilent: !this.#playback.playing && !this.#outbound.buffering,
     });
     this.#timer('the goodbye timer', FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
+  }
+
+  #enter(state: CallState): void {
+    if (state === this.#state) return;
+    this.#log.debug({ from: this.#state, to: state }, 'call state');
+    this.#state = state;
   }
 
   /** Runs one entry point of this call; a throw ends this call, never the process. */
@@ -256,7 +278,7 @@ export class CallSession implements CallControl {
   }
 
   #onModelEvent(event: ModelEvent): void {
-    if (this.#status !== 'active') return;
+    if (this.#state === 'ended') return;
     switch (event.type) {
       case 'audio':
         if (this.#silenced.has(event.responseId)) return;
@@ -268,6 +290,7 @@ export class CallSession implements CallControl {
         this.#greet();
         return;
       case 'speech_started':
+        if (this.#state === 'greeting') this.#enter('active');
         this.#lastActivityAt = this.#now();
         this.#input.speechStarted();
         this.#bargeIn();
@@ -322,6 +345,7 @@ export class CallSession implements CallControl {
   #onResponseDone(event: Extract<ModelEvent, { type: 'response_done' }>): void {
     this.#runningResponse = undefined;
     this.#finish?.responseDone(this.#responseHadAudio, event.requestId);
+    if (this.#state === 'greeting' && event.requestId === this.#greetingRequest) this.#enter('active');
     if (event.failure)
       this.#log.warn({ responseId: event.responseId }, `the model's response failed: ${event.failure}`);
     this.#functionCalls.responseDone(event.responseId, event.toolCalls);
@@ -351,8 +375,8 @@ export class CallSession implements CallControl {
 
   #completeFinish(): void {
     const finish = this.#finish?.request;
-    if (!finish || this.#finishing || this.#status !== 'active') return;
-    this.#finishing = true;
+    if (!finish || this.#completingFinish || this.#state === 'ended') return;
+    this.#completingFinish = true;
     const before = finish.before ?? (async () => undefined);
     before()
       .catch((error: Error) => {
@@ -365,7 +389,7 @@ export class CallSession implements CallControl {
   }
 
   #onModelClosed(closed: Extract<ModelEvent, { type: 'closed' }>): void {
-    if (closed.expected || this.#status !== 'active') return;
+    if (closed.expected || this.#state === 'ended') return;
     if (closed.code === 'session_limit') {
       this.end({ kind: 'completed', reason: closed.message });
       return;
@@ -377,10 +401,16 @@ export class CallSession implements CallControl {
     this.end({ kind: 'failed', reason: closed.message });
   }
 
+  /** The model is ready: greet first when the agent has a greeting, else wait for the caller. */
   #greet(): void {
+    if (this.#state !== 'connecting') return;
     const { greeting } = this.#o.behaviour;
-    if (!greeting) return;
-    this.#o.model.respond(
+    if (!greeting) {
+      this.#enter('active');
+      return;
+    }
+    this.#enter('greeting');
+    this.#greetingRequest = this.#o.model.respond(
       `Start the call: greet the caller by saying exactly this, then wait for their answer: "${greeting}"`,
     );
   }

@@ -266,6 +266,9 @@ export class MediaSocketServer {
     });
     log.info('media stream started');
     this.#o.onSessionStarted(session);
+    // started once registered: a session that ends at once (a pre-warm that already failed) is
+    // still counted, reported and removed like any other
+    session.start();
     return session;
   }
 }

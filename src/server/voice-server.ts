@@ -148,7 +148,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       return session;
     },
     onSessionStarted: (session) => {
-      if (session.status === 'active') sessions.add(session);
+      sessions.add(session);
     },
     onSessionEnded: (session) => {
       sessions.delete(session);

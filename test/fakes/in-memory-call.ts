@@ -115,6 +115,7 @@ export function inMemoryCall(
       options.onEnded?.(outcome);
     },
   });
+  session.start();
   return {
     session,
     realtime,

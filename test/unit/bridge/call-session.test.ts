@@ -34,7 +34,7 @@ describe('CallSession: one call can never take the server down', () => {
     };
     expect(output.item.call_id).toBe('c1');
     expect(JSON.parse(output.item.output).error).toContain('provider bug');
-    expect(call.session.status).toBe('active');
+    expect(call.session.state).toBe('active');
     expect(creates(call)).toHaveLength(1); // and the model is asked to answer with it
   });
 
@@ -46,7 +46,7 @@ describe('CallSession: one call can never take the server down', () => {
     call.realtime.emit(wire.done('r1'));
     await settle();
     expect(call.realtime.of('conversation.item.create')).toHaveLength(1);
-    expect(call.session.status).toBe('active');
+    expect(call.session.state).toBe('active');
   });
 
   it('a throwing call-end observer cannot make end() throw', () => {
@@ -98,6 +98,28 @@ describe('CallSession: the Realtime wire, exactly', () => {
       session: { audio: { output: { format: { type: 'audio/pcm', rate: 24000 } } } },
     });
     expect(call.outcomes[0]!.reason).toContain('audio/pcm, not audio/pcmu');
+  });
+
+  it('the call moves connecting → greeting → active → finishing → ended', async () => {
+    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
+    expect(call.session.state).toBe('connecting');
+    call.configure();
+    expect(call.session.state).toBe('greeting');
+    const greeting = creates(call)[0]!;
+    call.realtime.emit(wire.created('g', greeting.response.metadata.request));
+    call.realtime.emit(wire.done('g'));
+    expect(call.session.state).toBe('active');
+    call.session.finishAfterSpeech({ outcome: { kind: 'completed', reason: 'bye' }, farewell: 'Bye.' });
+    expect(call.session.state).toBe('finishing');
+    call.session.handleMedia({ type: 'stopped' });
+    expect(call.session.state).toBe('ended');
+  });
+
+  it('a caller who speaks during the greeting makes the call active', () => {
+    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
+    call.configure();
+    call.realtime.emit(wire.speechStarted());
+    expect(call.session.state).toBe('active');
   });
 
   it('the greeting keeps the agent instructions and adds the exact words', () => {
