@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../../src/observability/logger.js';
-import { MAX_BUFFERED_BYTES, type MediaSocket, TwilioSocketPort } from '../../../src/server/media-socket.js';
+import {
+  MAX_BUFFERED_BYTES,
+  type MediaSocket,
+  TwilioSocketPort,
+} from '../../../src/telephony/twilio/socket-port.js';
 
 function stalledSocket() {
   const sent: string[] = [];

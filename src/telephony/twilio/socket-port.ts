@@ -1,0 +1,60 @@
+import WebSocket from 'ws';
+import type { MediaStreamPort } from '../../bridge/ports.js';
+import type { Logger } from '../../observability/logger.js';
+import { clearMessage, markMessage, mediaMessage } from './media-messages.js';
+
+/**
+ * Past this much unsent data (about 5 s of audio) Twilio is not reading: agent audio is dropped
+ * instead of buffered without bound, until the buffer drains.
+ */
+export const MAX_BUFFERED_BYTES = 64 * 1024;
+
+/** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
+export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
+
+/** The Twilio side of one call, as the bridge sees it. */
+export class TwilioSocketPort implements MediaStreamPort {
+  readonly #ws: MediaSocket;
+  readonly #streamSid: string;
+  readonly #log: Logger;
+  /** Frames dropped in the current stall (0: not stalled). */
+  #dropped = 0;
+
+  constructor(ws: MediaSocket, streamSid: string, logger: Logger) {
+    this.#ws = ws;
+    this.#streamSid = streamSid;
+    this.#log = logger;
+  }
+
+  sendMedia(payload: string): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      if (this.#dropped++ === 0)
+        this.#log.warn(
+          { bufferedBytes: this.#ws.bufferedAmount },
+          'Twilio is not reading: dropping agent audio',
+        );
+      return false;
+    }
+    if (this.#dropped > 0) {
+      this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
+      this.#dropped = 0;
+    }
+    this.#ws.send(mediaMessage(this.#streamSid, payload));
+    return true;
+  }
+
+  sendMark(name: string): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(markMessage(this.#streamSid, name));
+  }
+
+  sendClear(): void {
+    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(clearMessage(this.#streamSid));
+  }
+
+  close(): void {
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
+      this.#ws.close(1000, 'call ended');
+    }
+  }
+}
