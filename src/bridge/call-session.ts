@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.js';
+import type { CallEvent, CallEventListener, CallState } from './call-events.js';
 import { CallTranscript } from './call-transcript.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
@@ -40,14 +41,12 @@ export interface CallSessionOptions {
   /** Monotonic milliseconds; injectable for tests. */
   now?: () => number;
   onEnded(outcome: CallOutcome, session: CallSession): void;
+  /** The call's ordered event stream (records, metrics, reports). */
+  onEvent?: CallEventListener;
 }
 
-/**
- * Where a call is: `connecting` until the model confirms its configuration; `greeting` while the
- * agent's greeting runs (until it is done or the caller speaks); `active`; `finishing` once a tool
- * asked to hang up or transfer after the current speech; `ended`.
- */
-export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'ended';
+/** A call event as the session states it; the stream adds the time. */
+type CallEventBody = CallEvent extends infer E ? (E extends unknown ? Omit<E, 'atMs'> : never) : never;
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
@@ -92,6 +91,8 @@ export class CallSession implements CallControl {
   /** The finish is being carried out (e.g. a REST redirect in flight). */
   #completingFinish = false;
   #runningResponse: string | undefined;
+  /** The agent item whose audio is being forwarded (a new one starts agent speech). */
+  #speakingItem: string | undefined;
   #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
@@ -116,13 +117,25 @@ export class CallSession implements CallControl {
       outputsSent: () => this.#guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
-      onRecord: (record) => this.toolCalls.push(record),
+      onRecord: (record) => {
+        this.toolCalls.push(record);
+        this.#emit({
+          type: 'tool_call',
+          name: record.name,
+          callId: record.callId,
+          arguments: record.arguments,
+          output: record.output,
+          durationMs: Math.round(record.durationMs),
+          ok: !record.output.startsWith('{"error"'),
+        });
+      },
       onFault: (what, error) => this.#crash(what, error),
     });
   }
 
   /** Starts the call: its limits, and listening to the model (which may already have spoken). */
   start(): void {
+    this.#emit({ type: 'started', callSid: this.callSid, streamSid: this.streamSid });
     const { maxDurationS, idleTimeoutS } = this.#o.behaviour;
     // the model session's own time limit is the adapter's business (it rolls sessions over)
     this.#timer('the call duration limit', maxDurationS * 1000, () =>
@@ -186,6 +199,7 @@ export class CallSession implements CallControl {
     // each step on its own: a socket that throws while closing must not keep the other open
     this.#teardown('closing the model session', () => this.#o.model.close());
     this.#teardown('closing the Twilio stream', () => this.#o.media.close());
+    this.#emit({ type: 'ended', outcome, durationMs: Math.round(this.#elapsed()) });
     const log = outcome.kind === 'failed' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
     log({ outcome: outcome.kind, durationMs: Math.round(this.#elapsed()) }, `call ended: ${outcome.reason}`);
     this.#teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
@@ -207,6 +221,21 @@ export class CallSession implements CallControl {
     if (state === this.#state) return;
     this.#log.debug({ from: this.#state, to: state }, 'call state');
     this.#state = state;
+    this.#emit({ type: 'state', state });
+  }
+
+  /** Hands one event to the call's listener; a listener that throws is logged, never the call's end. */
+  #emit(event: CallEventBody): void {
+    const listener = this.#o.onEvent;
+    if (!listener) return;
+    try {
+      listener({ atMs: Math.round(this.#elapsed()), ...event } as CallEvent);
+    } catch (error) {
+      this.#log.error(
+        { reason: error instanceof Error ? error.message : String(error) },
+        'a call event listener failed',
+      );
+    }
   }
 
   /** Runs one entry point of this call; a throw ends this call, never the process. */
@@ -282,6 +311,10 @@ export class CallSession implements CallControl {
     switch (event.type) {
       case 'audio':
         if (this.#silenced.has(event.responseId)) return;
+        if (event.itemId !== this.#speakingItem) {
+          this.#speakingItem = event.itemId;
+          this.#emit({ type: 'agent_speech_started', itemId: event.itemId });
+        }
         this.#lastActivityAt = this.#now();
         this.#responseHadAudio = true;
         this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.chunk);
@@ -291,11 +324,13 @@ export class CallSession implements CallControl {
         return;
       case 'speech_started':
         if (this.#state === 'greeting') this.#enter('active');
+        this.#emit({ type: 'caller_speech_started' });
         this.#lastActivityAt = this.#now();
         this.#input.speechStarted();
         this.#bargeIn();
         return;
       case 'speech_stopped':
+        this.#emit({ type: 'caller_speech_stopped' });
         this.#lastActivityAt = this.#now();
         this.#input.speechStopped();
         return;
@@ -320,15 +355,25 @@ export class CallSession implements CallControl {
         if (event.role === 'agent')
           this.#transcript.agent(event.itemId, event.text, Math.round(this.#elapsed()));
         else this.#transcript.caller(event.text, Math.round(this.#elapsed()));
+        if (event.text)
+          this.#emit({
+            type: 'transcript',
+            role: event.role,
+            text: event.text,
+            ...(event.role === 'agent' ? { itemId: event.itemId } : {}),
+          });
         return;
       case 'warning':
         this.#log.warn(event.message);
+        this.#emit({ type: 'warning', message: event.message });
         return;
       case 'resumed':
         // what was already sent keeps playing; the old session's items can no longer be cut
         this.#outbound.drop();
         this.#playback.forgetItems();
         this.#runningResponse = undefined;
+        this.#speakingItem = undefined;
+        this.#emit({ type: 'model_resumed', reason: event.reason, gapMs: event.gapMs });
         this.#log.info(
           { attempt: event.attempt, gapMs: event.gapMs },
           event.reason === 'rollover'
@@ -434,6 +479,9 @@ export class CallSession implements CallControl {
       this.#transcript.interrupted(cut.itemId, cut.audioEndMs);
     }
     this.#o.model.forgetUnheard(cuts);
+    this.#speakingItem = undefined;
+    if (cuts.length > 0)
+      this.#emit({ type: 'barge_in', cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })) });
     if (cuts[0])
       this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
   }

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
 import type { CallControl, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
@@ -35,6 +36,8 @@ export interface VoiceServerOptions {
   prewarmTimeoutMs?: number;
   /** Observes every call that ended (call records, simulate reports). */
   onCallEnded?: (session: CallSession) => void;
+  /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
+  onCallEvent?: (callSid: string, event: CallEvent) => void;
   /** For /readyz: the model endpoint's start-up check and MCP servers that are down. */
   readiness?: () => Readiness;
   /** With REST credentials: sends a live call to the fallback TwiML at once (drain deadline). */
@@ -123,6 +126,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       let executor: ToolExecutor | undefined;
       const session: CallSession = new CallSession({
         ...init,
+        onEvent: options.onCallEvent ? (event) => options.onCallEvent!(init.callSid, event) : undefined,
         model: new OpenAiModelSession(realtime, {
           instructions: agent.instructions,
           reconnect: () => connect(init.callSid),

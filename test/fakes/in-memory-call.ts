@@ -1,4 +1,5 @@
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
+import type { CallEventListener } from '../../src/bridge/call-events.js';
 import { type CallBehaviour, CallSession } from '../../src/bridge/call-session.js';
 import type { CallOutcome, MediaStreamPort, ToolExecutor } from '../../src/bridge/ports.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -87,6 +88,7 @@ export function inMemoryCall(
     onEnded?: (outcome: CallOutcome) => void;
     /** When the Realtime socket opened (the call starts at 0). */
     openedAt?: number;
+    onEvent?: CallEventListener;
   } = {},
 ): InMemoryCall {
   const realtime = new InMemoryRealtime(options.openedAt);
@@ -102,6 +104,7 @@ export function inMemoryCall(
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     now: () => clock.now,
     tools: options.tools,
+    onEvent: options.onEvent,
     behaviour: {
       interruptResponse: true,
       createResponse: true,

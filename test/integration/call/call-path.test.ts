@@ -148,6 +148,31 @@ describe('a phone call through voice-agent', () => {
     await caller.hangUp();
   });
 
+  it('the server hands every call event, in order, to its listener', async () => {
+    const events: { callSid: string; type: string; atMs: number }[] = [];
+    h = await startHarness({
+      fake: { callerTranscripts: ['Hi there'] },
+      server: {
+        onCallEvent: (callSid, event) => events.push({ callSid, type: event.type, atMs: event.atMs }),
+      },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(500));
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.hangUp();
+    await eventually(() => events.some((e) => e.type === 'ended'));
+    expect(new Set(events.map((e) => e.callSid))).toEqual(new Set([caller.callSid]));
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('started');
+    expect(types.at(-1)).toBe('ended');
+    for (const t of ['agent_speech_started', 'caller_speech_started', 'caller_speech_stopped', 'transcript'])
+      expect(types).toContain(t);
+    const times = events.map((e) => e.atMs);
+    expect(times).toEqual([...times].sort((a, b) => a - b)); // ordered in time
+  });
+
   it('20 concurrent calls stay isolated', async () => {
     h = await startHarness({
       fake: {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CallEvent } from '../../../src/bridge/call-events.js';
 import { SESSION_CONFIG_EVENT_ID } from '../../../src/realtime/openai/session-config.js';
 import { InMemoryMedia, inMemoryCall, settle, wire } from '../../fakes/in-memory-call.js';
 
@@ -254,6 +255,74 @@ describe('CallSession: a stalled Twilio reader', () => {
     expect(call.realtime.of('conversation.item.delete')).toEqual([
       { type: 'conversation.item.delete', item_id: 'A' },
     ]);
+  });
+});
+
+describe('CallSession: the call event stream', () => {
+  it('reports what happened, in order, with call times', async () => {
+    const events: CallEvent[] = [];
+    const call = inMemoryCall({
+      behaviour: { greeting: 'Hello!' },
+      tools: { execute: async () => '{"price":240}' },
+      onEvent: (e) => events.push(e),
+    });
+    call.configure();
+    const greeting = creates(call)[0]!;
+    call.realtime.emit(wire.created('g', greeting.response.metadata.request));
+    call.clock.now = 100;
+    call.realtime.emit(wire.delta('g', 'A', 1000));
+    call.realtime.emit({
+      type: 'response.output_audio_transcript.done',
+      response_id: 'g',
+      item_id: 'A',
+      transcript: 'Hello!',
+    });
+    call.clock.now = 400;
+    call.realtime.emit(wire.speechStarted());
+    call.realtime.emit(wire.done('g'));
+    call.realtime.emit({ type: 'input_audio_buffer.speech_stopped', item_id: 'u1' });
+    call.realtime.emit(wire.created('r1'));
+    call.realtime.emit(wire.functionCall('r1', 'c1', 'get_quote', '{"rooms":2}'));
+    call.realtime.emit(wire.done('r1'));
+    await settle();
+    call.session.end({ kind: 'completed', reason: 'bye' });
+    expect(events.map((e) => e.type)).toEqual([
+      'started',
+      'state', // greeting
+      'agent_speech_started',
+      'transcript',
+      'state', // active: the caller spoke
+      'caller_speech_started',
+      'barge_in',
+      'caller_speech_stopped',
+      'tool_call',
+      'state', // ended
+      'ended',
+    ]);
+    expect(events.find((e) => e.type === 'barge_in')).toEqual({
+      type: 'barge_in',
+      atMs: 400,
+      cut: [{ itemId: 'A', heardMs: 300 }],
+    });
+    expect(events.find((e) => e.type === 'tool_call')).toMatchObject({
+      name: 'get_quote',
+      arguments: '{"rooms":2}',
+      output: '{"price":240}',
+      ok: true,
+    });
+    expect(events.at(-1)).toMatchObject({ type: 'ended', outcome: { kind: 'completed' }, atMs: 400 });
+  });
+
+  it('a listener that throws is logged; the call goes on', () => {
+    const call = inMemoryCall({
+      onEvent: () => {
+        throw new Error('listener bug');
+      },
+    });
+    call.configure();
+    expect(call.session.state).toBe('active');
+    expect(call.outcomes).toEqual([]);
+    expect(call.logs.join('\n')).toContain('a call event listener failed');
   });
 });
 

@@ -1,0 +1,37 @@
+import type { CallOutcome, ModelEvent } from './ports.js';
+
+/** Where a call is (see CallSession). */
+export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'ended';
+
+/**
+ * What happened on one call, in order: the one source that call records, metrics, logs and
+ * simulate reports are built from (house rule 12), instead of reading a live session. `atMs` is
+ * milliseconds since the call started. Agent audio is not an event per chunk (that would allocate on
+ * the media path); speech is reported by its start and end.
+ */
+export type CallEvent = { atMs: number } & (
+  | { type: 'started'; callSid: string; streamSid: string }
+  | { type: 'state'; state: CallState }
+  | { type: 'caller_speech_started' }
+  | { type: 'caller_speech_stopped' }
+  /** The first audio of an agent item was sent to the phone (a turn's answer starts being heard). */
+  | { type: 'agent_speech_started'; itemId: string }
+  | { type: 'transcript'; role: 'caller' | 'agent'; text: string; itemId?: string }
+  /** The caller cut the agent off: what was heard of each item cut. */
+  | { type: 'barge_in'; cut: { itemId: string; heardMs: number }[] }
+  | {
+      type: 'tool_call';
+      name: string;
+      callId: string;
+      arguments: string;
+      output: string;
+      durationMs: number;
+      ok: boolean;
+    }
+  | { type: 'model_resumed'; reason: Extract<ModelEvent, { type: 'resumed' }>['reason']; gapMs: number }
+  | { type: 'warning'; message: string }
+  | { type: 'ended'; outcome: CallOutcome; durationMs: number }
+);
+
+/** Receives a call's events in order; a throw is logged and never reaches the call. */
+export type CallEventListener = (event: CallEvent) => void;
