@@ -1,5 +1,5 @@
 import { MULAW_BYTES_PER_MS, MULAW_SILENCE, mulawRms } from '../audio/mulaw.js';
-import type { CallSession } from '../bridge/call-session.js';
+import type { CallLog } from './call-log.js';
 import { type CallerEvent, CallFailedError, TwilioCaller } from './twilio-caller.js';
 import type { NextStep } from './twiml-reader.js';
 
@@ -26,7 +26,8 @@ export interface SimulationOptions {
   /** Whether to wait for a greeting first (unknown for a remote server: waited for briefly). */
   expectGreeting: boolean | 'maybe';
   /** For in-process runs: the server-side record of the call, once it ended. */
-  sessionOf?: (callSid: string) => Promise<CallSession | undefined>;
+  /** The server's log of a call (in-process runs): its transcript, tool calls and outcome. */
+  logOf?: (callSid: string) => Promise<CallLog | undefined>;
   onProgress?: (state: { callMs: number; turn: number; turns: number }) => void;
 }
 
@@ -151,7 +152,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     problems.push(`after the stream: ${next.message}`);
   for (const v of caller.violations) problems.push(`protocol: ${v}`);
 
-  const session = options.sessionOf ? await options.sessionOf(caller.callSid) : undefined;
+  const session = options.logOf ? await options.logOf(caller.callSid) : undefined;
   const streamAt = caller.streamStartedAt ?? 0;
   const toCallTime = (sessionMs: number) => Math.round(streamAt + sessionMs * options.speed);
   if (session?.outcome?.kind === 'failed') problems.push(`the call failed: ${session.outcome.reason}`);

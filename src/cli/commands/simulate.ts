@@ -4,12 +4,12 @@ import { resolve } from 'node:path';
 import ora from 'ora';
 import { loadCallerAudio } from '../../audio/caller-audio.js';
 import { mulawToWav } from '../../audio/wav.js';
-import type { CallSession } from '../../bridge/call-session.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { startAgentRuntime } from '../../server/agent-runtime.js';
 import { ROUTES } from '../../server/routes.js';
+import { CallLog } from '../../simulate/call-log.js';
 import { checkExpectations, parseTextExpectation } from '../../simulate/expectations.js';
 import { formatReport } from '../../simulate/report-text.js';
 import { runSimulation, type SimulationReport } from '../../simulate/simulation.js';
@@ -54,7 +54,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
 
   let webhookUrl: string;
   let authToken: string | undefined;
-  let sessionOf: ((callSid: string) => Promise<CallSession | undefined>) | undefined;
+  let logOf: ((callSid: string) => Promise<CallLog | undefined>) | undefined;
   let close = async () => {};
   if (options.url) {
     if (tools.length || texts.length) {
@@ -72,8 +72,10 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       'the in-process agent needs it to reach the Realtime API',
     );
     authToken = randomBytes(24).toString('hex'); // in-process: signatures are still checked, with a throwaway token
-    const ended = new Map<string, CallSession>();
-    const waiters = new Map<string, (s: CallSession) => void>();
+    // each call's report comes from its event stream, complete once it has ended
+    const logs = new Map<string, CallLog>();
+    const ended = new Set<string>();
+    const waiters = new Map<string, (log: CallLog) => void>();
     const runtime = await startAgentRuntime({
       agent,
       logger,
@@ -82,22 +84,28 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
       openaiApiKey,
       twilioAuthToken: authToken,
-      onCallEnded: (session) => {
-        ended.set(session.callSid, session);
-        waiters.get(session.callSid)?.(session);
+      onCallEvent: (callSid, event) => {
+        let log = logs.get(callSid);
+        if (!log) logs.set(callSid, (log = new CallLog()));
+        log.add(event);
+        if (event.type === 'ended') {
+          ended.add(callSid);
+          waiters.get(callSid)?.(log);
+        }
       },
     });
     // a simulated call starts at once: give it the tools a real caller would find (bounded)
     await runtime.toolsSettled;
     webhookUrl = runtime.server.webhookUrl;
-    sessionOf = (callSid) =>
+    logOf = (callSid) =>
       ended.has(callSid)
-        ? Promise.resolve(ended.get(callSid))
-        : new Promise((resolveSession) => {
-            const timer = setTimeout(() => resolveSession(undefined), 5_000);
-            waiters.set(callSid, (s) => {
+        ? Promise.resolve(logs.get(callSid))
+        : new Promise((resolveLog) => {
+            const timer = setTimeout(() => resolveLog(undefined), 5_000);
+            timer.unref();
+            waiters.set(callSid, (log) => {
               clearTimeout(timer);
-              resolveSession(s);
+              resolveLog(log);
             });
           });
     close = () => runtime.close();
@@ -119,7 +127,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       turnGapS,
       tailS,
       expectGreeting: options.url ? 'maybe' : Boolean(agent.greeting),
-      sessionOf,
+      logOf,
       onProgress: ({ callMs, turn, turns: total }) => {
         spinner.text = `call ${(callMs / 1000).toFixed(1)} s — turn ${turn}/${total}`;
       },
