@@ -85,8 +85,8 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       openaiApiKey,
       twilioAuthToken: authToken,
       onCallEvent: (callSid, event) => {
-        let log = logs.get(callSid);
-        if (!log) logs.set(callSid, (log = new CallLog()));
+        const log = logs.get(callSid) ?? new CallLog();
+        logs.set(callSid, log);
         log.add(event);
         if (event.type === 'ended') {
           ended.add(callSid);
