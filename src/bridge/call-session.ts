@@ -1,6 +1,6 @@
 import type { Logger } from '../observability/logger.js';
+import { redactText } from '../observability/logger.js';
 import type { CallEvent, CallEventListener, CallState } from './call-events.js';
-import { CallTranscript } from './call-transcript.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { OutboundAudio } from './outbound-audio.js';
@@ -13,9 +13,7 @@ import type {
   MediaStreamPort,
   ModelEvent,
   ModelSession,
-  ToolCallRecord,
   ToolExecutor,
-  TranscriptEntry,
 } from './ports.js';
 
 /** What a CallSession needs to know about the agent. */
@@ -63,9 +61,6 @@ export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
 export class CallSession implements CallControl {
   readonly callSid: string;
   readonly streamSid: string;
-  /** What was said, in order (the live list; records will come from the call's event stream). */
-  readonly transcript: TranscriptEntry[];
-  readonly toolCalls: ToolCallRecord[] = [];
 
   readonly #o: CallSessionOptions;
   readonly #log: Logger;
@@ -78,7 +73,6 @@ export class CallSession implements CallControl {
   readonly #timers: NodeJS.Timeout[] = [];
   /** Responses silenced by a barge-in: their late deltas are dropped. */
   readonly #silenced = new Set<string>();
-  readonly #transcript: CallTranscript;
   #state: CallState = 'connecting';
   /** The greeting's response request, so its own end moves the call on. */
   #greetingRequest: string | undefined;
@@ -100,8 +94,6 @@ export class CallSession implements CallControl {
     this.callSid = options.callSid;
     this.streamSid = options.streamSid;
     this.#log = options.logger;
-    this.#transcript = new CallTranscript(options.logger, options.behaviour.logTranscripts);
-    this.transcript = this.#transcript.entries;
     this.#now = options.now ?? (() => performance.now());
     this.#startedAt = this.#now();
     this.#lastActivityAt = this.#startedAt;
@@ -118,7 +110,6 @@ export class CallSession implements CallControl {
       signal: this.#abort.signal,
       now: () => this.#elapsed(),
       onRecord: (record) => {
-        this.toolCalls.push(record);
         this.#emit({
           type: 'tool_call',
           name: record.name,
@@ -352,16 +343,18 @@ export class CallSession implements CallControl {
         this.#onResponseDone(event);
         return;
       case 'transcript':
-        if (event.role === 'agent')
-          this.#transcript.agent(event.itemId, event.text, Math.round(this.#elapsed()));
-        else this.#transcript.caller(event.text, Math.round(this.#elapsed()));
-        if (event.text)
-          this.#emit({
-            type: 'transcript',
-            role: event.role,
-            text: event.text,
-            ...(event.role === 'agent' ? { itemId: event.itemId } : {}),
-          });
+        if (!event.text) return;
+        // what people said is logged redacted unless the agent opts in; the text itself is an event
+        this.#log.info(
+          { role: event.role, text: redactText(event.text, this.#o.behaviour.logTranscripts) },
+          event.role === 'caller' ? 'caller said' : 'agent said',
+        );
+        this.#emit({
+          type: 'transcript',
+          role: event.role,
+          text: event.text,
+          ...(event.role === 'agent' ? { itemId: event.itemId } : {}),
+        });
         return;
       case 'warning':
         this.#log.warn(event.message);
@@ -474,10 +467,7 @@ export class CallSession implements CallControl {
     }
     // also audio that never played (dropped for a stalled reader): the model must not think it was said
     const cuts = this.#playback.interrupt(this.#now());
-    for (const cut of cuts) {
-      this.#silenced.add(cut.responseId);
-      this.#transcript.interrupted(cut.itemId, cut.audioEndMs);
-    }
+    for (const cut of cuts) this.#silenced.add(cut.responseId);
     this.#o.model.forgetUnheard(cuts);
     this.#speakingItem = undefined;
     if (cuts.length > 0)

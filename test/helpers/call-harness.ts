@@ -5,6 +5,7 @@ import {
   type VoiceServer,
   type VoiceServerOptions,
 } from '../../src/server/voice-server.js';
+import { CallLog } from '../../src/simulate/call-log.js';
 import { TwilioCaller, type TwilioCallerOptions } from '../../src/simulate/twilio-caller.js';
 import {
   type FakeRealtimeOptions,
@@ -32,6 +33,8 @@ export function testAgent(overrides: Record<string, unknown> = {}): AgentConfig 
 export interface Harness {
   fake: FakeRealtimeServer;
   server: VoiceServer;
+  /** A call as its event stream told it (transcript, tool calls, outcome). */
+  callLog(callSid: string): CallLog;
   /** Every log line the server wrote. */
   logs: string[];
   caller(options?: Partial<TwilioCallerOptions>): TwilioCaller;
@@ -48,6 +51,13 @@ export async function startHarness(
 ): Promise<Harness> {
   const fake = await startFakeRealtime({ apiKey: API_KEY, ...options.fake });
   const logs: string[] = [];
+  const callLogs = new Map<string, CallLog>();
+  const callLog = (callSid: string) => {
+    const log = callLogs.get(callSid) ?? new CallLog();
+    callLogs.set(callSid, log);
+    return log;
+  };
+  const onCallEvent = options.server?.onCallEvent;
   const server = await startVoiceServer({
     agent: testAgent(options.agent),
     host: '127.0.0.1',
@@ -57,11 +67,16 @@ export async function startHarness(
     twilioAuthToken: AUTH_TOKEN,
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     ...options.server,
+    onCallEvent: (callSid, event) => {
+      callLog(callSid).add(event);
+      onCallEvent?.(callSid, event);
+    },
   });
   return {
     fake,
     server,
     logs,
+    callLog,
     caller: (callerOptions = {}) =>
       new TwilioCaller({ webhookUrl: server.webhookUrl, authToken: AUTH_TOKEN, ...callerOptions }),
     async close() {

@@ -51,8 +51,7 @@ describe('a phone call through voice-agent', () => {
     expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
     expect(caller.playback.heardMs()).toBeGreaterThan(greetingMs + 500);
 
-    const session = [...h.server.sessions][0]!;
-    expect(session.transcript.map((t) => [t.role, t.text])).toEqual([
+    expect(h.callLog(caller.callSid).transcript.map((t) => [t.role, t.text])).toEqual([
       ['agent', 'Hello, thanks for calling.'],
       ['caller', 'I need a quote'],
       ['agent', 'Answer number 1.'],
@@ -102,8 +101,7 @@ describe('a phone call through voice-agent', () => {
     expect(rt.sent('response.cancel')).toEqual([]);
     expect(rt.errors).toEqual([]);
     expect(caller.violations).toEqual([]);
-    const session = [...h.server.sessions][0]!;
-    const cutLine = await eventually(() => session.transcript.find((t) => t.interrupted));
+    const cutLine = await eventually(() => h!.callLog(caller.callSid).transcript.find((t) => t.interrupted));
     expect(cutLine).toMatchObject({ role: 'agent', heardMs: truncation.audioEndMs });
     await caller.hangUp();
   });
@@ -197,7 +195,7 @@ describe('a phone call through voice-agent', () => {
     for (const [i, c] of callers.entries()) {
       const session = sessions.find((s) => s.callSid === c.callSid)!;
       expect(session.streamSid).toBe(c.streamSid);
-      expect(session.transcript.filter((t) => t.role === 'agent')).toHaveLength(2);
+      expect(h.callLog(c.callSid).transcript.filter((t) => t.role === 'agent')).toHaveLength(2);
       expect(c.violations).toEqual([]);
       expect(c.clears).toEqual([]);
       expect(i).toBeGreaterThanOrEqual(0);

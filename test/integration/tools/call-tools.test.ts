@@ -168,9 +168,9 @@ describe('tools in a call', () => {
       'response.create',
     ]);
     expect(rt.errors).toEqual([]);
-    const session = [...harness.server.sessions][0]!;
-    expect(session.toolCalls.map((t) => t.name)).toEqual(['get_quote', 'book_move']);
-    expect(session.transcript.at(-1)?.text).toContain(booking.reference);
+    const call = harness.callLog(caller.callSid);
+    expect(call.toolCalls.map((t) => t.name)).toEqual(['get_quote', 'book_move']);
+    expect(call.transcript.at(-1)?.text).toContain(booking.reference);
     await caller.hangUp();
 
     const store = new BookingStore(dbPath, 2);
