@@ -8,9 +8,11 @@ import { type FinishRequest, PendingFinish } from './pending-finish.js';
 import { PlaybackTracker } from './playback.js';
 import type {
   CallControl,
+  CallFailureCode,
   CallOutcome,
   MediaEvent,
   MediaStreamPort,
+  ModelErrorCode,
   ModelEvent,
   ModelSession,
   ToolExecutor,
@@ -42,6 +44,18 @@ export interface CallSessionOptions {
   /** The call's ordered event stream (records, metrics, reports). */
   onEvent?: CallEventListener;
 }
+
+/** A model session's failure, as the call's failure code. */
+const MODEL_FAILURES: Record<ModelErrorCode, CallFailureCode> = {
+  config_rejected: 'model_config_rejected',
+  auth: 'model_auth',
+  rate_limited: 'model_rate_limited',
+  unreachable: 'model_unreachable',
+  stalled: 'model_lost',
+  closed: 'model_lost',
+  session_limit: 'model_lost',
+  other: 'model_lost',
+};
 
 /** A call event as the session states it; the stream adds the time. */
 type CallEventBody = CallEvent extends infer E ? (E extends unknown ? Omit<E, 'atMs'> : never) : never;
@@ -173,9 +187,9 @@ export class CallSession implements CallControl {
     });
   }
 
-  /** A protocol violation or transport failure on the Twilio side: end this call only. */
-  fail(reason: string): void {
-    this.end({ kind: 'failed', reason });
+  /** A protocol violation or transport failure on the phone side: end this call only. */
+  fail(code: 'phone_protocol' | 'phone_lost' | 'internal', reason: string): void {
+    this.end({ kind: 'failed', code, reason });
   }
 
   /** Idempotent teardown: stops timers and tools, closes both sockets, reports the outcome once. */
@@ -192,7 +206,14 @@ export class CallSession implements CallControl {
     this.#teardown('closing the Twilio stream', () => this.#o.media.close());
     this.#emit({ type: 'ended', outcome, durationMs: Math.round(this.#elapsed()) });
     const log = outcome.kind === 'failed' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
-    log({ outcome: outcome.kind, durationMs: Math.round(this.#elapsed()) }, `call ended: ${outcome.reason}`);
+    log(
+      {
+        outcome: outcome.kind,
+        ...(outcome.kind === 'failed' ? { code: outcome.code } : {}),
+        durationMs: Math.round(this.#elapsed()),
+      },
+      `call ended: ${outcome.reason}`,
+    );
     this.#teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
   }
 
@@ -243,7 +264,11 @@ export class CallSession implements CallControl {
     this.#log.error({ reason: message }, `internal error while handling ${what}; ending this call`);
     if (error instanceof Error) this.#log.debug({ stack: error.stack }, 'internal error details');
     try {
-      this.end({ kind: 'failed', reason: `internal error while handling ${what}: ${message}` });
+      this.end({
+        kind: 'failed',
+        code: 'internal',
+        reason: `internal error while handling ${what}: ${message}`,
+      });
     } catch {
       // end() guards each of its steps; nothing more can be done for this call
     }
@@ -436,7 +461,7 @@ export class CallSession implements CallControl {
       { reason: closed.message, code: closed.code },
       'lost the model session; ending the stream',
     );
-    this.end({ kind: 'failed', reason: closed.message });
+    this.end({ kind: 'failed', code: MODEL_FAILURES[closed.code], reason: closed.message });
   }
 
   /** The model is ready: greet first when the agent has a greeting, else wait for the caller. */

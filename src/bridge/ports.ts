@@ -16,7 +16,7 @@ export interface MediaStreamPort {
   close(): void;
 }
 
-export type { CallOutcome } from '../telephony/call-outcome.js';
+export type { CallFailureCode, CallOutcome } from '../telephony/call-outcome.js';
 
 /** What the phone side of a call reports (Twilio Media Streams today), after `start`. */
 export type MediaEvent =

@@ -90,7 +90,10 @@ export class CallRegistry {
     const entry = this.#entries.get(callSid);
     if (entry) entry.actionAnswered = true;
     return (
-      entry?.outcome ?? { kind: 'failed', reason: entry ? 'the media stream never started' : 'unknown call' }
+      entry?.outcome ??
+      (entry
+        ? { kind: 'failed', code: 'stream_never_started', reason: 'the media stream never started' }
+        : { kind: 'failed', code: 'unknown_call', reason: 'unknown call' })
     );
   }
 

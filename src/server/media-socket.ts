@@ -96,7 +96,7 @@ export class MediaSocketServer {
     const ignored = new Set<string>();
     const endSocket = (reason: string) => {
       log.warn({ reason }, 'ending a media stream that broke the protocol');
-      if (session) session.fail(`Twilio protocol error: ${reason}`);
+      if (session) session.fail('phone_protocol', `Twilio protocol error: ${reason}`);
       else ws.close(1008, 'protocol error');
     };
     const startDeadline = setTimeout(() => {
@@ -142,7 +142,7 @@ export class MediaSocketServer {
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         log.error({ reason }, 'internal error while handling a Twilio message; ending this call');
-        if (session) session.fail(`internal error: ${reason}`);
+        if (session) session.fail('internal', `internal error: ${reason}`);
         else ws.terminate();
       }
     });
@@ -153,7 +153,7 @@ export class MediaSocketServer {
     const heartbeat = setInterval(() => {
       if (!alive) {
         log.warn('the media stream stopped answering pings; ending the call');
-        if (session) session.fail('Twilio stopped answering pings (connection lost)');
+        if (session) session.fail('phone_lost', 'Twilio stopped answering pings (connection lost)');
         ws.terminate();
         return;
       }
@@ -164,7 +164,7 @@ export class MediaSocketServer {
 
     ws.on('error', (error) => {
       log.warn({ reason: error.message }, 'the media stream socket failed');
-      if (session) session.fail(`Twilio socket error: ${error.message}`);
+      if (session) session.fail('phone_lost', `Twilio socket error: ${error.message}`);
     });
     ws.on('close', () => {
       clearTimeout(startDeadline);

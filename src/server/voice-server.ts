@@ -202,7 +202,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     const redirected = await Promise.all(
       remaining.map(async (session) => {
         const ok = await redirectOverRest(session.callSid);
-        session.end({ kind: 'failed', reason: 'server shutting down (drain deadline)' });
+        session.end({ kind: 'failed', code: 'shutdown', reason: 'server shutting down (drain deadline)' });
         return ok;
       }),
     );

@@ -1,5 +1,23 @@
+/**
+ * Why a call failed, for records and metrics: the phone side broke the protocol or went away, the
+ * model session failed (with its kind), a bug in voice-agent, the server shut down, or the stream
+ * never came.
+ */
+export type CallFailureCode =
+  | 'phone_protocol'
+  | 'phone_lost'
+  | 'model_config_rejected'
+  | 'model_auth'
+  | 'model_rate_limited'
+  | 'model_unreachable'
+  | 'model_lost'
+  | 'internal'
+  | 'shutdown'
+  | 'stream_never_started'
+  | 'unknown_call';
+
 /** How a call ended, which decides what the `<Connect action>` URL answers. */
 export type CallOutcome =
   | { kind: 'completed'; reason: string }
-  | { kind: 'failed'; reason: string }
+  | { kind: 'failed'; code: CallFailureCode; reason: string }
   | { kind: 'transfer'; to: string; reason: string };

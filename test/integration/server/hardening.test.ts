@@ -90,6 +90,7 @@ describe('media sockets cannot pile up or hang', () => {
     await eventually(() => h!.server.activeCalls === 0, 5000);
     await eventually(() => h!.fake.sessions[0]!.open === false);
     expect(h.logs.join('\n')).toContain('stopped answering pings');
+    expect(h.logs.join('\n')).toContain('"code":"phone_lost"');
   });
 });
 

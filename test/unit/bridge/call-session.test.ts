@@ -71,7 +71,7 @@ describe('CallSession: one call can never take the server down', () => {
     call.configure();
     call.realtime.emit(wire.created('r1'));
     expect(() => call.realtime.emit(wire.delta('r1', 'i1', 100))).not.toThrow();
-    expect(call.outcomes[0]).toMatchObject({ kind: 'failed' });
+    expect(call.outcomes[0]).toMatchObject({ kind: 'failed', code: 'internal' });
     expect(call.outcomes[0]!.reason).toContain('socket exploded');
     expect(call.logs.join('\n')).toContain('internal error while handling the model event audio');
   });
@@ -81,7 +81,7 @@ describe('CallSession: the Realtime wire, exactly', () => {
   it('a rejected session.update ends the call at once (never a call on the service defaults)', () => {
     const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
     call.realtime.emit(wire.error('invalid_value', SESSION_CONFIG_EVENT_ID));
-    expect(call.outcomes[0]).toMatchObject({ kind: 'failed' });
+    expect(call.outcomes[0]).toMatchObject({ kind: 'failed', code: 'model_config_rejected' });
     expect(call.outcomes[0]!.reason).toContain('OpenAI rejected the session configuration');
     expect(creates(call)).toEqual([]); // no greeting on a misconfigured session
   });

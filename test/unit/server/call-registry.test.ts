@@ -32,7 +32,11 @@ describe('CallRegistry', () => {
   it('remembers outcomes for the action URL; unknown calls count as failed', () => {
     const r = new CallRegistry();
     r.register('CA1', () => undefined);
-    expect(r.outcomeOf('CA1')).toEqual({ kind: 'failed', reason: 'the media stream never started' });
+    expect(r.outcomeOf('CA1')).toEqual({
+      kind: 'failed',
+      code: 'stream_never_started',
+      reason: 'the media stream never started',
+    });
     r.recordOutcome('CA1', { kind: 'completed', reason: 'bye' });
     expect(r.outcomeOf('CA1')).toEqual({ kind: 'completed', reason: 'bye' });
     expect(r.outcomeOf('CA9').kind).toBe('failed');
