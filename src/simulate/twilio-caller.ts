@@ -259,6 +259,14 @@ export class TwilioCaller {
     return this.#outcome ?? { kind: 'hangup' };
   }
 
+  /** Stops (or resumes) reading the stream, like a phone leg whose network stalled. */
+  stallReading(stalled: boolean): void {
+    const socket = (this.#ws as unknown as { _socket?: { pause(): void; resume(): void } } | undefined)
+      ?._socket;
+    if (stalled) socket?.pause();
+    else socket?.resume();
+  }
+
   /** Sends a raw frame (tests use this to misbehave on purpose). */
   sendRaw(data: string | Buffer): void {
     this.#ws?.send(data);

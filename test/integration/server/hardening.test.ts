@@ -94,6 +94,28 @@ describe('media sockets cannot pile up or hang', () => {
   });
 });
 
+describe('a Twilio leg that stops reading', () => {
+  it('agent audio is dropped instead of buffered without bound, and flows again once it reads', async () => {
+    h = await startHarness({
+      agent: { greeting: 'Hi.' },
+      // a 10-minute answer generated at 200x real time: enough to fill the kernel's socket buffers
+      fake: { brain: () => ({ say: 'x', audioMs: 600_000 }), deltaMs: 2_000, deltaIntervalMs: 10 },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => caller.playback.heardMs() > 0);
+    caller.stallReading(true);
+    await eventually(
+      () => h!.logs.some((l) => l.includes('Twilio is not reading: dropping agent audio')),
+      20_000,
+    );
+    expect(h.server.activeCalls).toBe(1); // the call is not ended for it
+    caller.stallReading(false);
+    await eventually(() => h!.logs.some((l) => l.includes('Twilio is reading again')), 20_000);
+    await caller.hangUp();
+  });
+});
+
 describe('one call can never take the server down', () => {
   it('a throwing call-end observer is logged; the next call works', async () => {
     h = await startHarness({
