@@ -493,11 +493,10 @@ export class CallSession implements CallControl {
     // also audio that never played (dropped for a stalled reader): the model must not think it was said
     const cuts = this.#playback.interrupt(this.#now());
     for (const cut of cuts) this.#silenced.add(cut.responseId);
-    this.#o.model.forgetUnheard(cuts);
     this.#speakingItem = undefined;
-    if (cuts.length > 0)
-      this.#emit({ type: 'barge_in', cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })) });
-    if (cuts[0])
-      this.#log.info({ itemId: cuts[0].itemId, heardMs: cuts[0].audioEndMs }, 'caller interrupted the agent');
+    if (cuts.length === 0) return;
+    this.#o.model.forgetUnheard(cuts);
+    this.#emit({ type: 'barge_in', cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })) });
+    this.#log.info({ itemId: cuts[0]!.itemId, heardMs: cuts[0]!.audioEndMs }, 'caller interrupted the agent');
   }
 }
