@@ -11,6 +11,15 @@ import type {
 import { parseServerEvent } from '../../src/realtime/openai/events.js';
 import { OpenAiModelSession } from '../../src/realtime/openai/model-session.js';
 
+/** A call's behaviour in tests: the agent file's defaults. */
+export const TEST_BEHAVIOUR: CallBehaviour = {
+  interruptResponse: true,
+  createResponse: true,
+  maxDurationS: 1800,
+  idleTimeoutS: 60,
+  logTranscripts: false,
+};
+
 const INSTRUCTIONS = 'You are Ada, the moving company assistant. Always answer in English.';
 
 /**
@@ -105,14 +114,7 @@ export function inMemoryCall(
     now: () => clock.now,
     tools: options.tools,
     onEvent: options.onEvent,
-    behaviour: {
-      interruptResponse: true,
-      createResponse: true,
-      maxDurationS: 1800,
-      idleTimeoutS: 60,
-      logTranscripts: false,
-      ...options.behaviour,
-    },
+    behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
     onEnded: (outcome) => {
       outcomes.push(outcome);
       options.onEnded?.(outcome);

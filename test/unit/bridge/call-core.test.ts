@@ -3,7 +3,7 @@ import { type CallBehaviour, CallSession } from '../../../src/bridge/call-sessio
 import type { CallOutcome, ToolExecutor } from '../../../src/bridge/ports.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { FakeModelSession } from '../../fakes/fake-model-session.js';
-import { InMemoryMedia } from '../../fakes/in-memory-call.js';
+import { InMemoryMedia, TEST_BEHAVIOUR } from '../../fakes/in-memory-call.js';
 
 /** The call core alone, on fakes of its own ports: no provider wire format anywhere. */
 function core(options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecutor } = {}) {
@@ -19,14 +19,7 @@ function core(options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecuto
     logger: createLogger({ level: 'error', json: true, write: () => {} }),
     now: () => clock.now,
     tools: options.tools,
-    behaviour: {
-      interruptResponse: true,
-      createResponse: true,
-      maxDurationS: 1800,
-      idleTimeoutS: 60,
-      logTranscripts: false,
-      ...options.behaviour,
-    },
+    behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
     onEnded: (o) => outcomes.push(o),
   });
   session.start();
