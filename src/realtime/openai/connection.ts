@@ -67,7 +67,7 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
 const MAX_QUEUED_BEFORE_OPEN = 1_000;
 
-export const HANDSHAKE_MESSAGES: Record<number, string> = {
+const HANDSHAKE_MESSAGES: Record<number, string> = {
   401: 'OpenAI rejected the API key (HTTP 401): check OPENAI_API_KEY',
   403: 'OpenAI refused access (HTTP 403): the key or project may not have Realtime access to this model',
   404: 'OpenAI Realtime endpoint or model not found (HTTP 404): check realtime.url and model',
@@ -79,6 +79,40 @@ export function realtimeUrl(base: string, model: string): string {
   const url = new URL(base);
   url.searchParams.set('model', model);
   return url.toString();
+}
+
+/**
+ * The WebSocket of a GA Realtime session (the connection's and the start-up check's): Bearer auth
+ * only, no redirects with the key, no compression.
+ */
+export function openRealtimeSocket(options: {
+  url: string;
+  model: string;
+  apiKey: string;
+  handshakeTimeoutMs?: number;
+}): WebSocket {
+  return new WebSocket(realtimeUrl(options.url, options.model), {
+    headers: { Authorization: `Bearer ${options.apiKey}` },
+    handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    followRedirects: false,
+    perMessageDeflate: false,
+  });
+}
+
+/** An HTTP answer instead of the upgrade, phrased for the operator. */
+export function handshakeFailure(status: number): { code: ModelErrorCode; message: string } {
+  return {
+    code: status === 401 || status === 403 ? 'auth' : status === 429 ? 'rate_limited' : 'other',
+    message: HANDSHAKE_MESSAGES[status] ?? `OpenAI refused the connection (HTTP ${status})`,
+  };
+}
+
+/** The endpoint could not be reached at all. */
+export function unreachable(url: string, error: Error): { code: ModelErrorCode; message: string } {
+  return {
+    code: 'unreachable',
+    message: `cannot reach OpenAI Realtime at ${new URL(url).host}: ${error.message}`,
+  };
 }
 
 /**
@@ -104,12 +138,7 @@ class WsRealtimeConnection implements RealtimeConnection {
 
   constructor(options: ConnectRealtimeOptions) {
     this.#logger = options.logger;
-    this.#socket = new WebSocket(realtimeUrl(options.url, options.model), {
-      headers: { Authorization: `Bearer ${options.apiKey}` },
-      handshakeTimeout: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
-      followRedirects: false,
-      perMessageDeflate: false,
-    });
+    this.#socket = openRealtimeSocket(options);
     if (options.firstEvent) this.#queue!.push(JSON.stringify(options.firstEvent));
     this.#socket.on('open', () => {
       const queued = this.#queue ?? [];
@@ -121,11 +150,7 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#awaitingPong = false;
     });
     this.#socket.on('unexpected-response', (_req, res) => {
-      const status = res.statusCode ?? 0;
-      this.#failure = {
-        code: status === 401 || status === 403 ? 'auth' : status === 429 ? 'rate_limited' : 'other',
-        message: HANDSHAKE_MESSAGES[status] ?? `OpenAI refused the connection (HTTP ${status})`,
-      };
+      this.#failure = handshakeFailure(res.statusCode ?? 0);
       res.resume();
       this.#socket.terminate();
     });
@@ -143,10 +168,7 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#deliver(event);
     });
     this.#socket.on('error', (err) => {
-      this.#failure ??= {
-        code: 'unreachable',
-        message: `cannot reach OpenAI Realtime at ${new URL(options.url).host}: ${err.message}`,
-      };
+      this.#failure ??= unreachable(options.url, err);
     });
     this.#socket.on('close', (code, reason) => {
       if (this.#closed) return;

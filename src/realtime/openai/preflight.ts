@@ -1,6 +1,5 @@
-import WebSocket from 'ws';
 import { PeerError } from '../../errors.js';
-import { HANDSHAKE_MESSAGES, realtimeUrl } from './connection.js';
+import { handshakeFailure, openRealtimeSocket, unreachable } from './connection.js';
 
 export const PREFLIGHT_TIMEOUT_MS = 10_000;
 
@@ -16,13 +15,10 @@ export function checkRealtime(options: {
   apiKey: string;
   timeoutMs?: number;
 }): Promise<void> {
-  const host = new URL(options.url).host;
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(realtimeUrl(options.url, options.model), {
-      headers: { Authorization: `Bearer ${options.apiKey}` },
-      handshakeTimeout: options.timeoutMs ?? PREFLIGHT_TIMEOUT_MS,
-      followRedirects: false,
-      perMessageDeflate: false,
+    const socket = openRealtimeSocket({
+      ...options,
+      handshakeTimeoutMs: options.timeoutMs ?? PREFLIGHT_TIMEOUT_MS,
     });
     let failure: string | undefined;
     socket.on('open', () => {
@@ -30,13 +26,12 @@ export function checkRealtime(options: {
       resolve();
     });
     socket.on('unexpected-response', (_req, res) => {
-      failure =
-        HANDSHAKE_MESSAGES[res.statusCode ?? 0] ?? `OpenAI refused the connection (HTTP ${res.statusCode})`;
+      failure = handshakeFailure(res.statusCode ?? 0).message;
       res.resume();
       socket.terminate();
     });
     socket.on('error', (error) => {
-      failure ??= `cannot reach OpenAI Realtime at ${host}: ${error.message}`;
+      failure ??= unreachable(options.url, error).message;
     });
     socket.on('close', () => {
       if (failure) reject(new PeerError('openai', 'realtime_preflight_failed', failure));

@@ -137,12 +137,11 @@ export class McpServerConnection {
     if (this.#state === 'closed') return;
     this.#state = 'connecting';
     this.#stderrTail = [];
-    let opened: Client | undefined;
     try {
       const timeoutMs = this.config.connect_timeout_ms;
       const attempt = (async () => {
-        opened = await this.#open();
-        return { client: opened, ...(await this.#listTools(opened, timeoutMs)) };
+        const client = await this.#open();
+        return { client, ...(await this.#listTools(client, timeoutMs)) };
       })();
       const { client, tools, dropped } = await withTimeout(
         attempt,
@@ -167,7 +166,6 @@ export class McpServerConnection {
       this.#onToolsChanged();
     } catch (error) {
       // a connection still opening after the timeout must not linger with its child process
-      void (opened as Client | undefined)?.close().catch(() => undefined);
       void this.#opening?.close().catch(() => undefined);
       this.#markDown(this.#withStderr(describe(error)));
     } finally {
