@@ -159,10 +159,15 @@ export class OpenAiModelSession implements ModelSession {
   /** The session cannot go on: report it once, then close the socket. */
   #end(code: ModelErrorCode, message: string): void {
     if (this.#ended) return;
+    this.#report({ code, message, expected: false });
+    this.#conn.close();
+  }
+
+  /** The session is over for good: say so once. */
+  #report(closed: { code: ModelErrorCode; message: string; expected: boolean }): void {
     this.#ended = true;
     clearTimeout(this.#rolloverTimer);
-    this.#emit({ type: 'closed', code, message, expected: false });
-    this.#conn.close();
+    this.#emit({ type: 'closed', ...closed });
   }
 
   #onClose(closed: RealtimeClosed): void {
@@ -173,9 +178,7 @@ export class OpenAiModelSession implements ModelSession {
       this.#reconnect(closed.message);
       return;
     }
-    this.#ended = true;
-    clearTimeout(this.#rolloverTimer);
-    this.#emit({ type: 'closed', code: closed.code, message: closed.message, expected: closed.expected });
+    this.#report({ code: closed.code, message: closed.message, expected: closed.expected });
   }
 
   #scheduleRollover(): void {
