@@ -1,4 +1,4 @@
-import type { CallOutcome, ModelEvent } from './ports.js';
+import type { CallOutcome, ModelEvent, ModelUsage } from './ports.js';
 
 /** Where a call is (see CallSession). */
 export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'ended';
@@ -16,6 +16,16 @@ export type CallEvent = { atMs: number } & (
   | { type: 'caller_speech_stopped' }
   /** The first audio of an agent item was sent to the phone (a turn's answer starts being heard). */
   | { type: 'agent_speech_started'; itemId: string }
+  /** The caller has heard all the agent said (the phone echoed the last mark), or cut it off. */
+  | { type: 'agent_speech_stopped'; itemId: string; interrupted: boolean }
+  /**
+   * How long the caller waited, measured at our edge: for a `turn`, from the last caller frame of
+   * the turn (the one before the model said the turn ended) to the answer's first audio sent; for
+   * the `greeting`, from the stream's start. The model's end-of-turn silence window comes on top.
+   */
+  | { type: 'latency'; kind: 'turn' | 'greeting'; ms: number }
+  /** Tokens one model response used (for cost). */
+  | { type: 'usage'; usage: ModelUsage }
   | { type: 'transcript'; role: 'caller' | 'agent'; text: string; itemId?: string }
   /** The caller cut the agent off: what was heard of each item cut. */
   | { type: 'barge_in'; cut: { itemId: string; heardMs: number }[] }
@@ -35,3 +45,6 @@ export type CallEvent = { atMs: number } & (
 
 /** Receives a call's events in order; a throw is logged and never reaches the call. */
 export type CallEventListener = (event: CallEvent) => void;
+
+/** A call event as its source states it; the stream adds the time. */
+export type CallEventBody = CallEvent extends infer E ? (E extends unknown ? Omit<E, 'atMs'> : never) : never;

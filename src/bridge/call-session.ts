@@ -1,18 +1,18 @@
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
-import type { CallEvent, CallEventListener, CallState } from './call-events.js';
+import { AgentSpeech } from './agent-speech.js';
+import type { CallEventBody, CallEventListener, CallState } from './call-events.js';
+import { CallScope, reasonOf } from './call-scope.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
-import { OutboundAudio } from './outbound-audio.js';
+import { outcomeOfModelClose } from './model-failure.js';
 import { type FinishRequest, PendingFinish } from './pending-finish.js';
-import { PlaybackTracker } from './playback.js';
 import type {
+  CallAudioTap,
   CallControl,
-  CallFailureCode,
   CallOutcome,
   MediaEvent,
   MediaStreamPort,
-  ModelErrorCode,
   ModelEvent,
   ModelSession,
   ToolExecutor,
@@ -43,22 +43,9 @@ export interface CallSessionOptions {
   onEnded(outcome: CallOutcome, session: CallSession): void;
   /** The call's ordered event stream (records, metrics, reports). */
   onEvent?: CallEventListener;
+  /** Sees the call's audio both ways (recording); times in ms since the call started. */
+  audioTap?: CallAudioTap;
 }
-
-/** A model session's failure, as the call's failure code. */
-const MODEL_FAILURES: Record<ModelErrorCode, CallFailureCode> = {
-  config_rejected: 'model_config_rejected',
-  auth: 'model_auth',
-  rate_limited: 'model_rate_limited',
-  unreachable: 'model_unreachable',
-  stalled: 'model_lost',
-  closed: 'model_lost',
-  session_limit: 'model_lost',
-  other: 'model_lost',
-};
-
-/** A call event as the session states it; the stream adds the time. */
-type CallEventBody = CallEvent extends infer E ? (E extends unknown ? Omit<E, 'atMs'> : never) : never;
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
@@ -69,7 +56,7 @@ export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
  * `#enter`; nothing happens until {@link CallSession.start}.
  *
  * Fault boundary: every way into a call — a Twilio message, a Realtime event or close, a timer, a
- * tool's completion — runs through {@link CallSession.#guard}. A throw there ends this call with the
+ * tool's completion — runs through {@link CallScope.guard}. A throw there ends this call with the
  * fallback and a logged reason; the process and every other call go on.
  */
 export class CallSession implements CallControl {
@@ -79,29 +66,23 @@ export class CallSession implements CallControl {
   readonly #o: CallSessionOptions;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #startedAt: number;
-  readonly #playback = new PlaybackTracker();
-  readonly #outbound: OutboundAudio;
+  readonly #scope: CallScope;
+  readonly #speech: AgentSpeech;
   readonly #functionCalls: FunctionCallLoop;
   readonly #abort = new AbortController();
-  readonly #timers: NodeJS.Timeout[] = [];
-  /** Responses silenced by a barge-in: their late deltas are dropped. */
-  readonly #silenced = new Set<string>();
+  readonly #tap: CallAudioTap | undefined;
+  /** When the caller's last turn ended (its last frame), until the answer starts: turn latency. */
+  #turnEndedAt: number | undefined;
   #state: CallState = 'connecting';
   /** The greeting's response request, so its own end moves the call on. */
   #greetingRequest: string | undefined;
   #outcome: CallOutcome | undefined;
   readonly #input: CallerInput;
-  #idleTimer: NodeJS.Timeout | undefined;
   #lastActivityAt: number;
   /** A built-in tool asked to end or transfer the call once the current speech has been heard. */
   #finish: PendingFinish | undefined;
   /** The finish is being carried out (e.g. a REST redirect in flight). */
   #completingFinish = false;
-  #runningResponse: string | undefined;
-  /** The agent item whose audio is being forwarded (a new one starts agent speech). */
-  #speakingItem: string | undefined;
-  #responseHadAudio = false;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -109,22 +90,35 @@ export class CallSession implements CallControl {
     this.streamSid = options.streamSid;
     this.#log = options.logger;
     this.#now = options.now ?? (() => performance.now());
-    this.#startedAt = this.#now();
-    this.#lastActivityAt = this.#startedAt;
-    this.#outbound = new OutboundAudio(options.media, this.#playback, this.#now);
+    this.#scope = new CallScope({
+      logger: options.logger,
+      now: this.#now,
+      onEvent: options.onEvent,
+      onCrash: (what, error) => this.#crash(what, error),
+    });
+    this.#lastActivityAt = this.#scope.startedAt;
+    this.#tap = options.audioTap && callTimeline(options.audioTap, this.#scope.startedAt);
+    this.#speech = new AgentSpeech({
+      media: options.media,
+      model: options.model,
+      now: this.#now,
+      emit: (event) => this.#onSpeechEvent(event),
+      bargeIn: options.behaviour.interruptResponse,
+      tap: this.#tap,
+    });
     this.#input = new CallerInput({
       sink: options.model,
       now: this.#now,
-      guard: (what, fn) => this.#guard(what, fn),
+      guard: (what, fn) => this.#scope.guard(what, fn),
     });
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,
       sendOutput: (callId, output) => options.model.sendToolResult(callId, output),
-      outputsSent: () => this.#guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
+      outputsSent: () => this.#scope.guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
       signal: this.#abort.signal,
-      now: () => this.#elapsed(),
+      now: () => this.#scope.elapsed(),
       onRecord: (record) => {
-        this.#emit({
+        this.#scope.emit({
           type: 'tool_call',
           name: record.name,
           callId: record.callId,
@@ -140,15 +134,15 @@ export class CallSession implements CallControl {
 
   /** Starts the call: its limits, and listening to the model (which may already have spoken). */
   start(): void {
-    this.#emit({ type: 'started', callSid: this.callSid, streamSid: this.streamSid });
+    this.#scope.emit({ type: 'started', callSid: this.callSid, streamSid: this.streamSid });
     const { maxDurationS, idleTimeoutS } = this.#o.behaviour;
     // the model session's own time limit is the adapter's business (it rolls sessions over)
-    this.#timer('the call duration limit', maxDurationS * 1000, () =>
+    this.#scope.timer('the call duration limit', maxDurationS * 1000, () =>
       this.end({ kind: 'completed', reason: 'maximum call duration reached' }),
     );
     this.#scheduleIdleCheck(idleTimeoutS * 1000);
     this.#o.model.subscribe((event) =>
-      this.#guard(`the model event ${event.type}`, () => this.#onModelEvent(event)),
+      this.#scope.guard(`the model event ${event.type}`, () => this.#onModelEvent(event)),
     );
   }
 
@@ -162,14 +156,15 @@ export class CallSession implements CallControl {
 
   /** An event from the phone side of this call. */
   handleMedia(event: MediaEvent): void {
-    this.#guard(`the media event ${event.type}`, () => {
+    this.#scope.guard(`the media event ${event.type}`, () => {
       if (this.#state === 'ended') return;
       switch (event.type) {
         case 'audio':
           this.#input.frame(event.payload, event.timestampMs);
+          this.#tap?.caller(event.payload, event.timestampMs);
           return;
         case 'played':
-          this.#playback.markEchoed(event.mark, this.#now());
+          this.#speech.played(event.mark);
           if (this.#finish) this.#maybeFinish();
           return;
         case 'dtmf':
@@ -197,24 +192,23 @@ export class CallSession implements CallControl {
     if (this.#state === 'ended') return;
     this.#enter('ended');
     this.#outcome = outcome;
-    for (const t of this.#timers) clearTimeout(t);
-    clearTimeout(this.#idleTimer);
+    this.#scope.clearTimers();
     this.#input.close();
     this.#abort.abort(new Error(outcome.reason));
     // each step on its own: a socket that throws while closing must not keep the other open
-    this.#teardown('closing the model session', () => this.#o.model.close());
-    this.#teardown('closing the Twilio stream', () => this.#o.media.close());
-    this.#emit({ type: 'ended', outcome, durationMs: Math.round(this.#elapsed()) });
+    this.#scope.teardown('closing the model session', () => this.#o.model.close());
+    this.#scope.teardown('closing the Twilio stream', () => this.#o.media.close());
+    this.#scope.emit({ type: 'ended', outcome, durationMs: Math.round(this.#scope.elapsed()) });
     const log = outcome.kind === 'failed' ? this.#log.warn.bind(this.#log) : this.#log.info.bind(this.#log);
     log(
       {
         outcome: outcome.kind,
         ...(outcome.kind === 'failed' ? { code: outcome.code } : {}),
-        durationMs: Math.round(this.#elapsed()),
+        durationMs: Math.round(this.#scope.elapsed()),
       },
       `call ended: ${outcome.reason}`,
     );
-    this.#teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
+    this.#scope.teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
   }
 
   /** CallControl: end or transfer once the agent's current speech has been heard. */
@@ -224,43 +218,33 @@ export class CallSession implements CallControl {
     // built-ins run inside a tool batch, so #afterToolOutputs follows and asks for a farewell if owed
     this.#finish = new PendingFinish(request, {
       responseRunning: this.#o.model.responding,
-      agentSilent: !this.#playback.playing && !this.#outbound.buffering,
+      agentSilent: this.#speech.silent,
     });
-    this.#timer('the goodbye timer', FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
+    this.#scope.timer('the goodbye timer', FINISH_SPEECH_TIMEOUT_MS, () => this.#completeFinish());
   }
 
   #enter(state: CallState): void {
     if (state === this.#state) return;
     this.#log.debug({ from: this.#state, to: state }, 'call state');
     this.#state = state;
-    this.#emit({ type: 'state', state });
+    this.#scope.emit({ type: 'state', state });
   }
 
-  /** Hands one event to the call's listener; a listener that throws is logged, never the call's end. */
-  #emit(event: CallEventBody): void {
-    const listener = this.#o.onEvent;
-    if (!listener) return;
-    try {
-      listener({ atMs: Math.round(this.#elapsed()), ...event } as CallEvent);
-    } catch (error) {
-      this.#log.error(
-        { reason: error instanceof Error ? error.message : String(error) },
-        'a call event listener failed',
-      );
+  /** Agent speech events, plus the latency of the answer they start. */
+  #onSpeechEvent(event: CallEventBody): void {
+    this.#scope.emit(event);
+    if (event.type !== 'agent_speech_started') return;
+    const now = this.#now();
+    if (this.#state === 'greeting') {
+      this.#scope.emit({ type: 'latency', kind: 'greeting', ms: Math.round(now - this.#scope.startedAt) });
+    } else if (this.#turnEndedAt !== undefined) {
+      this.#scope.emit({ type: 'latency', kind: 'turn', ms: Math.round(now - this.#turnEndedAt) });
     }
-  }
-
-  /** Runs one entry point of this call; a throw ends this call, never the process. */
-  #guard(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#crash(what, error);
-    }
+    this.#turnEndedAt = undefined;
   }
 
   #crash(what: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = reasonOf(error);
     this.#log.error({ reason: message }, `internal error while handling ${what}; ending this call`);
     if (error instanceof Error) this.#log.debug({ stack: error.stack }, 'internal error details');
     try {
@@ -274,42 +258,16 @@ export class CallSession implements CallControl {
     }
   }
 
-  #teardown(what: string, fn: () => void): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#log.error(
-        { reason: error instanceof Error ? error.message : String(error) },
-        `internal error while ${what}`,
-      );
-    }
-  }
-
-  #elapsed(): number {
-    return this.#now() - this.#startedAt;
-  }
-
-  #timer(what: string, ms: number, fn: () => void): void {
-    const t = setTimeout(() => this.#guard(what, fn), Math.max(0, ms));
-    t.unref();
-    this.#timers.push(t);
-  }
-
   /** Re-arms one timer (never more than one handle, however long the call). */
   #scheduleIdleCheck(limitMs: number): void {
-    this.#idleTimer = setTimeout(
-      () =>
-        this.#guard('the idle timer', () => {
-          const idleFor = this.#now() - this.#lastActivityAt;
-          if (idleFor >= limitMs && !this.#playback.playing && !this.#input.speaking) {
-            this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
-          } else {
-            this.#scheduleIdleCheck(limitMs);
-          }
-        }),
-      Math.max(250, limitMs / 4),
-    );
-    this.#idleTimer.unref();
+    this.#scope.timer('the idle timer', Math.max(250, limitMs / 4), () => {
+      const idleFor = this.#now() - this.#lastActivityAt;
+      if (idleFor >= limitMs && this.#speech.silent && !this.#input.speaking) {
+        this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
+      } else {
+        this.#scheduleIdleCheck(limitMs);
+      }
+    });
   }
 
   #onDigit(digit: string): void {
@@ -326,28 +284,23 @@ export class CallSession implements CallControl {
     if (this.#state === 'ended') return;
     switch (event.type) {
       case 'audio':
-        if (this.#silenced.has(event.responseId)) return;
-        if (event.itemId !== this.#speakingItem) {
-          this.#speakingItem = event.itemId;
-          this.#emit({ type: 'agent_speech_started', itemId: event.itemId });
-        }
-        this.#lastActivityAt = this.#now();
-        this.#responseHadAudio = true;
-        this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.chunk);
+        if (this.#speech.audio(event)) this.#lastActivityAt = this.#now();
         return;
       case 'ready':
         this.#greet();
         return;
       case 'speech_started':
         if (this.#state === 'greeting') this.#enter('active');
-        this.#emit({ type: 'caller_speech_started' });
+        this.#scope.emit({ type: 'caller_speech_started' });
         this.#lastActivityAt = this.#now();
         this.#input.speechStarted();
+        this.#turnEndedAt = undefined;
         this.#bargeIn();
         return;
       case 'speech_stopped':
-        this.#emit({ type: 'caller_speech_stopped' });
+        this.#scope.emit({ type: 'caller_speech_stopped' });
         this.#lastActivityAt = this.#now();
+        this.#turnEndedAt = this.#input.lastFrameAt ?? this.#now();
         this.#input.speechStopped();
         return;
       case 'turn_committed':
@@ -355,11 +308,10 @@ export class CallSession implements CallControl {
         if (!this.#o.behaviour.createResponse || this.#o.model.responding) this.#o.model.respond();
         return;
       case 'response_started':
-        this.#runningResponse = event.responseId;
-        this.#responseHadAudio = false;
+        this.#speech.responseStarted(event.responseId);
         return;
       case 'audio_done':
-        if (!this.#silenced.has(event.responseId)) this.#outbound.flush();
+        this.#speech.audioDone(event.responseId);
         return;
       case 'tool_call':
         this.#functionCalls.itemDone(event.responseId, event.call);
@@ -374,7 +326,7 @@ export class CallSession implements CallControl {
           { role: event.role, text: redactText(event.text, this.#o.behaviour.logTranscripts) },
           event.role === 'caller' ? 'caller said' : 'agent said',
         );
-        this.#emit({
+        this.#scope.emit({
           type: 'transcript',
           role: event.role,
           text: event.text,
@@ -383,15 +335,11 @@ export class CallSession implements CallControl {
         return;
       case 'warning':
         this.#log.warn(event.message);
-        this.#emit({ type: 'warning', message: event.message });
+        this.#scope.emit({ type: 'warning', message: event.message });
         return;
       case 'resumed':
-        // what was already sent keeps playing; the old session's items can no longer be cut
-        this.#outbound.drop();
-        this.#playback.forgetItems();
-        this.#runningResponse = undefined;
-        this.#speakingItem = undefined;
-        this.#emit({ type: 'model_resumed', reason: event.reason, gapMs: event.gapMs });
+        this.#speech.modelReplaced();
+        this.#scope.emit({ type: 'model_resumed', reason: event.reason, gapMs: event.gapMs });
         this.#log.info(
           { attempt: event.attempt, gapMs: event.gapMs },
           event.reason === 'rollover'
@@ -406,13 +354,14 @@ export class CallSession implements CallControl {
   }
 
   #onResponseDone(event: Extract<ModelEvent, { type: 'response_done' }>): void {
-    this.#runningResponse = undefined;
-    this.#finish?.responseDone(this.#responseHadAudio, event.requestId);
+    this.#speech.responseDone();
+    if (event.usage) this.#scope.emit({ type: 'usage', usage: event.usage });
+    this.#finish?.responseDone(this.#speech.responseHadAudio, event.requestId);
     if (this.#state === 'greeting' && event.requestId === this.#greetingRequest) this.#enter('active');
     if (event.failure)
       this.#log.warn({ responseId: event.responseId }, `the model's response failed: ${event.failure}`);
     this.#functionCalls.responseDone(event.responseId, event.toolCalls);
-    if (this.#finish) this.#outbound.flush();
+    if (this.#finish) this.#speech.flush();
     this.#maybeFinish();
   }
 
@@ -431,7 +380,7 @@ export class CallSession implements CallControl {
   }
 
   #maybeFinish(): void {
-    if (this.#finish?.speechDone && !this.#playback.playing && !this.#outbound.buffering) {
+    if (this.#finish?.speechDone && this.#speech.silent) {
       this.#completeFinish();
     }
   }
@@ -448,20 +397,18 @@ export class CallSession implements CallControl {
           'could not redirect the call over REST; using the stream action instead',
         );
       })
-      .then(() => this.#guard('the end of a finished call', () => this.end(finish.outcome)));
+      .then(() => this.#scope.guard('the end of a finished call', () => this.end(finish.outcome)));
   }
 
   #onModelClosed(closed: Extract<ModelEvent, { type: 'closed' }>): void {
     if (closed.expected || this.#state === 'ended') return;
-    if (closed.code === 'session_limit') {
-      this.end({ kind: 'completed', reason: closed.message });
-      return;
-    }
-    this.#log.error(
-      { reason: closed.message, code: closed.code },
-      'lost the model session; ending the stream',
-    );
-    this.end({ kind: 'failed', code: MODEL_FAILURES[closed.code], reason: closed.message });
+    const outcome = outcomeOfModelClose(closed);
+    if (outcome.kind === 'failed')
+      this.#log.error(
+        { reason: closed.message, code: closed.code },
+        'lost the model session; ending the stream',
+      );
+    this.end(outcome);
   }
 
   /** The model is ready: greet first when the agent has a greeting, else wait for the caller. */
@@ -478,25 +425,22 @@ export class CallSession implements CallControl {
     );
   }
 
-  /**
-   * Caller speech while the agent is talking (barge-in on): stop what the caller hears at once, then
-   * make the model forget what was not heard. The server cancels the running response itself
-   * (`interrupt_response`), so any of its deltas still on the wire are dropped here.
-   */
+  /** Caller speech: cut the agent off when barge-in is on (see {@link AgentSpeech.bargeIn}). */
   #bargeIn(): void {
-    if (!this.#o.behaviour.interruptResponse) return; // barge-in off: the agent finishes speaking
-    if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
-    if (this.#playback.playing || this.#outbound.buffering) {
-      this.#o.media.sendClear();
-      this.#outbound.drop();
-    }
-    // also audio that never played (dropped for a stalled reader): the model must not think it was said
-    const cuts = this.#playback.interrupt(this.#now());
-    for (const cut of cuts) this.#silenced.add(cut.responseId);
-    this.#speakingItem = undefined;
-    if (cuts.length === 0) return;
-    this.#o.model.forgetUnheard(cuts);
-    this.#emit({ type: 'barge_in', cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })) });
-    this.#log.info({ itemId: cuts[0]!.itemId, heardMs: cuts[0]!.audioEndMs }, 'caller interrupted the agent');
+    const cuts = this.#speech.bargeIn();
+    if (cuts.length > 0)
+      this.#log.info(
+        { itemId: cuts[0]!.itemId, heardMs: cuts[0]!.audioEndMs },
+        'caller interrupted the agent',
+      );
   }
+}
+
+/** A tap whose agent-side times are monotonic clock readings, moved onto the call's timeline. */
+function callTimeline(tap: CallAudioTap, startedAt: number): CallAudioTap {
+  return {
+    caller: (payload, timestampMs) => tap.caller(payload, timestampMs),
+    agent: (payload, at) => tap.agent(payload, at - startedAt),
+    cleared: (at) => tap.cleared(at - startedAt),
+  };
 }

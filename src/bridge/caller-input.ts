@@ -43,6 +43,11 @@ export class CallerInput {
     return this.#speaking;
   }
 
+  /** When the latest caller frame arrived (monotonic ms), if any has. */
+  get lastFrameAt(): number | undefined {
+    return this.#lastTimestampMs === undefined ? undefined : this.#lastFrameAt;
+  }
+
   /** One Twilio `media` frame (hot path). */
   frame(payload: string, timestampMs: number): void {
     const now = this.#o.now();

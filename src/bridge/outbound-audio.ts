@@ -1,5 +1,5 @@
 import type { PlaybackTracker } from './playback.js';
-import type { MediaStreamPort } from './ports.js';
+import type { CallAudioTap, MediaStreamPort } from './ports.js';
 import { base64ByteLength } from './silence.js';
 
 /**
@@ -17,11 +17,13 @@ export class OutboundAudio {
   #small: Buffer[] = [];
   #smallBytes = 0;
   #smallItem: string | undefined;
+  readonly #tap: CallAudioTap | undefined;
 
-  constructor(media: MediaStreamPort, playback: PlaybackTracker, now: () => number) {
+  constructor(media: MediaStreamPort, playback: PlaybackTracker, now: () => number, tap?: CallAudioTap) {
     this.#media = media;
     this.#playback = playback;
     this.#now = now;
+    this.#tap = tap;
   }
 
   delta(responseId: string, itemId: string, contentIndex: number, base64: string): void {
@@ -61,6 +63,8 @@ export class OutboundAudio {
   #forward(itemId: string, base64: string, bytes: number): void {
     // audio dropped for a stalled reader is not playing: no mark, nothing counted as sent
     if (!this.#media.sendMedia(base64)) return;
-    this.#media.sendMark(this.#playback.sent(itemId, bytes, this.#now()));
+    const now = this.#now();
+    this.#tap?.agent(base64, now);
+    this.#media.sendMark(this.#playback.sent(itemId, bytes, now));
   }
 }

@@ -29,6 +29,19 @@ export type MediaEvent =
   | { type: 'stopped' };
 export type { CallControl, ToolExecutor } from '../tools/types.js';
 
+/**
+ * Sees a call's audio where it crosses our edge, to record it. Optional: without a tap the media
+ * path does no extra work. Times are milliseconds since the call started.
+ */
+export interface CallAudioTap {
+  /** Caller audio as received (base64 μ-law 8 kHz); `timestampMs` on the stream's clock. */
+  caller(payload: string, timestampMs: number): void;
+  /** Agent audio as sent to the phone at `atMs`: it plays after whatever is still queued there. */
+  agent(payload: string, atMs: number): void;
+  /** The phone's queue was cleared at `atMs` (barge-in): agent audio not played yet never will be. */
+  cleared(atMs: number): void;
+}
+
 export interface TranscriptEntry {
   role: 'caller' | 'agent';
   text: string;
@@ -60,6 +73,19 @@ export type ModelErrorCode =
   | 'closed'
   | 'other';
 
+/**
+ * Tokens one response used, by kind: what the cost is computed from. Input counts include the cached
+ * part (`cached*`), as providers report them.
+ */
+export interface ModelUsage {
+  inputTextTokens: number;
+  inputAudioTokens: number;
+  cachedTextTokens: number;
+  cachedAudioTokens: number;
+  outputTextTokens: number;
+  outputAudioTokens: number;
+}
+
 /** One function call the model made (complete: its arguments are final). */
 export interface ModelToolCall {
   callId: string;
@@ -89,6 +115,8 @@ export type ModelEvent =
       /** Calls of this response not reported yet (a backup for missed `tool_call` events). */
       toolCalls: ModelToolCall[];
       failure?: string;
+      /** What the response cost in tokens, when the provider says. */
+      usage?: ModelUsage;
     }
   /** Something went wrong that the session survives. */
   | { type: 'warning'; message: string }
@@ -119,6 +147,8 @@ export interface ModelSession {
   readonly openedAt: number;
   /** A response is running now (something the caller could be hearing). */
   readonly responding: boolean;
+  /** The session is over (closed, or failed for good): a pre-warmed one in this state is replaced. */
+  readonly closed: boolean;
   /** Hot path: caller audio, base64 μ-law, already validated. */
   appendAudio(base64: string): void;
   /** Text from the caller's side (e.g. a keypad digit). */
@@ -134,4 +164,12 @@ export interface ModelSession {
   /** Events (and a close) that came before a subscriber are replayed to it. */
   subscribe(listener: (event: ModelEvent) => void): void;
   close(): void;
+}
+
+/**
+ * Opens the model side of calls (one per server; OpenAI Realtime today). `open` starts connecting at
+ * once, so the webhook can pre-warm a session while Twilio opens the media stream.
+ */
+export interface ModelEngine {
+  open(callSid: string): ModelSession;
 }

@@ -1,21 +1,20 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { CallOutcome } from '../bridge/ports.js';
-import type { RealtimeConnection } from '../realtime/openai/connection.js';
+import type { CallOutcome, ModelSession } from '../bridge/ports.js';
 
 /**
  * Calls the server knows about, keyed by CallSid: the one-time stream token minted in the webhook,
- * the pre-warmed Realtime connection waiting for the stream, and — after the stream ends — the
+ * the pre-warmed model session waiting for the stream, and — after the stream ends — the
  * outcome the `<Connect action>` URL answers from. One instance per server; no module state.
  */
 
-/** How long a pre-warmed Realtime socket waits for Twilio's stream before it is closed. */
+/** How long a pre-warmed model session waits for Twilio's stream before it is closed. */
 export const DEFAULT_PREWARM_TIMEOUT_MS = 15_000;
 /** How long an outcome is kept for Twilio's action request. */
 export const OUTCOME_TTL_MS = 10 * 60_000;
 
 interface Entry {
   token: string;
-  realtime: RealtimeConnection | undefined;
+  model: ModelSession | undefined;
   claimed: boolean;
   outcome: CallOutcome | undefined;
   /** Twilio has asked the `<Connect action>` URL what next. */
@@ -36,10 +35,7 @@ export class CallRegistry {
    * repeated webhook (a Twilio retry, or a replayed request) gets the same token and opens nothing;
    * `prewarm` runs only for a call not seen before.
    */
-  register(
-    callSid: string,
-    prewarm: () => RealtimeConnection | undefined,
-  ): { token: string; repeated: boolean } {
+  register(callSid: string, prewarm: () => ModelSession | undefined): { token: string; repeated: boolean } {
     const known = this.#entries.get(callSid);
     if (known) return { token: known.token, repeated: true };
     const token = randomBytes(24).toString('base64url');
@@ -47,7 +43,7 @@ export class CallRegistry {
     timer.unref();
     this.#entries.set(callSid, {
       token,
-      realtime: prewarm(),
+      model: prewarm(),
       claimed: false,
       outcome: undefined,
       actionAnswered: false,
@@ -57,20 +53,20 @@ export class CallRegistry {
   }
 
   /**
-   * Validates the token from a stream's `start` and hands over the pre-warmed connection (which may
+   * Validates the token from a stream's `start` and hands over the pre-warmed model session (which may
    * be undefined if it expired). Returns false for an unknown call, a wrong or reused token.
    */
   claim(
     callSid: string,
     token: string | undefined,
-  ): { ok: true; realtime: RealtimeConnection | undefined } | { ok: false } {
+  ): { ok: true; model: ModelSession | undefined } | { ok: false } {
     const entry = this.#entries.get(callSid);
     if (!entry || entry.claimed || !token || !sameSecret(entry.token, token)) return { ok: false };
     entry.claimed = true;
     clearTimeout(entry.timer);
-    const realtime = entry.realtime;
-    entry.realtime = undefined;
-    return { ok: true, realtime };
+    const model = entry.model;
+    entry.model = undefined;
+    return { ok: true, model };
   }
 
   recordOutcome(callSid: string, outcome: CallOutcome): void {
@@ -105,10 +101,10 @@ export class CallRegistry {
     });
   }
 
-  /** Pre-warmed sockets currently open (for health and tests). */
+  /** Pre-warmed sessions currently open (for health and tests). */
   get prewarmed(): number {
     let n = 0;
-    for (const e of this.#entries.values()) if (e.realtime) n++;
+    for (const e of this.#entries.values()) if (e.model) n++;
     return n;
   }
 
@@ -119,8 +115,8 @@ export class CallRegistry {
   #expirePrewarm(callSid: string): void {
     const entry = this.#entries.get(callSid);
     if (!entry) return;
-    entry.realtime?.close();
-    entry.realtime = undefined;
+    entry.model?.close();
+    entry.model = undefined;
     entry.timer = setTimeout(() => this.#entries.delete(callSid), OUTCOME_TTL_MS);
     entry.timer.unref();
   }
@@ -129,7 +125,7 @@ export class CallRegistry {
     const entry = this.#entries.get(callSid);
     if (!entry) return;
     clearTimeout(entry.timer);
-    entry.realtime?.close();
+    entry.model?.close();
     this.#entries.delete(callSid);
   }
 }

@@ -1,19 +1,13 @@
+import { VOICE_ROUTES } from '../telephony/twilio/routes.js';
+
+export { streamUrl } from '../telephony/twilio/routes.js';
+
 /** Every path the server answers, in one place. */
 export const ROUTES = {
-  incoming: '/voice/incoming',
-  streamEnded: '/voice/stream-ended',
-  dialEnded: '/voice/dial-ended',
-  messageRecorded: '/voice/message-recorded',
-  status: '/voice/status',
-  media: '/voice/media',
+  ...VOICE_ROUTES,
   health: '/healthz',
   ready: '/readyz',
 } as const;
-
-/** `https://host` → `wss://host/voice/media` (`http` → `ws`, for local use). */
-export function streamUrl(publicUrl: string): string {
-  return publicUrl.replace(/^http/, 'ws') + ROUTES.media;
-}
 
 /** Normalises a public URL: scheme + host (+ path prefix), no trailing slash. */
 export function normalizePublicUrl(url: string): string {

@@ -2,21 +2,20 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
-import type { CallControl, ToolExecutor } from '../bridge/ports.js';
+import type { CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { connectRealtime, type RealtimeConnection } from '../realtime/openai/connection.js';
-import { OpenAiModelSession } from '../realtime/openai/model-session.js';
-import { buildSessionUpdate, type FunctionTool } from '../realtime/openai/session-config.js';
+import { openAiEngine } from '../realtime/openai/engine.js';
+import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-server.js';
+import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
 import { CallRegistry } from './call-registry.js';
-import { MediaSocketServer } from './media-socket.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
 
 /** Tools offered to every call; the MCP pool and built-ins implement it. */
 export interface CallTools {
   /** Function tools for the session (read when each call starts, so list changes reach new calls). */
-  definitions(): FunctionTool[];
+  definitions(): ToolDefinition[];
   /** An executor bound to one call (built-ins such as end_call act on that call). */
   forCall(control: CallControl, logger: Logger): ToolExecutor;
 }
@@ -29,6 +28,8 @@ export interface VoiceServerOptions {
   publicUrl?: string;
   realtimeUrl: string;
   openaiApiKey: string;
+  /** The model side of calls; default: OpenAI Realtime at `realtimeUrl`. */
+  engine?: ModelEngine;
   twilioAuthToken: string;
   insecureSkipSignature?: boolean;
   logger: Logger;
@@ -90,90 +91,108 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   let publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
   let draining = false;
 
-  const connect = (callSid: string): RealtimeConnection =>
-    connectRealtime({
+  const engine =
+    options.engine ??
+    openAiEngine({
+      agent,
       url: options.realtimeUrl,
-      model: agent.model,
       apiKey: options.openaiApiKey,
-      logger: logger.child({ callSid }),
-      firstEvent: buildSessionUpdate(agent, options.tools?.definitions() ?? []),
+      logger,
+      tools: () => options.tools?.definitions() ?? [],
       heartbeatMs: options.realtimeHeartbeatMs,
+      rolloverAfterMs: options.realtimeRolloverMs,
     });
 
+  const callEnded = (session: CallSession) => {
+    sessions.delete(session);
+    if (sessions.size === 0) for (const wake of idleWaiters) wake();
+    // observers run after the call's teardown, outside it: a throwing observer is logged, no more
+    const observer = options.onCallEnded;
+    if (!observer) return;
+    setImmediate(() => {
+      try {
+        observer(session);
+      } catch (error) {
+        logger
+          .child({ callSid: session.callSid })
+          .error(
+            { reason: error instanceof Error ? error.message : String(error) },
+            'a call-end observer failed',
+          );
+      }
+    });
+  };
+
+  /** A stream started: check its one-time token, then run the call on a model session. */
+  const startCall = ({ callSid, streamSid, parameters, media, logger: log }: StreamStart) => {
+    const claim = registry.claim(callSid, parameters.token);
+    if (!claim.ok) {
+      log.warn('rejected a media stream with an unknown call or a wrong or reused token');
+      return undefined;
+    }
+    // a pre-warmed session that failed meanwhile (a network blip, a 429) is replaced, not inherited
+    if (claim.model?.closed) log.info('the pre-warmed model session failed; opening a new one');
+    const model = claim.model && !claim.model.closed ? claim.model : engine.open(callSid);
+    let executor: ToolExecutor | undefined;
+    const session: CallSession = new CallSession({
+      callSid,
+      streamSid,
+      media,
+      model,
+      logger: log,
+      onEvent: options.onCallEvent ? (event) => options.onCallEvent!(callSid, event) : undefined,
+      onEnded: (outcome, ended) => {
+        registry.recordOutcome(callSid, outcome);
+        callEnded(ended);
+      },
+      behaviour: {
+        greeting: agent.greeting,
+        interruptResponse: agent.realtime.turn_detection.interrupt_response,
+        createResponse: agent.realtime.turn_detection.create_response,
+        maxDurationS: agent.call.max_duration_s,
+        idleTimeoutS: agent.call.idle_timeout_s,
+        logTranscripts: agent.logging.transcripts,
+      },
+      tools: options.tools
+        ? {
+            execute: (call, signal) => {
+              executor ??= options.tools!.forCall(session, log);
+              return executor.execute(call, signal);
+            },
+          }
+        : undefined,
+    });
+    log.info('media stream started');
+    sessions.add(session);
+    // started once registered: a session that ends at once (a pre-warm that already failed) is
+    // still counted, reported and removed like any other
+    session.start();
+    return session;
+  };
+
   const app = createApp({
-    registry,
+    calls: {
+      admit: (callSid) => registry.register(callSid, () => engine.open(callSid)),
+      outcomeOf: (callSid) => registry.outcomeOf(callSid),
+      draining: () => draining,
+    },
     logger,
     fallback: agent.call.fallback,
     twilioAuthToken: options.twilioAuthToken,
     insecureSkipSignature: options.insecureSkipSignature ?? false,
     publicUrl: () => publicUrl,
-    prewarm: connect,
     activeCalls: () => sessions.size,
-    draining: () => draining,
     readiness: options.readiness,
   });
 
-  const media = new MediaSocketServer({
-    registry,
+  const media = new TwilioMediaServer({
     logger,
     twilioAuthToken: options.twilioAuthToken,
     insecureSkipSignature: options.insecureSkipSignature ?? false,
     publicUrl: () => publicUrl,
-    connectRealtime: connect,
+    onStart: startCall,
     startTimeoutMs: options.mediaTimeouts?.startMs,
     pingIntervalMs: options.mediaTimeouts?.pingIntervalMs,
-    createSession: ({ realtime, ...init }) => {
-      let executor: ToolExecutor | undefined;
-      const session: CallSession = new CallSession({
-        ...init,
-        onEvent: options.onCallEvent ? (event) => options.onCallEvent!(init.callSid, event) : undefined,
-        model: new OpenAiModelSession(realtime, {
-          instructions: agent.instructions,
-          reconnect: () => connect(init.callSid),
-          rolloverAfterMs: options.realtimeRolloverMs,
-        }),
-        behaviour: {
-          greeting: agent.greeting,
-          interruptResponse: agent.realtime.turn_detection.interrupt_response,
-          createResponse: agent.realtime.turn_detection.create_response,
-          maxDurationS: agent.call.max_duration_s,
-          idleTimeoutS: agent.call.idle_timeout_s,
-          logTranscripts: agent.logging.transcripts,
-        },
-        tools: options.tools
-          ? {
-              execute: (call, signal) => {
-                executor ??= options.tools!.forCall(session, init.logger);
-                return executor.execute(call, signal);
-              },
-            }
-          : undefined,
-      });
-      return session;
-    },
-    onSessionStarted: (session) => {
-      sessions.add(session);
-    },
-    onSessionEnded: (session) => {
-      sessions.delete(session);
-      if (sessions.size === 0) for (const wake of idleWaiters) wake();
-      // observers run after the call's teardown, outside it: a throwing observer is logged, no more
-      const observer = options.onCallEnded;
-      if (observer) {
-        setImmediate(() => {
-          try {
-            observer(session);
-          } catch (error) {
-            logger
-              .child({ callSid: session.callSid })
-              .error(
-                { reason: error instanceof Error ? error.message : String(error) },
-                'a call-end observer failed',
-              );
-          }
-        });
-      }
-    },
   });
 
   const server: Server = createServer(app);

@@ -1,11 +1,10 @@
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
-import type { FunctionTool } from '../realtime/openai/session-config.js';
 import { builtinDefinitions, type RestTransfer, runBuiltin } from './builtin-tools.js';
 import type { McpPool } from './mcp/pool.js';
 import { toolFailure } from './tool-result.js';
-import type { CallControl, ToolExecutor } from './types.js';
+import type { CallControl, ToolDefinition, ToolExecutor } from './types.js';
 
 /**
  * The tools of one agent: built-ins (end_call, transfer_call) and the MCP pool's tools. Each call
@@ -23,7 +22,7 @@ export class AgentTools {
     this.#restTransfer = restTransfer;
   }
 
-  definitions(): FunctionTool[] {
+  definitions(): ToolDefinition[] {
     return [...builtinDefinitions(this.#agent), ...(this.#pool?.definitions() ?? [])];
   }
 

@@ -1,6 +1,5 @@
 import type { AgentConfig } from '../config/schema.js';
-import type { FunctionTool } from '../realtime/openai/session-config.js';
-import type { CallControl } from './types.js';
+import type { CallControl, ToolDefinition } from './types.js';
 
 /** Names the built-in tools take; MCP tools with the same name are prefixed. */
 export const BUILTIN_TOOL_NAMES = ['end_call', 'transfer_call'] as const;
@@ -12,11 +11,10 @@ const reasonParameter = {
   },
 } as const;
 
-export function builtinDefinitions(agent: AgentConfig): FunctionTool[] {
-  const tools: FunctionTool[] = [];
+export function builtinDefinitions(agent: AgentConfig): ToolDefinition[] {
+  const tools: ToolDefinition[] = [];
   if (agent.tools.end_call) {
     tools.push({
-      type: 'function',
       name: 'end_call',
       description:
         'Hang up the phone call. Use it only when the caller is done: say a short goodbye first; the line closes after your goodbye has been heard.',
@@ -25,7 +23,6 @@ export function builtinDefinitions(agent: AgentConfig): FunctionTool[] {
   }
   if (agent.tools.transfer_call) {
     tools.push({
-      type: 'function',
       name: 'transfer_call',
       description: `${agent.tools.transfer_call.description} Before using it, tell the caller in one short sentence that you are transferring them.`,
       parameters: reasonParameter,

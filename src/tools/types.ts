@@ -1,5 +1,12 @@
 import type { CallOutcome } from '../telephony/call-outcome.js';
 
+/** A tool as any model is told about it: a function with a JSON Schema for its arguments. */
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
+}
+
 /** One function call from the model. */
 export interface ToolCall {
   name: string;

@@ -1,4 +1,4 @@
-import type { ModelEvent, ModelSession, UnheardItem } from '../../src/bridge/ports.js';
+import type { ModelEvent, ModelSession, ModelUsage, UnheardItem } from '../../src/bridge/ports.js';
 
 /**
  * The call core's `ModelSession` port in memory, provider-free: records what the core asked for
@@ -64,9 +64,10 @@ export class FakeModelSession implements ModelSession {
   finishResponse(
     responseId: string,
     toolCalls: { callId: string; name: string; arguments: string }[] = [],
+    usage?: ModelUsage,
   ): void {
     const served = this.#running === 'model' ? undefined : this.#running;
     this.#running = undefined;
-    this.emit({ type: 'response_done', responseId, requestId: served, toolCalls });
+    this.emit({ type: 'response_done', responseId, requestId: served, toolCalls, ...(usage ? { usage } : {}) });
   }
 }

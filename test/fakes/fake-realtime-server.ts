@@ -517,6 +517,7 @@ export class FakeRealtimeSession {
     });
 
     const output: Record<string, unknown>[] = [];
+    let audioSentMs = 0;
     const finish = (status: 'completed' | 'cancelled', reason?: string) => {
       this.#active = undefined;
       record.status = status;
@@ -529,6 +530,12 @@ export class FakeRealtimeSession {
           status_details: status === 'cancelled' ? { type: 'cancelled', reason } : null,
           output,
           metadata: metadata ?? null,
+          usage: fakeUsage({
+            instructions: String(instructions ?? ''),
+            inputAudioMs: this.appendedBytes / MULAW_BYTES_PER_MS,
+            said: plan.say ?? JSON.stringify(output),
+            outputAudioMs: audioSentMs,
+          }),
         },
       });
     };
@@ -640,6 +647,7 @@ export class FakeRealtimeSession {
         const chunk = tone.subarray(offset, offset + deltaBytes);
         offset += chunk.length;
         audioItem.sentMs = offset / MULAW_BYTES_PER_MS;
+        audioSentMs = audioItem.sentMs;
         this.#spokeAudio = true;
         this.#emit({
           type: 'response.output_audio.delta',
@@ -782,5 +790,29 @@ export async function startFakeRealtime(options: FakeRealtimeOptions = {}): Prom
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/**
+ * A `response.usage` shaped like OpenAI's, with plausible counts: about 4 characters per text
+ * token; caller audio 1 token per 100 ms, agent audio 1 per 50 ms (OpenAI's published rates).
+ */
+function fakeUsage(o: { instructions: string; inputAudioMs: number; said: string; outputAudioMs: number }) {
+  const inputText = Math.ceil(o.instructions.length / 4);
+  const inputAudio = Math.round(o.inputAudioMs / 100);
+  const outputText = Math.ceil(o.said.length / 4);
+  const outputAudio = Math.round(o.outputAudioMs / 50);
+  return {
+    total_tokens: inputText + inputAudio + outputText + outputAudio,
+    input_tokens: inputText + inputAudio,
+    output_tokens: outputText + outputAudio,
+    input_token_details: {
+      text_tokens: inputText,
+      audio_tokens: inputAudio,
+      image_tokens: 0,
+      cached_tokens: 0,
+      cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
+    },
+    output_token_details: { text_tokens: outputText, audio_tokens: outputAudio },
   };
 }

@@ -1,3 +1,5 @@
+import type { ModelUsage } from '../../bridge/ports.js';
+
 /**
  * Server events, parsed at the edge. We narrow only the events the bridge acts on; everything else
  * passes as a generic event (never a crash). Legacy beta names are mapped to GA names defensively.
@@ -27,6 +29,7 @@ export type ServerEvent =
       status: string;
       statusError: string | undefined;
       functionCalls: FunctionCallItem[];
+      usage: ModelUsage | undefined;
     }
   | {
       type: 'response.output_audio.delta';
@@ -63,7 +66,7 @@ const LEGACY_NAMES: Record<string, string> = {
 
 type Json = Record<string, unknown>;
 const s = (v: unknown): string => (typeof v === 'string' ? v : '');
-const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const n = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
 function functionCall(item: Json): FunctionCallItem | undefined {
   if (item.type !== 'function_call') return undefined;
@@ -142,6 +145,7 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
         status: s(response.status),
         statusError: error ? s(error.message) || s(error.code) || s(error.type) : undefined,
         functionCalls: output.map(functionCall).filter((c): c is FunctionCallItem => c !== undefined),
+        usage: usageOf(response.usage),
       };
     }
     case 'response.output_audio.done':
@@ -171,3 +175,23 @@ export const FATAL_ERROR_CODES = new Set([
   'insufficient_quota',
   'model_not_found',
 ]);
+
+/**
+ * `response.usage` → token counts by kind. Input text and audio counts include the cached part
+ * (`input_token_details.cached_tokens_details`), as OpenAI reports them.
+ */
+function usageOf(value: unknown): ModelUsage | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const usage = value as Json;
+  const input = (usage.input_token_details ?? {}) as Json;
+  const cached = (input.cached_tokens_details ?? {}) as Json;
+  const output = (usage.output_token_details ?? {}) as Json;
+  return {
+    inputTextTokens: n(input.text_tokens),
+    inputAudioTokens: n(input.audio_tokens),
+    cachedTextTokens: n(cached.text_tokens),
+    cachedAudioTokens: n(cached.audio_tokens),
+    outputTextTokens: n(output.text_tokens),
+    outputAudioTokens: n(output.audio_tokens),
+  };
+}

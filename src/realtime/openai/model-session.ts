@@ -95,6 +95,10 @@ export class OpenAiModelSession implements ModelSession {
     return this.#responses.running;
   }
 
+  get closed(): boolean {
+    return this.#ended;
+  }
+
   appendAudio(base64: string): void {
     this.#conn.appendAudio(base64);
   }
@@ -320,6 +324,7 @@ export class OpenAiModelSession implements ModelSession {
           requestId: this.#responses.done(),
           toolCalls: event.functionCalls.map(completed).filter((c): c is ModelToolCall => c !== undefined),
           ...(event.status === 'failed' ? { failure: event.statusError ?? 'no reason given' } : {}),
+          ...(event.usage ? { usage: event.usage } : {}),
         });
         this.#maybeRollover();
         return;

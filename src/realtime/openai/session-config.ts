@@ -4,11 +4,7 @@ import type {
   SessionUpdateEvent,
 } from 'openai/resources/realtime/realtime';
 import type { AgentConfig } from '../../config/schema.js';
-
-/** A function tool as the model sees it (flat GA shape). */
-export type FunctionTool = Required<
-  Pick<RealtimeFunctionTool, 'type' | 'name' | 'description' | 'parameters'>
->;
+import type { ToolDefinition } from '../../tools/types.js';
 
 /**
  * The `event_id` of the configuring `session.update`: an `error` naming it means the service
@@ -21,7 +17,7 @@ export const SESSION_CONFIG_EVENT_ID = 'va_session_config';
  * `audio.output`, VAD under `audio.input`. No beta-era field ever appears here; the conformance test
  * checks every event we send against OpenAI's published schema plus a beta deny-list.
  */
-export function buildSessionUpdate(agent: AgentConfig, tools: readonly FunctionTool[]): SessionUpdateEvent {
+export function buildSessionUpdate(agent: AgentConfig, tools: readonly ToolDefinition[]): SessionUpdateEvent {
   const { realtime } = agent;
   const td = realtime.turn_detection;
   const turnDetection: NonNullable<
@@ -62,7 +58,7 @@ export function buildSessionUpdate(agent: AgentConfig, tools: readonly FunctionT
       },
       output: { format: { type: 'audio/pcmu' }, voice: agent.voice, speed: realtime.speed },
     },
-    tools: [...tools],
+    tools: tools.map((tool): RealtimeFunctionTool => ({ type: 'function', ...tool })),
     tool_choice: 'auto',
   };
   return { type: 'session.update', event_id: SESSION_CONFIG_EVENT_ID, session };

@@ -1,8 +1,8 @@
 import type { McpServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
-import type { FunctionTool } from '../../realtime/openai/session-config.js';
 import { exposeToolNames, type ToolRef } from '../tool-names.js';
 import { toolFailure } from '../tool-result.js';
+import type { ToolDefinition } from '../types.js';
 import { type DroppedTool, McpServerConnection, type ServerState } from './server-connection.js';
 
 export interface ServerStatus {
@@ -25,7 +25,7 @@ export class McpPool {
   readonly #connections: McpServerConnection[];
   readonly #reserved: string[];
   #exposed = new Map<string, ToolRef>();
-  #definitions: FunctionTool[] = [];
+  #definitions: ToolDefinition[] = [];
 
   constructor(servers: readonly McpServerConfig[], logger: Logger, reservedNames: readonly string[] = []) {
     this.#reserved = [...reservedNames];
@@ -40,7 +40,7 @@ export class McpPool {
     this.#rebuild();
   }
 
-  definitions(): FunctionTool[] {
+  definitions(): ToolDefinition[] {
     return this.#definitions;
   }
 
@@ -90,7 +90,7 @@ export class McpPool {
     this.#exposed = exposeToolNames(refs, this.#reserved);
     this.#definitions = [...this.#exposed].map(([name, ref]) => {
       const tool = byRef.get(`${ref.server}\0${ref.tool}`)!;
-      return { type: 'function', name, description: tool.description, parameters: tool.parameters };
+      return { name, description: tool.description, parameters: tool.parameters };
     });
   }
 }

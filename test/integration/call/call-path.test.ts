@@ -234,7 +234,6 @@ describe('a phone call through voice-agent', () => {
           // passes our checks but not the service's: `required` must be a list
           definitions: () => [
             {
-              type: 'function',
               name: 'bad',
               description: 'd',
               parameters: { type: 'object', required: 'x' },
@@ -258,7 +257,7 @@ describe('a phone call through voice-agent', () => {
     await caller.dial();
     expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // greeted on the new socket
     expect(h.fake.handshakes.map((x) => x.status)).toEqual([429, 101]);
-    expect(h.logs.join('\n')).toContain('the pre-warmed OpenAI session failed; opening a new one');
+    expect(h.logs.join('\n')).toContain('the pre-warmed model session failed; opening a new one');
     await caller.hangUp();
   });
 

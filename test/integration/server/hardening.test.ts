@@ -150,7 +150,6 @@ describe('one call can never take the server down', () => {
         tools: {
           definitions: () => [
             {
-              type: 'function',
               name: 'get_quote',
               description: 'd',
               parameters: { type: 'object', properties: {} },

@@ -1,16 +1,20 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CallEvent } from '../../../src/bridge/call-events.js';
 import { type CallBehaviour, CallSession } from '../../../src/bridge/call-session.js';
-import type { CallOutcome, ToolExecutor } from '../../../src/bridge/ports.js';
+import type { CallAudioTap, CallOutcome, ToolExecutor } from '../../../src/bridge/ports.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { FakeModelSession } from '../../fakes/fake-model-session.js';
 import { InMemoryMedia, TEST_BEHAVIOUR } from '../../fakes/in-memory-call.js';
 
 /** The call core alone, on fakes of its own ports: no provider wire format anywhere. */
-function core(options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecutor } = {}) {
+function core(
+  options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecutor; audioTap?: CallAudioTap } = {},
+) {
   const model = new FakeModelSession();
   const media = new InMemoryMedia();
   const outcomes: CallOutcome[] = [];
-  const clock = { now: 0 };
+  const events: CallEvent[] = [];
+  const clock = { now: 1_000 };
   const session = new CallSession({
     callSid: 'CA1',
     streamSid: 'MZ1',
@@ -21,9 +25,14 @@ function core(options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecuto
     tools: options.tools,
     behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
     onEnded: (o) => outcomes.push(o),
+    onEvent: (e) => events.push(e),
+    audioTap: options.audioTap,
   });
   session.start();
-  return { session, model, media, outcomes, clock };
+  /** The events of these types, in order, without their times. */
+  const seen = (...types: CallEvent['type'][]) =>
+    events.filter((e) => types.includes(e.type)).map(({ atMs: _, ...rest }) => rest);
+  return { session, model, media, outcomes, clock, events, seen };
 }
 
 const chunk = (ms: number) => Buffer.alloc(ms * 8, 0xff).toString('base64');
@@ -45,7 +54,7 @@ describe('the call core on fakes of its own ports', () => {
     model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
     expect(media.frames).toHaveLength(1);
     expect(media.marks).toHaveLength(1);
-    clock.now = 200;
+    clock.now += 200;
     model.emit({ type: 'speech_started' });
     expect(media.clears).toBe(1);
     expect(model.forgotten).toEqual([[{ itemId: 'A', responseId: 'r1', contentIndex: 0, audioEndMs: 200 }]]);
@@ -86,5 +95,175 @@ describe('the call core on fakes of its own ports', () => {
     session.handleMedia({ type: 'dtmf', digit: '5' });
     expect(model.callerTexts).toEqual(['[The caller pressed the keypad key "5"]']);
     expect(model.requests).toHaveLength(1);
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it('walks its states in order: connecting → greeting → active → ended', () => {
+    const { model, session, seen } = core({ behaviour: { greeting: 'Hi' } });
+    expect(session.state).toBe('connecting');
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1');
+    session.end({ kind: 'completed', reason: 'bye' });
+    expect(seen('state')).toEqual([
+      { type: 'state', state: 'greeting' },
+      { type: 'state', state: 'active' },
+      { type: 'state', state: 'ended' },
+    ]);
+  });
+
+  it('times the greeting from the start, and each answer from the last caller frame of the turn', () => {
+    const { model, session, clock, seen } = core({ behaviour: { greeting: 'Hi' } });
+    clock.now += 300;
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    clock.now += 450;
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    model.finishResponse('r1');
+    // the caller speaks; their last frame arrives, then VAD needs its silence window to end the turn
+    model.emit({ type: 'speech_started' });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 2_000 });
+    clock.now += 500;
+    model.emit({ type: 'speech_stopped' });
+    model.emit({ type: 'turn_committed' });
+    model.startResponse('r2');
+    clock.now += 320;
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(100) });
+    expect(seen('latency')).toEqual([
+      { type: 'latency', kind: 'greeting', ms: 750 },
+      { type: 'latency', kind: 'turn', ms: 820 },
+    ]);
+  });
+
+  it('reports agent speech from its first audio to the last echoed mark, or to the barge-in', () => {
+    const { model, session, media, clock, seen } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    model.finishResponse('r1');
+    session.handleMedia({ type: 'played', mark: media.marks[0]! });
+    expect(seen('agent_speech_stopped')).toEqual([]); // one chunk still playing
+    session.handleMedia({ type: 'played', mark: media.marks[1]! });
+    model.startResponse('r2');
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(1_000) });
+    clock.now += 300;
+    model.emit({ type: 'speech_started' });
+    expect(seen('agent_speech_started', 'agent_speech_stopped', 'barge_in')).toEqual([
+      { type: 'agent_speech_started', itemId: 'A' },
+      { type: 'agent_speech_stopped', itemId: 'A', interrupted: false },
+      { type: 'agent_speech_started', itemId: 'B' },
+      { type: 'agent_speech_stopped', itemId: 'B', interrupted: true },
+      { type: 'barge_in', cut: [{ itemId: 'B', heardMs: 300 }] },
+    ]);
+  });
+
+  it('passes each response’s token usage on as an event', () => {
+    const { model, seen } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    const usage = {
+      inputTextTokens: 120,
+      inputAudioTokens: 30,
+      cachedTextTokens: 100,
+      cachedAudioTokens: 0,
+      outputTextTokens: 12,
+      outputAudioTokens: 40,
+    };
+    model.finishResponse('r1', [], usage);
+    expect(seen('usage')).toEqual([{ type: 'usage', usage }]);
+  });
+
+  it('shows a recorder both sides on the call’s timeline, and when the phone’s queue was cleared', () => {
+    const tap = { caller: vi.fn(), agent: vi.fn(), cleared: vi.fn() };
+    const { model, session, clock } = core({ audioTap: tap });
+    model.emit({ type: 'ready' });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 40 });
+    clock.now += 250;
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    clock.now += 100;
+    model.emit({ type: 'speech_started' });
+    expect(tap.caller).toHaveBeenCalledWith(chunk(20), 40);
+    expect(tap.agent).toHaveBeenCalledWith(chunk(500), 250);
+    expect(tap.cleared).toHaveBeenCalledWith(350);
+  });
+
+  it('with create_response off, the core asks for each answer when the turn is committed', () => {
+    const { model } = core({ behaviour: { createResponse: false } });
+    model.emit({ type: 'ready' });
+    model.emit({ type: 'speech_started' });
+    model.emit({ type: 'speech_stopped' });
+    expect(model.requests).toHaveLength(0);
+    model.emit({ type: 'turn_committed' });
+    expect(model.requests).toHaveLength(1);
+  });
+
+  it('with barge-in off, caller speech does not cut the agent', () => {
+    const { model, media } = core({ behaviour: { interruptResponse: false } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    model.emit({ type: 'speech_started' });
+    expect(media.clears).toBe(0);
+    expect(model.forgotten).toEqual([]);
+  });
+
+  it('ends a call nobody speaks on after the idle limit, and one that reaches its maximum length', () => {
+    vi.useFakeTimers();
+    const idle = core({ behaviour: { idleTimeoutS: 5 } });
+    idle.model.emit({ type: 'ready' });
+    vi.advanceTimersByTime(4_000);
+    expect(idle.outcomes).toEqual([]);
+    idle.clock.now += 6_000;
+    vi.advanceTimersByTime(2_000);
+    expect(idle.outcomes).toEqual([{ kind: 'completed', reason: 'no one spoke for 6 s' }]);
+    expect(idle.model.closed).toBe(true);
+    expect(idle.media.closed).toBe(true);
+
+    const long = core({ behaviour: { maxDurationS: 60, idleTimeoutS: 3_600 } });
+    vi.advanceTimersByTime(60_000);
+    expect(long.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
+  });
+
+  it('end_call after a silent tool turn: the farewell is asked for after the outputs, then the call ends once heard', async () => {
+    const execute = vi.fn(async () => '{}');
+    const { model, media, session, outcomes } = core({ tools: { execute } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    session.finishAfterSpeech({ outcome: { kind: 'completed', reason: 'caller done' }, farewell: 'Say bye.' });
+    model.finishResponse('r1', [{ callId: 'c1', name: 'end_call', arguments: '{}' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(model.requests.at(-1)?.addendum).toBe('Say bye.');
+    expect(session.state).toBe('finishing');
+    model.startResponse('r2');
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(300) });
+    model.finishResponse('r2');
+    expect(outcomes).toEqual([]); // the goodbye is still playing
+    session.handleMedia({ type: 'played', mark: media.marks.at(-1)! });
+    await new Promise((r) => setImmediate(r));
+    expect(outcomes).toEqual([{ kind: 'completed', reason: 'caller done' }]);
+  });
+
+  it('a listener that throws is logged and the call goes on', () => {
+    const model = new FakeModelSession();
+    const outcomes: CallOutcome[] = [];
+    const session = new CallSession({
+      callSid: 'CA1',
+      streamSid: 'MZ1',
+      media: new InMemoryMedia(),
+      model,
+      logger: createLogger({ level: 'error', json: true, write: () => {} }),
+      behaviour: TEST_BEHAVIOUR,
+      onEnded: (o) => outcomes.push(o),
+      onEvent: () => {
+        throw new Error('observer bug');
+      },
+    });
+    session.start();
+    model.emit({ type: 'ready' });
+    expect(session.state).toBe('active');
+    expect(outcomes).toEqual([]);
   });
 });

@@ -290,9 +290,11 @@ describe('CallSession: the call event stream', () => {
       'started',
       'state', // greeting
       'agent_speech_started',
+      'latency', // greeting
       'transcript',
       'state', // active: the caller spoke
       'caller_speech_started',
+      'agent_speech_stopped', // interrupted
       'barge_in',
       'caller_speech_stopped',
       'tool_call',

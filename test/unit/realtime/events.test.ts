@@ -73,6 +73,43 @@ describe('parseServerEvent', () => {
           status: 'incomplete',
         },
       ],
+      usage: undefined,
+    });
+  });
+
+  it('reads token usage by kind, cached tokens included in the input counts', () => {
+    const done = parseServerEvent(
+      JSON.stringify({
+        type: 'response.done',
+        response: {
+          id: 'r1',
+          status: 'completed',
+          output: [],
+          usage: {
+            total_tokens: 410,
+            input_tokens: 300,
+            output_tokens: 110,
+            input_token_details: {
+              text_tokens: 250,
+              audio_tokens: 50,
+              image_tokens: 0,
+              cached_tokens: 200,
+              cached_tokens_details: { text_tokens: 192, audio_tokens: 8, image_tokens: 0 },
+            },
+            output_token_details: { text_tokens: 30, audio_tokens: 80 },
+          },
+        },
+      }),
+    );
+    expect(done).toMatchObject({
+      usage: {
+        inputTextTokens: 250,
+        inputAudioTokens: 50,
+        cachedTextTokens: 192,
+        cachedAudioTokens: 8,
+        outputTextTokens: 30,
+        outputAudioTokens: 80,
+      },
     });
   });
 });

@@ -11,7 +11,6 @@ describe('buildSessionUpdate', () => {
       }),
       [
         {
-          type: 'function',
           name: 'get_quote',
           description: 'd',
           parameters: { type: 'object', properties: {} },

@@ -1,32 +1,34 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { RealtimeConnection } from '../../../src/realtime/openai/connection.js';
 import { CallRegistry } from '../../../src/server/call-registry.js';
+import { FakeModelSession } from '../../fakes/fake-model-session.js';
 
 function fakeConnection() {
-  return { close: vi.fn() } as unknown as RealtimeConnection & { close: ReturnType<typeof vi.fn> };
+  const session = new FakeModelSession();
+  vi.spyOn(session, 'close');
+  return session;
 }
 
 describe('CallRegistry', () => {
   afterEach(() => vi.useRealTimers());
 
-  it('hands the pre-warmed connection to the stream with the right token, once', () => {
+  it('hands the pre-warmed model session to the stream with the right token, once', () => {
     const r = new CallRegistry();
     const conn = fakeConnection();
     const token = r.register('CA1', () => conn).token;
     expect(r.claim('CA1', 'wrong')).toEqual({ ok: false });
     expect(r.claim('CA2', token)).toEqual({ ok: false });
-    expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: conn });
+    expect(r.claim('CA1', token)).toEqual({ ok: true, model: conn });
     expect(r.claim('CA1', token)).toEqual({ ok: false }); // one-time
   });
 
-  it('closes a pre-warmed connection whose stream never arrives', () => {
+  it('closes a pre-warmed model session whose stream never arrives', () => {
     vi.useFakeTimers();
     const r = new CallRegistry({ prewarmTimeoutMs: 1000 });
     const conn = fakeConnection();
     const token = r.register('CA1', () => conn).token;
     vi.advanceTimersByTime(1001);
     expect(conn.close).toHaveBeenCalledOnce();
-    expect(r.claim('CA1', token)).toEqual({ ok: true, realtime: undefined });
+    expect(r.claim('CA1', token)).toEqual({ ok: true, model: undefined });
   });
 
   it('remembers outcomes for the action URL; unknown calls count as failed', () => {

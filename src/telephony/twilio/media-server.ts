@@ -2,15 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
-import type { CallSession } from '../bridge/call-session.js';
-import type { CallOutcome, MediaStreamPort } from '../bridge/ports.js';
-import type { Logger } from '../observability/logger.js';
-import type { RealtimeConnection } from '../realtime/openai/connection.js';
-import { MediaProtocolError, parseTwilioMessage, toMediaEvent } from '../telephony/twilio/media-messages.js';
-import { isValidUpgradeSignature } from '../telephony/twilio/signature.js';
-import { TwilioSocketPort } from '../telephony/twilio/socket-port.js';
-import type { CallRegistry } from './call-registry.js';
-import { ROUTES, streamUrl } from './routes.js';
+import type { MediaEvent, MediaStreamPort } from '../../bridge/ports.js';
+import type { Logger } from '../../observability/logger.js';
+import type { CallFailureCode, CallOutcome } from '../call-outcome.js';
+import { MediaProtocolError, parseTwilioMessage, toMediaEvent } from './media-messages.js';
+import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
+import { isValidUpgradeSignature } from './signature.js';
+import { TwilioSocketPort } from './socket-port.js';
 
 /** Largest Twilio frame accepted; a bigger one ends that call (ws closes with 1009). */
 export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
@@ -19,41 +17,53 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Every media socket is pinged this often; one that did not answer the previous ping is dropped. */
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
 
-export interface MediaSocketOptions {
-  registry: CallRegistry;
+/** A stream that passed the protocol checks and its `start`, as the server sees it. */
+export interface StreamStart {
+  callSid: string;
+  streamSid: string;
+  /** The `<Parameter>`s of the TwiML that opened the stream (our one-time token). */
+  parameters: Record<string, string>;
+  /** Sends to this stream. */
+  media: MediaStreamPort;
+  /** The server's logger with the CallSid bound. */
+  logger: Logger;
+}
+
+/** The call that took a stream: what the stream reports goes to it. */
+export interface StreamCall {
+  handleMedia(event: MediaEvent): void;
+  /** The stream broke (protocol, lost peer): the call ends with the fallback. */
+  fail(code: CallFailureCode, reason: string): void;
+  /** The stream closed. */
+  end(outcome: CallOutcome): void;
+}
+
+export interface MediaServerOptions {
   logger: Logger;
   twilioAuthToken: string;
   insecureSkipSignature: boolean;
   publicUrl(): string;
-  /** Opens a Realtime connection when no pre-warmed one is waiting. */
-  connectRealtime(callSid: string): RealtimeConnection;
-  createSession(init: {
-    callSid: string;
-    streamSid: string;
-    media: MediaStreamPort;
-    realtime: RealtimeConnection;
-    logger: Logger;
-    onEnded(outcome: CallOutcome, session: CallSession): void;
-  }): CallSession;
-  onSessionStarted(session: CallSession): void;
-  onSessionEnded(session: CallSession, outcome: CallOutcome): void;
+  /** A valid `start`: the call that takes the stream, or undefined to refuse it (e.g. a bad token). */
+  onStart(start: StreamStart): StreamCall | undefined;
   startTimeoutMs?: number;
   pingIntervalMs?: number;
 }
 
 /**
- * Media Streams WebSocket endpoint: signature check on the upgrade (403 before any WebSocket exists),
- * token check on `start` (before any OpenAI session is used), then one CallSession per socket.
+ * The Media Streams WebSocket endpoint: signature check on the upgrade (403 before any WebSocket
+ * exists), strict parsing of every message, a deadline for `start`, ping heartbeats; each stream's
+ * events go to the call the server starts for it (`onStart`, where the token is checked before any
+ * model session is used).
  */
-export class MediaSocketServer {
-  readonly #o: MediaSocketOptions;
+export class TwilioMediaServer {
+  readonly #o: MediaServerOptions;
   readonly #wss = new WebSocketServer({
     noServer: true,
     maxPayload: MAX_TWILIO_FRAME_BYTES,
     perMessageDeflate: false,
   });
 
-  constructor(options: MediaSocketOptions) {
+  constructor(options: MediaServerOptions) {
     this.#o = options;
   }
 
@@ -91,8 +101,9 @@ export class MediaSocketServer {
   }
 
   #accept(ws: WebSocket): void {
-    let session: CallSession | undefined;
+    let session: StreamCall | undefined;
     let log = this.#o.logger;
+    let streamSid = '';
     const ignored = new Set<string>();
     const endSocket = (reason: string) => {
       log.warn({ reason }, 'ending a media stream that broke the protocol');
@@ -120,7 +131,7 @@ export class MediaSocketServer {
       }
       if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless
       if (session) {
-        if ('streamSid' in message && message.streamSid !== session.streamSid) {
+        if ('streamSid' in message && message.streamSid !== streamSid) {
           return endSocket('message for another streamSid');
         }
         if (message.event === 'start') return endSocket('a second start on the same stream');
@@ -130,9 +141,16 @@ export class MediaSocketServer {
       }
       if (message.event !== 'start') return endSocket(`${message.event} before start`);
       clearTimeout(startDeadline);
-      session = this.#start(ws, message, (child) => {
-        log = child;
+      streamSid = message.streamSid;
+      log = this.#o.logger.child({ callSid: message.callSid });
+      session = this.#o.onStart({
+        callSid: message.callSid,
+        streamSid,
+        parameters: message.customParameters,
+        media: new TwilioSocketPort(ws, streamSid, log),
+        logger: log,
       });
+      if (!session) ws.close(1008, 'refused');
     };
 
     ws.on('message', (data, isBinary) => {
@@ -171,44 +189,6 @@ export class MediaSocketServer {
       clearInterval(heartbeat);
       session?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
     });
-  }
-
-  /** A valid `start`: check the one-time token, then create the call's session. */
-  #start(
-    ws: WebSocket,
-    message: Extract<ReturnType<typeof parseTwilioMessage>, { event: 'start' }>,
-    setLogger: (logger: Logger) => void,
-  ): CallSession | undefined {
-    const { callSid, streamSid, customParameters } = message;
-    const log = this.#o.logger.child({ callSid });
-    setLogger(log);
-    const claim = this.#o.registry.claim(callSid, customParameters.token);
-    if (!claim.ok) {
-      log.warn('rejected a media stream with an unknown call or a wrong or reused token');
-      ws.close(1008, 'invalid token');
-      return undefined;
-    }
-    // a pre-warmed socket that failed meanwhile (a network blip, a 429) is replaced, not inherited
-    const prewarmed = claim.realtime?.closed ? undefined : claim.realtime;
-    if (claim.realtime && !prewarmed) log.info('the pre-warmed OpenAI session failed; opening a new one');
-    const realtime = prewarmed ?? this.#o.connectRealtime(callSid);
-    const session = this.#o.createSession({
-      callSid,
-      streamSid,
-      media: new TwilioSocketPort(ws, streamSid, log),
-      realtime,
-      logger: log,
-      onEnded: (outcome, ended) => {
-        this.#o.registry.recordOutcome(callSid, outcome);
-        this.#o.onSessionEnded(ended, outcome);
-      },
-    });
-    log.info('media stream started');
-    this.#o.onSessionStarted(session);
-    // started once registered: a session that ends at once (a pre-warm that already failed) is
-    // still counted, reported and removed like any other
-    session.start();
-    return session;
   }
 }
 

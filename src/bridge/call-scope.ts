@@ -1,0 +1,97 @@
+import type { Logger } from '../observability/logger.js';
+import type { CallEvent, CallEventBody, CallEventListener } from './call-events.js';
+
+/**
+ * The fault boundary and the clock of one call. Every way into a call — a phone message, a model
+ * event, a timer, a tool's completion — runs through {@link CallScope.guard}: a throw there is
+ * handed to `onCrash` (which ends this call with the fallback), never to the process. Timers are
+ * guarded and all cleared at once; events get their time here.
+ */
+export class CallScope {
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #startedAt: number;
+  readonly #listener: CallEventListener | undefined;
+  readonly #onCrash: (what: string, error: unknown) => void;
+  readonly #timers = new Set<NodeJS.Timeout>();
+
+  constructor(options: {
+    logger: Logger;
+    now: () => number;
+    onEvent?: CallEventListener;
+    onCrash(what: string, error: unknown): void;
+  }) {
+    this.#log = options.logger;
+    this.#now = options.now;
+    this.#startedAt = options.now();
+    this.#listener = options.onEvent;
+    this.#onCrash = options.onCrash;
+  }
+
+  /** Monotonic ms when the call started. */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
+  /** Milliseconds since the call started. */
+  elapsed(): number {
+    return this.#now() - this.#startedAt;
+  }
+
+  /** Runs one entry point of the call; a throw goes to `onCrash`. */
+  guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#onCrash(what, error);
+    }
+  }
+
+  /** Runs one step of the teardown: a failure is logged and the next step still runs. */
+  teardown(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#log.error({ reason: reasonOf(error) }, `internal error while ${what}`);
+    }
+  }
+
+  /** A guarded one-shot timer that never keeps the process alive. */
+  timer(what: string, ms: number, fn: () => void): NodeJS.Timeout {
+    const t = setTimeout(
+      () => {
+        this.#timers.delete(t);
+        this.guard(what, fn);
+      },
+      Math.max(0, ms),
+    );
+    t.unref();
+    this.#timers.add(t);
+    return t;
+  }
+
+  clearTimer(t: NodeJS.Timeout | undefined): void {
+    if (!t) return;
+    clearTimeout(t);
+    this.#timers.delete(t);
+  }
+
+  clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+  }
+
+  /** Hands one event to the call's listener; a listener that throws is logged, never the call's end. */
+  emit(event: CallEventBody): void {
+    if (!this.#listener) return;
+    try {
+      this.#listener({ atMs: Math.round(this.elapsed()), ...event } as CallEvent);
+    } catch (error) {
+      this.#log.error({ reason: reasonOf(error) }, 'a call event listener failed');
+    }
+  }
+}
+
+export function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,44 @@
+import type { ModelEngine } from '../../bridge/ports.js';
+import type { AgentConfig } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ToolDefinition } from '../../tools/types.js';
+import { connectRealtime } from './connection.js';
+import { OpenAiModelSession } from './model-session.js';
+import { buildSessionUpdate } from './session-config.js';
+
+export interface OpenAiEngineOptions {
+  agent: AgentConfig;
+  /** Base URL of the Realtime endpoint (`wss://api.openai.com/v1/realtime`, or a local stand-in). */
+  url: string;
+  apiKey: string;
+  logger: Logger;
+  /** The tools offered, read at each (re)connect so list changes reach new sessions. */
+  tools(): readonly ToolDefinition[];
+  /** Socket ping interval (default 5 s); one unanswered ping counts as a lost socket. */
+  heartbeatMs?: number;
+  /** Session age after which it is rolled over at a quiet moment (default 55 min). */
+  rolloverAfterMs?: number;
+}
+
+/** The OpenAI Realtime engine: each call gets an {@link OpenAiModelSession} that can reconnect. */
+export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
+  const { agent } = options;
+  return {
+    open(callSid) {
+      const connect = () =>
+        connectRealtime({
+          url: options.url,
+          model: agent.model,
+          apiKey: options.apiKey,
+          logger: options.logger.child({ callSid }),
+          firstEvent: buildSessionUpdate(agent, options.tools()),
+          heartbeatMs: options.heartbeatMs,
+        });
+      return new OpenAiModelSession(connect(), {
+        instructions: agent.instructions,
+        reconnect: connect,
+        rolloverAfterMs: options.rolloverAfterMs,
+      });
+    },
+  };
+}

@@ -1,0 +1,14 @@
+/** The paths Twilio requests: webhooks (signed POSTs) and the Media Streams socket. */
+export const VOICE_ROUTES = {
+  incoming: '/voice/incoming',
+  streamEnded: '/voice/stream-ended',
+  dialEnded: '/voice/dial-ended',
+  messageRecorded: '/voice/message-recorded',
+  status: '/voice/status',
+  media: '/voice/media',
+} as const;
+
+/** `https://host` → `wss://host/voice/media` (`http` → `ws`, for local use). */
+export function streamUrl(publicUrl: string): string {
+  return publicUrl.replace(/^http/, 'ws') + VOICE_ROUTES.media;
+}

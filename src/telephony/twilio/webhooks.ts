@@ -1,0 +1,152 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../../observability/logger.js';
+import type { CallOutcome } from '../call-outcome.js';
+import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
+import { isValidWebhookSignature } from './signature.js';
+import {
+  connectStreamTwiml,
+  dialTwiml,
+  type Fallback,
+  fallbackTwiml,
+  goodbyeTwiml,
+  hangupTwiml,
+  voicemailTwiml,
+} from './twiml.js';
+
+/** What the webhooks need from the server that takes the calls. */
+export interface WebhookCalls {
+  /**
+   * Registers an incoming call and returns its one-time stream token; `repeated` for a CallSid
+   * already known (a Twilio retry), which must open nothing new.
+   */
+  admit(callSid: string): { token: string; repeated: boolean };
+  /** How the call's stream ended, for the `<Connect action>` URL. */
+  outcomeOf(callSid: string): CallOutcome;
+  /** While draining, new calls get the fallback instead of the agent. */
+  draining(): boolean;
+}
+
+export interface WebhookOptions {
+  calls: WebhookCalls;
+  logger: Logger;
+  fallback: Fallback;
+  twilioAuthToken: string;
+  insecureSkipSignature: boolean;
+  /** The public base URL (known only after listen when the port is 0). */
+  publicUrl(): string;
+}
+
+/** Twilio CallSids are CA + 32 hex digits; accept the SID alphabet, as the media codec does. */
+const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
+
+/**
+ * Twilio's voice webhooks, each signed (`X-Twilio-Signature` over the public URL): the incoming call
+ * (TwiML that opens the Media Stream), the stream's end (what next: hang up, transfer, fallback),
+ * a transfer's end, a recorded message and the number's status callback.
+ */
+export function twilioWebhooks(options: WebhookOptions): express.Router {
+  const router = express.Router();
+  router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+
+  const signed = (req: Request, res: Response, next: NextFunction) => {
+    if (options.insecureSkipSignature) return next();
+    const url = options.publicUrl() + req.originalUrl;
+    const params = Object.fromEntries(
+      Object.entries((req.body ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+    );
+    if (isValidWebhookSignature(options.twilioAuthToken, req.header('x-twilio-signature'), url, params))
+      return next();
+    options.logger.warn(
+      { path: req.path, signature: req.header('x-twilio-signature') ? 'invalid' : 'missing', ip: req.ip },
+      'rejected a webhook that is not signed by Twilio for this URL (check --public-url)',
+    );
+    res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
+  };
+
+  const twiml = (res: Response, body: string) => res.type('text/xml').send(body);
+  const callLog = (req: Request) => options.logger.child({ callSid: String(req.body?.CallSid ?? '') });
+
+  router.post(ROUTES.incoming, signed, (req, res) => {
+    const callSid = String(req.body?.CallSid ?? '');
+    if (!CALL_SID.test(callSid)) {
+      res.status(400).type('text/plain').send('Bad request: CallSid is missing or malformed\n');
+      return;
+    }
+    const log = options.logger.child({ callSid });
+    if (options.calls.draining()) {
+      log.info('server is shutting down: answering with the fallback');
+      twiml(res, fallbackTwiml(options.fallback));
+      return;
+    }
+    const { token, repeated } = options.calls.admit(callSid);
+    if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
+    else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
+    const base = options.publicUrl();
+    twiml(
+      res,
+      connectStreamTwiml({
+        streamUrl: streamUrl(base),
+        actionUrl: base + ROUTES.streamEnded,
+        parameters: { token, callSid },
+      }),
+    );
+  });
+
+  router.post(ROUTES.streamEnded, signed, (req, res) => {
+    const outcome = options.calls.outcomeOf(String(req.body?.CallSid ?? ''));
+    callLog(req).info({ outcome: outcome.kind }, 'stream ended; telling Twilio what next');
+    twiml(res, nextStepTwiml(outcome, options.fallback, options.publicUrl()));
+  });
+
+  // a transfer's <Dial action>: if nobody answered, the caller can leave a message
+  router.post(ROUTES.dialEnded, signed, (req, res) => {
+    const status = String(req.body?.DialCallStatus ?? '');
+    if (status === 'completed' || status === 'answered') {
+      callLog(req).info('transfer completed');
+      twiml(res, hangupTwiml());
+      return;
+    }
+    callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
+    twiml(res, voicemailTwiml(options.publicUrl() + ROUTES.messageRecorded));
+  });
+
+  router.post(ROUTES.messageRecorded, signed, (req, res) => {
+    callLog(req).info(
+      {
+        recordingUrl: String(req.body?.RecordingUrl ?? ''),
+        seconds: Number(req.body?.RecordingDuration ?? 0),
+      },
+      'caller left a message',
+    );
+    twiml(res, goodbyeTwiml('Thank you, we got your message. Goodbye.'));
+  });
+
+  // the number's status callback (set by configure-number): how each call ended, for the log
+  router.post(ROUTES.status, signed, (req, res) => {
+    callLog(req).info(
+      { status: String(req.body?.CallStatus ?? ''), seconds: Number(req.body?.CallDuration ?? 0) },
+      'call status',
+    );
+    res.status(204).end();
+  });
+  return router;
+}
+
+/** A caller's number for the log: country code and last two digits (`+1*******67`). */
+export function maskNumber(value: unknown): string {
+  if (typeof value !== 'string' || !value) return 'unknown';
+  if (!/^\+\d{6,15}$/.test(value)) return 'withheld';
+  return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
+}
+
+/** What the caller gets once the stream is over. */
+export function nextStepTwiml(outcome: CallOutcome, fallback: Fallback, publicUrl: string): string {
+  switch (outcome.kind) {
+    case 'completed':
+      return hangupTwiml();
+    case 'transfer':
+      return dialTwiml(outcome.to, publicUrl + ROUTES.dialEnded);
+    case 'failed':
+      return fallbackTwiml(fallback);
+  }
+}
