@@ -97,20 +97,39 @@ export function wavToMulaw(buf: Buffer): Buffer {
 
 /** 8 kHz μ-law → a 16-bit PCM 8 kHz mono WAV file. */
 export function mulawToWav(mulaw: Buffer): Buffer {
-  const pcm = decodeMulaw(mulaw);
+  return pcmWav(decodeMulaw(mulaw), 1);
+}
+
+/**
+ * Two 8 kHz μ-law tracks → one 16-bit PCM stereo WAV (left = `left`, right = `right`); the shorter
+ * track is padded with silence.
+ */
+export function mulawToStereoWav(left: Uint8Array, right: Uint8Array): Buffer {
+  const a = decodeMulaw(left);
+  const b = decodeMulaw(right);
+  const frames = Math.max(a.length, b.length);
+  const interleaved = new Int16Array(frames * 2);
+  for (let i = 0; i < frames; i++) {
+    interleaved[i * 2] = a[i] ?? 0;
+    interleaved[i * 2 + 1] = b[i] ?? 0;
+  }
+  return pcmWav(interleaved, 2);
+}
+
+function pcmWav(samples: Int16Array, channels: number): Buffer {
   const header = Buffer.alloc(44);
   header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(36 + pcm.length * 2, 4);
+  header.writeUInt32LE(36 + samples.length * 2, 4);
   header.write('WAVE', 8, 'ascii');
   header.write('fmt ', 12, 'ascii');
   header.writeUInt32LE(16, 16);
   header.writeUInt16LE(FORMAT_PCM, 20);
-  header.writeUInt16LE(1, 22);
+  header.writeUInt16LE(channels, 22);
   header.writeUInt32LE(8000, 24);
-  header.writeUInt32LE(16000, 28);
-  header.writeUInt16LE(2, 32);
+  header.writeUInt32LE(8000 * 2 * channels, 28);
+  header.writeUInt16LE(2 * channels, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'ascii');
-  header.writeUInt32LE(pcm.length * 2, 40);
-  return Buffer.concat([header, Buffer.from(pcm.buffer, pcm.byteOffset, pcm.byteLength)]);
+  header.writeUInt32LE(samples.length * 2, 40);
+  return Buffer.concat([header, Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]);
 }

@@ -10,7 +10,7 @@ export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'en
  * the media path); speech is reported by its start and end.
  */
 export type CallEvent = { atMs: number } & (
-  | { type: 'started'; callSid: string; streamSid: string }
+  | { type: 'started'; callSid: string; streamSid: string; from?: string; to?: string }
   | { type: 'state'; state: CallState }
   | { type: 'caller_speech_started' }
   | { type: 'caller_speech_stopped' }

@@ -45,6 +45,8 @@ export interface CallSessionOptions {
   onEvent?: CallEventListener;
   /** Sees the call's audio both ways (recording); times in ms since the call started. */
   audioTap?: CallAudioTap;
+  /** The phone numbers of the call, as the phone provider gave them (for its record). */
+  parties?: { from?: string; to?: string };
 }
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
@@ -134,7 +136,12 @@ export class CallSession implements CallControl {
 
   /** Starts the call: its limits, and listening to the model (which may already have spoken). */
   start(): void {
-    this.#scope.emit({ type: 'started', callSid: this.callSid, streamSid: this.streamSid });
+    this.#scope.emit({
+      type: 'started',
+      callSid: this.callSid,
+      streamSid: this.streamSid,
+      ...this.#o.parties,
+    });
     const { maxDurationS, idleTimeoutS } = this.#o.behaviour;
     // the model session's own time limit is the adapter's business (it rolls sessions over)
     this.#scope.timer('the call duration limit', maxDurationS * 1000, () =>

@@ -56,6 +56,10 @@ export function createProgram(io: CliIo): Command {
         '30',
       )
       .option('--skip-preflight', 'start without checking the OpenAI key and endpoint (air-gapped starts)')
+      .option(
+        '--data-dir <dir>',
+        'where call records and recordings are kept (default: VOICE_AGENT_DATA_DIR, then ~/.local/share/voice-agent)',
+      )
       .option('--log-level <level>', 'debug | info | warn | error', 'info')
       .option('--json-logs', 'log JSON lines instead of readable text'),
     [
@@ -111,6 +115,7 @@ export function createProgram(io: CliIo): Command {
       .option('--out <file>', "write the agent's audio as a WAV file")
       .option('--expect-tool <name>', 'fail unless the agent called this tool (repeatable)', collect)
       .option('--expect-text <regex>', 'fail unless the agent said something matching (repeatable)', collect)
+      .option('--data-dir <dir>', 'where the simulated call is recorded (as serve; marked simulated)')
       .option('--json', 'print one JSON report instead of text'),
     [
       'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.ulaw',
@@ -144,6 +149,55 @@ export function createProgram(io: CliIo): Command {
   ).action(async (options) => {
     const { schemaCommand } = await import('./commands/schema.js');
     await schemaCommand(io, options);
+  });
+
+  const calls = program
+    .command('calls')
+    .description('Call history: every call served or simulated, with transcript, tools, latency and cost.');
+  const dataDirOption = () =>
+    new Option(
+      '--data-dir <dir>',
+      'the data directory (default: VOICE_AGENT_DATA_DIR, then ~/.local/share/voice-agent)',
+    );
+  examples(
+    calls
+      .command('list')
+      .description('List recent calls, newest first.')
+      .option('--since <when>', 'only calls since: an ISO date/time, or a duration ago such as 24h or 7d')
+      .option('--outcome <outcome>', 'only calls that ended so: completed | transfer | failed | in_progress')
+      .option('--limit <n>', 'at most this many', '50')
+      .option('--json', 'print JSON for scripts')
+      .addOption(dataDirOption()),
+    ['voice-agent calls list --since 24h', 'voice-agent calls list --outcome failed --json'],
+  ).action(async (options) => {
+    const { callsListCommand } = await import('./commands/calls.js');
+    await callsListCommand(io, options);
+  });
+  examples(
+    calls
+      .command('show')
+      .description('One call: transcript with times, tool calls, latency, cost, outcome.')
+      .argument('<callSid>', 'the call, e.g. CA0123456789abcdef0123456789abcdef')
+      .option('--json', 'print the whole record as JSON')
+      .addOption(dataDirOption()),
+    ['voice-agent calls show CA0123456789abcdef0123456789abcdef'],
+  ).action(async (callSid: string, options) => {
+    const { callsShowCommand } = await import('./commands/calls.js');
+    await callsShowCommand(io, callSid, options);
+  });
+  examples(
+    calls
+      .command('export')
+      .description(
+        "Write a call's recording, the caller's turns as μ-law files for simulate, and its record.",
+      )
+      .argument('<callSid>', 'the call')
+      .requiredOption('--out <dir>', 'directory to write into (created if missing)')
+      .addOption(dataDirOption()),
+    ['voice-agent calls export CA0123456789abcdef0123456789abcdef --out call/'],
+  ).action(async (callSid: string, options) => {
+    const { callsExportCommand } = await import('./commands/calls.js');
+    await callsExportCommand(io, callSid, options);
   });
 
   return program;

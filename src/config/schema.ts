@@ -199,6 +199,41 @@ const callSchema = z.strictObject({
     .describe('What the caller hears when the agent cannot be reached.'),
 });
 
+const price = z.number().nonnegative();
+const recordsSchema = z.strictObject({
+  enabled: z.boolean().default(true).describe('Keep a record of every call (history, latency, cost).'),
+  audio: z
+    .boolean()
+    .default(true)
+    .describe(
+      'Keep the recording (caller and agent as the two channels of one WAV). false: transcripts only. Where the law requires it, announce recording in the greeting.',
+    ),
+  retention_days: z
+    .number()
+    .int()
+    .positive()
+    .default(30)
+    .describe('Records (and recordings) older than this are deleted.'),
+  redact: z
+    .boolean()
+    .default(false)
+    .describe('Keep what was said and tool payloads out of records (their lengths only).'),
+  prices: z
+    .strictObject({
+      text_input: price,
+      cached_text_input: price,
+      text_output: price,
+      audio_input: price,
+      cached_audio_input: price,
+      audio_output: price,
+      transcription_per_minute: price.optional(),
+    })
+    .optional()
+    .describe(
+      "USD per million tokens for the model (and per minute of caller speech for transcription), when OpenAI's published prices do not apply.",
+    ),
+});
+
 const loggingSchema = z.strictObject({
   transcripts: z.boolean().default(false).describe('Log what the caller and agent said (off: redacted).'),
   tool_payloads: z.boolean().default(false).describe('Log tool arguments and results (off: redacted).'),
@@ -219,6 +254,7 @@ export const agentSchema = z
     call: callSchema.default(callSchema.parse({})),
     twilio: z.strictObject({ phone_number: E164.optional() }).default({}),
     logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
+    records: recordsSchema.default(recordsSchema.parse({})),
   })
   .superRefine((agent, ctx) => {
     if (agent.instructions && agent.instructions_file) {

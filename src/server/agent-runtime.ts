@@ -1,3 +1,5 @@
+import type { CallEvent } from '../bridge/call-events.js';
+import type { CallRecords } from '../records/call-records.js';
 import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
 import { fallbackTwiml } from '../telephony/twilio/twiml.js';
 import { AgentTools } from '../tools/agent-tools.js';
@@ -18,6 +20,8 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   twilioRest?: { accountSid: string; apiBaseUrl?: string };
   /** The model endpoint's start-up check, for /readyz (`skipped` when none was made). */
   realtimeCheck?: () => Pick<Readiness, 'realtime' | 'realtimeError'>;
+  /** Records every call (history, recording, latency, cost); closed with the runtime. */
+  records?: CallRecords;
 };
 
 export interface AgentRuntime {
@@ -31,7 +35,7 @@ export interface AgentRuntime {
 }
 
 export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
-  const { agent, logger, twilioRest, realtimeCheck, ...serverOptions } = options;
+  const { agent, logger, twilioRest, realtimeCheck, records, ...serverOptions } = options;
   // credentials are checked before anything is started, so a typo leaves nothing running
   const rest = twilioRest
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
@@ -51,6 +55,15 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       agent,
       logger,
       tools,
+      ...(records
+        ? {
+            audioTap: (callSid: string) => records.audioTap(callSid),
+            onCallEvent: (callSid: string, event: CallEvent) => {
+              records.onEvent(callSid, event);
+              serverOptions.onCallEvent?.(callSid, event);
+            },
+          }
+        : {}),
       readiness: () => ({
         ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
         mcpDown: pool
@@ -64,8 +77,10 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     });
   } catch (error) {
     await pool.close();
+    await records?.close();
     throw error;
   }
+  records?.startPruning();
   const toolsSettled = pool.start().then(() => {
     for (const status of pool.status()) {
       if (status.state === 'ready')
@@ -85,6 +100,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     async close() {
       await started.close();
       await pool.close();
+      await records?.close();
     },
   };
 }

@@ -12,8 +12,15 @@ export const DEFAULT_PREWARM_TIMEOUT_MS = 15_000;
 /** How long an outcome is kept for Twilio's action request. */
 export const OUTCOME_TTL_MS = 10 * 60_000;
 
+/** Who called whom (kept for the call's record). */
+export interface Parties {
+  from?: string;
+  to?: string;
+}
+
 interface Entry {
   token: string;
+  parties: Parties;
   model: ModelSession | undefined;
   claimed: boolean;
   outcome: CallOutcome | undefined;
@@ -35,7 +42,11 @@ export class CallRegistry {
    * repeated webhook (a Twilio retry, or a replayed request) gets the same token and opens nothing;
    * `prewarm` runs only for a call not seen before.
    */
-  register(callSid: string, prewarm: () => ModelSession | undefined): { token: string; repeated: boolean } {
+  register(
+    callSid: string,
+    prewarm: () => ModelSession | undefined,
+    parties: Parties = {},
+  ): { token: string; repeated: boolean } {
     const known = this.#entries.get(callSid);
     if (known) return { token: known.token, repeated: true };
     const token = randomBytes(24).toString('base64url');
@@ -43,6 +54,7 @@ export class CallRegistry {
     timer.unref();
     this.#entries.set(callSid, {
       token,
+      parties,
       model: prewarm(),
       claimed: false,
       outcome: undefined,
@@ -59,14 +71,14 @@ export class CallRegistry {
   claim(
     callSid: string,
     token: string | undefined,
-  ): { ok: true; model: ModelSession | undefined } | { ok: false } {
+  ): { ok: true; model: ModelSession | undefined; parties: Parties } | { ok: false } {
     const entry = this.#entries.get(callSid);
     if (!entry || entry.claimed || !token || !sameSecret(entry.token, token)) return { ok: false };
     entry.claimed = true;
     clearTimeout(entry.timer);
     const model = entry.model;
     entry.model = undefined;
-    return { ok: true, model };
+    return { ok: true, model, parties: entry.parties };
   }
 
   recordOutcome(callSid: string, outcome: CallOutcome): void {

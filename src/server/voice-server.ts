@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
-import type { CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
+import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { openAiEngine } from '../realtime/openai/engine.js';
@@ -37,6 +37,8 @@ export interface VoiceServerOptions {
   prewarmTimeoutMs?: number;
   /** Observes every call that ended (call records, simulate reports). */
   onCallEnded?: (session: CallSession) => void;
+  /** A recorder for a call's audio, if it is to be recorded. */
+  audioTap?: (callSid: string) => CallAudioTap | undefined;
   /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
   onCallEvent?: (callSid: string, event: CallEvent) => void;
   /** For /readyz: the model endpoint's start-up check and MCP servers that are down. */
@@ -140,6 +142,8 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       media,
       model,
       logger: log,
+      parties: claim.parties,
+      audioTap: options.audioTap?.(callSid),
       onEvent: options.onCallEvent ? (event) => options.onCallEvent!(callSid, event) : undefined,
       onEnded: (outcome, ended) => {
         registry.recordOutcome(callSid, outcome);
@@ -172,7 +176,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
 
   const app = createApp({
     calls: {
-      admit: (callSid) => registry.register(callSid, () => engine.open(callSid)),
+      admit: (callSid, parties) => registry.register(callSid, () => engine.open(callSid), parties),
       outcomeOf: (callSid) => registry.outcomeOf(callSid),
       draining: () => draining,
     },

@@ -68,6 +68,12 @@ export class FakeModelSession implements ModelSession {
   ): void {
     const served = this.#running === 'model' ? undefined : this.#running;
     this.#running = undefined;
-    this.emit({ type: 'response_done', responseId, requestId: served, toolCalls, ...(usage ? { usage } : {}) });
+    this.emit({
+      type: 'response_done',
+      responseId,
+      requestId: served,
+      toolCalls,
+      ...(usage ? { usage } : {}),
+    });
   }
 }

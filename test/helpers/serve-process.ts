@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { BIN, ROOT } from './cli.js';
+import { sharedTestDataDir } from './tmp.js';
 
 export interface ServeProcess {
   child: ChildProcess;
@@ -18,7 +19,12 @@ export async function startServe(
 ): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', ...args], {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      VOICE_AGENT_DATA_DIR: sharedTestDataDir(),
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

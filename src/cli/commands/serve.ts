@@ -2,6 +2,7 @@ import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
 import { checkRealtime } from '../../realtime/openai/preflight.js';
+import { dataDir, openCallRecords } from '../../records/open.js';
 import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
 import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
@@ -25,6 +26,7 @@ export interface ServeOptions {
   logLevel: string;
   jsonLogs?: boolean;
   skipPreflight?: boolean;
+  dataDir?: string;
 }
 
 /** `--public-url`: https, since Twilio opens media streams only over wss (http only for loopback tests). */
@@ -156,6 +158,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           twilioAuthToken,
           insecureSkipSignature: options.insecureSkipSignature,
           realtimeCheck: () => realtimeCheck,
+          records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
           twilioRest: env.TWILIO_ACCOUNT_SID
             ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
             : undefined,

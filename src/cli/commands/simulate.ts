@@ -7,6 +7,7 @@ import { mulawToWav } from '../../audio/wav.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
+import { dataDir, openCallRecords } from '../../records/open.js';
 import { startAgentRuntime } from '../../server/agent-runtime.js';
 import { ROUTES } from '../../server/routes.js';
 import { CallLog } from '../../simulate/call-log.js';
@@ -28,6 +29,7 @@ export interface SimulateOptions {
   expectTool?: string[];
   expectText?: string[];
   json?: boolean;
+  dataDir?: string;
 }
 
 function positive(flag: string, text: string, max: number): number {
@@ -84,6 +86,12 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
       openaiApiKey,
       twilioAuthToken: authToken,
+      records: openCallRecords({
+        agent,
+        dir: dataDir(env, options.dataDir, io.cwd),
+        logger,
+        simulated: true,
+      }),
       onCallEvent: (callSid, event) => {
         const log = logs.get(callSid) ?? new CallLog();
         logs.set(callSid, log);

@@ -1,5 +1,6 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../../observability/logger.js';
+import { maskNumber } from '../../observability/mask.js';
 import type { CallOutcome } from '../call-outcome.js';
 import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
 import { isValidWebhookSignature } from './signature.js';
@@ -13,13 +14,19 @@ import {
   voicemailTwiml,
 } from './twiml.js';
 
+/** Who called whom, as Twilio says (E.164, or a word such as `anonymous` for a withheld number). */
+export interface CallParties {
+  from?: string;
+  to?: string;
+}
+
 /** What the webhooks need from the server that takes the calls. */
 export interface WebhookCalls {
   /**
    * Registers an incoming call and returns its one-time stream token; `repeated` for a CallSid
    * already known (a Twilio retry), which must open nothing new.
    */
-  admit(callSid: string): { token: string; repeated: boolean };
+  admit(callSid: string, parties: CallParties): { token: string; repeated: boolean };
   /** How the call's stream ended, for the `<Connect action>` URL. */
   outcomeOf(callSid: string): CallOutcome;
   /** While draining, new calls get the fallback instead of the agent. */
@@ -78,7 +85,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       twiml(res, fallbackTwiml(options.fallback));
       return;
     }
-    const { token, repeated } = options.calls.admit(callSid);
+    const { token, repeated } = options.calls.admit(callSid, partiesOf(req.body));
     if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
     else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
     const base = options.publicUrl();
@@ -132,13 +139,6 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
   return router;
 }
 
-/** A caller's number for the log: country code and last two digits (`+1*******67`). */
-export function maskNumber(value: unknown): string {
-  if (typeof value !== 'string' || !value) return 'unknown';
-  if (!/^\+\d{6,15}$/.test(value)) return 'withheld';
-  return `${value.slice(0, 2)}${'*'.repeat(value.length - 4)}${value.slice(-2)}`;
-}
-
 /** What the caller gets once the stream is over. */
 export function nextStepTwiml(outcome: CallOutcome, fallback: Fallback, publicUrl: string): string {
   switch (outcome.kind) {
@@ -149,4 +149,14 @@ export function nextStepTwiml(outcome: CallOutcome, fallback: Fallback, publicUr
     case 'failed':
       return fallbackTwiml(fallback);
   }
+}
+
+function partiesOf(body: Record<string, unknown> | undefined): CallParties {
+  const field = (name: string) => {
+    const value = body?.[name];
+    return typeof value === 'string' && value.length > 0 && value.length <= 64 ? value : undefined;
+  };
+  const from = field('From');
+  const to = field('To');
+  return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
 }

@@ -232,7 +232,10 @@ describe('the call core on fakes of its own ports', () => {
     const { model, media, session, outcomes } = core({ tools: { execute } });
     model.emit({ type: 'ready' });
     model.startResponse('r1');
-    session.finishAfterSpeech({ outcome: { kind: 'completed', reason: 'caller done' }, farewell: 'Say bye.' });
+    session.finishAfterSpeech({
+      outcome: { kind: 'completed', reason: 'caller done' },
+      farewell: 'Say bye.',
+    });
     model.finishResponse('r1', [{ callId: 'c1', name: 'end_call', arguments: '{}' }]);
     await new Promise((r) => setImmediate(r));
     expect(model.requests.at(-1)?.addendum).toBe('Say bye.');

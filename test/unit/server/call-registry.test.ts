@@ -17,7 +17,7 @@ describe('CallRegistry', () => {
     const token = r.register('CA1', () => conn).token;
     expect(r.claim('CA1', 'wrong')).toEqual({ ok: false });
     expect(r.claim('CA2', token)).toEqual({ ok: false });
-    expect(r.claim('CA1', token)).toEqual({ ok: true, model: conn });
+    expect(r.claim('CA1', token)).toEqual({ ok: true, model: conn, parties: {} });
     expect(r.claim('CA1', token)).toEqual({ ok: false }); // one-time
   });
 
@@ -28,7 +28,7 @@ describe('CallRegistry', () => {
     const token = r.register('CA1', () => conn).token;
     vi.advanceTimersByTime(1001);
     expect(conn.close).toHaveBeenCalledOnce();
-    expect(r.claim('CA1', token)).toEqual({ ok: true, model: undefined });
+    expect(r.claim('CA1', token)).toEqual({ ok: true, model: undefined, parties: {} });
   });
 
   it('remembers outcomes for the action URL; unknown calls count as failed', () => {

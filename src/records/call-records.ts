@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { CallEvent } from '../bridge/call-events.js';
+import type { CallAudioTap } from '../bridge/ports.js';
+import type { AgentConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { AudioRecorder } from './audio-recorder.js';
+import { type CallRecord, RecordBuilder, type RecordContext } from './call-record.js';
+import { MODEL_PRICES, TRANSCRIPTION_PRICES_PER_MINUTE } from './pricing.js';
+import type { CallStore } from './store.js';
+
+/** How often queued record writes are flushed (a call's start, its end). */
+const FLUSH_DELAY_MS = 200;
+const DAY_MS = 24 * 3_600_000;
+
+/**
+ * Records every call of one agent: a {@link RecordBuilder} fed by the call's events, an
+ * {@link AudioRecorder} fed by its audio tap, and batched writes to the {@link CallStore} — at the
+ * call's start (so a call is listed while live) and at its end, never on the media path. A store
+ * that fails is logged and the calls go on; records are then lost, calls never are.
+ */
+export class CallRecords {
+  readonly #store: CallStore;
+  readonly #agent: AgentConfig;
+  readonly #log: Logger;
+  readonly #context: RecordContext;
+  readonly #calls = new Map<string, { builder: RecordBuilder; audio?: AudioRecorder }>();
+  #queue: { record: CallRecord; wav?: Buffer }[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> = Promise.resolve();
+  #pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: { store: CallStore; agent: AgentConfig; logger: Logger; simulated?: boolean }) {
+    this.#store = options.store;
+    this.#agent = options.agent;
+    this.#log = options.logger;
+    const { records, realtime, model } = options.agent;
+    const { transcription_per_minute, ...prices } = records.prices ?? {};
+    this.#context = {
+      agent: {
+        name: options.agent.name,
+        hash: agentHash(options.agent.source),
+        model,
+        transcriptionModel: realtime.transcription.model,
+      },
+      simulated: options.simulated ?? false,
+      prices: records.prices ? (prices as RecordContext['prices']) : MODEL_PRICES[model],
+      transcriptionPerMinute:
+        transcription_per_minute ?? TRANSCRIPTION_PRICES_PER_MINUTE[realtime.transcription.model],
+      redact: records.redact,
+    };
+  }
+
+  get store(): CallStore {
+    return this.#store;
+  }
+
+  /** The recorder of a call's audio (undefined with `records.audio: false`). */
+  audioTap(callSid: string): CallAudioTap | undefined {
+    if (!this.#agent.records.audio) return undefined;
+    const call = this.#call(callSid);
+    call.audio ??= new AudioRecorder();
+    return call.audio;
+  }
+
+  /** One event of a call (cheap: the record grows in memory; writing is queued). */
+  onEvent(callSid: string, event: CallEvent): void {
+    const call = this.#call(callSid);
+    call.builder.add(event);
+    if (event.type === 'started') this.#enqueue({ record: call.builder.record });
+    if (event.type !== 'ended') return;
+    this.#calls.delete(callSid);
+    // the WAV is built after the call's teardown, outside it
+    setImmediate(() => {
+      let wav: Buffer | undefined;
+      try {
+        if (call.audio && call.audio.durationMs > 0) {
+          wav = call.audio.toWav();
+          call.builder.record.audio = {
+            file: `${callSid.replace(/[^A-Za-z0-9]/g, '')}.wav`,
+            durationMs: Math.round(call.audio.durationMs),
+          };
+        }
+      } catch (error) {
+        this.#log.child({ callSid }).error({ reason: reasonOf(error) }, 'could not build the recording');
+      }
+      this.#enqueue({ record: call.builder.record, ...(wav ? { wav } : {}) });
+    });
+  }
+
+  /** Deletes records past retention now and once a day from now on. */
+  startPruning(): void {
+    const prune = () => {
+      const before = new Date(Date.now() - this.#agent.records.retention_days * DAY_MS);
+      this.#store
+        .prune(before)
+        .then((n) => {
+          if (n > 0) this.#log.info({ deleted: n }, 'deleted call records past retention');
+        })
+        .catch((error) => this.#log.warn({ reason: reasonOf(error) }, 'could not prune call records'));
+    };
+    prune();
+    this.#pruneTimer = setInterval(prune, DAY_MS);
+    this.#pruneTimer.unref();
+  }
+
+  /** Writes everything queued (and waits for writes under way): before exit, or to read a record. */
+  async flush(): Promise<void> {
+    // a WAV being built (setImmediate) joins the queue first
+    await new Promise((resolve) => setImmediate(resolve));
+    clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    this.#write();
+    await this.#writing;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#pruneTimer);
+    await this.flush();
+    await this.#store.close().catch(() => undefined);
+  }
+
+  #call(callSid: string) {
+    let call = this.#calls.get(callSid);
+    if (!call) {
+      call = { builder: new RecordBuilder(this.#context, callSid) };
+      this.#calls.set(callSid, call);
+    }
+    return call;
+  }
+
+  #enqueue(item: { record: CallRecord; wav?: Buffer }): void {
+    // a later write of the same record replaces the earlier one still waiting
+    this.#queue = this.#queue.filter((q) => q.record !== item.record || (q.wav && !item.wav));
+    this.#queue.push(item);
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.#write();
+    }, FLUSH_DELAY_MS);
+    this.#flushTimer.unref();
+  }
+
+  #write(): void {
+    if (this.#queue.length === 0) return;
+    // a snapshot: the live record goes on changing while the batch is written
+    const batch = this.#queue.map((q) => ({ ...q, record: structuredClone(q.record) }));
+    this.#queue = [];
+    this.#writing = this.#writing
+      .then(() => this.#store.write(batch))
+      .catch((error) => {
+        this.#log.error(
+          { reason: reasonOf(error), calls: batch.length, store: this.#store.location },
+          'could not write call records; the calls are not affected',
+        );
+      });
+  }
+}
+
+/** A short hash of the agent file: which version of the agent took the call. */
+function agentHash(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 12);
+  } catch {
+    return 'unknown';
+  }
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

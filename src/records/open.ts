@@ -1,0 +1,46 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { AgentConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { CallRecords } from './call-records.js';
+import { SqliteCallStore } from './sqlite-store.js';
+import type { CallStore } from './store.js';
+
+/**
+ * Where records live: `--data-dir`, else `VOICE_AGENT_DATA_DIR`, else `$XDG_DATA_HOME/voice-agent`
+ * (`~/.local/share/voice-agent`).
+ */
+export function dataDir(env: Readonly<Record<string, string | undefined>>, flag?: string, cwd = '.'): string {
+  if (flag) return resolve(cwd, flag);
+  if (env.VOICE_AGENT_DATA_DIR) return resolve(cwd, env.VOICE_AGENT_DATA_DIR);
+  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'voice-agent');
+}
+
+/** Opens the embedded store (SQLite plus recordings) in a data directory, creating it on first use. */
+export function openCallStore(dir: string): CallStore {
+  return new SqliteCallStore(dir);
+}
+
+/**
+ * The agent's call records, or undefined when `records.enabled` is false — or when the store cannot
+ * be opened, which is logged: the agent still takes calls, without records.
+ */
+export function openCallRecords(o: {
+  agent: AgentConfig;
+  dir: string;
+  logger: Logger;
+  simulated?: boolean;
+}): CallRecords | undefined {
+  if (!o.agent.records.enabled) return undefined;
+  let store: CallStore;
+  try {
+    store = openCallStore(o.dir);
+  } catch (error) {
+    o.logger.warn(
+      { dataDir: o.dir, reason: error instanceof Error ? error.message : String(error) },
+      'call records are off: the data directory cannot be used (set --data-dir or VOICE_AGENT_DATA_DIR)',
+    );
+    return undefined;
+  }
+  return new CallRecords({ store, agent: o.agent, logger: o.logger, simulated: o.simulated });
+}

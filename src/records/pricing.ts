@@ -1,0 +1,134 @@
+import type { ModelUsage } from '../bridge/ports.js';
+
+/** USD per million tokens, by kind; transcription in USD per minute of caller speech. */
+export interface Prices {
+  text_input: number;
+  cached_text_input: number;
+  text_output: number;
+  audio_input: number;
+  cached_audio_input: number;
+  audio_output: number;
+}
+
+/**
+ * OpenAI's published prices (developers.openai.com/api/docs/models, read 2026-11-25). Override them
+ * in the agent file (`records.prices`) when yours differ or for a model not listed here.
+ */
+export const MODEL_PRICES: Record<string, Prices> = {
+  'gpt-realtime': {
+    text_input: 4,
+    cached_text_input: 0.4,
+    text_output: 16,
+    audio_input: 32,
+    cached_audio_input: 0.4,
+    audio_output: 64,
+  },
+  'gpt-realtime-1.5': {
+    text_input: 4,
+    cached_text_input: 0.4,
+    text_output: 16,
+    audio_input: 32,
+    cached_audio_input: 0.4,
+    audio_output: 64,
+  },
+  'gpt-realtime-2': {
+    text_input: 4,
+    cached_text_input: 0.4,
+    text_output: 24,
+    audio_input: 32,
+    cached_audio_input: 0.4,
+    audio_output: 64,
+  },
+  'gpt-realtime-mini': {
+    text_input: 0.6,
+    cached_text_input: 0.06,
+    text_output: 2.4,
+    audio_input: 10,
+    cached_audio_input: 0.3,
+    audio_output: 20,
+  },
+  'gpt-realtime-2.1-mini': {
+    text_input: 0.6,
+    cached_text_input: 0.06,
+    text_output: 2.4,
+    audio_input: 10,
+    cached_audio_input: 0.3,
+    audio_output: 20,
+  },
+};
+
+/**
+ * Transcription of caller speech (USD per minute; the token-billed models at their published
+ * per-minute estimate). Billed on top of the model.
+ */
+export const TRANSCRIPTION_PRICES_PER_MINUTE: Record<string, number> = {
+  'gpt-4o-mini-transcribe': 0.003,
+  'gpt-4o-transcribe': 0.006,
+  'whisper-1': 0.006,
+};
+
+export function emptyUsage(): ModelUsage {
+  return {
+    inputTextTokens: 0,
+    inputAudioTokens: 0,
+    cachedTextTokens: 0,
+    cachedAudioTokens: 0,
+    outputTextTokens: 0,
+    outputAudioTokens: 0,
+  };
+}
+
+export function addUsage(total: ModelUsage, more: ModelUsage): void {
+  total.inputTextTokens += more.inputTextTokens;
+  total.inputAudioTokens += more.inputAudioTokens;
+  total.cachedTextTokens += more.cachedTextTokens;
+  total.cachedAudioTokens += more.cachedAudioTokens;
+  total.outputTextTokens += more.outputTextTokens;
+  total.outputAudioTokens += more.outputAudioTokens;
+}
+
+export interface CallCost {
+  currency: 'USD';
+  /** Model plus transcription; undefined when the model's prices are unknown. */
+  total: number | undefined;
+  model: number | undefined;
+  transcription: number | undefined;
+  /** Why a part is missing (e.g. no prices for the model). */
+  note?: string;
+}
+
+/** What a call cost: tokens at the model's prices (cached input at its own rate) + transcription. */
+export function costOf(o: {
+  usage: ModelUsage;
+  prices: Prices | undefined;
+  callerSpeechMs: number;
+  transcriptionPerMinute: number | undefined;
+}): CallCost {
+  const { usage: u, prices: p } = o;
+  const perToken = 1 / 1_000_000;
+  const model = p
+    ? ((u.inputTextTokens - u.cachedTextTokens) * p.text_input +
+        u.cachedTextTokens * p.cached_text_input +
+        (u.inputAudioTokens - u.cachedAudioTokens) * p.audio_input +
+        u.cachedAudioTokens * p.cached_audio_input +
+        u.outputTextTokens * p.text_output +
+        u.outputAudioTokens * p.audio_output) *
+      perToken
+    : undefined;
+  const transcription =
+    o.transcriptionPerMinute === undefined
+      ? undefined
+      : (o.callerSpeechMs / 60_000) * o.transcriptionPerMinute;
+  return {
+    currency: 'USD',
+    total: model === undefined ? undefined : round(model + (transcription ?? 0)),
+    model: model === undefined ? undefined : round(model),
+    transcription: transcription === undefined ? undefined : round(transcription),
+    ...(p ? {} : { note: 'no prices for this model: set records.prices in the agent file' }),
+  };
+}
+
+/** To a millionth of a dollar: enough for sums over many calls. */
+function round(usd: number): number {
+  return Math.round(usd * 1_000_000) / 1_000_000;
+}

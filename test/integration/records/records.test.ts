@@ -1,0 +1,228 @@
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { decodeMulaw, mulawTone } from '../../../src/audio/mulaw.js';
+import { parseWav } from '../../../src/audio/wav.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { CallRecords } from '../../../src/records/call-records.js';
+import { openCallRecords, openCallStore } from '../../../src/records/open.js';
+import { eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
+import { runCli } from '../../helpers/cli.js';
+import { useTmpDir } from '../../helpers/tmp.js';
+
+const tmp = useTmpDir();
+let h: Harness | undefined;
+let records: CallRecords | undefined;
+afterEach(async () => {
+  await h?.close();
+  await records?.close();
+  h = undefined;
+  records = undefined;
+});
+
+const quietLogger = () => createLogger({ level: 'error', json: true, write: () => {} });
+
+/** A served call with a greeting, one caller turn, a tool call and the answer, recorded in `dir`. */
+async function recordedCall(dir: string, agent: Record<string, unknown> = {}) {
+  const config = testAgent(agent);
+  records = openCallRecords({ agent: config, dir, logger: quietLogger() })!;
+  const rec = records;
+  h = await startHarness({
+    agent,
+    fake: {
+      callerTranscripts: ['How much to move a two-bedroom flat on Friday?'],
+      brain: (ctx) => {
+        if (ctx.toolOutputs.length > 0) return { say: 'That would be 450 dollars.' };
+        if (ctx.trigger === 'create') return { say: 'Hello, Swift Movers.' };
+        return { call: [{ name: 'get_quote', arguments: { bedrooms: 2, date: 'Friday' } }] };
+      },
+    },
+    server: {
+      audioTap: (sid) => rec.audioTap(sid),
+      onCallEvent: (sid, event) => rec.onEvent(sid, event),
+      tools: {
+        definitions: () => [
+          { name: 'get_quote', description: 'A price.', parameters: { type: 'object', properties: {} } },
+        ],
+        forCall: () => ({
+          execute: async () => {
+            await new Promise((r) => setTimeout(r, 120));
+            return '{"price_usd":450}';
+          },
+        }),
+      },
+    },
+  });
+  const caller = h.caller({ from: '+15551234567', to: '+15557654321' });
+  await caller.dial();
+  await caller.waitForAgent({ timeoutMs: 10_000 });
+  await caller.speak(mulawTone(800));
+  await eventually(() => h!.callLog(caller.callSid).transcript.some((t) => t.text.includes('450')), 15_000);
+  await caller.waitForAgent({ timeoutMs: 10_000 });
+  await caller.hangUp();
+  await eventually(() => h!.server.activeCalls === 0);
+  await rec.flush();
+  return { callSid: caller.callSid, store: rec.store };
+}
+
+describe('call records', () => {
+  it('a served call leaves a record: transcript with times, tool calls, latency, cost and both audio channels', async () => {
+    const dir = tmp();
+    const { callSid, store } = await recordedCall(dir);
+    const record = (await store.get(callSid))!;
+    expect(record).toMatchObject({
+      callSid,
+      agent: { name: 'test', model: 'gpt-realtime' },
+      from: '+15551234567',
+      to: '+15557654321',
+      simulated: false,
+      outcome: { kind: 'completed' },
+    });
+    expect(record.transcript.map((t) => [t.role, t.text])).toEqual([
+      ['agent', 'Hello, Swift Movers.'],
+      ['caller', 'How much to move a two-bedroom flat on Friday?'],
+      ['agent', 'That would be 450 dollars.'],
+    ]);
+    // each line sits on the call's timeline, in order, with a length
+    for (const line of record.transcript) expect(line.endMs).toBeGreaterThan(line.startMs);
+    const starts = record.transcript.map((t) => t.startMs);
+    expect([...starts].sort((a, b) => a - b)).toEqual(starts);
+
+    expect(record.toolCalls).toEqual([
+      expect.objectContaining({
+        name: 'get_quote',
+        arguments: '{"bedrooms":2,"date":"Friday"}',
+        output: '{"price_usd":450}',
+        ok: true,
+      }),
+    ]);
+    expect(record.toolCalls[0]!.durationMs).toBeGreaterThanOrEqual(100);
+
+    expect(record.latency.greetingMs).toBeGreaterThan(0);
+    expect(record.latency.turns).toHaveLength(1);
+    expect(record.latency.turns[0]!.ms).toBeGreaterThanOrEqual(100); // the tool alone took 120 ms
+    expect(record.usage.responses).toBeGreaterThanOrEqual(3);
+    expect(record.usage.outputAudioTokens).toBeGreaterThan(0);
+    expect(record.cost.total).toBeGreaterThan(0);
+    expect(record.cost.model).toBeGreaterThan(0);
+
+    // the recording: stereo, as long as the call, caller on the left when they spoke, agent on the right
+    const wav = (await store.audio(callSid))!;
+    const { channels, sampleRate, data } = parseWav(wav);
+    expect([channels, sampleRate]).toEqual([2, 8000]);
+    const frames = data.length / 4;
+    expect(Math.abs(frames / 8 - record.audio!.durationMs)).toBeLessThan(50);
+    expect(record.audio!.durationMs).toBeGreaterThan(record.durationMs - 1_500);
+    const energy = (channel: 0 | 1, fromMs: number, toMs: number) => {
+      let sum = 0;
+      for (let i = fromMs * 8; i < toMs * 8; i++) sum += Math.abs(data.readInt16LE((i * 2 + channel) * 2));
+      return sum / ((toMs - fromMs) * 8);
+    };
+    const callerSpeech = record.speech.find((s) => s.role === 'caller')!;
+    const greeting = record.speech.find((s) => s.role === 'agent')!;
+    expect(energy(0, callerSpeech.startMs, callerSpeech.startMs + 300)).toBeGreaterThan(1_000);
+    expect(energy(1, greeting.startMs + 100, greeting.startMs + 400)).toBeGreaterThan(1_000);
+    expect(energy(1, callerSpeech.startMs, callerSpeech.startMs + 300)).toBeLessThan(50); // agent quiet then
+  });
+
+  it('`calls list`, `calls show` and `calls export` work on the record from the real CLI', async () => {
+    const dir = tmp();
+    const { callSid } = await recordedCall(dir);
+    await records!.close();
+    records = undefined;
+
+    const list = await runCli(['calls', 'list', '--data-dir', dir]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain(callSid);
+    expect(list.stdout).toContain('+1********67'); // masked in listings
+    expect(list.stdout).not.toContain('+15551234567');
+    expect(list.stdout).toContain('get_quote');
+
+    const json = await runCli(['calls', 'list', '--data-dir', dir, '--outcome', 'failed', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual([]);
+
+    const show = await runCli(['calls', 'show', callSid, '--data-dir', dir]);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toContain('How much to move a two-bedroom flat on Friday?');
+    expect(show.stdout).toMatch(/get_quote ok in \d+ ms/);
+    expect(show.stdout).toMatch(/cost {6}\$\d+\.\d{4}/);
+
+    const out = join(tmp(), 'export');
+    const exported = await runCli(['calls', 'export', callSid, '--out', out, '--data-dir', dir]);
+    expect(exported.code).toBe(0);
+    const files = readdirSync(out).sort();
+    expect(files).toEqual(['call.wav', 'caller-turn-01.ulaw', 'record.json']);
+    const turn = readFileSync(join(out, 'caller-turn-01.ulaw'));
+    // the caller's 800 ms tone, with a little margin either side, as μ-law that simulate can replay
+    expect(turn.length / 8).toBeGreaterThan(700);
+    const loud = decodeMulaw(turn).filter((s) => Math.abs(s) > 4_000).length;
+    expect(loud / 8).toBeGreaterThan(300);
+    expect(exported.stdout).toContain(`--audio ${join(out, 'caller-turn-01.ulaw')}`);
+
+    const missing = await runCli(['calls', 'show', 'CAnope', '--data-dir', dir]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('no call CAnope');
+    const empty = await runCli(['calls', 'list', '--data-dir', join(tmp(), 'nothing-here')]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain('no calls recorded in');
+  });
+
+  it('records.audio false keeps the transcript and no recording; redact keeps lengths only', async () => {
+    const dir = tmp();
+    const { callSid, store } = await recordedCall(dir, { records: { audio: false, redact: true } });
+    const record = (await store.get(callSid))!;
+    expect(record.audio).toBeUndefined();
+    expect(await store.audio(callSid)).toBeUndefined();
+    expect(record.transcript[1]!.text).toBe('[46 chars redacted]');
+    expect(record.toolCalls[0]!.arguments).toMatch(/chars redacted/);
+  });
+
+  it('a store that cannot write (read-only directory) does not break the call', async () => {
+    if (process.getuid?.() === 0) {
+      // root writes anywhere: make the store fail another way, by closing it under the recorder
+      const dir = tmp();
+      const { store } = await recordedCallWithBrokenStore(dir);
+      expect(store).toBeDefined();
+      return;
+    }
+    const dir = tmp();
+    openCallStore(dir); // created, then made read-only
+    chmodSync(dir, 0o500);
+    chmodSync(join(dir, 'calls.db'), 0o400);
+    try {
+      const { callSid } = await recordedCall(dir);
+      expect(h!.callLog(callSid).outcome).toMatchObject({ kind: 'completed' });
+    } finally {
+      chmodSync(dir, 0o700);
+    }
+  });
+});
+
+/** The store is closed before the call: every write fails; the call must still complete. */
+async function recordedCallWithBrokenStore(dir: string) {
+  const logs: string[] = [];
+  const agent = testAgent();
+  records = new CallRecords({
+    store: openCallStore(dir),
+    agent,
+    logger: createLogger({ level: 'error', json: true, write: (l) => logs.push(l) }),
+  });
+  await records.store.close();
+  const rec = records;
+  h = await startHarness({
+    server: { audioTap: (sid) => rec.audioTap(sid), onCallEvent: (sid, e) => rec.onEvent(sid, e) },
+  });
+  const caller = h.caller();
+  await caller.dial();
+  expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+  await caller.speak(mulawTone(500));
+  expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+  await caller.hangUp();
+  await eventually(() => h!.server.activeCalls === 0);
+  await rec.flush();
+  expect(h.callLog(caller.callSid).outcome).toMatchObject({ kind: 'completed' });
+  expect(logs.join('\n')).toContain('could not write call records; the calls are not affected');
+  expect(existsSync(join(dir, 'calls.db'))).toBe(true);
+  records = undefined; // already closed
+  return { store: rec.store };
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { mulawTone } from '../../../src/audio/mulaw.js';
+import { parseWav } from '../../../src/audio/wav.js';
+import type { CallEvent } from '../../../src/bridge/call-events.js';
+import { AudioRecorder } from '../../../src/records/audio-recorder.js';
+import { RecordBuilder } from '../../../src/records/call-record.js';
+import { costOf, MODEL_PRICES } from '../../../src/records/pricing.js';
+
+const b64 = (ms: number) => mulawTone(ms).toString('base64');
+
+describe('AudioRecorder', () => {
+  it('puts agent audio where it plays: after what is queued, and drops what a clear cut', () => {
+    const rec = new AudioRecorder();
+    rec.agent(b64(1000), 0); // plays 0–1000
+    rec.agent(b64(1000), 100); // sent early: queued, plays 1000–2000
+    rec.cleared(1500); // barge-in at 1.5 s: the rest never played
+    rec.agent(b64(200), 3000);
+    expect(rec.durationMs).toBe(3200);
+    const { data } = parseWav(rec.toWav());
+    // mean level of the agent's channel over 10 ms
+    const right = (ms: number) => {
+      let sum = 0;
+      for (let i = ms * 8; i < (ms + 10) * 8; i++) sum += Math.abs(data.readInt16LE((i * 2 + 1) * 2));
+      return sum / 80;
+    };
+    expect(right(1400)).toBeGreaterThan(0);
+    expect(right(1700)).toBe(0); // cut
+    expect(right(2500)).toBe(0);
+  });
+
+  it('puts caller frames at their stream timestamps, silence in the gaps', () => {
+    const rec = new AudioRecorder();
+    rec.caller(b64(20), 0);
+    rec.caller(b64(20), 1000);
+    expect(rec.durationMs).toBe(1020);
+    expect(rec.callerSlice(500, 520).every((b) => b === 0xff)).toBe(true);
+  });
+});
+
+describe('RecordBuilder', () => {
+  const context = {
+    agent: { name: 'a', hash: 'h', model: 'gpt-realtime', transcriptionModel: 'gpt-4o-mini-transcribe' },
+    simulated: false,
+    prices: MODEL_PRICES['gpt-realtime'],
+    transcriptionPerMinute: 0.003,
+    redact: false,
+    now: () => Date.UTC(2026, 10, 25, 9, 0, 0),
+  };
+  const events: CallEvent[] = [
+    { atMs: 0, type: 'started', callSid: 'CA1', streamSid: 'MZ1', from: '+15551234567' },
+    { atMs: 300, type: 'agent_speech_started', itemId: 'g' },
+    { atMs: 300, type: 'latency', kind: 'greeting', ms: 300 },
+    { atMs: 900, type: 'transcript', role: 'agent', text: 'Hello.', itemId: 'g' },
+    { atMs: 1500, type: 'agent_speech_stopped', itemId: 'g', interrupted: false },
+    { atMs: 2000, type: 'caller_speech_started' },
+    { atMs: 3000, type: 'caller_speech_stopped' },
+    { atMs: 3400, type: 'transcript', role: 'caller', text: 'A quote please.' },
+    { atMs: 3600, type: 'agent_speech_started', itemId: 'a' },
+    { atMs: 3600, type: 'latency', kind: 'turn', ms: 600 },
+    { atMs: 3700, type: 'transcript', role: 'agent', text: 'Sure, how many rooms?', itemId: 'a' },
+    { atMs: 4000, type: 'caller_speech_started' },
+    { atMs: 4000, type: 'agent_speech_stopped', itemId: 'a', interrupted: true },
+    { atMs: 4000, type: 'barge_in', cut: [{ itemId: 'a', heardMs: 400 }] },
+    {
+      atMs: 4100,
+      type: 'usage',
+      usage: {
+        inputTextTokens: 1000,
+        inputAudioTokens: 500,
+        cachedTextTokens: 800,
+        cachedAudioTokens: 0,
+        outputTextTokens: 100,
+        outputAudioTokens: 1000,
+      },
+    },
+    { atMs: 5000, type: 'ended', outcome: { kind: 'completed', reason: 'bye' }, durationMs: 5000 },
+  ];
+
+  it('turns a call’s events into its record: lines on the timeline, cut-offs, latency, cost', () => {
+    const builder = new RecordBuilder(context, 'CA1');
+    for (const e of events) builder.add(e);
+    const r = builder.record;
+    expect(r.transcript).toEqual([
+      { role: 'agent', text: 'Hello.', startMs: 300, endMs: 1500 },
+      { role: 'caller', text: 'A quote please.', startMs: 2000, endMs: 3000 },
+      {
+        role: 'agent',
+        text: 'Sure, how many rooms?',
+        startMs: 3600,
+        endMs: 4000,
+        interrupted: true,
+        heardMs: 400,
+      },
+    ]);
+    expect(r.latency).toEqual({ greetingMs: 300, turns: [{ atMs: 3600, ms: 600 }], p50Ms: 600, maxMs: 600 });
+    expect(r.startedAt).toBe('2026-11-25T09:00:00.000Z');
+    expect(r.endedAt).toBe('2026-11-25T09:00:05.000Z');
+    // (200 text × $4 + 800 cached × $0.40 + 500 audio × $32 + 100 × $16 + 1000 × $64) / 1M
+    expect(r.cost.model).toBeCloseTo(0.08272, 6);
+    // caller speech: 1 s, then 1 s more until the end → 2 s at $0.003/min
+    expect(r.cost.transcription).toBeCloseTo(0.0001, 6);
+    expect(r.cost.total).toBeCloseTo(0.08282, 6);
+  });
+
+  it('a model without known prices gets no invented cost, and says why', () => {
+    const cost = costOf({
+      usage: {
+        inputTextTokens: 1,
+        inputAudioTokens: 1,
+        cachedTextTokens: 0,
+        cachedAudioTokens: 0,
+        outputTextTokens: 1,
+        outputAudioTokens: 1,
+      },
+      prices: undefined,
+      callerSpeechMs: 0,
+      transcriptionPerMinute: undefined,
+    });
+    expect(cost.total).toBeUndefined();
+    expect(cost.note).toContain('records.prices');
+  });
+});
