@@ -92,7 +92,7 @@ export class AgentSpeech {
    * (`interrupt_response`), so any of its deltas still on the wire are dropped here. Returns what
    * was cut.
    */
-  bargeIn(): UnheardItem[] {
+  bargeIn(lagMs?: number): UnheardItem[] {
     if (!this.#o.bargeIn) return []; // barge-in off: the agent finishes speaking
     if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
     const now = this.#o.now();
@@ -110,7 +110,11 @@ export class AgentSpeech {
     this.#o.model.forgetUnheard(cuts);
     if (speaking !== undefined)
       this.#o.emit({ type: 'agent_speech_stopped', itemId: speaking, interrupted: true });
-    this.#o.emit({ type: 'barge_in', cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })) });
+    this.#o.emit({
+      type: 'barge_in',
+      cut: cuts.map((c) => ({ itemId: c.itemId, heardMs: c.audioEndMs })),
+      ...(lagMs === undefined ? {} : { stopMs: lagMs }),
+    });
     return cuts;
   }
 

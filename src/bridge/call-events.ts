@@ -12,7 +12,8 @@ export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'en
 export type CallEvent = { atMs: number } & (
   | { type: 'started'; callSid: string; streamSid: string; from?: string; to?: string }
   | { type: 'state'; state: CallState }
-  | { type: 'caller_speech_started' }
+  /** `detectedAfterMs`: how long after the caller really started the model noticed, when known. */
+  | { type: 'caller_speech_started'; detectedAfterMs?: number }
   | { type: 'caller_speech_stopped' }
   /** The first audio of an agent item was sent to the phone (a turn's answer starts being heard). */
   | { type: 'agent_speech_started'; itemId: string }
@@ -27,8 +28,11 @@ export type CallEvent = { atMs: number } & (
   /** Tokens one model response used (for cost). */
   | { type: 'usage'; usage: ModelUsage }
   | { type: 'transcript'; role: 'caller' | 'agent'; text: string; itemId?: string }
-  /** The caller cut the agent off: what was heard of each item cut. */
-  | { type: 'barge_in'; cut: { itemId: string; heardMs: number }[] }
+  /**
+   * The caller cut the agent off: what was heard of each item cut, and `stopMs`, how long the agent
+   * went on after the caller started speaking (detection delay; the clear is sent at once), when known.
+   */
+  | { type: 'barge_in'; cut: { itemId: string; heardMs: number }[]; stopMs?: number }
   | {
       type: 'tool_call';
       name: string;

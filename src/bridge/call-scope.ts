@@ -83,6 +83,8 @@ export class CallScope {
 
   /** Hands one event to the call's listener; a listener that throws is logged, never the call's end. */
   emit(event: CallEventBody): void {
+    // --log-level debug tells the call's story, one line per event (never per frame)
+    if (this.#log.isLevelEnabled('debug')) this.#log.debug(storyOf(event), `call event ${event.type}`);
     if (!this.#listener) return;
     try {
       this.#listener({ atMs: Math.round(this.elapsed()), ...event } as CallEvent);
@@ -94,4 +96,22 @@ export class CallScope {
 
 export function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** An event for the debug log: what people said and tool payloads stay out (caller data). */
+function storyOf(event: CallEventBody): Record<string, unknown> {
+  switch (event.type) {
+    case 'transcript':
+      return { role: event.role, chars: event.text.length };
+    case 'tool_call':
+      return { tool: event.name, ok: event.ok, durationMs: event.durationMs };
+    case 'started':
+      return { streamSid: event.streamSid };
+    case 'ended':
+      return { outcome: event.outcome.kind, durationMs: event.durationMs };
+    default: {
+      const { type: _type, ...rest } = event;
+      return rest;
+    }
+  }
 }

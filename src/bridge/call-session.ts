@@ -298,11 +298,14 @@ export class CallSession implements CallControl {
         return;
       case 'speech_started':
         if (this.#state === 'greeting') this.#enter('active');
-        this.#scope.emit({ type: 'caller_speech_started' });
+        this.#scope.emit({
+          type: 'caller_speech_started',
+          ...(event.lagMs === undefined ? {} : { detectedAfterMs: event.lagMs }),
+        });
         this.#lastActivityAt = this.#now();
         this.#input.speechStarted();
         this.#turnEndedAt = undefined;
-        this.#bargeIn();
+        this.#bargeIn(event.lagMs);
         return;
       case 'speech_stopped':
         this.#scope.emit({ type: 'caller_speech_stopped' });
@@ -433,8 +436,8 @@ export class CallSession implements CallControl {
   }
 
   /** Caller speech: cut the agent off when barge-in is on (see {@link AgentSpeech.bargeIn}). */
-  #bargeIn(): void {
-    const cuts = this.#speech.bargeIn();
+  #bargeIn(lagMs: number | undefined): void {
+    const cuts = this.#speech.bargeIn(lagMs);
     if (cuts.length > 0)
       this.#log.info(
         { itemId: cuts[0]!.itemId, heardMs: cuts[0]!.audioEndMs },

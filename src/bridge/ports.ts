@@ -98,7 +98,11 @@ export interface ModelToolCall {
 export type ModelEvent =
   /** The provider confirmed our configuration: the agent may speak. */
   | { type: 'ready' }
-  | { type: 'speech_started' }
+  /**
+   * The caller started speaking; `lagMs`: how long ago, by the audio sent since (the provider's
+   * detection delay), when the provider says where in the audio speech began.
+   */
+  | { type: 'speech_started'; lagMs?: number }
   | { type: 'speech_stopped' }
   /** The caller's turn is final (server turn detection). */
   | { type: 'turn_committed' }

@@ -20,6 +20,19 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
       return EXIT_USAGE; // commander already printed the message
     }
     const c = colours(io, 'stderr');
+    if (argv.includes('--json-logs')) {
+      // the promise of --json-logs: nothing but JSON lines, the last one included
+      const known = error instanceof VoiceAgentError;
+      io.stderr.write(
+        `${JSON.stringify({
+          level: 'error',
+          time: new Date().toISOString(),
+          msg: known ? error.message : `internal error: ${(error as Error)?.message ?? String(error)}`,
+          ...(known ? { code: error.code } : {}),
+        })}\n`,
+      );
+      return known ? exitCodeFor(error) : EXIT_FAILURE;
+    }
     if (error instanceof VoiceAgentError) {
       io.stderr.write(`${c.red('error:')} ${error.message}\n`);
       return exitCodeFor(error);

@@ -60,6 +60,8 @@ export function createProgram(io: CliIo): Command {
         '--data-dir <dir>',
         'where call records and recordings are kept (default: VOICE_AGENT_DATA_DIR, then ~/.local/share/voice-agent)',
       )
+      .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (off by default)')
+      .option('--metrics-host <host>', 'address the metrics port binds', '127.0.0.1')
       .option('--log-level <level>', 'debug | info | warn | error', 'info')
       .option('--json-logs', 'log JSON lines instead of readable text'),
     [

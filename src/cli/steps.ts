@@ -1,4 +1,5 @@
 import ora from 'ora';
+import type { Logger } from '../observability/logger.js';
 import type { CliIo } from './io.js';
 import { colours } from './io.js';
 
@@ -11,7 +12,19 @@ export async function step<T>(
   text: string,
   run: () => Promise<T>,
   outcome: (value: T) => string,
+  /** With JSON logs: the step becomes log lines, with no spinner or decoration. */
+  jsonLog?: Logger,
 ): Promise<T> {
+  if (jsonLog) {
+    try {
+      const value = await run();
+      jsonLog.info(`${text}: ${outcome(value)}`);
+      return value;
+    } catch (error) {
+      jsonLog.error(`${text}: failed`);
+      throw error;
+    }
+  }
   const c = colours(io, 'stderr');
   const spinner = io.stderr.isTTY ? ora({ text, stream: process.stderr }).start() : undefined;
   try {

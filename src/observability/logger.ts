@@ -66,6 +66,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     {
       level: options.level ?? 'info',
       base: undefined,
+      // ISO 8601 in UTC (`2026-11-25T09:00:00.000Z`): unambiguous for log shippers
+      timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACTED_FIELDS, censor: '[redacted]' },
     },
     { write: (line: string) => write(json ? line : formatReadable(line)) },

@@ -6,7 +6,7 @@ import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { AudioRecorder } from './audio-recorder.js';
 import { type CallRecord, RecordBuilder, type RecordContext } from './call-record.js';
-import { MODEL_PRICES, TRANSCRIPTION_PRICES_PER_MINUTE } from './pricing.js';
+import { pricingFor } from './pricing.js';
 import type { CallStore } from './store.js';
 
 /** How often queued record writes are flushed (a call's start, its end). */
@@ -35,7 +35,6 @@ export class CallRecords {
     this.#agent = options.agent;
     this.#log = options.logger;
     const { records, realtime, model } = options.agent;
-    const { transcription_per_minute, ...prices } = records.prices ?? {};
     this.#context = {
       agent: {
         name: options.agent.name,
@@ -44,9 +43,7 @@ export class CallRecords {
         transcriptionModel: realtime.transcription.model,
       },
       simulated: options.simulated ?? false,
-      prices: records.prices ? (prices as RecordContext['prices']) : MODEL_PRICES[model],
-      transcriptionPerMinute:
-        transcription_per_minute ?? TRANSCRIPTION_PRICES_PER_MINUTE[realtime.transcription.model],
+      ...pricingFor(options.agent),
       redact: records.redact,
     };
   }

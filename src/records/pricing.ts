@@ -1,4 +1,5 @@
 import type { ModelUsage } from '../bridge/ports.js';
+import type { AgentConfig } from '../config/schema.js';
 
 /** USD per million tokens, by kind; transcription in USD per minute of caller speech. */
 export interface Prices {
@@ -131,4 +132,23 @@ export function costOf(o: {
 /** To a millionth of a dollar: enough for sums over many calls. */
 function round(usd: number): number {
   return Math.round(usd * 1_000_000) / 1_000_000;
+}
+
+/** The prices a call of this agent is costed at: the agent file's `records.prices`, else OpenAI's. */
+export function pricingFor(agent: AgentConfig): {
+  prices: Prices | undefined;
+  transcriptionPerMinute: number | undefined;
+} {
+  const own = agent.records.prices;
+  const transcription = agent.realtime.transcription.model;
+  if (!own)
+    return {
+      prices: MODEL_PRICES[agent.model],
+      transcriptionPerMinute: TRANSCRIPTION_PRICES_PER_MINUTE[transcription],
+    };
+  const { transcription_per_minute, ...prices } = own;
+  return {
+    prices,
+    transcriptionPerMinute: transcription_per_minute ?? TRANSCRIPTION_PRICES_PER_MINUTE[transcription],
+  };
 }

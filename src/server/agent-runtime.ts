@@ -1,4 +1,5 @@
 import type { CallEvent } from '../bridge/call-events.js';
+import type { CallMetrics } from '../observability/metrics.js';
 import type { CallRecords } from '../records/call-records.js';
 import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
 import { fallbackTwiml } from '../telephony/twilio/twiml.js';
@@ -22,6 +23,8 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   realtimeCheck?: () => Pick<Readiness, 'realtime' | 'realtimeError'>;
   /** Records every call (history, recording, latency, cost); closed with the runtime. */
   records?: CallRecords;
+  /** Counts every call for Prometheus. */
+  metrics?: CallMetrics;
 };
 
 export interface AgentRuntime {
@@ -35,7 +38,7 @@ export interface AgentRuntime {
 }
 
 export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
-  const { agent, logger, twilioRest, realtimeCheck, records, ...serverOptions } = options;
+  const { agent, logger, twilioRest, realtimeCheck, records, metrics, ...serverOptions } = options;
   // credentials are checked before anything is started, so a typo leaves nothing running
   const rest = twilioRest
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
@@ -49,21 +52,33 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
       : undefined,
   );
+  const observers = [
+    records && ((callSid: string, event: CallEvent) => records.onEvent(callSid, event)),
+    metrics && ((callSid: string, event: CallEvent) => metrics.onEvent(callSid, event)),
+    serverOptions.onCallEvent,
+  ].filter((o) => o !== undefined);
   try {
     server = await startVoiceServer({
       ...serverOptions,
       agent,
       logger,
       tools,
-      ...(records
-        ? {
-            audioTap: (callSid: string) => records.audioTap(callSid),
-            onCallEvent: (callSid: string, event: CallEvent) => {
-              records.onEvent(callSid, event);
-              serverOptions.onCallEvent?.(callSid, event);
-            },
+      ...(records ? { audioTap: (callSid: string) => records.audioTap(callSid) } : {}),
+      onCallEvent: (callSid: string, event: CallEvent) => {
+        // each observer on its own: one that throws costs the others nothing
+        for (const observe of observers) {
+          try {
+            observe(callSid, event);
+          } catch (error) {
+            logger
+              .child({ callSid })
+              .error(
+                { reason: error instanceof Error ? error.message : String(error) },
+                'a call observer failed',
+              );
           }
-        : {}),
+        }
+      },
       readiness: () => ({
         ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
         mcpDown: pool

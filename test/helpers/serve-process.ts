@@ -38,14 +38,16 @@ export async function startServe(
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const webhookUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${out}\n${err}`)), 15_000);
+    // the banner (text), or its JSON log line with --json-logs
     const check = () => {
-      const match = out.match(/webhook \(POST\): (\S+)/);
+      const match = out.match(/webhook \(POST\): (\S+)/) ?? err.match(/"webhookUrl":"([^"]+)"/);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     };
     child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
     exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`serve exited with ${code}:\n${out}\n${err}`));

@@ -1,8 +1,10 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
+import { CallMetrics, startMetricsServer } from '../../observability/metrics.js';
 import { checkRealtime } from '../../realtime/openai/preflight.js';
 import { dataDir, openCallRecords } from '../../records/open.js';
+import { pricingFor } from '../../records/pricing.js';
 import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
 import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
@@ -27,6 +29,8 @@ export interface ServeOptions {
   jsonLogs?: boolean;
   skipPreflight?: boolean;
   dataDir?: string;
+  metricsPort?: string;
+  metricsHost: string;
 }
 
 /** `--public-url`: https, since Twilio opens media streams only over wss (http only for loopback tests). */
@@ -41,10 +45,10 @@ function parsePublicUrl(text: string): string {
   return url;
 }
 
-export function parsePort(text: string): number {
+export function parsePort(text: string, flag = '--port'): number {
   const port = Number(text);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new UsageError(`--port: expected 0–65535, got "${text}"`);
+    throw new UsageError(`${flag}: expected 0–65535, got "${text}"`);
   return port;
 }
 
@@ -94,8 +98,14 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
     write: (line) => io.stderr.write(line),
   });
   for (const w of warnings) logger.warn({ path: w.path, line: w.line }, w.message);
+  /** With --json-logs every line is a JSON log line: steps and the banner become log entries. */
+  const jsonLog = options.jsonLogs ? logger : undefined;
   const c = colours(io, 'stderr');
-  if (options.insecureSkipSignature) {
+  if (options.insecureSkipSignature && jsonLog) {
+    jsonLog.warn(
+      '--insecure-skip-signature is on: anyone who finds this server can place calls on your OpenAI key; never use it on a public URL',
+    );
+  } else if (options.insecureSkipSignature) {
     io.stderr.write(
       `${c.red('WARNING: --insecure-skip-signature is on.')} Anyone who finds this server can place calls on your OpenAI key.\n` +
         'Use it only for local experiments, never on a public URL.\n',
@@ -113,15 +123,22 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
         `putting ${numberToConfigure} back`,
         () => restoreNumber({ client: twilio.client, e164: numberToConfigure, stateDir: twilio.stateDir }),
         () => 'restored',
+        jsonLog,
       ).catch((error: Error) =>
-        io.stderr.write(
+        (jsonLog ? (line: string) => jsonLog.error(line.trim()) : (line: string) => io.stderr.write(line))(
           `${c.red('error:')} could not restore ${numberToConfigure}: ${error.message}; run voice-agent configure-number ${numberToConfigure} --restore\n`,
         ),
       );
     }
     await tunnel?.close();
     await runtime?.close();
+    await metricsServer?.close();
   };
+
+  const metricsPort =
+    options.metricsPort === undefined ? undefined : parsePort(options.metricsPort, '--metrics-port');
+  const metrics = metricsPort === undefined ? undefined : new CallMetrics(pricingFor(agent));
+  let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
 
   let realtimeCheck: { realtime: 'ok' | 'skipped' } = { realtime: 'skipped' };
   try {
@@ -140,6 +157,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
             },
           ),
         () => `${agent.model} accepted`,
+        jsonLog,
       );
       realtimeCheck = { realtime: 'ok' };
     }
@@ -159,6 +177,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           insecureSkipSignature: options.insecureSkipSignature,
           realtimeCheck: () => realtimeCheck,
           records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
+          metrics,
           twilioRest: env.TWILIO_ACCOUNT_SID
             ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
             : undefined,
@@ -168,6 +187,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           throw error;
         }),
       (r) => `listening on ${r.server.boundAddress}`,
+      jsonLog,
     );
     const started = runtime;
     if (agent.mcp_servers.length > 0) {
@@ -183,6 +203,22 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
               s.state === 'ready' ? `${s.name} (${s.tools.length} tools)` : `${s.name} unreachable, retrying`,
             )
             .join(', '),
+        jsonLog,
+      );
+    }
+    if (metrics && metricsPort !== undefined) {
+      const host = options.metricsHost;
+      metricsServer = await step(
+        io,
+        'serving metrics',
+        () =>
+          startMetricsServer(metrics, { port: metricsPort, host }).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'EADDRINUSE')
+              throw new UsageError(`--metrics-port ${metricsPort} is already in use: choose another`);
+            throw error;
+          }),
+        (m) => m.url,
+        jsonLog,
       );
     }
     const toolWarning = toolCountWarning(started.toolCount());
@@ -207,6 +243,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           return opened;
         },
         (t) => `${t.url} (self-test passed)`,
+        jsonLog,
       );
     }
 
@@ -225,20 +262,37 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           return change;
         },
         (change) => (change.changed ? `was ${change.before.voice_url ?? 'unset'}` : 'already set'),
+        jsonLog,
       );
     }
 
-    io.stdout.write(
-      `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}\n` +
-        `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
-        `  Media stream:                ${server.streamUrl}\n` +
-        (numberToConfigure
-          ? `  Call ${numberToConfigure} to talk to the agent; its webhook points here until you stop.\n`
-          : '') +
-        (options.publicUrl || options.tunnel
-          ? ''
-          : `  ${c.yellow('No --public-url given:')} Twilio cannot reach this address; use --public-url or --tunnel.\n`),
-    );
+    if (jsonLog) {
+      jsonLog.info(
+        {
+          agent: agent.name,
+          address: server.boundAddress,
+          webhookUrl: server.webhookUrl,
+          streamUrl: server.streamUrl,
+          ...(numberToConfigure ? { number: numberToConfigure } : {}),
+          ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+          ...(options.publicUrl || options.tunnel
+            ? {}
+            : { warning: 'no --public-url: Twilio cannot reach this address' }),
+        },
+        'listening',
+      );
+    } else
+      io.stdout.write(
+        `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}\n` +
+          `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
+          `  Media stream:                ${server.streamUrl}\n` +
+          (numberToConfigure
+            ? `  Call ${numberToConfigure} to talk to the agent; its webhook points here until you stop.\n`
+            : '') +
+          (options.publicUrl || options.tunnel
+            ? ''
+            : `  ${c.yellow('No --public-url given:')} Twilio cannot reach this address; use --public-url or --tunnel.\n`),
+      );
 
     const tunnelDied = new Promise<string>((resolve) => tunnel?.onClose(resolve));
     const outcome = await Promise.race([

@@ -38,6 +38,10 @@ export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
         instructions: agent.instructions,
         reconnect: connect,
         rolloverAfterMs: options.rolloverAfterMs,
+        prefixPaddingMs:
+          agent.realtime.turn_detection.type === 'server_vad'
+            ? agent.realtime.turn_detection.prefix_padding_ms
+            : undefined,
       });
     },
   };

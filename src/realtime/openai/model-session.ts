@@ -1,3 +1,4 @@
+import { MULAW_BYTES_PER_MS } from '../../audio/mulaw.js';
 import type {
   ModelErrorCode,
   ModelEvent,
@@ -5,6 +6,7 @@ import type {
   ModelToolCall,
   UnheardItem,
 } from '../../bridge/ports.js';
+import { base64ByteLength } from '../../bridge/silence.js';
 import type { RealtimeClosed, RealtimeConnection } from './connection.js';
 import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';
@@ -39,6 +41,11 @@ export interface OpenAiModelSessionOptions {
   reconnectDelaysMs?: readonly number[];
   /** Session age after which it is rolled over at a quiet moment (needs `reconnect`). */
   rolloverAfterMs?: number;
+  /**
+   * server_vad's `prefix_padding_ms`: `audio_start_ms` of speech_started includes it, so speech
+   * really began this much later in the audio.
+   */
+  prefixPaddingMs?: number;
 }
 
 /** Only complete calls run: a cancelled response also reports its (incomplete) items. */
@@ -78,6 +85,8 @@ export class OpenAiModelSession implements ModelSession {
   #resuming: { attempt: number; since: number; cutShort: boolean; rollover: boolean } | undefined;
   #rolloverTimer: NodeJS.Timeout | undefined;
   #rolloverDue = false;
+  /** Caller audio sent to the current session (its input audio clock: `audio_start_ms`). */
+  #appendedBytes = 0;
 
   constructor(connection: RealtimeConnection, options: OpenAiModelSessionOptions) {
     this.#conn = connection;
@@ -100,6 +109,7 @@ export class OpenAiModelSession implements ModelSession {
   }
 
   appendAudio(base64: string): void {
+    this.#appendedBytes += base64ByteLength(base64);
     this.#conn.appendAudio(base64);
   }
 
@@ -219,6 +229,7 @@ export class OpenAiModelSession implements ModelSession {
   #open(): void {
     if (this.#ended) return;
     this.#configured = false;
+    this.#appendedBytes = 0;
     this.#conn = this.#o.reconnect!();
     this.#attach(this.#conn);
     // queued behind the connection's own session.update, in order
@@ -290,7 +301,7 @@ export class OpenAiModelSession implements ModelSession {
         return;
       case 'input_audio_buffer.speech_started':
         this.#callerSpeaking = true;
-        this.#emit({ type: 'speech_started' });
+        this.#emit({ type: 'speech_started', lagMs: this.#speechLag(event.audioStartMs) });
         return;
       case 'input_audio_buffer.speech_stopped':
         this.#callerSpeaking = false;
@@ -342,6 +353,13 @@ export class OpenAiModelSession implements ModelSession {
       default:
         return;
     }
+  }
+
+  /** How far behind the audio we sent the model noticed speech (ms), if the numbers make sense. */
+  #speechLag(audioStartMs: number): number | undefined {
+    const sentMs = this.#appendedBytes / MULAW_BYTES_PER_MS;
+    const lag = sentMs - (audioStartMs + (this.#o.prefixPaddingMs ?? 0));
+    return lag >= 0 && lag < 10_000 ? Math.round(lag) : undefined;
   }
 
   /** The first `session.updated` confirms our configuration: only then may the agent speak. */

@@ -70,6 +70,70 @@ describe('voice-agent serve (child process)', () => {
     expect(await serve.exited).toBe(0);
   });
 
+  it('--json-logs prints only JSON lines; --metrics-port counts the call; the call is recorded', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-cli', callerTranscripts: ['Hello there'] });
+    const dir = tmp();
+    const dataDir = join(dir, 'data');
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    serve = await startServe(
+      [
+        'agent.yaml',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--json-logs',
+        '--metrics-port',
+        '0',
+        '--data-dir',
+        dataDir,
+      ],
+      { OPENAI_API_KEY: 'sk-cli', OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 'cli-token' },
+      dir,
+    );
+    const listening = serve
+      .stderr()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'listening')!;
+    const metricsUrl = String(listening.metricsUrl);
+    expect(metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const during = await (await fetch(metricsUrl)).text();
+    expect(during).toMatch(/^voice_agent_active_calls 1$/m);
+    await caller.speak(mulawTone(600));
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.hangUp();
+    const after = async () => (await fetch(metricsUrl)).text();
+    let text = await after();
+    for (let i = 0; i < 50 && !/voice_agent_calls_total\{outcome="completed"/.test(text); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      text = await after();
+    }
+    expect(text).toMatch(/^voice_agent_active_calls 0$/m);
+    expect(text).toMatch(/^voice_agent_calls_total\{outcome="completed",code=""\} 1$/m);
+    expect(text).toMatch(/^voice_agent_greeting_latency_seconds_count 1$/m);
+    expect(text).toMatch(/^voice_agent_turn_latency_seconds_count 1$/m);
+    expect(Number(/^voice_agent_cost_usd_total (\S+)$/m.exec(text)?.[1])).toBeGreaterThan(0);
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    // nothing but JSON lines, each with an ISO 8601 time
+    expect(serve.stdout()).toBe('');
+    for (const line of serve.stderr().split('\n').filter(Boolean)) {
+      const entry = JSON.parse(line) as { time: string };
+      expect(entry.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    }
+    const list = await runCli(['calls', 'list', '--json', '--data-dir', dataDir]);
+    expect(JSON.parse(list.stdout)).toEqual([
+      expect.objectContaining({ callSid: caller.callSid, outcome: 'completed', simulated: false }),
+    ]);
+  });
+
   it('answers a real call end to end and exits 0 on SIGTERM', async () => {
     fake = await startFakeRealtime({ apiKey: 'sk-cli' });
     const dir = tmp();

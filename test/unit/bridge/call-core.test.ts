@@ -270,3 +270,18 @@ describe('the call core on fakes of its own ports', () => {
     expect(outcomes).toEqual([]);
   });
 });
+
+describe('the OpenAI adapter: when the caller really started speaking', () => {
+  it('reports how far behind the audio sent the model noticed speech (audio_start_ms includes the prefix padding)', async () => {
+    const { OpenAiModelSession } = await import('../../../src/realtime/openai/model-session.js');
+    const { InMemoryRealtime } = await import('../../fakes/in-memory-call.js');
+    const realtime = new InMemoryRealtime();
+    const model = new OpenAiModelSession(realtime, { instructions: 'x', prefixPaddingMs: 300 });
+    const events: unknown[] = [];
+    model.subscribe((e) => events.push(e));
+    for (let i = 0; i < 50; i++) model.appendAudio(chunk(20)); // 1 s sent
+    realtime.emit({ type: 'input_audio_buffer.speech_started', audio_start_ms: 400, item_id: 'u1' });
+    // speech began at 700 ms of the audio; 1000 ms had been sent: noticed 300 ms late
+    expect(events).toContainEqual({ type: 'speech_started', lagMs: 300 });
+  });
+});

@@ -305,6 +305,7 @@ describe('CallSession: the call event stream', () => {
       type: 'barge_in',
       atMs: 400,
       cut: [{ itemId: 'A', heardMs: 300 }],
+      stopMs: 0,
     });
     expect(events.find((e) => e.type === 'tool_call')).toMatchObject({
       name: 'get_quote',
