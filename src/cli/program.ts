@@ -118,6 +118,10 @@ export function createProgram(io: CliIo): Command {
       .option('--expect-tool <name>', 'fail unless the agent called this tool (repeatable)', collect)
       .option('--expect-text <regex>', 'fail unless the agent said something matching (repeatable)', collect)
       .option('--data-dir <dir>', 'where the simulated call is recorded (as serve; marked simulated)')
+      .option(
+        '--report-html <file>',
+        'write the call page (timeline, transcript, tools, audio) as one HTML file',
+      )
       .option('--json', 'print one JSON report instead of text'),
     [
       'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.ulaw',
@@ -200,6 +204,18 @@ export function createProgram(io: CliIo): Command {
   ).action(async (callSid: string, options) => {
     const { callsExportCommand } = await import('./commands/calls.js');
     await callsExportCommand(io, callSid, options);
+  });
+
+  examples(
+    calls
+      .command('ui')
+      .description('Serve the calls page for the local data directory on 127.0.0.1.')
+      .option('-p, --port <port>', 'port on 127.0.0.1 (0 picks a free one)', '8090')
+      .addOption(dataDirOption()),
+    ['voice-agent calls ui', 'voice-agent calls ui --port 0 --data-dir ./data'],
+  ).action(async (options) => {
+    const { callsUiCommand } = await import('./commands/calls-ui.js');
+    await callsUiCommand(io, options);
   });
 
   return program;

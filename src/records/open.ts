@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { CallRecords } from './call-records.js';
+import { MemoryCallStore } from './memory-store.js';
 import { SqliteCallStore } from './sqlite-store.js';
 import type { CallStore } from './store.js';
 
@@ -30,8 +31,18 @@ export function openCallRecords(o: {
   dir: string;
   logger: Logger;
   simulated?: boolean;
+  /** Keep records in memory when `records.enabled` is false (a simulated call's HTML report). */
+  inMemoryWhenOff?: boolean;
 }): CallRecords | undefined {
-  if (!o.agent.records.enabled) return undefined;
+  if (!o.agent.records.enabled) {
+    if (!o.inMemoryWhenOff) return undefined;
+    return new CallRecords({
+      store: new MemoryCallStore(),
+      agent: o.agent,
+      logger: o.logger,
+      simulated: o.simulated,
+    });
+  }
   let store: CallStore;
   try {
     store = openCallStore(o.dir);

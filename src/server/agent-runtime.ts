@@ -25,6 +25,8 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   records?: CallRecords;
   /** Counts every call for Prometheus. */
   metrics?: CallMetrics;
+  /** VOICE_AGENT_ADMIN_TOKEN: with records, serves the calls page behind it. */
+  adminToken?: string;
 };
 
 export interface AgentRuntime {
@@ -38,7 +40,8 @@ export interface AgentRuntime {
 }
 
 export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
-  const { agent, logger, twilioRest, realtimeCheck, records, metrics, ...serverOptions } = options;
+  const { agent, logger, twilioRest, realtimeCheck, records, metrics, adminToken, ...serverOptions } =
+    options;
   // credentials are checked before anything is started, so a typo leaves nothing running
   const rest = twilioRest
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
@@ -64,6 +67,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       logger,
       tools,
       ...(records ? { audioTap: (callSid: string) => records.audioTap(callSid) } : {}),
+      ...(records && adminToken ? { callsPage: { store: records.store, adminToken } } : {}),
       onCallEvent: (callSid: string, event: CallEvent) => {
         // each observer on its own: one that throws costs the others nothing
         for (const observe of observers) {

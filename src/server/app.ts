@@ -1,10 +1,13 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { twilioWebhooks, type WebhookOptions } from '../telephony/twilio/webhooks.js';
 import { version } from '../version.js';
+import { type CallsPageOptions, callsRouter } from './calls-page.js';
 import { ROUTES } from './routes.js';
 
 export interface AppOptions extends WebhookOptions {
   activeCalls(): number;
+  /** The calls page and API (`/calls`, `/api/calls`), when an admin token and a store exist. */
+  callsPage?: CallsPageOptions;
   /** What /readyz reports beyond draining: the start-up check of the model endpoint, tool servers. */
   readiness?(): Readiness;
 }
@@ -46,6 +49,7 @@ export function createApp(options: AppOptions): express.Express {
     });
   });
 
+  if (options.callsPage) app.use(callsRouter(options.callsPage));
   app.use(twilioWebhooks(options));
 
   app.use((_req, res) => {

@@ -6,6 +6,7 @@ import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../br
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { openAiEngine } from '../realtime/openai/engine.js';
+import type { CallStore } from '../records/store.js';
 import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-server.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
@@ -41,6 +42,8 @@ export interface VoiceServerOptions {
   audioTap?: (callSid: string) => CallAudioTap | undefined;
   /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
   onCallEvent?: (callSid: string, event: CallEvent) => void;
+  /** Serves the calls page from this store, behind this admin token (see calls-page.ts). */
+  callsPage?: { store: CallStore; adminToken: string };
   /** For /readyz: the model endpoint's start-up check and MCP servers that are down. */
   readiness?: () => Readiness;
   /** With REST credentials: sends a live call to the fallback TwiML at once (drain deadline). */
@@ -187,6 +190,9 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     publicUrl: () => publicUrl,
     activeCalls: () => sessions.size,
     readiness: options.readiness,
+    ...(options.callsPage
+      ? { callsPage: { ...options.callsPage, secureCookies: () => publicUrl.startsWith('https:') } }
+      : {}),
   });
 
   const media = new TwilioMediaServer({

@@ -80,6 +80,11 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   const twilioAuthToken = options.insecureSkipSignature
     ? (env.TWILIO_AUTH_TOKEN ?? '')
     : requireEnv(env, 'TWILIO_AUTH_TOKEN', 'it is needed to check that webhooks really come from Twilio');
+  const adminToken = env.VOICE_AGENT_ADMIN_TOKEN || undefined;
+  if (adminToken !== undefined && adminToken.length < 16)
+    throw new UsageError(
+      'VOICE_AGENT_ADMIN_TOKEN is too short to guard call records: use at least 16 random characters (e.g. openssl rand -hex 16)',
+    );
   const numberToConfigure =
     options.configureNumber === undefined || options.configureNumber === false
       ? undefined
@@ -178,6 +183,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           realtimeCheck: () => realtimeCheck,
           records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
           metrics,
+          adminToken,
           twilioRest: env.TWILIO_ACCOUNT_SID
             ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
             : undefined,
@@ -275,6 +281,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           streamUrl: server.streamUrl,
           ...(numberToConfigure ? { number: numberToConfigure } : {}),
           ...(metricsServer ? { metricsUrl: metricsServer.url } : {}),
+          ...(adminToken && agent.records.enabled ? { callsUrl: `${server.publicUrl}/calls` } : {}),
           ...(options.publicUrl || options.tunnel
             ? {}
             : { warning: 'no --public-url: Twilio cannot reach this address' }),
@@ -286,6 +293,10 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
         `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}\n` +
           `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
           `  Media stream:                ${server.streamUrl}\n` +
+          (adminToken && agent.records.enabled
+            ? `  Calls page:                  ${server.publicUrl}/calls\n`
+            : '') +
+          (metricsServer ? `  Metrics:                     ${metricsServer.url}\n` : '') +
           (numberToConfigure
             ? `  Call ${numberToConfigure} to talk to the agent; its webhook points here until you stop.\n`
             : '') +

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import ora from 'ora';
 import { loadCallerAudio } from '../../audio/caller-audio.js';
 import { mulawToWav } from '../../audio/wav.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
+import type { CallRecord } from '../../records/call-record.js';
 import { dataDir, openCallRecords } from '../../records/open.js';
+import { callPage } from '../../records/page/pages.js';
 import { startAgentRuntime } from '../../server/agent-runtime.js';
 import { ROUTES } from '../../server/routes.js';
 import { CallLog } from '../../simulate/call-log.js';
@@ -30,6 +32,7 @@ export interface SimulateOptions {
   expectText?: string[];
   json?: boolean;
   dataDir?: string;
+  reportHtml?: string;
 }
 
 function positive(flag: string, text: string, max: number): number {
@@ -58,6 +61,14 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   let authToken: string | undefined;
   let logOf: ((callSid: string) => Promise<CallLog | undefined>) | undefined;
   let close = async () => {};
+  /** The call's record (and recording): from our own records, or the remote server's API. */
+  let recordOf: ((callSid: string) => Promise<FetchedRecord | undefined>) | undefined;
+  // fail before dialling, not after a whole call, when a result cannot be written
+  for (const [flag, path] of [
+    ['--out', options.out],
+    ['--report-html', options.reportHtml],
+  ] as const)
+    if (path) checkWritable(flag, resolve(io.cwd, path));
   if (options.url) {
     if (tools.length || texts.length) {
       throw new UsageError(
@@ -67,6 +78,12 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
     authToken = requireEnv(env, 'TWILIO_AUTH_TOKEN', '--url needs it to sign requests the way Twilio does');
     const base = parseBaseUrl('--url', options.url);
     webhookUrl = base + ROUTES.incoming;
+    const adminToken = env.VOICE_AGENT_ADMIN_TOKEN;
+    if (adminToken) recordOf = (callSid) => fetchRemoteRecord(base, callSid, adminToken);
+    else if (options.reportHtml)
+      throw new UsageError(
+        '--report-html with --url needs VOICE_AGENT_ADMIN_TOKEN: the call record is read from the server it called',
+      );
   } else {
     const openaiApiKey = requireEnv(
       env,
@@ -78,6 +95,19 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
     const logs = new Map<string, CallLog>();
     const ended = new Set<string>();
     const waiters = new Map<string, (log: CallLog) => void>();
+    const records = openCallRecords({
+      agent,
+      dir: dataDir(env, options.dataDir, io.cwd),
+      logger,
+      simulated: true,
+      inMemoryWhenOff: Boolean(options.reportHtml),
+    });
+    if (records)
+      recordOf = async (callSid) => {
+        await records.flush();
+        const record = await records.store.get(callSid);
+        return record && { record, wav: await records.store.audio(callSid) };
+      };
     const runtime = await startAgentRuntime({
       agent,
       logger,
@@ -86,12 +116,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
       openaiApiKey,
       twilioAuthToken: authToken,
-      records: openCallRecords({
-        agent,
-        dir: dataDir(env, options.dataDir, io.cwd),
-        logger,
-        simulated: true,
-      }),
+      records,
       onCallEvent: (callSid, event) => {
         const log = logs.get(callSid) ?? new CallLog();
         logs.set(callSid, log);
@@ -125,6 +150,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       ? ora({ stream: process.stderr }).start('dialling…')
       : { text: '', stop() {} };
   let report: SimulationReport;
+  let fetched: FetchedRecord | undefined;
   let agentAudio: Buffer;
   try {
     ({ report, agentAudio } = await runSimulation({
@@ -140,12 +166,22 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
         spinner.text = `call ${(callMs / 1000).toFixed(1)} s — turn ${turn}/${total}`;
       },
     }));
+    fetched = await recordOf?.(report.call_sid).catch((error: Error) => {
+      io.stderr.write(`warning: could not read the call's record: ${error.message}\n`);
+      return undefined;
+    });
   } finally {
     spinner.stop();
     await close();
   }
 
+  if (fetched && options.url) fillFromRecord(report, fetched.record);
   report.problems.push(...checkExpectations(report, { tools, texts }));
+  if (options.reportHtml) {
+    if (!fetched) throw new UsageError('--report-html: the call left no record to render');
+    const audioSrc = fetched.wav ? `data:audio/wav;base64,${fetched.wav.toString('base64')}` : undefined;
+    writeFileSync(resolve(io.cwd, options.reportHtml), callPage(fetched.record, { audioSrc }));
+  }
   report.ok = report.problems.length === 0;
   if (options.out) {
     try {
@@ -164,6 +200,8 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   else {
     io.stdout.write(formatReport(report));
     if (options.out) io.stdout.write(`Agent audio written to ${options.out}\n`);
+    if (options.reportHtml) io.stdout.write(`Call page written to ${options.reportHtml}\n`);
+    if (fetched && !options.url) io.stdout.write(`Record: voice-agent calls show ${report.call_sid}\n`);
   }
   if (!report.ok) {
     const c = colours(io, 'stderr');
@@ -172,4 +210,61 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       `${c.bold('simulation failed')}: ${report.problems.join('; ')}`,
     );
   }
+}
+
+interface FetchedRecord {
+  record: CallRecord;
+  wav: Buffer | undefined;
+}
+
+/** A result path must be in a directory that exists, and not be a directory itself. */
+function checkWritable(flag: string, path: string): void {
+  const parent = dirname(path);
+  if (!existsSync(parent) || !statSync(parent).isDirectory())
+    throw new UsageError(`${flag} ${path}: the directory ${parent} does not exist`);
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new UsageError(`${flag} ${path}: that is a directory; give a file name`);
+}
+
+/** The record of a call a remote server took, once it has ended (its API, with the admin token). */
+async function fetchRemoteRecord(
+  base: string,
+  callSid: string,
+  token: string,
+): Promise<FetchedRecord | undefined> {
+  const headers = { authorization: `Bearer ${token}` };
+  for (let attempt = 0; attempt < 25; attempt++) {
+    const res = await fetch(`${base}/api/calls/${encodeURIComponent(callSid)}`, { headers });
+    if (res.status === 401) throw new Error('the server refused VOICE_AGENT_ADMIN_TOKEN');
+    if (res.ok) {
+      const record = (await res.json()) as CallRecord;
+      if (record.outcome.kind !== 'in_progress' && (record.audio || attempt > 5)) {
+        const audio = record.audio
+          ? await fetch(`${base}/calls/${encodeURIComponent(callSid)}/audio.wav`, { headers })
+          : undefined;
+        return { record, wav: audio?.ok ? Buffer.from(await audio.arrayBuffer()) : undefined };
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}
+
+/** What a remote caller cannot see itself, from the server's record: transcript and tool calls. */
+function fillFromRecord(report: SimulationReport, record: CallRecord): void {
+  if (report.transcript.length === 0)
+    report.transcript = record.transcript.map((l) => ({
+      at_ms: l.startMs,
+      role: l.role,
+      text: l.text,
+      ...(l.interrupted ? { interrupted: true, heard_ms: l.heardMs } : {}),
+    }));
+  if (report.tool_calls.length === 0)
+    report.tool_calls = record.toolCalls.map((t) => ({
+      at_ms: t.atMs,
+      name: t.name,
+      arguments: t.arguments,
+      output: t.output,
+      duration_ms: t.durationMs,
+    }));
 }

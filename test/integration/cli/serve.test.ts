@@ -108,11 +108,11 @@ describe('voice-agent serve (child process)', () => {
     await caller.speak(mulawTone(600));
     await caller.waitForAgent({ timeoutMs: 10_000 });
     await caller.hangUp();
-    const after = async () => (await fetch(metricsUrl)).text();
-    let text = await after();
+    const scrape = async () => (await fetch(metricsUrl)).text();
+    let text = await scrape();
     for (let i = 0; i < 50 && !/voice_agent_calls_total\{outcome="completed"/.test(text); i++) {
       await new Promise((r) => setTimeout(r, 100));
-      text = await after();
+      text = await scrape();
     }
     expect(text).toMatch(/^voice_agent_active_calls 0$/m);
     expect(text).toMatch(/^voice_agent_calls_total\{outcome="completed",code=""\} 1$/m);

@@ -117,6 +117,46 @@ describe('voice-agent simulate', () => {
     expect(stdout).toContain('the caller hung up.');
   });
 
+  it('--report-html writes the call page with the recording embedded; the call is in the records', async () => {
+    const { code, stdout, dir } = await simulate([
+      '--audio',
+      join(AUDIO, 'quote-request.ulaw'),
+      '--speed',
+      '4',
+      '--tail',
+      '0.5',
+      '--report-html',
+      'call.html',
+    ]);
+    expect(code).toBe(0);
+    const html = readFileSync(join(dir, 'call.html'), 'utf8');
+    expect(html).toContain('Hello, this is the simulator agent.');
+    expect(html).toContain('<svg class="timeline"');
+    expect(html).toMatch(/<audio controls preload="metadata" src="data:audio\/wav;base64,UklGR/);
+    expect(html).toContain('simulated');
+    const callSid = /Record: voice-agent calls show (CA\w+)/.exec(stdout)?.[1];
+    expect(callSid).toBeDefined();
+    const shown = await runCli(['calls', 'show', callSid!, '--json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      callSid,
+      simulated: true,
+      outcome: { kind: 'completed' },
+    });
+  });
+
+  it('checks where results go before dialling', async () => {
+    const { code, stderr } = await simulate([
+      '--audio',
+      join(AUDIO, 'quote-request.ulaw'),
+      '--report-html',
+      'missing/dir/call.html',
+    ]);
+    expect(code).toBe(2);
+    expect(stderr).toContain('--report-html');
+    expect(stderr).toContain('does not exist');
+    expect(fake!.sessions).toHaveLength(0); // nothing was dialled
+  });
+
   it('handles marks and clear like Twilio: a caller who interrupts is reported as a barge-in', async () => {
     const { code, stdout } = await simulate(
       [
@@ -269,6 +309,7 @@ describe('voice-agent simulate', () => {
         OPENAI_API_KEY: 'sk-sim',
         OPENAI_REALTIME_URL: fake.url,
         TWILIO_AUTH_TOKEN: 'remote-token',
+        VOICE_AGENT_ADMIN_TOKEN: 'remote-admin-0123456789',
       },
       dir,
     );
@@ -305,6 +346,33 @@ describe('voice-agent simulate', () => {
     expect(report.latency.turns[0].latency_ms).toBeGreaterThan(0);
     expect(fake.callSessions()).toHaveLength(1); // one call (the other session is serve's start-up check)
     expect(fake.sessions).toHaveLength(2);
+
+    // with the admin token, the report gets the server's transcript from the call's record
+    const withRecord = await runCli(
+      [
+        'simulate',
+        'agent.yaml',
+        '--url',
+        base,
+        '--audio',
+        join(AUDIO, 'quote-request.ulaw'),
+        '--speed',
+        '4',
+        '--tail',
+        '0.5',
+        '--json',
+      ],
+      {
+        cwd: dir,
+        env: { TWILIO_AUTH_TOKEN: 'remote-token', VOICE_AGENT_ADMIN_TOKEN: 'remote-admin-0123456789' },
+        timeoutMs: 60_000,
+      },
+    );
+    expect(withRecord.code).toBe(0);
+    expect(JSON.parse(withRecord.stdout).transcript[0]).toMatchObject({
+      role: 'agent',
+      text: expect.any(String),
+    });
 
     const wrongToken = await runCli(
       ['simulate', 'agent.yaml', '--url', base, '--audio', join(AUDIO, 'quote-request.ulaw'), '--json'],

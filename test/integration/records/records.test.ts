@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -6,8 +8,10 @@ import { parseWav } from '../../../src/audio/wav.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { CallRecords } from '../../../src/records/call-records.js';
 import { openCallRecords, openCallStore } from '../../../src/records/open.js';
+import type { VoiceServerOptions } from '../../../src/server/voice-server.js';
+import { launchBrowser } from '../../helpers/browser.js';
 import { eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
-import { runCli } from '../../helpers/cli.js';
+import { BIN, runCli } from '../../helpers/cli.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
@@ -23,7 +27,11 @@ afterEach(async () => {
 const quietLogger = () => createLogger({ level: 'error', json: true, write: () => {} });
 
 /** A served call with a greeting, one caller turn, a tool call and the answer, recorded in `dir`. */
-async function recordedCall(dir: string, agent: Record<string, unknown> = {}) {
+async function recordedCall(
+  dir: string,
+  agent: Record<string, unknown> = {},
+  extra: (records: CallRecords) => Partial<VoiceServerOptions> = () => ({}),
+) {
   const config = testAgent(agent);
   records = openCallRecords({ agent: config, dir, logger: quietLogger() })!;
   const rec = records;
@@ -51,6 +59,7 @@ async function recordedCall(dir: string, agent: Record<string, unknown> = {}) {
           },
         }),
       },
+      ...extra(rec),
     },
   });
   const caller = h.caller({ from: '+15551234567', to: '+15557654321' });
@@ -159,6 +168,27 @@ describe('call records', () => {
     expect(loud / 8).toBeGreaterThan(300);
     expect(exported.stdout).toContain(`--audio ${join(out, 'caller-turn-01.ulaw')}`);
 
+    // `calls ui`: the same page for the data directory, on loopback, without a login
+    const ui = spawn(process.execPath, [BIN, 'calls', 'ui', '--port', '0', '--data-dir', dir], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        ui.stdout.on('data', (d) => {
+          out += d;
+          const m = /(http:\/\/127\.0\.0\.1:\d+\/calls)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        ui.once('exit', (code) => reject(new Error(`calls ui exited with ${code}`)));
+      });
+      const listHtml = await (await fetch(url)).text();
+      expect(listHtml).toContain(callSid);
+      expect(await (await fetch(`${url}/${callSid}`)).text()).toContain('That would be 450 dollars.');
+    } finally {
+      ui.kill('SIGTERM');
+    }
+
     const missing = await runCli(['calls', 'show', 'CAnope', '--data-dir', dir]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('no call CAnope');
@@ -196,6 +226,86 @@ describe('call records', () => {
       chmodSync(dir, 0o700);
     }
   });
+});
+
+const ADMIN = 'admin-token-0123456789abcdef';
+
+describe('the calls page, in a real browser', () => {
+  it('nothing is readable without the token; after login the list, the call page, its timeline and audio work', async () => {
+    const dir = tmp();
+    const { callSid, store } = await recordedCall(dir, {}, (rec) => ({
+      callsPage: { store: rec.store, adminToken: ADMIN },
+    }));
+    const base = h!.server.localUrl;
+    // without the token: the page sends to the login form, the API and the audio refuse
+    const page = await fetch(`${base}/calls/${callSid}`, { redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/calls/login');
+    expect((await fetch(`${base}/api/calls`)).status).toBe(401);
+    expect((await fetch(`${base}/calls/${callSid}/audio.wav`, { redirect: 'manual' })).status).toBe(303);
+    const wrongBearer = await fetch(`${base}/api/calls`, { headers: { authorization: 'Bearer nope' } });
+    expect(wrongBearer.status).toBe(401);
+    // scripts: a bearer token
+    const api = await fetch(`${base}/api/calls/${callSid}`, {
+      headers: { authorization: `Bearer ${ADMIN}` },
+    });
+    expect(((await api.json()) as { callSid: string }).callSid).toBe(callSid);
+
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await tab.goto(`${base}/calls`);
+      expect(tab.url()).toBe(`${base}/calls/login`);
+      await tab.fill('input[name=token]', 'wrong-token-0000000000');
+      await tab.click('button[type=submit]');
+      await tab.waitForSelector('text=That token is not right.');
+      await tab.fill('input[name=token]', ADMIN);
+      await Promise.all([tab.waitForURL(`${base}/calls`), tab.click('button[type=submit]')]);
+      // the session cookie is HttpOnly: no script on the page can read it
+      expect(await tab.evaluate(() => document.cookie)).toBe('');
+      const row = tab.locator('tr.call', { hasText: callSid });
+      await expect.poll(() => row.count()).toBe(1);
+      expect(await row.innerText()).toContain('get_quote');
+      expect(await row.innerText()).toContain('+1********67');
+      if (process.env.UPDATE_SCREENSHOTS) await tab.screenshot({ path: 'docs/calls-list.png' });
+
+      await Promise.all([tab.waitForURL(`${base}/calls/${callSid}`), row.locator('a').click()]);
+      expect(await tab.locator('.transcript').innerText()).toContain(
+        'How much to move a two-bedroom flat on Friday?',
+      );
+      expect(await tab.locator('svg.timeline rect.speech.caller').count()).toBe(1);
+      expect(await tab.locator('svg.timeline rect.speech.agent').count()).toBeGreaterThanOrEqual(2);
+      expect(await tab.locator('svg.timeline rect.tool').count()).toBe(1);
+      expect(await tab.locator('table.tools').innerText()).toContain('{"price_usd":450}');
+
+      // the recording plays: its length is the call's, and its clock moves
+      const record = (await store.get(callSid))!;
+      const seconds = await tab.evaluate(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const audio = document.querySelector('audio')!;
+            if (audio.readyState >= 1) resolve(audio.duration);
+            audio.addEventListener('loadedmetadata', () => resolve(audio.duration));
+            audio.addEventListener('error', () => reject(new Error('audio failed to load')));
+            audio.load();
+          }),
+      );
+      expect(Math.abs(seconds - record.audio!.durationMs / 1000)).toBeLessThan(0.1);
+      const played = await tab.evaluate(async () => {
+        const audio = document.querySelector('audio')!;
+        audio.muted = true;
+        await audio.play();
+        await new Promise((r) => setTimeout(r, 600));
+        audio.pause();
+        return audio.currentTime;
+      });
+      expect(played).toBeGreaterThan(0.2);
+      if (process.env.UPDATE_SCREENSHOTS)
+        await tab.screenshot({ path: 'docs/call-page.png', fullPage: true });
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
 
 /** The store is closed before the call: every write fails; the call must still complete. */
