@@ -15,47 +15,29 @@ export interface Prices {
  * OpenAI's published prices (developers.openai.com/api/docs/models, read 2026-11-25). Override them
  * in the agent file (`records.prices`) when yours differ or for a model not listed here.
  */
+const FLAGSHIP: Prices = {
+  text_input: 4,
+  cached_text_input: 0.4,
+  text_output: 16,
+  audio_input: 32,
+  cached_audio_input: 0.4,
+  audio_output: 64,
+};
+const MINI: Prices = {
+  text_input: 0.6,
+  cached_text_input: 0.06,
+  text_output: 2.4,
+  audio_input: 10,
+  cached_audio_input: 0.3,
+  audio_output: 20,
+};
+
 export const MODEL_PRICES: Record<string, Prices> = {
-  'gpt-realtime': {
-    text_input: 4,
-    cached_text_input: 0.4,
-    text_output: 16,
-    audio_input: 32,
-    cached_audio_input: 0.4,
-    audio_output: 64,
-  },
-  'gpt-realtime-1.5': {
-    text_input: 4,
-    cached_text_input: 0.4,
-    text_output: 16,
-    audio_input: 32,
-    cached_audio_input: 0.4,
-    audio_output: 64,
-  },
-  'gpt-realtime-2': {
-    text_input: 4,
-    cached_text_input: 0.4,
-    text_output: 24,
-    audio_input: 32,
-    cached_audio_input: 0.4,
-    audio_output: 64,
-  },
-  'gpt-realtime-mini': {
-    text_input: 0.6,
-    cached_text_input: 0.06,
-    text_output: 2.4,
-    audio_input: 10,
-    cached_audio_input: 0.3,
-    audio_output: 20,
-  },
-  'gpt-realtime-2.1-mini': {
-    text_input: 0.6,
-    cached_text_input: 0.06,
-    text_output: 2.4,
-    audio_input: 10,
-    cached_audio_input: 0.3,
-    audio_output: 20,
-  },
+  'gpt-realtime': FLAGSHIP,
+  'gpt-realtime-1.5': FLAGSHIP,
+  'gpt-realtime-2': { ...FLAGSHIP, text_output: 24 },
+  'gpt-realtime-mini': MINI,
+  'gpt-realtime-2.1-mini': MINI,
 };
 
 /**

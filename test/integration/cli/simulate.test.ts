@@ -8,6 +8,8 @@ import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
 const AUDIO = join(ROOT, 'test/fixtures/audio');
+/** One turn, played fast, a short tail: the quickest whole call. */
+const QUICK_CALL = ['--audio', join(AUDIO, 'quote-request.ulaw'), '--speed', '4', '--tail', '0.5'];
 const AGENT = 'name: sim\ninstructions: Be brief.\ngreeting: Hello, this is the simulator agent.\n';
 let fake: FakeRealtimeServer | undefined;
 let serve: ServeProcess | undefined;
@@ -100,14 +102,7 @@ describe('voice-agent simulate', () => {
   });
 
   it('prints a readable report by default', async () => {
-    const { code, stdout } = await simulate([
-      '--audio',
-      join(AUDIO, 'quote-request.ulaw'),
-      '--speed',
-      '4',
-      '--tail',
-      '0.5',
-    ]);
+    const { code, stdout } = await simulate(QUICK_CALL);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^Transcript\n/);
     expect(stdout).toMatch(/\d\d:\d\d\.\d {2}agent +Hello, this is the simulator agent\./);
@@ -118,16 +113,7 @@ describe('voice-agent simulate', () => {
   });
 
   it('--report-html writes the call page with the recording embedded; the call is in the records', async () => {
-    const { code, stdout, dir } = await simulate([
-      '--audio',
-      join(AUDIO, 'quote-request.ulaw'),
-      '--speed',
-      '4',
-      '--tail',
-      '0.5',
-      '--report-html',
-      'call.html',
-    ]);
+    const { code, stdout, dir } = await simulate([...QUICK_CALL, '--report-html', 'call.html']);
     expect(code).toBe(0);
     const html = readFileSync(join(dir, 'call.html'), 'utf8');
     expect(html).toContain('Hello, this is the simulator agent.');
@@ -137,11 +123,15 @@ describe('voice-agent simulate', () => {
     const callSid = /Record: voice-agent calls show (CA\w+)/.exec(stdout)?.[1];
     expect(callSid).toBeDefined();
     const shown = await runCli(['calls', 'show', callSid!, '--json']);
-    expect(JSON.parse(shown.stdout)).toMatchObject({
-      callSid,
-      simulated: true,
-      outcome: { kind: 'completed' },
+    const record = JSON.parse(shown.stdout);
+    expect(record).toMatchObject({ callSid, simulated: true, outcome: { kind: 'completed' } });
+    expect(record.transcript[0]).toMatchObject({
+      role: 'agent',
+      text: 'Hello, this is the simulator agent.',
     });
+    expect(record.latency.turns).toHaveLength(1);
+    expect(record.cost.total).toBeGreaterThan(0);
+    expect(record.audio.durationMs).toBeGreaterThan(1_000);
   });
 
   it('checks where results go before dialling', async () => {
@@ -314,26 +304,24 @@ describe('voice-agent simulate', () => {
       dir,
     );
     const base = serve.webhookUrl.replace('/voice/incoming', '');
-    const ok = await runCli(
-      [
-        'simulate',
-        'agent.yaml',
-        '--url',
-        base,
-        '--audio',
-        join(AUDIO, 'quote-request.ulaw'),
-        '--speed',
-        '4',
-        '--tail',
-        '0.5',
-        '--json',
-      ],
-      {
-        cwd: dir,
-        env: { TWILIO_AUTH_TOKEN: 'remote-token' },
-        timeoutMs: 60_000,
-      },
-    );
+    const remoteCall = [
+      'simulate',
+      'agent.yaml',
+      '--url',
+      base,
+      '--audio',
+      join(AUDIO, 'quote-request.ulaw'),
+      '--speed',
+      '4',
+      '--tail',
+      '0.5',
+      '--json',
+    ];
+    const ok = await runCli(remoteCall, {
+      cwd: dir,
+      env: { TWILIO_AUTH_TOKEN: 'remote-token' },
+      timeoutMs: 60_000,
+    });
     expect(ok.code).toBe(0);
     const report = JSON.parse(ok.stdout);
     expect(report).toMatchObject({
@@ -348,26 +336,11 @@ describe('voice-agent simulate', () => {
     expect(fake.sessions).toHaveLength(2);
 
     // with the admin token, the report gets the server's transcript from the call's record
-    const withRecord = await runCli(
-      [
-        'simulate',
-        'agent.yaml',
-        '--url',
-        base,
-        '--audio',
-        join(AUDIO, 'quote-request.ulaw'),
-        '--speed',
-        '4',
-        '--tail',
-        '0.5',
-        '--json',
-      ],
-      {
-        cwd: dir,
-        env: { TWILIO_AUTH_TOKEN: 'remote-token', VOICE_AGENT_ADMIN_TOKEN: 'remote-admin-0123456789' },
-        timeoutMs: 60_000,
-      },
-    );
+    const withRecord = await runCli(remoteCall, {
+      cwd: dir,
+      env: { TWILIO_AUTH_TOKEN: 'remote-token', VOICE_AGENT_ADMIN_TOKEN: 'remote-admin-0123456789' },
+      timeoutMs: 60_000,
+    });
     expect(withRecord.code).toBe(0);
     expect(JSON.parse(withRecord.stdout).transcript[0]).toMatchObject({
       role: 'agent',

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, mulawTone } from '../../../src/audio/mulaw.js';
@@ -205,6 +205,19 @@ describe('call records', () => {
     expect(await store.audio(callSid)).toBeUndefined();
     expect(record.transcript[1]!.text).toBe('[46 chars redacted]');
     expect(record.toolCalls[0]!.arguments).toMatch(/chars redacted/);
+  });
+
+  it('a data directory that cannot be used turns records off with a clear warning, not the agent', () => {
+    const file = join(tmp(), 'not-a-dir');
+    writeFileSync(file, 'x');
+    const logs: string[] = [];
+    const opened = openCallRecords({
+      agent: testAgent(),
+      dir: file,
+      logger: createLogger({ level: 'warn', json: true, write: (l) => logs.push(l) }),
+    });
+    expect(opened).toBeUndefined();
+    expect(logs.join('\n')).toContain('call records are off: the data directory cannot be used');
   });
 
   it('a store that cannot write (read-only directory) does not break the call', async () => {
