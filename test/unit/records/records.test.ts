@@ -37,45 +37,45 @@ describe('AudioRecorder', () => {
   });
 });
 
-describe('RecordBuilder', () => {
-  const context = {
-    agent: { name: 'a', hash: 'h', model: 'gpt-realtime', transcriptionModel: 'gpt-4o-mini-transcribe' },
-    simulated: false,
-    prices: MODEL_PRICES['gpt-realtime'],
-    transcriptionPerMinute: 0.003,
-    redact: false,
-    now: () => Date.UTC(2026, 10, 25, 9, 0, 0),
-  };
-  const events: CallEvent[] = [
-    { atMs: 0, type: 'started', callSid: 'CA1', streamSid: 'MZ1', from: '+15551234567' },
-    { atMs: 300, type: 'agent_speech_started', itemId: 'g' },
-    { atMs: 300, type: 'latency', kind: 'greeting', ms: 300 },
-    { atMs: 900, type: 'transcript', role: 'agent', text: 'Hello.', itemId: 'g' },
-    { atMs: 1500, type: 'agent_speech_stopped', itemId: 'g', interrupted: false },
-    { atMs: 2000, type: 'caller_speech_started' },
-    { atMs: 3000, type: 'caller_speech_stopped' },
-    { atMs: 3400, type: 'transcript', role: 'caller', text: 'A quote please.' },
-    { atMs: 3600, type: 'agent_speech_started', itemId: 'a' },
-    { atMs: 3600, type: 'latency', kind: 'turn', ms: 600 },
-    { atMs: 3700, type: 'transcript', role: 'agent', text: 'Sure, how many rooms?', itemId: 'a' },
-    { atMs: 4000, type: 'caller_speech_started' },
-    { atMs: 4000, type: 'agent_speech_stopped', itemId: 'a', interrupted: true },
-    { atMs: 4000, type: 'barge_in', cut: [{ itemId: 'a', heardMs: 400 }] },
-    {
-      atMs: 4100,
-      type: 'usage',
-      usage: {
-        inputTextTokens: 1000,
-        inputAudioTokens: 500,
-        cachedTextTokens: 800,
-        cachedAudioTokens: 0,
-        outputTextTokens: 100,
-        outputAudioTokens: 1000,
-      },
+const context = {
+  agent: { name: 'a', hash: 'h', model: 'gpt-realtime', transcriptionModel: 'gpt-4o-mini-transcribe' },
+  simulated: false,
+  prices: MODEL_PRICES['gpt-realtime'],
+  transcriptionPerMinute: 0.003,
+  redact: false,
+  now: () => Date.UTC(2026, 10, 25, 9, 0, 0),
+};
+const events: CallEvent[] = [
+  { atMs: 0, type: 'started', callSid: 'CA1', streamSid: 'MZ1', from: '+15551234567' },
+  { atMs: 300, type: 'agent_speech_started', itemId: 'g' },
+  { atMs: 300, type: 'latency', kind: 'greeting', ms: 300 },
+  { atMs: 900, type: 'transcript', role: 'agent', text: 'Hello.', itemId: 'g' },
+  { atMs: 1500, type: 'agent_speech_stopped', itemId: 'g', interrupted: false },
+  { atMs: 2000, type: 'caller_speech_started' },
+  { atMs: 3000, type: 'caller_speech_stopped' },
+  { atMs: 3400, type: 'transcript', role: 'caller', text: 'A quote please.' },
+  { atMs: 3600, type: 'agent_speech_started', itemId: 'a' },
+  { atMs: 3600, type: 'latency', kind: 'turn', ms: 600 },
+  { atMs: 3700, type: 'transcript', role: 'agent', text: 'Sure, how many rooms?', itemId: 'a' },
+  { atMs: 4000, type: 'caller_speech_started' },
+  { atMs: 4000, type: 'agent_speech_stopped', itemId: 'a', interrupted: true },
+  { atMs: 4000, type: 'barge_in', cut: [{ itemId: 'a', heardMs: 400 }] },
+  {
+    atMs: 4100,
+    type: 'usage',
+    usage: {
+      inputTextTokens: 1000,
+      inputAudioTokens: 500,
+      cachedTextTokens: 800,
+      cachedAudioTokens: 0,
+      outputTextTokens: 100,
+      outputAudioTokens: 1000,
     },
-    { atMs: 5000, type: 'ended', outcome: { kind: 'completed', reason: 'bye' }, durationMs: 5000 },
-  ];
+  },
+  { atMs: 5000, type: 'ended', outcome: { kind: 'completed', reason: 'bye' }, durationMs: 5000 },
+];
 
+describe('RecordBuilder', () => {
   it('turns a call’s events into its record: lines on the timeline, cut-offs, latency, cost', () => {
     const builder = new RecordBuilder(context, 'CA1');
     for (const e of events) builder.add(e);
@@ -118,5 +118,38 @@ describe('RecordBuilder', () => {
     });
     expect(cost.total).toBeUndefined();
     expect(cost.note).toContain('records.prices');
+  });
+});
+
+describe('SqliteCallStore', () => {
+  it('keeps records and recordings, lists them newest first, and prunes old ones with their files', async () => {
+    const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { SqliteCallStore } = await import('../../../src/records/sqlite-store.js');
+    const dir = mkdtempSync(join(tmpdir(), 'va-store-'));
+    try {
+      const store = new SqliteCallStore(dir);
+      const at = (iso: string, sid: string) => {
+        const builder = new RecordBuilder({ ...context, now: () => Date.parse(iso) }, sid);
+        for (const e of events) builder.add(e);
+        builder.record.audio = { file: `${sid}.wav`, durationMs: 5000 };
+        return builder.record;
+      };
+      await store.write([
+        { record: at('2026-01-01T00:00:00Z', 'CAold'), wav: Buffer.from('RIFFold') },
+        { record: at('2026-11-20T00:00:00Z', 'CAnew'), wav: Buffer.from('RIFFnew') },
+      ]);
+      expect((await store.list()).map((c) => c.callSid)).toEqual(['CAnew', 'CAold']);
+      expect((await store.list({ since: new Date('2026-06-01') })).map((c) => c.callSid)).toEqual(['CAnew']);
+      expect(await store.audio('CAold')).toEqual(Buffer.from('RIFFold'));
+      expect(await store.prune(new Date('2026-06-01'))).toBe(1);
+      expect(await store.get('CAold')).toBeUndefined();
+      expect(existsSync(join(dir, 'recordings', 'CAold.wav'))).toBe(false);
+      expect(existsSync(join(dir, 'recordings', 'CAnew.wav'))).toBe(true);
+      await store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
