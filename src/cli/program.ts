@@ -105,6 +105,15 @@ export function createProgram(io: CliIo): Command {
         'caller audio (.ulaw/.raw μ-law 8 kHz, or .wav); repeat for several turns',
         collect,
       )
+      .option(
+        '--model <model>',
+        'realtime (OpenAI, needs OPENAI_API_KEY) or local (a built-in stand-in: no key, no network)',
+        'realtime',
+      )
+      .option(
+        '--script <file>',
+        'with --model local: a YAML list of what the model says and which tools it calls',
+      )
       .option('--url <url>', 'call an already running server instead of starting one')
       .option('--realtime-url <url>', 'OpenAI Realtime WebSocket URL for the in-process server')
       .option('--speed <factor>', 'play the caller faster than real time', '1')
@@ -124,6 +133,7 @@ export function createProgram(io: CliIo): Command {
       )
       .option('--json', 'print one JSON report instead of text'),
     [
+      'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.ulaw --model local',
       'voice-agent simulate agents/moving.yaml --audio test/fixtures/audio/quote-request.ulaw',
       'voice-agent simulate agents/moving.yaml --audio hello.ulaw --audio booking.ulaw --out agent.wav',
       'voice-agent simulate agents/moving.yaml --audio quote.wav --expect-tool get_quote --json',
@@ -150,11 +160,42 @@ export function createProgram(io: CliIo): Command {
     program
       .command('schema')
       .description('Print the JSON Schema of the agent file (for editors and CI).')
-      .option('-o, --out <file>', 'write it to a file instead of stdout'),
-    ['voice-agent schema > agent.schema.json', 'voice-agent schema --out agents/agent.schema.json'],
+      .option('-o, --out <file>', 'write it to a file instead of stdout')
+      .option('--suite', 'the schema of test suite files (voice-agent test) instead'),
+    [
+      'voice-agent schema > agent.schema.json',
+      'voice-agent schema --out agents/agent.schema.json',
+      'voice-agent schema --suite --out agents/test-suite.schema.json',
+    ],
   ).action(async (options) => {
     const { schemaCommand } = await import('./commands/schema.js');
     await schemaCommand(io, options);
+  });
+
+  examples(
+    program
+      .command('test')
+      .description('Run an agent test suite: every scenario as a simulated call; exit 0 only if all pass.')
+      .argument('<suite>', 'test suite YAML file (see agents/moving.test.yaml)')
+      .option(
+        '--model <model>',
+        'local (built-in stand-in, no key) or realtime (OpenAI); default: the suite’s, else local',
+      )
+      .option('--runs <n>', 'run each scenario n times and report the pass rate', '1')
+      .option('--junit <file>', 'write a JUnit XML report (for CI)')
+      .option('--json', 'print one JSON report instead of text')
+      .option('--record-tools <file>', 'save every tool call and its answer to a cassette')
+      .option('--replay-tools <file>', 'answer tool calls from a cassette, without starting the MCP servers')
+      .option('--realtime-url <url>', 'with --model realtime: the Realtime endpoint')
+      .option('--data-dir <dir>', 'where the simulated calls are recorded'),
+    [
+      'voice-agent test agents/moving.test.yaml',
+      'voice-agent test agents/moving.test.yaml --junit report.xml',
+      'voice-agent test agents/moving.test.yaml --model realtime --runs 5',
+    ],
+  ).action(async (suite: string, options) => {
+    const { testCommand } = await import('./commands/test.js');
+    await testCommand(io, suite, options);
   });
 
   const calls = program

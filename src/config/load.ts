@@ -15,6 +15,12 @@ export interface LoadAgentOptions {
   env?: Env;
   /** Directory paths in messages are relative to; defaults to `process.cwd()`. */
   cwd?: string;
+  /**
+   * A simulated run (`simulate`, `voice-agent test`): the agent file's `simulation.env` values
+   * replace the environment's, so simulated calls never touch production data. `scratchDir` is a
+   * throwaway directory offered to them as `${VOICE_AGENT_SCRATCH_DIR}`.
+   */
+  simulation?: { scratchDir: string };
 }
 
 /** Keys whose inline (non-`${VAR}`) values look like secrets; reported as warnings. */
@@ -73,12 +79,17 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
 
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
+  const simulation = options.simulation;
+  const baseEnv: Env = simulation ? { ...env, VOICE_AGENT_SCRATCH_DIR: simulation.scratchDir } : env;
+  const effectiveEnv: Env = simulation ? { ...baseEnv, ...simulationEnv(doc, baseEnv) } : env;
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string') return;
       const raw = node.value;
-      const result = interpolate(raw, env);
       const path = formatPath(pathOf(ancestors as readonly unknown[], node));
+      // simulation values are only for simulated runs: serve neither needs nor checks them
+      if (!simulation && (path === 'simulation' || path.startsWith('simulation.'))) return;
+      const result = interpolate(raw, path.startsWith('simulation.') ? baseEnv : effectiveEnv);
       for (const name of result.missing) {
         problems.push({
           file: shown,
@@ -219,4 +230,16 @@ function locate(root: unknown, path: readonly PropertyKey[], key?: string): numb
     }
   }
   return offset;
+}
+
+/** `simulation.env` of the agent file, interpolated with the environment of the run. */
+function simulationEnv(doc: ReturnType<typeof parseDocument>, env: Env): Record<string, string> {
+  const node = doc.getIn(['simulation', 'env'], true);
+  const out: Record<string, string> = {};
+  if (!isMap(node)) return out;
+  for (const pair of node.items) {
+    if (!isScalar(pair.key) || !isScalar(pair.value)) continue;
+    out[String(pair.key.value)] = interpolate(String(pair.value.value ?? ''), env).value;
+  }
+  return out;
 }

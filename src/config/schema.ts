@@ -255,6 +255,16 @@ export const agentSchema = z
     twilio: z.strictObject({ phone_number: E164.optional() }).default({}),
     logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
     records: recordsSchema.default(recordsSchema.parse({})),
+    simulation: z
+      .strictObject({
+        env: envMap
+          .default({})
+          .describe(
+            'Environment values that replace the real ones in simulate and voice-agent test (e.g. a throwaway database: ${VOICE_AGENT_SCRATCH_DIR}/moving.sqlite).',
+          ),
+      })
+      .default({ env: {} })
+      .describe('What changes when the agent runs in a simulation, so it never touches production data.'),
   })
   .superRefine((agent, ctx) => {
     if (agent.instructions && agent.instructions_file) {

@@ -6,6 +6,7 @@ import { fallbackTwiml } from '../telephony/twilio/twiml.js';
 import { AgentTools } from '../tools/agent-tools.js';
 import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
+import type { ToolSource } from '../tools/types.js';
 import type { Readiness } from './app.js';
 import { ROUTES } from './routes.js';
 import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
@@ -27,6 +28,13 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   metrics?: CallMetrics;
   /** VOICE_AGENT_ADMIN_TOKEN: with records, serves the calls page behind it. */
   adminToken?: string;
+  /**
+   * Simulations: where tools come from instead of the MCP pool itself — a wrapper of it (a cassette
+   * recorder, fault injection), or, with `startMcpServers: false`, a replayed cassette.
+   */
+  toolSource?: (pool: McpPool) => ToolSource;
+  /** false: the agent's MCP servers are not started (tools come from `toolSource`). */
+  startMcpServers?: boolean;
 };
 
 export interface AgentRuntime {
@@ -40,17 +48,27 @@ export interface AgentRuntime {
 }
 
 export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<AgentRuntime> {
-  const { agent, logger, twilioRest, realtimeCheck, records, metrics, adminToken, ...serverOptions } =
-    options;
+  const {
+    agent,
+    logger,
+    twilioRest,
+    realtimeCheck,
+    records,
+    metrics,
+    adminToken,
+    toolSource,
+    startMcpServers = true,
+    ...serverOptions
+  } = options;
   // credentials are checked before anything is started, so a typo leaves nothing running
   const rest = twilioRest
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
     : undefined;
-  const pool = new McpPool(agent.mcp_servers, logger, BUILTIN_TOOL_NAMES);
+  const pool = new McpPool(startMcpServers ? agent.mcp_servers : [], logger, BUILTIN_TOOL_NAMES);
   let server: VoiceServer | undefined;
   const tools = new AgentTools(
     agent,
-    pool,
+    toolSource ? toolSource(pool) : pool,
     rest
       ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
       : undefined,

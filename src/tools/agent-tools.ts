@@ -2,21 +2,21 @@ import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
 import { builtinDefinitions, type RestTransfer, runBuiltin } from './builtin-tools.js';
-import type { McpPool } from './mcp/pool.js';
 import { toolFailure } from './tool-result.js';
-import type { CallControl, ToolDefinition, ToolExecutor } from './types.js';
+import type { CallControl, ToolDefinition, ToolExecutor, ToolSource } from './types.js';
 
 /**
- * The tools of one agent: built-ins (end_call, transfer_call) and the MCP pool's tools. Each call
+ * The tools of one agent: built-ins (end_call, transfer_call) and the MCP pool's tools (or another
+ * {@link ToolSource}). Each call
  * gets an executor bound to it; every run is logged with its duration, payloads redacted unless the
  * agent sets `logging.tool_payloads`.
  */
 export class AgentTools {
   readonly #agent: AgentConfig;
-  readonly #pool: McpPool | undefined;
+  readonly #pool: ToolSource | undefined;
   readonly #restTransfer: RestTransfer | undefined;
 
-  constructor(agent: AgentConfig, pool: McpPool | undefined, restTransfer?: RestTransfer) {
+  constructor(agent: AgentConfig, pool: ToolSource | undefined, restTransfer?: RestTransfer) {
     this.#agent = agent;
     this.#pool = pool;
     this.#restTransfer = restTransfer;

@@ -7,6 +7,17 @@ export interface ToolDefinition {
   parameters: Record<string, unknown>;
 }
 
+/**
+ * Where an agent's non-built-in tools come from: the MCP pool, or in simulations a wrapper of it
+ * (recording a cassette, injecting faults) or a cassette replayed without any server.
+ */
+export interface ToolSource {
+  definitions(): ToolDefinition[];
+  has(name: string): boolean;
+  /** Never throws: a failure is an error output for the model. */
+  call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string>;
+}
+
 /** One function call from the model. */
 export interface ToolCall {
   name: string;

@@ -1,21 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import ora from 'ora';
 import { loadCallerAudio } from '../../audio/caller-audio.js';
 import { mulawToWav } from '../../audio/wav.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import type { AgentConfig } from '../../config/schema.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import type { CallRecord } from '../../records/call-record.js';
-import { dataDir, openCallRecords } from '../../records/open.js';
+import { dataDir } from '../../records/open.js';
 import { callPage } from '../../records/page/pages.js';
-import { startAgentRuntime } from '../../server/agent-runtime.js';
 import { ROUTES } from '../../server/routes.js';
-import { CallLog } from '../../simulate/call-log.js';
+import type { CallLog } from '../../simulate/call-log.js';
 import { checkExpectations, parseTextExpectation } from '../../simulate/expectations.js';
 import { formatReport } from '../../simulate/report-text.js';
+import { loadScript } from '../../simulate/script-file.js';
 import { runSimulation, type SimulationReport } from '../../simulate/simulation.js';
+import { type FetchedRecord, type SimulatedModel, startSimulationTarget } from '../../simulate/target.js';
 import { type CliIo, colours, printJson } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
 import { resolveRealtimeUrl } from '../runtime.js';
@@ -33,6 +35,8 @@ export interface SimulateOptions {
   json?: boolean;
   dataDir?: string;
   reportHtml?: string;
+  model: string;
+  script?: string;
 }
 
 function positive(flag: string, text: string, max: number): number {
@@ -51,9 +55,29 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   if (!Number.isFinite(tailS) || tailS < 0 || tailS > 300)
     throw new UsageError(`--tail: expected 0–300 seconds, got "${options.tail}"`);
   const texts = (options.expectText ?? []).map(parseTextExpectation);
+  const model = parseModel(options.model);
+  if (options.script && model !== 'local')
+    throw new UsageError('--script is for --model local: a real model decides for itself what to say');
   const tools = options.expectTool ?? [];
   const env = environmentWithDotenv(io.cwd, io.env);
-  const { agent } = loadAgent(file, { cwd: io.cwd, env });
+  // in-process runs use the agent file's simulation values (e.g. a throwaway database)
+  const scratchDir = options.url ? undefined : mkdtempSync(join(tmpdir(), 'voice-agent-sim-'));
+  const removeScratch = () => {
+    if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+  };
+  // whatever way the command ends (a bad --audio found later, a failed start), nothing stays behind
+  process.once('exit', removeScratch);
+  let agent: AgentConfig;
+  try {
+    ({ agent } = loadAgent(file, {
+      cwd: io.cwd,
+      env,
+      ...(scratchDir ? { simulation: { scratchDir } } : {}),
+    }));
+  } catch (error) {
+    removeScratch();
+    throw error;
+  }
   const turns = options.audio.map((f) => ({ file: f, audio: loadCallerAudio(resolve(io.cwd, f), f) }));
   const logger = createLogger({ level: 'warn', write: (line) => io.stderr.write(line) });
 
@@ -85,63 +109,21 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
         '--report-html with --url needs VOICE_AGENT_ADMIN_TOKEN: the call record is read from the server it called',
       );
   } else {
-    const openaiApiKey = requireEnv(
+    const target = await startSimulationTarget({
+      agent,
       env,
-      'OPENAI_API_KEY',
-      'the in-process agent needs it to reach the Realtime API',
-    );
-    authToken = randomBytes(24).toString('hex'); // in-process: signatures are still checked, with a throwaway token
-    // each call's report comes from its event stream, complete once it has ended
-    const logs = new Map<string, CallLog>();
-    const ended = new Set<string>();
-    const waiters = new Map<string, (log: CallLog) => void>();
-    const records = openCallRecords({
-      agent,
-      dir: dataDir(env, options.dataDir, io.cwd),
       logger,
-      simulated: true,
-      inMemoryWhenOff: Boolean(options.reportHtml),
-    });
-    if (records)
-      recordOf = async (callSid) => {
-        await records.flush();
-        const record = await records.store.get(callSid);
-        return record && { record, wav: await records.store.audio(callSid) };
-      };
-    const runtime = await startAgentRuntime({
-      agent,
-      logger,
-      host: '127.0.0.1',
-      port: 0,
+      model,
+      script: options.script ? loadScript(resolve(io.cwd, options.script), options.script) : undefined,
       realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
-      openaiApiKey,
-      twilioAuthToken: authToken,
-      records,
-      onCallEvent: (callSid, event) => {
-        const log = logs.get(callSid) ?? new CallLog();
-        logs.set(callSid, log);
-        log.add(event);
-        if (event.type === 'ended') {
-          ended.add(callSid);
-          waiters.get(callSid)?.(log);
-        }
-      },
+      dataDir: agent.records.enabled ? dataDir(env, options.dataDir, io.cwd) : undefined,
+      recordsInMemory: Boolean(options.reportHtml),
     });
-    // a simulated call starts at once: give it the tools a real caller would find (bounded)
-    await runtime.toolsSettled;
-    webhookUrl = runtime.server.webhookUrl;
-    logOf = (callSid) =>
-      ended.has(callSid)
-        ? Promise.resolve(logs.get(callSid))
-        : new Promise((resolveLog) => {
-            const timer = setTimeout(() => resolveLog(undefined), 5_000);
-            timer.unref();
-            waiters.set(callSid, (log) => {
-              clearTimeout(timer);
-              resolveLog(log);
-            });
-          });
-    close = () => runtime.close();
+    ({ webhookUrl, authToken, logOf, recordOf } = target);
+    close = async () => {
+      await target.close();
+      removeScratch();
+    };
   }
 
   // a live call clock on a terminal only; pipes and --json get nothing on stderr
@@ -212,9 +194,9 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   }
 }
 
-interface FetchedRecord {
-  record: CallRecord;
-  wav: Buffer | undefined;
+export function parseModel(text: string): SimulatedModel {
+  if (text === 'local' || text === 'realtime') return text;
+  throw new UsageError(`--model: expected local or realtime, got "${text}"`);
 }
 
 /** A result path must be in a directory that exists, and not be a directory itself. */

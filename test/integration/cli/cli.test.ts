@@ -11,7 +11,7 @@ describe('voice-agent CLI', () => {
   it('--help lists every command', async () => {
     const { code, stdout } = await runCli(['--help']);
     expect(code).toBe(0);
-    for (const command of ['serve', 'configure-number', 'simulate', 'validate', 'schema']) {
+    for (const command of ['serve', 'configure-number', 'simulate', 'test', 'calls', 'validate', 'schema']) {
       expect(stdout).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));
     }
   });
@@ -20,10 +20,12 @@ describe('voice-agent CLI', () => {
     'serve',
     'configure-number',
     'simulate',
+    'test',
     'validate',
     'schema',
+    'calls list',
   ])('%s --help shows at least two examples', async (command) => {
-    const { code, stdout } = await runCli([command, '--help']);
+    const { code, stdout } = await runCli([...command.split(' '), '--help']);
     expect(code).toBe(0);
     const examples = stdout.split('Examples:')[1] ?? '';
     expect(examples.match(/\$ voice-agent /g)?.length ?? 0).toBeGreaterThanOrEqual(2);
@@ -123,6 +125,13 @@ describe('voice-agent CLI', () => {
     const shipped = readFileSync(join(ROOT, 'agents/agent.schema.json'), 'utf8');
     expect(stdout).toBe(shipped);
     expect(JSON.parse(stdout).properties.voice.enum).toContain('cedar');
+  });
+
+  it('schema --suite prints the test suite schema, identical to the shipped agents/test-suite.schema.json', async () => {
+    const { code, stdout } = await runCli(['schema', '--suite']);
+    expect(code).toBe(0);
+    expect(stdout).toBe(readFileSync(join(ROOT, 'agents/test-suite.schema.json'), 'utf8'));
+    expect(JSON.parse(stdout).required).toEqual(['agent', 'scenarios']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSessionUpdate } from '../../fakes/realtime-rules.js';
+import { checkSessionUpdate } from '../../../src/realtime/local/rules.js';
 
 /** The fake must reject what the service rejects — and accept what it accepts — or it proves nothing. */
 const update = (session: Record<string, unknown>) =>

@@ -1,6 +1,7 @@
 /**
- * What the GA Realtime service accepts, as far as the fake checks it. Each rule mirrors a rejection
- * the real service makes (see ../shared/reference/openai-realtime.md §2–§6).
+ * What the GA Realtime service accepts, as far as the local stand-in checks it. Each rule mirrors a
+ * rejection the real service makes (OpenAI's Realtime reference and observed errors; rules not
+ * confirmed by a source are marked "unverified" where they are made).
  */
 
 export const CLIENT_EVENT_TYPES = new Set([
@@ -74,7 +75,7 @@ const SERVER_VAD_KEYS = new Set([
 ]);
 const SEMANTIC_VAD_KEYS = new Set(['type', 'eagerness', 'create_response', 'interrupt_response']);
 const TOOL_KEYS = new Set(['type', 'name', 'description', 'parameters']);
-// the service's own list, kept apart from src/config on purpose: the fake must not agree with a bug in ours
+// the service's own list, kept apart from src/config on purpose: the stand-in must not agree with a bug in ours
 const VOICES = new Set([
   'alloy',
   'ash',

@@ -1,0 +1,63 @@
+import type { LocalRealtimeSession } from './session.js';
+
+/** What the local model does in one response: say something, and/or call tools. */
+export type Plan =
+  | { say: string; audioMs?: number }
+  | { call: { name: string; arguments: Record<string, unknown> }[]; say?: string; audioMs?: number };
+
+export interface BrainContext {
+  /** Why the response started: caller turn, explicit response.create (with its instructions). */
+  trigger: 'turn' | 'create';
+  instructions: string | undefined;
+  /** How many caller turns so far. */
+  callerTurns: number;
+  /** Tool outputs added since the last response, by call_id. */
+  toolOutputs: { callId: string; name: string; output: string }[];
+  session: LocalRealtimeSession;
+}
+
+export type Brain = (ctx: BrainContext) => Plan;
+
+/** Default brain: greets with the text in the instructions, answers each turn, uses no tools. */
+export const defaultBrain: Brain = (ctx) => {
+  const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
+  if (ctx.trigger === 'create' && quoted) return { say: quoted };
+  return { say: `Answer number ${ctx.callerTurns}.` };
+};
+
+/** One step of a local-model script. */
+export type ScriptStep = { say: string } | { call: string; args?: Record<string, unknown> };
+
+/** What the local model says to a caller turn when it has no script (or the script is used up). */
+export const ACKNOWLEDGEMENT = 'Okay, I understand.';
+
+/**
+ * A brain that follows a script: the greeting (and any other exact wording the bridge asks for) as
+ * asked; every other response takes the next steps — what to say, then the tools to call — so a
+ * `say` before a `call` is spoken in the same response, and the `say` after it answers once the
+ * tool's output is in. When the script is used up, each turn gets a short acknowledgement.
+ */
+export function scriptBrain(script: readonly ScriptStep[] = []): Brain {
+  let next = 0;
+  return (ctx) => {
+    const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
+    if (ctx.trigger === 'create' && ctx.toolOutputs.length === 0 && ctx.instructions) {
+      if (quoted) return { say: quoted };
+      if (/goodbye/i.test(ctx.instructions)) return { say: 'Thank you for calling. Goodbye!' };
+      if (/transferring/i.test(ctx.instructions)) return { say: 'I am transferring you to a colleague now.' };
+    }
+    const says: string[] = [];
+    const calls: { name: string; arguments: Record<string, unknown> }[] = [];
+    while (next < script.length) {
+      const step = script[next]!;
+      if ('say' in step) {
+        if (calls.length > 0) break; // what follows a call answers its output
+        says.push(step.say);
+      } else calls.push({ name: step.call, arguments: step.args ?? {} });
+      next++;
+    }
+    const say = says.join(' ') || (calls.length ? undefined : ACKNOWLEDGEMENT);
+    if (calls.length) return say ? { call: calls, say } : { call: calls };
+    return { say: say ?? ACKNOWLEDGEMENT };
+  };
+}

@@ -1,0 +1,129 @@
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { defaultBrain } from './brain.js';
+import { id, type LocalRealtimeOptions, LocalRealtimeSession, type SessionOptions } from './session.js';
+
+/**
+ * A local stand-in of the OpenAI Realtime (GA) API on 127.0.0.1: `simulate --model local` and
+ * `voice-agent test` use it so anyone can run a call with no key and no network, and the test suite
+ * uses it as its fake of OpenAI. It speaks the real wire format and rejects what the real service
+ * rejects: the beta header, beta-shaped or unknown-field session.update, a second response.create
+ * while one is active, truncation beyond the audio it sent, malformed events. It does not understand
+ * speech: caller turns are found by energy, and what the "model" says is decided by a brain (a
+ * script, or a short acknowledgement per turn).
+ */
+export interface LocalRealtimeServer {
+  /** ws://127.0.0.1:PORT/v1/realtime */
+  readonly url: string;
+  readonly sessions: LocalRealtimeSession[];
+  /** Sessions that were configured (session.update): calls, not `serve`'s start-up check. */
+  callSessions(): LocalRealtimeSession[];
+  /** Upgrade attempts, accepted or not. */
+  readonly handshakes: { status: number; headers: IncomingMessage['headers'] }[];
+  /** Every client event received on every session (for the conformance check). */
+  allClientEvents(): Record<string, unknown>[];
+  /** Resolves with the next session to connect. */
+  nextSession(): Promise<LocalRealtimeSession>;
+  /** From now on, answer every new upgrade with this HTTP status (undefined: accept again). */
+  refuseNew(status: number | undefined): void;
+  close(): Promise<void>;
+}
+
+export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Promise<LocalRealtimeServer> {
+  const apiKey = options.apiKey ?? 'sk-test-key';
+  const sessionOptions: SessionOptions = {
+    brain: options.brain ?? defaultBrain,
+    deltaMs: options.deltaMs ?? 100,
+    deltaIntervalMs: options.deltaIntervalMs ?? 10,
+    msPerChar: options.msPerChar ?? 50,
+    vadRmsThreshold: options.vadRmsThreshold ?? 500,
+    callerTranscripts: options.callerTranscripts ?? [],
+    voice: options.voice ?? 'tone',
+  };
+  const sessions: LocalRealtimeSession[] = [];
+  const handshakes: LocalRealtimeServer['handshakes'] = [];
+  const waiters: ((s: LocalRealtimeSession) => void)[] = [];
+  const wss = new WebSocketServer({ noServer: true });
+  let refuseStatus: number | undefined;
+  const server = createServer((_req, res) => res.writeHead(404).end());
+
+  const refuse = (socket: Duplex, status: number, body: string) => {
+    socket.end(
+      `HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  };
+
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const auth = req.headers.authorization;
+    const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
+    let status = 101;
+    if (refuseStatus) status = refuseStatus;
+    else if (options.handshakeStatus) status = options.handshakeStatus;
+    else if (handshakes.length < (options.refuseFirst ?? 0)) status = 429;
+    else if (url.pathname !== '/v1/realtime') status = 404;
+    else if (auth !== `Bearer ${apiKey}`) status = 401;
+    else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent
+    handshakes.push({ status, headers: req.headers });
+    if (status !== 101) {
+      refuse(
+        socket,
+        status,
+        JSON.stringify({
+          error: {
+            type: 'invalid_request_error',
+            code: status === 401 ? 'invalid_api_key' : null,
+            message: `refused with ${status}`,
+          },
+        }),
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (req.headers['openai-beta']) {
+        // what GA does today: accept, say why, close
+        ws.send(
+          JSON.stringify({
+            type: 'error',
+            event_id: id('event'),
+            error: {
+              type: 'invalid_request_error',
+              code: 'beta_api_shape_disabled',
+              message:
+                'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
+              param: null,
+              event_id: null,
+            },
+          }),
+        );
+        ws.close(4000, 'beta_api_shape_disabled');
+        return;
+      }
+      const session = new LocalRealtimeSession(ws, req, sessionOptions);
+      sessions.push(session);
+      waiters.shift()?.(session);
+    });
+  });
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/v1/realtime`,
+    sessions,
+    callSessions: () => sessions.filter((s) => s.sent('session.update').length > 0),
+    handshakes,
+    allClientEvents: () => sessions.flatMap((s) => s.received),
+    nextSession: () => new Promise((resolve) => waiters.push(resolve)),
+    refuseNew: (status) => {
+      refuseStatus = status;
+    },
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

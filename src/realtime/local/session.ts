@@ -1,0 +1,688 @@
+import type { IncomingMessage } from 'node:http';
+import WebSocket from 'ws';
+import { FRAME_BYTES, MULAW_BYTES_PER_MS, mulawRms, mulawTone } from '../../audio/mulaw.js';
+import { synthVoice } from '../../audio/synth-voice.js';
+import type { Brain } from './brain.js';
+import { CLIENT_EVENT_TYPES, checkSessionUpdate } from './rules.js';
+
+export interface LocalRealtimeOptions {
+  apiKey?: string;
+  /** Answer the upgrade with this HTTP status instead of accepting it. */
+  handshakeStatus?: number;
+  /** Refuse only the first N upgrades with HTTP 429 (a passing rate limit), then accept. */
+  refuseFirst?: number;
+  brain?: Brain;
+  /** Audio per delta (ms) and the wall time between deltas: 100 ms every 10 ms = 10× real time. */
+  deltaMs?: number;
+  deltaIntervalMs?: number;
+  /** Audio per character of speech (ms); a reply of 40 characters lasts 2 s by default. */
+  msPerChar?: number;
+  /** Caller transcripts, in turn order ("caller turn N" when exhausted). */
+  callerTranscripts?: string[];
+  vadRmsThreshold?: number;
+  /** How the model sounds: a steady tone (tests measure it exactly) or a voice-like `synthetic` sound. */
+  voice?: 'tone' | 'synthetic';
+  /** Called with every valid client event before the session handles it (to stage races). */
+  onClientEvent?: (event: Record<string, unknown>, session: LocalRealtimeSession) => void;
+}
+
+export interface ProtocolError {
+  code: string;
+  message: string;
+  eventType: string | undefined;
+}
+
+export type SessionOptions = Required<
+  Omit<LocalRealtimeOptions, 'apiKey' | 'handshakeStatus' | 'refuseFirst' | 'onClientEvent'>
+> &
+  Pick<LocalRealtimeOptions, 'onClientEvent'>;
+
+interface AudioItem {
+  id: string;
+  sentMs: number;
+  truncatedAt?: number;
+}
+
+let nextId = 0;
+export const id = (prefix: string) => `${prefix}_${(++nextId).toString(36).padStart(6, '0')}`;
+
+/**
+ * One Realtime session of the local stand-in: the GA wire format, strictly (see rules.ts), an energy
+ * VAD over the appended μ-law, and responses planned by a {@link Brain}, streamed as audio deltas.
+ */
+export class LocalRealtimeSession {
+  readonly received: Record<string, unknown>[] = [];
+  readonly errors: ProtocolError[] = [];
+  readonly truncations: { itemId: string; audioEndMs: number }[] = [];
+  readonly deletions: string[] = [];
+  readonly headers: IncomingMessage['headers'];
+  readonly url: URL;
+  /** Effective session config after session.update. */
+  config: Record<string, unknown> | undefined;
+  appendedBytes = 0;
+  callerTurns = 0;
+  readonly responses: {
+    id: string;
+    status: string;
+    say?: string;
+    calls: string[];
+    instructions?: string;
+    metadata?: unknown;
+  }[] = [];
+
+  readonly #ws: WebSocket;
+  readonly #options: SessionOptions;
+  readonly #items = new Map<string, AudioItem>();
+  readonly #functionCalls = new Map<string, string>();
+  /** Every conversation item by id, with what it holds (only audio items can be truncated). */
+  readonly #conversation = new Map<string, 'audio' | 'other'>();
+  /** The voice is locked once the model has spoken ("Voice cannot be changed … once the model has responded with audio"). */
+  #spokeAudio = false;
+  #stalled = false;
+  #pendingOutputs: { callId: string; name: string; output: string }[] = [];
+  #active: { id: string; timer?: NodeJS.Timeout; cancel(reason: string): void } | undefined;
+  // energy VAD state
+  #frame = Buffer.alloc(FRAME_BYTES);
+  #frameFill = 0;
+  #speaking = false;
+  #voicedRun = 0;
+  #silentMs = 0;
+  #speechItem = '';
+  readonly #closed: Promise<void>;
+
+  constructor(ws: WebSocket, req: IncomingMessage, options: SessionOptions) {
+    this.#ws = ws;
+    this.headers = req.headers;
+    this.url = new URL(req.url ?? '/', 'http://local');
+    this.#options = options;
+    this.#closed = new Promise((resolve) => ws.once('close', () => resolve()));
+    ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
+    ws.on('close', () => this.#active?.timer && clearInterval(this.#active.timer));
+    this.#emit({
+      type: 'session.created',
+      session: { id: id('sess'), object: 'realtime.session', type: 'realtime' },
+    });
+  }
+
+  get open(): boolean {
+    return this.#ws.readyState === WebSocket.OPEN;
+  }
+
+  get responseActive(): boolean {
+    return this.#active !== undefined;
+  }
+
+  /** Resolves when the client or the server closed the socket. */
+  closed(): Promise<void> {
+    return this.#closed;
+  }
+
+  /** Client events of one type, in order. */
+  sent(type: string): Record<string, unknown>[] {
+    return this.received.filter((e) => e.type === type);
+  }
+
+  /** A fatal error as the service sends it (an error event, then a close). */
+  failWith(code: string, message: string, closeCode = 1011): void {
+    this.#emit({
+      type: 'error',
+      error: { type: 'invalid_request_error', code, message, param: null, event_id: null },
+    });
+    this.#ws.close(closeCode, code);
+  }
+
+  /**
+   * The connection goes silent without closing (a half-dead TCP link): nothing is read — not even
+   * pings — and nothing more is sent.
+   */
+  stall(): void {
+    if (this.#active?.timer) clearInterval(this.#active.timer);
+    this.#stalled = true;
+    (this.#ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  /** Close from the server side (e.g. session expiry). */
+  close(code = 1000, reason = ''): void {
+    this.#ws.close(code, reason);
+  }
+
+  #emit(event: Record<string, unknown>): void {
+    if (this.#ws.readyState === WebSocket.OPEN && !this.#stalled)
+      this.#ws.send(JSON.stringify({ event_id: id('event'), ...event }));
+  }
+
+  #error(code: string, message: string, eventType?: string, eventId?: unknown): void {
+    this.errors.push({ code, message, eventType });
+    this.#emit({
+      type: 'error',
+      error: {
+        type: 'invalid_request_error',
+        code,
+        message,
+        param: null,
+        event_id: typeof eventId === 'string' ? eventId : null,
+      },
+    });
+  }
+
+  #onMessage(text: string, isBinary: boolean): void {
+    if (isBinary) return this.#error('invalid_event', 'Binary frames are not supported.');
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      return this.#error('invalid_json', 'The server could not parse the event as JSON.');
+    }
+    if (!event || typeof event !== 'object' || typeof event.type !== 'string') {
+      return this.#error('invalid_event', "Missing required parameter: 'type'.");
+    }
+    this.received.push(event);
+    const type = event.type;
+    if (!CLIENT_EVENT_TYPES.has(type))
+      return this.#error('invalid_event', `Invalid value: '${type}'.`, type, event.event_id);
+    this.#options.onClientEvent?.(event, this);
+    switch (type) {
+      case 'session.update':
+        return this.#sessionUpdate(event);
+      case 'input_audio_buffer.append':
+        return this.#append(event);
+      case 'response.create':
+        return this.#responseCreate(event);
+      case 'response.cancel':
+        if (!this.#active)
+          return this.#error(
+            'response_cancel_not_active',
+            'Cancellation failed: no active response found',
+            type,
+          );
+        return this.#active.cancel('client_cancelled');
+      case 'conversation.item.truncate':
+        return this.#truncate(event);
+      case 'conversation.item.create':
+        return this.#itemCreate(event);
+      case 'conversation.item.delete':
+        return this.#itemDelete(event);
+      case 'output_audio_buffer.clear':
+        // unverified: no source states this rejection for WebSocket sessions (plausible; never sent by us)
+        return this.#error(
+          'invalid_event',
+          'output_audio_buffer.clear is only supported for WebRTC and SIP.',
+          type,
+        );
+      default:
+        return undefined;
+    }
+  }
+
+  #sessionUpdate(event: Record<string, unknown>): void {
+    const violation = checkSessionUpdate(event);
+    if (violation) return this.#error(violation.code, violation.message, 'session.update', event.event_id);
+    const voiceOf = (config: unknown) =>
+      JSON.stringify(
+        (config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice,
+      );
+    const newVoice = voiceOf(event.session);
+    if (this.#spokeAudio && newVoice !== undefined && newVoice !== voiceOf(this.config)) {
+      // the documented rule; the error code itself is unverified
+      return this.#error(
+        'cannot_update_voice',
+        'Voice cannot be changed during the session once the model has responded with audio.',
+        'session.update',
+        event.event_id,
+      );
+    }
+    this.config = { ...(this.config ?? {}), ...(event.session as Record<string, unknown>) };
+    this.#emit({ type: 'session.updated', session: { id: id('sess'), ...this.config } });
+  }
+
+  #turnDetection(): Record<string, unknown> | undefined {
+    const audio = this.config?.audio as { input?: { turn_detection?: Record<string, unknown> } } | undefined;
+    return audio?.input?.turn_detection;
+  }
+
+  #append(event: Record<string, unknown>): void {
+    const audio = event.audio;
+    if (typeof audio !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(audio)) {
+      return this.#error(
+        'invalid_value',
+        "Invalid 'audio'. Expected base64-encoded audio.",
+        'input_audio_buffer.append',
+      );
+    }
+    const bytes = Buffer.from(audio, 'base64');
+    if (bytes.length > 15 * 1024 * 1024) return this.#error('invalid_value', 'Audio too large.');
+    for (const byte of bytes) {
+      this.#frame[this.#frameFill++] = byte;
+      this.appendedBytes++;
+      if (this.#frameFill === FRAME_BYTES) {
+        this.#frameFill = 0;
+        this.#vadFrame();
+      }
+    }
+  }
+
+  #vadFrame(): void {
+    const td = this.#turnDetection();
+    if (!td) return;
+    const voiced = mulawRms(this.#frame) > this.#options.vadRmsThreshold;
+    const positionMs = this.appendedBytes / MULAW_BYTES_PER_MS;
+    const silenceMs = Number(td.silence_duration_ms ?? 500);
+    if (!this.#speaking) {
+      this.#voicedRun = voiced ? this.#voicedRun + 1 : 0;
+      if (this.#voicedRun >= 2) {
+        this.#speaking = true;
+        this.#silentMs = 0;
+        this.#speechItem = id('item');
+        this.#emit({
+          type: 'input_audio_buffer.speech_started',
+          audio_start_ms: Math.max(0, positionMs - 40 - Number(td.prefix_padding_ms ?? 300)),
+          item_id: this.#speechItem,
+        });
+        if (this.#active && td.interrupt_response !== false) this.#active.cancel('turn_detected');
+      }
+      return;
+    }
+    this.#silentMs = voiced ? 0 : this.#silentMs + 20;
+    if (this.#silentMs < silenceMs) return;
+    this.#speaking = false;
+    this.#voicedRun = 0;
+    this.callerTurns++;
+    const itemId = this.#speechItem;
+    this.#emit({
+      type: 'input_audio_buffer.speech_stopped',
+      audio_end_ms: positionMs - silenceMs,
+      item_id: itemId,
+    });
+    this.#emit({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
+    this.#emit({
+      type: 'conversation.item.added',
+      item: {
+        id: itemId,
+        type: 'message',
+        role: 'user',
+        status: 'completed',
+        content: [{ type: 'input_audio' }],
+      },
+    });
+    const audio = this.config?.audio as { input?: { transcription?: unknown } } | undefined;
+    if (audio?.input?.transcription) {
+      const transcript =
+        this.#options.callerTranscripts[this.callerTurns - 1] ?? `caller turn ${this.callerTurns}`;
+      this.#emit({
+        type: 'conversation.item.input_audio_transcription.completed',
+        item_id: itemId,
+        content_index: 0,
+        transcript,
+      });
+    }
+    if (td.create_response !== false) {
+      if (this.#active) return; // the real server does not start a second response either
+      this.#startResponse('turn', undefined, undefined);
+    }
+  }
+
+  #responseCreate(event: Record<string, unknown>): void {
+    const response = (event.response ?? {}) as {
+      instructions?: unknown;
+      conversation?: unknown;
+      metadata?: unknown;
+    };
+    if (response.conversation === 'none') {
+      // out-of-band responses may run beside the conversation's own; this stand-in gives them no output
+      const responseId = id('resp');
+      const body = { id: responseId, object: 'realtime.response', metadata: response.metadata ?? null };
+      this.#emit({ type: 'response.created', response: { ...body, status: 'in_progress', output: [] } });
+      this.#emit({ type: 'response.done', response: { ...body, status: 'completed', output: [] } });
+      return;
+    }
+    if (this.#active) {
+      return this.#error(
+        'conversation_already_has_active_response',
+        `Conversation already has an active response in progress: ${this.#active.id}. Wait until the response is finished before creating a new one.`,
+        'response.create',
+        event.event_id,
+      );
+    }
+    this.#startResponse(
+      'create',
+      typeof response.instructions === 'string' ? response.instructions : undefined,
+      response.metadata,
+    );
+  }
+
+  /** Starts a response as the server VAD would at the end of a caller turn (to stage races). */
+  startTurnResponse(): void {
+    if (!this.#active) this.#startResponse('turn', undefined, undefined);
+  }
+
+  #truncate(event: Record<string, unknown>): void {
+    const item = this.#items.get(String(event.item_id));
+    if (!item && this.#conversation.has(String(event.item_id))) {
+      // livekit/agents #6157: truncating an item without generated audio is refused
+      return this.#error(
+        'unsupported_content_type',
+        'Only model output audio messages can be truncated',
+        'conversation.item.truncate',
+        event.event_id,
+      );
+    }
+    if (!item)
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${String(event.item_id)}`,
+        'conversation.item.truncate',
+        event.event_id,
+      );
+    const end = event.audio_end_ms;
+    if (typeof end !== 'number' || !Number.isInteger(end) || end < 0 || event.content_index !== 0) {
+      return this.#error(
+        'invalid_value',
+        'Invalid audio_end_ms or content_index.',
+        'conversation.item.truncate',
+      );
+    }
+    if (end > item.sentMs) {
+      return this.#error(
+        'invalid_value',
+        `Audio content of ${item.sentMs}ms is already shorter than ${end}ms`,
+        'conversation.item.truncate',
+      );
+    }
+    item.truncatedAt = end;
+    this.truncations.push({ itemId: item.id, audioEndMs: end });
+    this.#emit({
+      type: 'conversation.item.truncated',
+      item_id: item.id,
+      content_index: 0,
+      audio_end_ms: end,
+    });
+  }
+
+  #itemCreate(event: Record<string, unknown>): void {
+    const item = event.item as Record<string, unknown> | undefined;
+    if (!item || typeof item !== 'object')
+      return this.#error('missing_required_parameter', "Missing 'item'.");
+    if (item.type === 'function_call_output') {
+      const callId = String(item.call_id);
+      const name = this.#functionCalls.get(callId);
+      // the check is documented (a function_call with this call_id must exist); the wording is the
+      // Responses API's, the Realtime text is unverified
+      if (!name)
+        return this.#error(
+          'invalid_value',
+          `No tool call found for function call output with call_id ${callId}.`,
+        );
+      if (typeof item.output !== 'string')
+        return this.#error('invalid_type', "Invalid 'item.output': expected a string.");
+      if (
+        this.#pendingOutputs.some((o) => o.callId === callId) ||
+        this.responses.some((r) => r.calls.includes(`${callId}:answered`))
+      ) {
+        // unverified rule (plausible, no source); the bridge sends one output per call_id
+        return this.#error('duplicate_item', `Duplicate function_call_output for call_id ${callId}.`);
+      }
+      this.#pendingOutputs.push({ callId, name, output: item.output });
+    } else if (item.type === 'message') {
+      if (item.role === 'assistant') {
+        const content = item.content as { type?: string }[] | undefined;
+        if (content?.some((c) => c.type === 'output_audio')) {
+          return this.#error('invalid_value', 'Assistant audio items cannot be created by the client.');
+        }
+      }
+    } else if (item.type === 'function_call') {
+      // valid GA input (e.g. replaying a conversation); its call_id may then be answered
+      if (typeof item.call_id !== 'string' || typeof item.name !== 'string')
+        return this.#error('missing_required_parameter', "Missing 'item.call_id' or 'item.name'.");
+      this.#functionCalls.set(item.call_id, item.name);
+    } else {
+      return this.#error('invalid_value', `Invalid item type ${String(item.type)}`);
+    }
+    const itemId = typeof item.id === 'string' ? item.id : id('item');
+    this.#conversation.set(itemId, 'other');
+    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, ...item } });
+    this.#emit({ type: 'conversation.item.done', previous_item_id: null, item: { id: itemId, ...item } });
+  }
+
+  #itemDelete(event: Record<string, unknown>): void {
+    const itemId = String(event.item_id);
+    if (!this.#conversation.has(itemId))
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${itemId}`,
+        'conversation.item.delete',
+        event.event_id,
+      );
+    this.#conversation.delete(itemId);
+    this.#items.delete(itemId);
+    this.deletions.push(itemId);
+    this.#emit({ type: 'conversation.item.deleted', item_id: itemId });
+  }
+
+  #startResponse(trigger: 'turn' | 'create', instructions: string | undefined, metadata: unknown): void {
+    const toolOutputs = this.#pendingOutputs;
+    this.#pendingOutputs = [];
+    const plan = this.#options.brain({
+      trigger,
+      instructions,
+      callerTurns: this.callerTurns,
+      toolOutputs,
+      session: this,
+    });
+    const responseId = id('resp');
+    const record = {
+      id: responseId,
+      status: 'in_progress',
+      say: plan.say,
+      calls: [] as string[],
+      instructions,
+      metadata,
+    };
+    this.responses.push(record);
+    for (const o of toolOutputs) record.calls.push(`${o.callId}:answered`);
+    this.#emit({
+      type: 'response.created',
+      response: {
+        id: responseId,
+        object: 'realtime.response',
+        status: 'in_progress',
+        output: [],
+        metadata: metadata ?? null,
+      },
+    });
+
+    const output: Record<string, unknown>[] = [];
+    let audioSentMs = 0;
+    const finish = (status: 'completed' | 'cancelled', reason?: string) => {
+      this.#active = undefined;
+      record.status = status;
+      this.#emit({
+        type: 'response.done',
+        response: {
+          id: responseId,
+          object: 'realtime.response',
+          status,
+          status_details: status === 'cancelled' ? { type: 'cancelled', reason } : null,
+          output,
+          metadata: metadata ?? null,
+          usage: plausibleUsage({
+            instructions: String(instructions ?? ''),
+            inputAudioMs: this.appendedBytes / MULAW_BYTES_PER_MS,
+            said: plan.say ?? JSON.stringify(output),
+            outputAudioMs: audioSentMs,
+          }),
+        },
+      });
+    };
+    const functionCalls = () => {
+      if (!('call' in plan)) return;
+      for (const call of plan.call) {
+        const callId = id('call');
+        const itemId = id('item');
+        this.#functionCalls.set(callId, call.name);
+        this.#conversation.set(itemId, 'other');
+        record.calls.push(callId);
+        const args = JSON.stringify(call.arguments);
+        const item = {
+          id: itemId,
+          type: 'function_call',
+          status: 'completed',
+          call_id: callId,
+          name: call.name,
+          arguments: args,
+        };
+        this.#emit({
+          type: 'response.output_item.added',
+          response_id: responseId,
+          output_index: output.length,
+          item: { ...item, status: 'in_progress', arguments: '' },
+        });
+        this.#emit({
+          type: 'response.function_call_arguments.done',
+          response_id: responseId,
+          item_id: itemId,
+          output_index: output.length,
+          call_id: callId,
+          name: call.name,
+          arguments: args,
+        });
+        this.#emit({
+          type: 'response.output_item.done',
+          response_id: responseId,
+          output_index: output.length,
+          item,
+        });
+        output.push(item);
+      }
+    };
+
+    if (!plan.say) {
+      functionCalls();
+      this.#active = { id: responseId, cancel: () => {} };
+      setImmediate(() => finish('completed'));
+      return;
+    }
+
+    const itemId = id('item');
+    const audioItem: AudioItem = { id: itemId, sentMs: 0 };
+    this.#items.set(itemId, audioItem);
+    this.#conversation.set(itemId, 'audio');
+    const totalMs = plan.audioMs ?? Math.max(400, plan.say.length * this.#options.msPerChar);
+    const audioMs = Math.ceil(totalMs / 10) * 10;
+    const tone =
+      this.#options.voice === 'synthetic'
+        ? synthVoice(audioMs, this.responses.length)
+        : mulawTone(audioMs, 300 + (this.responses.length % 5) * 50);
+    this.#emit({
+      type: 'response.output_item.added',
+      response_id: responseId,
+      output_index: 0,
+      item: {
+        id: itemId,
+        object: 'realtime.item',
+        type: 'message',
+        role: 'assistant',
+        status: 'in_progress',
+        content: [],
+      },
+    });
+    this.#emit({
+      type: 'response.content_part.added',
+      response_id: responseId,
+      item_id: itemId,
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'audio', transcript: '' },
+    });
+    const messageItem = () => ({
+      id: itemId,
+      object: 'realtime.item',
+      type: 'message',
+      role: 'assistant',
+      status: record.status === 'cancelled' ? 'incomplete' : 'completed',
+      content: [{ type: 'output_audio', transcript: plan.say }],
+    });
+    const endItem = () => {
+      this.#emit({
+        type: 'response.output_item.done',
+        response_id: responseId,
+        output_index: 0,
+        item: messageItem(),
+      });
+      output.push(messageItem());
+    };
+    // the audio's done events, also sent for a cancelled response (schema: transcript done is "also
+    // emitted when a Response is interrupted, incomplete, or cancelled"), with what was generated so far
+    const endAudio = (transcript: string) => {
+      const part = { response_id: responseId, item_id: itemId, output_index: 0, content_index: 0 };
+      this.#emit({ type: 'response.output_audio.done', ...part });
+      this.#emit({ type: 'response.output_audio_transcript.done', ...part, transcript });
+      this.#emit({ type: 'response.content_part.done', ...part, part: { type: 'audio', transcript } });
+    };
+    const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
+    let offset = 0;
+    const timer = setInterval(() => {
+      if (offset < tone.length) {
+        const chunk = tone.subarray(offset, offset + deltaBytes);
+        offset += chunk.length;
+        audioItem.sentMs = offset / MULAW_BYTES_PER_MS;
+        audioSentMs = audioItem.sentMs;
+        this.#spokeAudio = true;
+        this.#emit({
+          type: 'response.output_audio.delta',
+          response_id: responseId,
+          item_id: itemId,
+          output_index: 0,
+          content_index: 0,
+          delta: chunk.toString('base64'),
+        });
+        return;
+      }
+      clearInterval(timer);
+      endAudio(plan.say ?? '');
+      endItem();
+      functionCalls();
+      finish('completed');
+    }, this.#options.deltaIntervalMs);
+    this.#active = {
+      id: responseId,
+      timer,
+      cancel: (reason) => {
+        clearInterval(timer);
+        record.status = 'cancelled';
+        const said = plan.say ?? '';
+        endAudio(said.slice(0, Math.round((said.length * offset) / Math.max(1, tone.length))));
+        endItem();
+        finish('cancelled', reason);
+      },
+    };
+  }
+}
+
+/**
+ * A `response.usage` shaped like OpenAI's, with plausible counts: about 4 characters per text
+ * token; caller audio 1 token per 100 ms, agent audio 1 per 50 ms (OpenAI's published rates).
+ */
+function plausibleUsage(o: {
+  instructions: string;
+  inputAudioMs: number;
+  said: string;
+  outputAudioMs: number;
+}) {
+  const inputText = Math.ceil(o.instructions.length / 4);
+  const inputAudio = Math.round(o.inputAudioMs / 100);
+  const outputText = Math.ceil(o.said.length / 4);
+  const outputAudio = Math.round(o.outputAudioMs / 50);
+  return {
+    total_tokens: inputText + inputAudio + outputText + outputAudio,
+    input_tokens: inputText + inputAudio,
+    output_tokens: outputText + outputAudio,
+    input_token_details: {
+      text_tokens: inputText,
+      audio_tokens: inputAudio,
+      image_tokens: 0,
+      cached_tokens: 0,
+      cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
+    },
+    output_token_details: { text_tokens: outputText, audio_tokens: outputAudio },
+  };
+}

@@ -1,0 +1,186 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runCli } from '../../helpers/cli.js';
+import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
+
+const tmp = useTmpDir();
+const AUDIO = join(ROOT, 'test/fixtures/audio/quote-request.ulaw');
+const MOVING = join(ROOT, 'agents/moving.yaml');
+
+/** A suite file for the moving agent, in a temp dir. */
+function suite(body: string): { dir: string; file: string } {
+  const dir = tmp();
+  writeFiles(dir, { 'suite.yaml': `agent: ${MOVING}\nscenarios:\n${body}` });
+  return { dir, file: join(dir, 'suite.yaml') };
+}
+
+const quoteScenario = (name: string, expect: string, extra = '') => `  - name: ${name}
+    caller:
+      - audio: ${AUDIO}
+    script:
+      - say: Let me price that.
+      - call: get_quote
+        args: { from_address: 12 Elm St, to_address: 4 Oak Ave, home_size: 2_bedroom, move_date: "2027-03-16" }
+      - say: It would be about nine hundred dollars.
+${extra}    expect:
+${expect}`;
+
+describe('voice-agent test (local model, no key, the real moving tools server)', () => {
+  it('agents/moving.test.yaml passes, with a JUnit report for CI', async () => {
+    const junit = join(tmp(), 'junit.xml');
+    const result = await runCli(['test', 'agents/moving.test.yaml', '--junit', junit], {
+      timeoutMs: 120_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('4 of 4 passed (model: local)');
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toContain('<testsuite name="moving.test" tests="4" failures="0"');
+    expect(xml.match(/<testcase /g)).toHaveLength(4);
+  });
+
+  it('unmet expectations fail (exit 1) with what was expected and what happened, in text, JSON and JUnit', async () => {
+    const { dir, file } = suite(
+      quoteScenario(
+        'wrong expectations',
+        `      tools: [check_availability]
+      said: ["/euros/"]
+      outcome: transfer
+`,
+      ),
+    );
+    const junit = join(dir, 'junit.xml');
+    const text = await runCli(['test', file, '--junit', junit], { timeoutMs: 60_000 });
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('✗ wrong expectations');
+    expect(text.stdout).toContain('expected a call to check_availability; the agent called: get_quote');
+    expect(text.stdout).toMatch(
+      /expected the agent to say something matching \/euros\/; it said: .*nine hundred dollars/,
+    );
+    expect(text.stdout).toContain('expected the call to end with transfer; it ended with hangup');
+    expect(text.stderr).toContain('1 of 1 scenario runs failed');
+    expect(readFileSync(junit, 'utf8')).toMatch(/<failure message="expected a call to check_availability/);
+
+    const json = await runCli(['test', file, '--json'], { timeoutMs: 60_000 });
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.stdout);
+    expect(report).toMatchObject({ total: 1, passed: 0, model: 'local' });
+    expect(report.results[0].problems).toHaveLength(3);
+  });
+
+  it('--record-tools saves the tool calls; a replay answers them with no tool server at all', async () => {
+    const { dir, file } = suite(
+      quoteScenario('recorded quote', `      tools: [{ name: get_quote, args: { home_size: 2_bedroom } }]\n`),
+    );
+    const cassette = join(dir, 'tools.json');
+    const recorded = await runCli(['test', file, '--record-tools', cassette], { timeoutMs: 60_000 });
+    expect(recorded.code).toBe(0);
+    const tape = JSON.parse(readFileSync(cassette, 'utf8'));
+    expect(tape.tools.map((t: { name: string }) => t.name)).toContain('get_quote');
+    expect(tape.calls).toEqual([
+      expect.objectContaining({ name: 'get_quote', output: expect.stringContaining('"quote_id"') }),
+    ]);
+
+    // the same scenario against an agent whose tool server cannot start: the cassette answers
+    const broken = readFileSync(MOVING, 'utf8').replace(
+      /args: \["\.\.\/dist\/agents\/moving-tools\/server\.js"[^\n]*/,
+      'args: ["-e", "process.exit(3)"]',
+    );
+    writeFileSync(join(dir, 'broken.yaml'), broken);
+    writeFileSync(file, readFileSync(file, 'utf8').replace(`agent: ${MOVING}`, 'agent: ./broken.yaml'));
+    const replayed = await runCli(['test', file, '--replay-tools', cassette, '--json'], {
+      timeoutMs: 60_000,
+    });
+    expect(replayed.code).toBe(0);
+    const output = JSON.parse(replayed.stdout).results[0].tool_calls[0].output;
+    expect(output).toBe(tape.calls[0].output);
+  });
+
+  it('injected faults reach the agent as the tool’s answer: an error, a timeout', async () => {
+    const { file } = suite(
+      `${quoteScenario('tool error', `      tools: [get_quote]\n`, `    tools:\n      get_quote: { error: rate card offline }\n`)}
+${quoteScenario('tool timeout', `      tools: [get_quote]\n`, `    tools:\n      get_quote: { timeout: true, delay_ms: 300 }\n`)}`,
+    );
+    const result = await runCli(['test', file, '--json'], { timeoutMs: 90_000 });
+    expect(result.code).toBe(0);
+    const [error, timeout] = JSON.parse(result.stdout).results;
+    expect(error.tool_calls[0].output).toBe('{"error":"rate card offline"}');
+    expect(timeout.tool_calls[0].output).toContain('did not answer within');
+    expect(timeout.tool_calls[0].duration_ms).toBeGreaterThanOrEqual(300);
+  });
+
+  it('--runs repeats each scenario and reports the pass rate', async () => {
+    const { file } = suite(quoteScenario('twice', `      said: ["/dollars/"]\n`));
+    const result = await runCli(['test', file, '--runs', '2'], { timeoutMs: 90_000 });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('✓ twice (run 1)');
+    expect(result.stdout).toContain('✓ twice (run 2)');
+    expect(result.stdout).toContain('2 of 2 passed · pass rate by scenario: twice 100%');
+  });
+
+  it('a suite with a mistake is a usage error (exit 2) naming the file, line and field; nothing is dialled', async () => {
+    const { file } = suite(
+      `  - name: typo\n    caller:\n      - audio: ${AUDIO}\n    expect:\n      outcome: hungup\n`,
+    );
+    const result = await runCli(['test', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/suite\.yaml:7:\d+ scenarios\.0\.expect\.outcome/);
+    const missing = suite(`  - name: no audio\n    caller:\n      - audio: nowhere.ulaw\n`);
+    const noAudio = await runCli(['test', missing.file]);
+    expect(noAudio.code).toBe(2);
+    expect(noAudio.stderr).toContain('nowhere.ulaw');
+  });
+
+  it('--model realtime without a key says how to run offline', async () => {
+    const { file } = suite(quoteScenario('x', `      said: ["/dollars/"]\n`));
+    const result = await runCli(['test', file, '--model', 'realtime']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--model local');
+  });
+});
+
+describe('voice-agent simulate --model local', () => {
+  it('runs offline with a script, on a throwaway database the agent file names for simulations', async () => {
+    const dir = tmp();
+    writeFiles(dir, {
+      'script.yaml':
+        '- say: Let me check.\n- call: check_availability\n  args: { date: "2027-03-16" }\n- say: We have a morning slot.\n',
+    });
+    const result = await runCli(
+      [
+        'simulate',
+        MOVING,
+        '--audio',
+        AUDIO,
+        '--model',
+        'local',
+        '--script',
+        join(dir, 'script.yaml'),
+        '--speed',
+        '4',
+        '--tail',
+        '0.5',
+        '--json',
+      ],
+      { cwd: dir, timeoutMs: 60_000 },
+    );
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.tool_calls.map((t: { name: string }) => t.name)).toEqual(['check_availability']);
+    expect(report.transcript.map((t: { text: string }) => t.text)).toContain(
+      'Let me check. We have a morning slot.'.split(' We')[0],
+    );
+    expect(report.transcript.find((t: { role: string }) => t.role === 'caller').text).toContain(
+      'not transcribed by the local model',
+    );
+    // the agent file's simulation.env sent the tools server to a scratch database, not agents/moving.sqlite
+    expect(() => readFileSync(join(ROOT, 'agents/moving.sqlite'))).toThrow();
+  });
+
+  it('without OPENAI_API_KEY, the real model is refused with a pointer to --model local', async () => {
+    const result = await runCli(['simulate', MOVING, '--audio', AUDIO]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('use --model local');
+  });
+});
