@@ -1,13 +1,16 @@
 import type { ScenarioResult } from './run-suite.js';
 
+/** Control characters XML 1.0 cannot hold at all (tab, newline and carriage return it can). */
+const allowedInXml = (ch: string) => ch >= ' ' || ch === '\t' || ch === '\n' || ch === '\r';
+
 const xml = (text: string) =>
-  text
+  [...text]
+    .filter(allowedInXml)
+    .join('')
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')
     .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    // characters XML 1.0 cannot hold at all
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+    .replace(/"/g, '&quot;');
 
 /** JUnit XML, as CI systems (GitHub, GitLab, Jenkins) read it: one testcase per scenario run. */
 export function junitXml(suiteName: string, results: ScenarioResult[]): string {
