@@ -198,6 +198,18 @@ export function createProgram(io: CliIo): Command {
     await testCommand(io, suite, options);
   });
 
+  examples(
+    program
+      .command('init')
+      .description('Start a new agent: agent.yaml, a test suite with a caller recording, .env.example.')
+      .argument('[dir]', 'where to write them', '.')
+      .option('--force', 'overwrite files that exist'),
+    ['voice-agent init', 'voice-agent init my-agent'],
+  ).action(async (dir: string, options) => {
+    const { initCommand } = await import('./commands/init.js');
+    await initCommand(io, dir, options);
+  });
+
   const calls = program
     .command('calls')
     .description('Call history: every call served or simulated, with transcript, tools, latency and cost.');
@@ -240,8 +252,16 @@ export function createProgram(io: CliIo): Command {
       )
       .argument('<callSid>', 'the call')
       .requiredOption('--out <dir>', 'directory to write into (created if missing)')
+      .option('--as-test', 'also write test.yaml: a voice-agent test scenario replaying this call')
+      .option(
+        '--agent <file>',
+        'with --as-test: the agent file the test runs (default ./agent.yaml beside it)',
+      )
       .addOption(dataDirOption()),
-    ['voice-agent calls export CA0123456789abcdef0123456789abcdef --out call/'],
+    [
+      'voice-agent calls export CA0123456789abcdef0123456789abcdef --out call/',
+      'voice-agent calls export CA0123456789abcdef0123456789abcdef --out tests/bad-call --as-test --agent agents/moving.yaml',
+    ],
   ).action(async (callSid: string, options) => {
     const { callsExportCommand } = await import('./commands/calls.js');
     await callsExportCommand(io, callSid, options);

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { encodeMulaw } from '../../audio/mulaw.js';
+import { speechSegments } from '../../audio/speech-segments.js';
 import { parseWav } from '../../audio/wav.js';
 import { UsageError } from '../../errors.js';
 import { maskNumber } from '../../observability/mask.js';
+import { scenarioFromRecord, suiteYaml } from '../../records/as-test.js';
 import type { CallRecord } from '../../records/call-record.js';
 import { dataDir, openCallStore } from '../../records/open.js';
 import type { CallStore, CallSummary } from '../../records/store.js';
@@ -105,9 +107,11 @@ export async function callsShowCommand(
 export async function callsExportCommand(
   io: CliIo,
   callSid: string,
-  options: StoreOptions & { out: string },
+  options: StoreOptions & { out: string; asTest?: boolean; agent?: string },
 ): Promise<void> {
   const out = resolve(io.cwd, options.out);
+  if (options.agent && !options.asTest)
+    throw new UsageError('--agent goes with --as-test (the agent the test runs)');
   const { record, wav } = await withStore(io, options, async (store) => ({
     record: await findRecord(store, callSid),
     wav: await store.audio(callSid),
@@ -125,17 +129,37 @@ export async function callsExportCommand(
   write('record.json', `${JSON.stringify(record, null, 2)}\n`);
   if (wav) {
     write('call.wav', wav);
+    // the caller's turns found in their own audio (not by event times: a sped-up simulation's
+    // recording is on another clock than its events)
     const caller = leftChannelMulaw(wav);
-    const turns = record.speech.filter((s) => s.role === 'caller');
-    turns.forEach((turn, i) => {
+    speechSegments(caller).forEach((turn, i) => {
       // a little before and after, as VAD would want to hear it again
       const from = Math.max(0, turn.startMs - 300) * 8;
       const to = Math.min(caller.length, (turn.endMs + 300) * 8);
       if (to > from) write(`caller-turn-${String(i + 1).padStart(2, '0')}.ulaw`, caller.subarray(from, to));
     });
   }
+  if (options.asTest) {
+    if (!wav)
+      throw new UsageError(
+        `call ${callSid} has no recording (records.audio: false?): a test needs the caller's audio`,
+      );
+    const turns = written.filter((f) => f.endsWith('.ulaw'));
+    const agentPath = options.agent ? relative(out, resolve(io.cwd, options.agent)) || '.' : './agent.yaml';
+    write(
+      'test.yaml',
+      suiteYaml(
+        agentPath,
+        scenarioFromRecord(
+          record,
+          turns.map((f) => `./${f}`),
+        ),
+      ),
+    );
+  }
   io.stdout.write(
     `${written.map((f) => `  ${join(options.out, f)}`).join('\n')}\n` +
+      (options.asTest ? `Run it: voice-agent test ${join(options.out, 'test.yaml')}\n` : '') +
       (wav
         ? `Replay the caller: voice-agent simulate <agent.yaml> ${written
             .filter((f) => f.endsWith('.ulaw'))

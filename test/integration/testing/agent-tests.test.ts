@@ -140,6 +140,72 @@ ${quoteScenario('tool timeout', `      tools: [get_quote]\n`, `    tools:\n     
   });
 });
 
+describe('calls export --as-test', () => {
+  it('turns a recorded call into a scenario that replays it and passes', async () => {
+    const dir = tmp();
+    const env = { VOICE_AGENT_DATA_DIR: join(dir, 'data') };
+    writeFiles(dir, {
+      'script.yaml':
+        '- say: One moment.\n- call: check_availability\n  args: { date: "2027-03-16" }\n- say: We have a morning slot on the sixteenth.\n',
+    });
+    const sim = await runCli(
+      [
+        'simulate',
+        MOVING,
+        '--audio',
+        AUDIO,
+        '--model',
+        'local',
+        '--script',
+        join(dir, 'script.yaml'),
+        '--speed',
+        '4',
+        '--tail',
+        '0.5',
+        '--json',
+      ],
+      { cwd: dir, env, timeoutMs: 60_000 },
+    );
+    expect(sim.code).toBe(0);
+    const callSid = JSON.parse(sim.stdout).call_sid;
+    const exported = await runCli(
+      ['calls', 'export', callSid, '--out', join(dir, 'regression'), '--as-test', '--agent', MOVING],
+      { cwd: dir, env },
+    );
+    expect(exported.code).toBe(0);
+    const suiteText = readFileSync(join(dir, 'regression', 'test.yaml'), 'utf8');
+    expect(suiteText).toContain('call: check_availability');
+    expect(suiteText).toContain('- check_availability');
+    expect(suiteText).toContain('outcome: hangup');
+    const replay = await runCli(['test', join(dir, 'regression', 'test.yaml'), '--json'], {
+      cwd: dir,
+      env,
+      timeoutMs: 60_000,
+    });
+    expect(replay.code).toBe(0);
+    const result = JSON.parse(replay.stdout).results[0];
+    expect(result.tool_calls.map((t: { name: string }) => t.name)).toEqual(['check_availability']);
+  });
+});
+
+describe('voice-agent init', () => {
+  it('writes a starter agent and a suite that validate and pass offline; refuses to overwrite', async () => {
+    const dir = tmp();
+    const init = await runCli(['init', 'shop'], { cwd: dir });
+    expect(init.code).toBe(0);
+    const validate = await runCli(['validate', 'shop/agent.yaml'], { cwd: dir });
+    expect(validate.code).toBe(0);
+    const tested = await runCli(['test', 'shop/agent.test.yaml'], { cwd: dir, timeoutMs: 60_000 });
+    expect(tested.stdout).toContain('2 of 2 passed (model: local)');
+    expect(tested.code).toBe(0);
+    const again = await runCli(['init', 'shop'], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(
+      'agent.yaml, agent.test.yaml, audio/hello.ulaw, .env.example, VOICE-AGENT.md already exist',
+    );
+  });
+});
+
 describe('voice-agent simulate --model local', () => {
   it('runs offline with a script, on a throwaway database the agent file names for simulations', async () => {
     const dir = tmp();
