@@ -1,7 +1,7 @@
 import ora from 'ora';
 import type { Logger } from '../observability/logger.js';
 import type { CliIo } from './io.js';
-import { colours } from './io.js';
+import { canAnimate, colours } from './io.js';
 
 /**
  * Runs a long step with a spinner on a terminal (ora), or a plain outcome line otherwise. The line
@@ -26,7 +26,9 @@ export async function step<T>(
     }
   }
   const c = colours(io, 'stderr');
-  const spinner = io.stderr.isTTY ? ora({ text, stream: process.stderr }).start() : undefined;
+  const spinner = canAnimate(io)
+    ? ora({ text, stream: process.stderr, color: c.on ? 'cyan' : false }).start()
+    : undefined;
   try {
     const value = await run();
     const done = `${text}: ${outcome(value)}`;

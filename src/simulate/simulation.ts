@@ -14,6 +14,14 @@ export interface SimulationTurn {
   audio: Buffer;
 }
 
+/** What a progress line shows: the call clock, the turn, and who is speaking now. */
+export interface SimulationProgress {
+  callMs: number;
+  turn: number;
+  turns: number;
+  speaking: 'caller' | 'agent' | undefined;
+}
+
 export interface SimulationOptions {
   webhookUrl: string;
   authToken: string | undefined;
@@ -28,7 +36,7 @@ export interface SimulationOptions {
   /** For in-process runs: the server-side record of the call, once it ended. */
   /** The server's log of a call (in-process runs): its transcript, tool calls and outcome. */
   logOf?: (callSid: string) => Promise<CallLog | undefined>;
-  onProgress?: (state: { callMs: number; turn: number; turns: number }) => void;
+  onProgress?: (state: SimulationProgress) => void;
 }
 
 export interface SimulationReport {
@@ -93,10 +101,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const problems: string[] = [];
   const turnsReport: SimulationReport['latency']['turns'] = [];
   let turnIndex = 0;
-  const progress = setInterval(
-    () => options.onProgress?.({ callMs: caller.now(), turn: turnIndex, turns: options.turns.length }),
-    200,
-  );
+  let callerSpeaking = false;
+  const progress = setInterval(() => {
+    const now = caller.now();
+    const agentSpeaking = (agentAudioEvents.at(-1) ?? Number.NEGATIVE_INFINITY) > now - 300;
+    options.onProgress?.({
+      callMs: now,
+      turn: turnIndex,
+      turns: options.turns.length,
+      speaking: callerSpeaking ? 'caller' : agentSpeaking ? 'agent' : undefined,
+    });
+  }, 200);
   progress.unref();
   const firstAudioAfter = (t: number) => agentAudioEvents.find((at) => at >= t) ?? null;
   const wall = (callMs: number) => Math.round(callMs / options.speed);
@@ -117,7 +132,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       turnIndex++;
       const startedAt = caller.now();
       firstTurnAt ??= startedAt;
-      await caller.speak(turn.audio);
+      callerSpeaking = true;
+      await caller.speak(turn.audio).finally(() => {
+        callerSpeaking = false;
+      });
       const speechMs = speechEndOffsetMs(turn.audio);
       const speechEnd = startedAt + speechMs;
       await caller.waitForAgent({ timeoutMs: gapMs });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { CallEvent } from '../bridge/call-events.js';
 import type { AgentConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -49,6 +50,8 @@ export interface TargetOptions {
   toolSource?: (pool: McpPool) => ToolSource;
   /** false: the agent's MCP servers are not started (replayed tools). */
   startMcpServers?: boolean;
+  /** Sees every call event as it happens (progress displays). */
+  onCallEvent?: (callSid: string, event: CallEvent) => void;
 }
 
 /**
@@ -118,6 +121,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
         const log = logs.get(callSid) ?? new CallLog();
         logs.set(callSid, log);
         log.add(event);
+        options.onCallEvent?.(callSid, event);
         if (event.type === 'ended') {
           ended.add(callSid);
           waiters.get(callSid)?.(log);

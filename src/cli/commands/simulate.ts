@@ -18,7 +18,7 @@ import { formatReport } from '../../simulate/report-text.js';
 import { loadScript } from '../../simulate/script-file.js';
 import { runSimulation, type SimulationReport } from '../../simulate/simulation.js';
 import { type FetchedRecord, type SimulatedModel, startSimulationTarget } from '../../simulate/target.js';
-import { type CliIo, colours, printJson } from '../io.js';
+import { type CliIo, canAnimate, colours, printJson } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
 import { resolveRealtimeUrl } from '../runtime.js';
 
@@ -85,6 +85,8 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   let authToken: string | undefined;
   let logOf: ((callSid: string) => Promise<CallLog | undefined>) | undefined;
   let close = async () => {};
+  /** The latest tool call of an in-process call, for the progress line. */
+  let lastTool: string | undefined;
   /** The call's record (and recording): from our own records, or the remote server's API. */
   let recordOf: ((callSid: string) => Promise<FetchedRecord | undefined>) | undefined;
   // fail before dialling, not after a whole call, when a result cannot be written
@@ -118,6 +120,10 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
       dataDir: agent.records.enabled ? dataDir(env, options.dataDir, io.cwd) : undefined,
       recordsInMemory: Boolean(options.reportHtml),
+      onCallEvent: (_sid, event) => {
+        if (event.type === 'tool_call')
+          lastTool = `${event.name} (${event.ok ? 'ok' : 'error'}, ${event.durationMs} ms)`;
+      },
     });
     ({ webhookUrl, authToken, logOf, recordOf } = target);
     close = async () => {
@@ -128,8 +134,8 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
 
   // a live call clock on a terminal only; pipes and --json get nothing on stderr
   const spinner =
-    io.stderr.isTTY && !options.json
-      ? ora({ stream: process.stderr }).start('dialling…')
+    canAnimate(io) && !options.json
+      ? ora({ stream: process.stderr, color: colours(io, 'stderr').on ? 'cyan' : false }).start('dialling…')
       : { text: '', stop() {} };
   let report: SimulationReport;
   let fetched: FetchedRecord | undefined;
@@ -144,8 +150,10 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       tailS,
       expectGreeting: options.url ? 'maybe' : Boolean(agent.greeting),
       logOf,
-      onProgress: ({ callMs, turn, turns: total }) => {
-        spinner.text = `call ${(callMs / 1000).toFixed(1)} s — turn ${turn}/${total}`;
+      onProgress: ({ callMs, turn, turns: total, speaking }) => {
+        const who =
+          speaking === 'caller' ? 'caller speaking' : speaking === 'agent' ? 'agent speaking' : 'quiet';
+        spinner.text = `call ${(callMs / 1000).toFixed(1)} s · turn ${turn}/${total} · ${who}${lastTool ? ` · last tool: ${lastTool}` : ''}`;
       },
     }));
     fetched = await recordOf?.(report.call_sid).catch((error: Error) => {
