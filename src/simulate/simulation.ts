@@ -37,6 +37,11 @@ export interface SimulationOptions {
   /** The server's log of a call (in-process runs): its transcript, tool calls and outcome. */
   logOf?: (callSid: string) => Promise<CallLog | undefined>;
   onProgress?: (state: SimulationProgress) => void;
+  /**
+   * After the recorded turns: the caller's next turn, composed from what the agent just said (its
+   * audio); undefined hangs up. For a simulated caller that improvises (a persona).
+   */
+  nextTurn?: (agentSaid: Buffer, turnsSoFar: number) => Promise<SimulationTurn | undefined>;
 }
 
 export interface SimulationReport {
@@ -127,7 +132,21 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         ...(options.expectGreeting === 'maybe' ? { startWithinMs: 3000 } : {}),
       });
     }
-    for (const turn of options.turns) {
+    // the recorded turns, then any the caller composes live from what the agent said (a persona)
+    let agentHeardFrom = 0;
+    const turns = async function* () {
+      yield* options.turns;
+      if (!options.nextTurn) return;
+      while (caller.open) {
+        const said = caller.playback.segments
+          .filter((seg) => seg.atMs >= agentHeardFrom)
+          .map((seg) => seg.audio);
+        const next = await options.nextTurn(Buffer.concat(said), turnIndex);
+        if (!next) return;
+        yield next;
+      }
+    };
+    for await (const turn of turns()) {
       if (!caller.open) break;
       turnIndex++;
       const startedAt = caller.now();
@@ -138,6 +157,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       });
       const speechMs = speechEndOffsetMs(turn.audio);
       const speechEnd = startedAt + speechMs;
+      agentHeardFrom = caller.now();
       await caller.waitForAgent({ timeoutMs: gapMs });
       const first = firstAudioAfter(speechEnd);
       turnsReport.push({

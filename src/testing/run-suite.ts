@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import { runSimulation, type SimulationReport, type SimulationTurn } from '../simulate/simulation.js';
 import { type SimulatedModel, startSimulationTarget } from '../simulate/target.js';
 import type { ToolSource } from '../tools/types.js';
+import { CallerVoice, personaInstructions } from './caller-voice.js';
 import { checkScenario } from './expect.js';
 import type { Scenario, Suite } from './suite.js';
 import { type Cassette, FaultyTools, RecordingTools, ReplayTools } from './tool-sources.js';
@@ -46,20 +47,28 @@ export interface RunSuiteOptions {
  */
 export async function runSuite(options: RunSuiteOptions): Promise<ScenarioResult[]> {
   const { suite } = options;
+  if (options.model === 'local') {
+    const spoken = suite.scenarios.filter((s) => s.persona || s.caller.some((t) => 'say' in t));
+    if (spoken.length)
+      throw new UsageError(
+        `${spoken.map((s) => `"${s.name}"`).join(', ')}: a caller that speaks text (say:, persona:) needs a real speech model; run with --model realtime (the local model cannot speak words)`,
+      );
+  }
   // every caller file is read before the first call, so a typo fails fast (exit 2)
-  const turns = new Map<Scenario, SimulationTurn[]>();
+  const recorded = new Map<Scenario, (SimulationTurn | { say: string })[]>();
   for (const scenario of suite.scenarios)
-    turns.set(
+    recorded.set(
       scenario,
-      scenario.caller.map((t) => ({
-        file: t.audio,
-        audio: loadCallerAudio(resolve(suite.dir, t.audio), t.audio),
-      })),
+      scenario.caller.map((t) =>
+        'say' in t
+          ? { say: t.say }
+          : { file: t.audio, audio: loadCallerAudio(resolve(suite.dir, t.audio), t.audio) },
+      ),
     );
   const results: ScenarioResult[] = [];
   for (const scenario of suite.scenarios) {
     for (let run = 1; run <= options.runs; run++) {
-      const result = await runScenario(options, scenario, turns.get(scenario)!, run);
+      const result = await runScenario(options, scenario, recorded.get(scenario)!, run);
       results.push(result);
       options.onResult?.(result);
     }
@@ -70,17 +79,41 @@ export async function runSuite(options: RunSuiteOptions): Promise<ScenarioResult
 async function runScenario(
   options: RunSuiteOptions,
   scenario: Scenario,
-  turns: SimulationTurn[],
+  callerTurns: (SimulationTurn | { say: string })[],
   run: number,
 ): Promise<ScenarioResult> {
   const started = performance.now();
   const scratchDir = mkdtempSync(join(tmpdir(), 'voice-agent-test-'));
+  let voice: CallerVoice | undefined;
   try {
     const { agent } = loadAgent(options.suite.agent, { env: options.env, simulation: { scratchDir } });
     const cassettePath = scenario.replay_tools
       ? resolve(options.suite.dir, scenario.replay_tools)
       : options.replayTools;
     const replay = cassettePath ? readCassette(cassettePath) : undefined;
+    const realtimeUrl = options.realtimeUrl ?? options.env.OPENAI_REALTIME_URL ?? agent.realtime.url;
+    // text turns and personas are spoken by a second Realtime session acting as the caller
+    if (scenario.persona || callerTurns.some((t) => 'say' in t))
+      voice = await CallerVoice.open({
+        url: realtimeUrl,
+        model: agent.model,
+        apiKey: options.env.OPENAI_API_KEY ?? '',
+        instructions: personaInstructions(scenario.persona?.goal ?? 'say the lines you are given'),
+      });
+    const turns: SimulationTurn[] = [];
+    for (const t of callerTurns)
+      turns.push('say' in t ? { file: `say: "${t.say}"`, audio: await voice!.say(t.say) } : t);
+    const persona = scenario.persona;
+    let saidGoodbye = false;
+    const nextTurn =
+      persona && voice
+        ? async (agentSaid: Buffer, turnsSoFar: number): Promise<SimulationTurn | undefined> => {
+            if (saidGoodbye || turnsSoFar >= callerTurns.length + persona.max_turns) return undefined;
+            const { audio, transcript } = await voice!.reply(agentSaid);
+            saidGoodbye = /\b(good ?bye|bye)\b/i.test(transcript);
+            return { file: `persona: "${transcript || '…'}"`, audio };
+          }
+        : undefined;
     const recorded = options.recorded;
     const toolSource = (pool: ToolSource): ToolSource => {
       let source: ToolSource = replay ? new ReplayTools(replay) : pool;
@@ -94,8 +127,8 @@ async function runScenario(
       logger: options.logger,
       model: options.model,
       script: scenario.script,
-      callerTranscripts: scenario.caller.map((t) => t.text ?? ''),
-      realtimeUrl: options.realtimeUrl ?? agent.realtime.url,
+      callerTranscripts: scenario.caller.map((t) => ('say' in t ? t.say : (t.text ?? ''))),
+      realtimeUrl,
       dataDir: agent.records.enabled ? options.dataDir : undefined,
       toolSource,
       startMcpServers: !replay,
@@ -111,6 +144,7 @@ async function runScenario(
         tailS: 1,
         expectGreeting: Boolean(agent.greeting),
         logOf: (sid) => target.logOf(sid),
+        ...(nextTurn ? { nextTurn } : {}),
       }));
     } finally {
       await target.close();
@@ -135,6 +169,7 @@ async function runScenario(
       durationMs: Math.round(performance.now() - started),
     };
   } finally {
+    voice?.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }
 }

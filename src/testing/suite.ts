@@ -23,53 +23,74 @@ const toolFault = z.strictObject({
   delay_ms: z.number().int().nonnegative().max(60_000).optional().describe('Answer after this long.'),
 });
 
-export const scenarioSchema = z.strictObject({
-  name: z.string().min(1),
-  caller: z
-    .array(
-      z.strictObject({
-        audio: z
-          .string()
-          .min(1)
-          .describe('A recorded caller turn (.ulaw/.raw μ-law 8 kHz or .wav), relative to the suite file.'),
-        text: z
-          .string()
+const callerTurn = z.union([
+  z.strictObject({
+    audio: z
+      .string()
+      .min(1)
+      .describe('A recorded caller turn (.ulaw/.raw μ-law 8 kHz or .wav), relative to the suite file.'),
+    text: z
+      .string()
+      .optional()
+      .describe('What the caller says in it: the local model reports it as the transcript.'),
+  }),
+  z.strictObject({
+    say: z
+      .string()
+      .min(1)
+      .describe('Words a second Realtime session speaks as the caller (--model realtime only).'),
+  }),
+]);
+
+export const scenarioSchema = z
+  .strictObject({
+    name: z.string().min(1),
+    caller: z.array(callerTurn).default([]).describe('The caller turns, in order.'),
+    persona: z
+      .strictObject({
+        goal: z.string().min(1).describe('What the simulated caller wants; it improvises toward it.'),
+        max_turns: z.number().int().positive().max(20).default(4),
+      })
+      .optional()
+      .describe(
+        'After the caller turns: a simulated caller that listens and answers (--model realtime only).',
+      ),
+    script: z
+      .array(scriptStepSchema)
+      .default([])
+      .describe('What the local model says and which tools it calls; a real model ignores it.'),
+    tools: z
+      .record(z.string(), toolFault)
+      .optional()
+      .describe('Fault injection by tool name: an error, a timeout, a canned result, a delay.'),
+    replay_tools: z
+      .string()
+      .optional()
+      .describe(
+        'Answer tool calls from this cassette (written by --record-tools) without starting the MCP servers.',
+      ),
+    expect: z
+      .strictObject({
+        tools: z
+          .array(toolExpectation)
           .optional()
-          .describe('What the caller says in it: the local model reports it as the transcript.'),
-      }),
-    )
-    .min(1)
-    .describe('The caller turns, in order.'),
-  script: z
-    .array(scriptStepSchema)
-    .default([])
-    .describe('What the local model says and which tools it calls; a real model ignores it.'),
-  tools: z
-    .record(z.string(), toolFault)
-    .optional()
-    .describe('Fault injection by tool name: an error, a timeout, a canned result, a delay.'),
-  replay_tools: z
-    .string()
-    .optional()
-    .describe(
-      'Answer tool calls from this cassette (written by --record-tools) without starting the MCP servers.',
-    ),
-  expect: z
-    .strictObject({
-      tools: z
-        .array(toolExpectation)
-        .optional()
-        .describe('Tools called, in this order (others may come between).'),
-      not_tools: z.array(z.string()).optional().describe('Tools that must not be called.'),
-      said: z
-        .array(z.string())
-        .optional()
-        .describe('Regexes the agent’s words must match ("/re/flags" or a bare pattern, case-insensitive).'),
-      outcome: z.enum(['hangup', 'transfer', 'fallback']).optional(),
-      max_turn_latency_ms: z.number().int().positive().optional(),
-    })
-    .default({}),
-});
+          .describe('Tools called, in this order (others may come between).'),
+        not_tools: z.array(z.string()).optional().describe('Tools that must not be called.'),
+        said: z
+          .array(z.string())
+          .optional()
+          .describe(
+            'Regexes the agent’s words must match ("/re/flags" or a bare pattern, case-insensitive).',
+          ),
+        outcome: z.enum(['hangup', 'transfer', 'fallback']).optional(),
+        max_turn_latency_ms: z.number().int().positive().optional(),
+      })
+      .default({}),
+  })
+  .refine((s) => s.caller.length > 0 || s.persona !== undefined, {
+    message: 'give caller turns, a persona, or both',
+    path: ['caller'],
+  });
 
 export const suiteSchema = z.strictObject({
   agent: z.string().min(1).describe('The agent file, relative to the suite file.'),

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -132,6 +133,28 @@ describe('voice-agent CLI', () => {
     expect(code).toBe(0);
     expect(stdout).toBe(readFileSync(join(ROOT, 'agents/test-suite.schema.json'), 'utf8'));
     expect(JSON.parse(stdout).required).toEqual(['agent', 'scenarios']);
+  });
+});
+
+describe('the npm package', () => {
+  it('ships the CLI, the agents, the schemas and the LICENSE, and no database', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'bin/voice-agent.js',
+        'agents/moving.yaml',
+        'agents/moving.test.yaml',
+        'agents/agent.schema.json',
+        'agents/test-suite.schema.json',
+      ]),
+    );
+    expect(files.filter((f) => /\.(sqlite|db)(-\w+)?$/.test(f))).toEqual([]);
   });
 });
 

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { ROOT, runCli } from '../../helpers/cli.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
 
@@ -137,6 +138,59 @@ ${quoteScenario('tool timeout', `      tools: [get_quote]\n`, `    tools:\n     
     const result = await runCli(['test', file, '--model', 'realtime']);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--model local');
+  });
+});
+
+describe('text and persona callers (a second Realtime session speaks for the caller), against the test fake', () => {
+  it('say: turns are spoken over the Twilio path; a persona answers what the agent said, for up to max_turns', async () => {
+    const fake = await startFakeRealtime({ apiKey: 'sk-suite' });
+    try {
+      const dir = tmp();
+      writeFiles(dir, {
+        'agent.yaml': 'name: shop\ninstructions: Be brief.\ngreeting: Hello, Swift Movers.\n',
+        'suite.yaml': `agent: ./agent.yaml
+scenarios:
+  - name: a caller who speaks text, then improvises
+    caller:
+      - say: Do you move pianos?
+    persona:
+      goal: book a move for a piano on Friday
+      max_turns: 2
+    expect:
+      said: ["/answer number 3/i"]
+`,
+      });
+      const result = await runCli(['test', 'suite.yaml', '--model', 'realtime', '--json'], {
+        cwd: dir,
+        env: { OPENAI_API_KEY: 'sk-suite', OPENAI_REALTIME_URL: fake.url },
+        timeoutMs: 90_000,
+      });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const run = JSON.parse(result.stdout).results[0];
+      // one spoken line and two improvised answers, each heard and answered by the agent
+      expect(run.latency.turns.map((t: { file: string }) => t.file)).toEqual([
+        'say: "Do you move pianos?"',
+        expect.stringMatching(/^persona: /),
+        expect.stringMatching(/^persona: /),
+      ]);
+      // the caller's session: configured as a μ-law caller with its goal, asked to say the line exactly
+      const callerSession = fake
+        .callSessions()
+        .find((s) => JSON.stringify(s.sent('session.update')[0]).includes('book a move for a piano'))!;
+      expect(callerSession.responses[0]!.instructions).toContain('"Do you move pianos?"');
+      expect(callerSession.errors).toEqual([]);
+      expect(callerSession.sent('input_audio_buffer.commit')).toHaveLength(2); // the agent's words, heard twice
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('with the local model, text callers are refused with the reason', async () => {
+    const { file } = suite(`  - name: spoken\n    caller:\n      - say: Hello\n`);
+    const result = await runCli(['test', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('needs a real speech model; run with --model realtime');
   });
 });
 
