@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { argumentsObject } from '../tools/tool-arguments.js';
 import type { CallRecord } from './call-record.js';
 
 /**
@@ -14,7 +15,10 @@ export function scenarioFromRecord(record: CallRecord, turnFiles: string[]): Rec
     ...record.transcript
       .filter((l) => l.role === 'agent' && l.startMs >= firstCallerAt)
       .map((l) => ({ at: l.startMs, step: { say: l.text } as Record<string, unknown> })),
-    ...record.toolCalls.map((t) => ({ at: t.atMs, step: { call: t.name, args: parseArgs(t.arguments) } })),
+    ...record.toolCalls.map((t) => ({
+      at: t.atMs,
+      step: { call: t.name, args: argumentsObject(t.arguments) },
+    })),
   ].sort((a, b) => a.at - b.at);
   const outcome =
     record.outcome.kind === 'completed'
@@ -41,15 +45,4 @@ export function scenarioFromRecord(record: CallRecord, turnFiles: string[]): Rec
 /** A whole suite file around one scenario. */
 export function suiteYaml(agentPath: string, scenario: Record<string, unknown>): string {
   return `# A regression test from a real call: voice-agent test ${'<this file>'}\n${stringify({ agent: agentPath, scenarios: [scenario] })}`;
-}
-
-function parseArgs(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }

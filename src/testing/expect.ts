@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { parseTextExpectation } from '../simulate/expectations.js';
 import type { SimulationReport } from '../simulate/simulation.js';
+import { argumentsObject } from '../tools/tool-arguments.js';
 import type { Scenario } from './suite.js';
 
 /** The problems a fallback produces, which a scenario expecting the fallback does not count. */
@@ -27,7 +28,7 @@ export function checkScenario(report: SimulationReport, expect: Scenario['expect
   const problems = report.problems.filter(
     (p) => !(expect.outcome === 'fallback' && FALLBACK_PROBLEM.test(p)),
   );
-  const calls = report.tool_calls.map((c) => ({ name: c.name, args: parseArgs(c.arguments) }));
+  const calls = report.tool_calls.map((c) => ({ name: c.name, args: argumentsObject(c.arguments) }));
   const seen = calls.length ? calls.map((c) => c.name).join(', ') : 'no tool';
   let from = 0;
   for (const wanted of expect.tools ?? []) {
@@ -68,17 +69,6 @@ export function checkScenario(report: SimulationReport, expect: Scenario['expect
         );
   }
   return problems;
-}
-
-function parseArgs(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return value && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }
 
 /** Every expected argument is there: equal, or a string matching "/regex/flags". */

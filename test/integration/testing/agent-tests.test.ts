@@ -16,6 +16,25 @@ function suite(body: string): { dir: string; file: string } {
   return { dir, file: join(dir, 'suite.yaml') };
 }
 
+/** simulate --model local with a script: a line, a check_availability call, then the answer. */
+function simulateScripted(dir: string, first: string, env: Record<string, string> = {}) {
+  writeFiles(dir, {
+    'script.yaml': `- say: ${first}\n- call: check_availability\n  args: { date: "2027-03-16" }\n- say: We have a morning slot.\n`,
+  });
+  const args = [
+    '--model',
+    'local',
+    '--script',
+    join(dir, 'script.yaml'),
+    '--speed',
+    '4',
+    '--tail',
+    '0.5',
+    '--json',
+  ];
+  return runCli(['simulate', MOVING, '--audio', AUDIO, ...args], { cwd: dir, env, timeoutMs: 60_000 });
+}
+
 const quoteScenario = (name: string, expect: string, extra = '') => `  - name: ${name}
     caller:
       - audio: ${AUDIO}
@@ -198,28 +217,7 @@ describe('calls export --as-test', () => {
   it('turns a recorded call into a scenario that replays it and passes', async () => {
     const dir = tmp();
     const env = { VOICE_AGENT_DATA_DIR: join(dir, 'data') };
-    writeFiles(dir, {
-      'script.yaml':
-        '- say: One moment.\n- call: check_availability\n  args: { date: "2027-03-16" }\n- say: We have a morning slot on the sixteenth.\n',
-    });
-    const sim = await runCli(
-      [
-        'simulate',
-        MOVING,
-        '--audio',
-        AUDIO,
-        '--model',
-        'local',
-        '--script',
-        join(dir, 'script.yaml'),
-        '--speed',
-        '4',
-        '--tail',
-        '0.5',
-        '--json',
-      ],
-      { cwd: dir, env, timeoutMs: 60_000 },
-    );
+    const sim = await simulateScripted(dir, 'One moment.', env);
     expect(sim.code).toBe(0);
     const callSid = JSON.parse(sim.stdout).call_sid;
     const exported = await runCli(
@@ -263,28 +261,7 @@ describe('voice-agent init', () => {
 describe('voice-agent simulate --model local', () => {
   it('runs offline with a script, on a throwaway database the agent file names for simulations', async () => {
     const dir = tmp();
-    writeFiles(dir, {
-      'script.yaml':
-        '- say: Let me check.\n- call: check_availability\n  args: { date: "2027-03-16" }\n- say: We have a morning slot.\n',
-    });
-    const result = await runCli(
-      [
-        'simulate',
-        MOVING,
-        '--audio',
-        AUDIO,
-        '--model',
-        'local',
-        '--script',
-        join(dir, 'script.yaml'),
-        '--speed',
-        '4',
-        '--tail',
-        '0.5',
-        '--json',
-      ],
-      { cwd: dir, timeoutMs: 60_000 },
-    );
+    const result = await simulateScripted(dir, 'Let me check.');
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.tool_calls.map((t: { name: string }) => t.name)).toEqual(['check_availability']);
