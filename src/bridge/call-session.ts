@@ -85,6 +85,8 @@ export class CallSession implements CallControl {
   #finish: PendingFinish | undefined;
   /** The finish is being carried out (e.g. a REST redirect in flight). */
   #completingFinish = false;
+  /** Caller turns the model committed (a confirmation must come after its question). */
+  #callerTurns = 0;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -131,6 +133,7 @@ export class CallSession implements CallControl {
         });
       },
       onFault: (what, error) => this.#crash(what, error),
+      onStarted: (call) => this.#scope.emit({ type: 'tool_started', name: call.name, callId: call.callId }),
     });
   }
 
@@ -216,6 +219,19 @@ export class CallSession implements CallControl {
       `call ended: ${outcome.reason}`,
     );
     this.#scope.teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
+  }
+
+  get callerTurns(): number {
+    return this.#callerTurns;
+  }
+
+  /** CallControl: a filler while a tool runs, only into silence. */
+  sayWhileWaiting(text: string): void {
+    if (this.#state !== 'active' || this.#finish) return;
+    if (this.#o.model.responding || this.#input.speaking || !this.#speech.silent) return;
+    this.#o.model.respond(
+      `A tool you called is still working. Say exactly this to the caller, and nothing else: "${text}"`,
+    );
   }
 
   /** CallControl: end or transfer once the agent's current speech has been heard. */
@@ -314,6 +330,7 @@ export class CallSession implements CallControl {
         this.#input.speechStopped();
         return;
       case 'turn_committed':
+        this.#callerTurns++;
         // the model answers a turn itself only when create_response is on and no response runs
         if (!this.#o.behaviour.createResponse || this.#o.model.responding) this.#o.model.respond();
         return;

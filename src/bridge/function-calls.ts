@@ -16,6 +16,8 @@ export interface FunctionCallLoopOptions {
   signal: AbortSignal;
   now(): number;
   onRecord(record: ToolCallRecord): void;
+  /** A call starts running (for the event stream). */
+  onStarted?(call: ModelToolCall): void;
   /** A bug in the loop's own follow-up (not in a tool): the owner ends the call. */
   onFault(what: string, error: unknown): void;
 }
@@ -76,6 +78,7 @@ export class FunctionCallLoop {
 
   async #run(item: ModelToolCall): Promise<void> {
     const started = this.#options.now();
+    this.#options.onStarted?.(item);
     let output: string;
     try {
       output = await this.#options.tools.execute(

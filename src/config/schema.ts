@@ -146,7 +146,14 @@ const mcpCommon = {
     .describe(
       'Longest a connection (and tool listing) may take before the server is retried in the background.',
     ),
-  allowed_tools: z.array(z.string().min(1)).optional().describe('Only these tools are offered to the model.'),
+  allowed_tools: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('Only these tools are offered to the model (names, or patterns with * and ?).'),
+  denied_tools: z
+    .array(z.string().min(1))
+    .optional()
+    .describe('These tools are never offered (names, or patterns with * and ?).'),
 };
 
 const mcpHttpServer = z.strictObject({
@@ -197,6 +204,39 @@ const callSchema = z.strictObject({
   fallback: fallbackSchema
     .default({ say: DEFAULT_FALLBACK_SAY })
     .describe('What the caller hears when the agent cannot be reached.'),
+});
+
+const toolSettingsSchema = z.strictObject({
+  filler: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Said to the caller when the tool has not answered after filler_after_ms, so there is no dead air.',
+    ),
+  filler_after_ms: z.number().int().min(0).max(30_000).default(1_500),
+  timeout_ms: z
+    .number()
+    .int()
+    .positive()
+    .max(120_000)
+    .optional()
+    .describe("Longest the tool may take in a call (beats its server's timeout_ms when shorter)."),
+  on_timeout: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('What the agent tells the caller when the tool times out.'),
+  confirm: z
+    .boolean()
+    .optional()
+    .describe(
+      "Run only after the caller confirmed: the first call asks the model to read the details back and get a yes. Default: the tool's MCP destructiveHint.",
+    ),
+  redact: z
+    .boolean()
+    .default(false)
+    .describe('Keep this tool’s arguments and results out of logs and call records.'),
 });
 
 const price = z.number().nonnegative();
@@ -251,6 +291,12 @@ export const agentSchema = z
     realtime: realtimeSchema.default(realtimeSchema.parse({})),
     mcp_servers: z.array(mcpServerSchema).default([]),
     tools: toolsSchema.default({ end_call: true }),
+    tool_settings: z
+      .record(z.string().min(1), toolSettingsSchema)
+      .default({})
+      .describe(
+        'How tools behave on a phone, by tool name or pattern (book_*): fillers, timeouts, confirmation, redaction.',
+      ),
     call: callSchema.default(callSchema.parse({})),
     twilio: z.strictObject({ phone_number: E164.optional() }).default({}),
     logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
@@ -297,6 +343,7 @@ export const agentSchema = z
 /** The agent file as written (after defaults). */
 export type AgentFile = z.output<typeof agentSchema>;
 export type McpServerConfig = AgentFile['mcp_servers'][number];
+export type ToolSettings = z.output<typeof toolSettingsSchema>;
 export type TurnDetection = z.output<typeof turnDetectionSchema>;
 
 /** The agent after loading: instructions resolved, source path kept for messages. */

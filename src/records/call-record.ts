@@ -58,6 +58,8 @@ export interface RecordContext {
   transcriptionPerMinute: number | undefined;
   /** Replace what was said and tool payloads by their lengths (records.redact). */
   redact: boolean;
+  /** Tools whose payloads stay out of records (tool_settings.redact). */
+  redactTool?: (name: string) => boolean;
   /** Wall-clock ms, injectable for tests. */
   now?: () => number;
 }
@@ -148,8 +150,8 @@ export class RecordBuilder {
         r.toolCalls.push({
           name: event.name,
           callId: event.callId,
-          arguments: this.#redact(event.arguments),
-          output: this.#redact(event.output),
+          arguments: this.#redact(event.arguments, this.#c.redactTool?.(event.name)),
+          output: this.#redact(event.output, this.#c.redactTool?.(event.name)),
           ok: event.ok,
           atMs: at - event.durationMs,
           durationMs: event.durationMs,
@@ -243,7 +245,7 @@ export class RecordBuilder {
     });
   }
 
-  #redact(text: string): string {
-    return this.#c.redact ? `[${text.length} chars redacted]` : text;
+  #redact(text: string, also = false): string {
+    return this.#c.redact || also ? `[${text.length} chars redacted]` : text;
   }
 }

@@ -4,6 +4,7 @@ import type { CallEvent } from '../bridge/call-events.js';
 import type { CallAudioTap } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { byToolPattern } from '../tools/tool-pattern.js';
 import { AudioRecorder } from './audio-recorder.js';
 import { type CallRecord, RecordBuilder, type RecordContext } from './call-record.js';
 import { pricingFor } from './pricing.js';
@@ -45,6 +46,7 @@ export class CallRecords {
       simulated: options.simulated ?? false,
       ...pricingFor(options.agent),
       redact: records.redact,
+      redactTool: (name) => byToolPattern(options.agent.tool_settings, name)?.redact ?? false,
     };
   }
 

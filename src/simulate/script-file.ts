@@ -10,6 +10,9 @@ export const scriptStepSchema = z.union([
     call: z.string().min(1).describe('A tool the local model calls (MCP or built-in, e.g. end_call).'),
     args: z.record(z.string(), z.unknown()).optional().describe('Its arguments.'),
   }),
+  z.strictObject({
+    wait: z.literal('caller').describe("Hold the rest of the script until the caller's next turn."),
+  }),
 ]);
 
 /** A `--script` file: a YAML list of steps (`- say: …`, `- call: tool` with `args`). */
@@ -30,7 +33,7 @@ export function loadScript(path: string, shown: string): ScriptStep[] {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new UsageError(
-      `--script ${shown}: step ${issue.path.map(String).join('.') || '(top)'}: expected "- say: text" or "- call: tool" with optional args (${issue.message})`,
+      `--script ${shown}: step ${issue.path.map(String).join('.') || '(top)'}: expected "- say: text", "- call: tool" with optional args, or "- wait: caller" (${issue.message})`,
     );
   }
   return result.data;

@@ -1,4 +1,4 @@
-import { MULAW_BYTES_PER_MS, MULAW_SILENCE, mulawRms } from '../audio/mulaw.js';
+import { FRAME_MS, MULAW_BYTES_PER_MS, MULAW_SILENCE, mulawRms } from '../audio/mulaw.js';
 import type { CallLog } from './call-log.js';
 import { type CallerEvent, CallFailedError, TwilioCaller } from './twilio-caller.js';
 import type { NextStep } from './twiml-reader.js';
@@ -33,6 +33,11 @@ export interface SimulationOptions {
   tailS: number;
   /** Whether to wait for a greeting first (unknown for a remote server: waited for briefly). */
   expectGreeting: boolean | 'maybe';
+  /**
+   * In-process runs: the agent is still working (a tool is running), so a caller waits for its
+   * answer instead of taking the silence for the end of it.
+   */
+  busy?: () => boolean;
   /** For in-process runs: the server-side record of the call, once it ended. */
   /** The server's log of a call (in-process runs): its transcript, tool calls and outcome. */
   logOf?: (callSid: string) => Promise<CallLog | undefined>;
@@ -121,6 +126,17 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const firstAudioAfter = (t: number) => agentAudioEvents.find((at) => at >= t) ?? null;
   const wall = (callMs: number) => Math.round(callMs / options.speed);
   let endedBy: SimulationReport['outcome']['ended_by'] = 'caller';
+  /** While a tool runs, the answer is still coming: wait for it (bounded by the turn gap). */
+  const waitWhileBusy = async () => {
+    if (!options.busy?.()) return;
+    const until = caller.now() + options.turnGapS * 1000 * options.speed;
+    while (caller.open && options.busy() && caller.now() < until) await caller.pause(FRAME_MS * 5);
+    // the answer to the tool's output comes after it (a filler before does not count)
+    const done = caller.now();
+    while (caller.open && firstAudioAfter(done) === null && caller.now() < until)
+      await caller.pause(FRAME_MS);
+    if (caller.open) await caller.waitForAgent({ timeoutMs: options.turnGapS * 1000 });
+  };
   let firstTurnAt: number | undefined;
 
   try {
@@ -159,6 +175,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       const speechEnd = startedAt + speechMs;
       agentHeardFrom = caller.now();
       await caller.waitForAgent({ timeoutMs: gapMs });
+      await waitWhileBusy();
       const first = firstAudioAfter(speechEnd);
       turnsReport.push({
         turn: turnIndex,
@@ -174,6 +191,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
         );
       }
     }
+    await waitWhileBusy();
     if (caller.open) await caller.pause(options.tailS * 1000);
     if (caller.open) await caller.hangUp();
     else endedBy = 'agent';

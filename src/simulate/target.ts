@@ -24,6 +24,8 @@ export interface FetchedRecord {
 export interface SimulationTarget {
   webhookUrl: string;
   authToken: string;
+  /** A tool is running on some call: the agent is still working on its answer. */
+  busy(): boolean;
   /** A call's log from its event stream, once it has ended (undefined after 5 s). */
   logOf(callSid: string): Promise<CallLog | undefined>;
   /** The call's record and recording, when records are kept. */
@@ -92,6 +94,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
   const logs = new Map<string, CallLog>();
   const ended = new Set<string>();
   const waiters = new Map<string, (log: CallLog) => void>();
+  const running = new Set<string>();
   const records =
     options.dataDir === undefined && !options.recordsInMemory
       ? undefined
@@ -121,6 +124,9 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
         const log = logs.get(callSid) ?? new CallLog();
         logs.set(callSid, log);
         log.add(event);
+        if (event.type === 'tool_started') running.add(event.callId);
+        if (event.type === 'tool_call') running.delete(event.callId);
+        if (event.type === 'ended') running.clear();
         options.onCallEvent?.(callSid, event);
         if (event.type === 'ended') {
           ended.add(callSid);
@@ -133,6 +139,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
     return {
       webhookUrl: runtime.server.webhookUrl,
       authToken,
+      busy: () => running.size > 0,
       logOf: (callSid) =>
         ended.has(callSid)
           ? Promise.resolve(logs.get(callSid))

@@ -28,18 +28,29 @@ export function checkScenario(report: SimulationReport, expect: Scenario['expect
   const problems = report.problems.filter(
     (p) => !(expect.outcome === 'fallback' && FALLBACK_PROBLEM.test(p)),
   );
-  const calls = report.tool_calls.map((c) => ({ name: c.name, args: argumentsObject(c.arguments) }));
+  const calls = report.tool_calls.map((c) => ({
+    name: c.name,
+    args: argumentsObject(c.arguments),
+    output: c.output,
+  }));
   const seen = calls.length ? calls.map((c) => c.name).join(', ') : 'no tool';
   let from = 0;
   for (const wanted of expect.tools ?? []) {
     const name = typeof wanted === 'string' ? wanted : wanted.name;
     const args = typeof wanted === 'string' ? undefined : wanted.args;
+    const output =
+      typeof wanted === 'string' || !wanted.output ? undefined : parseTextExpectation(wanted.output);
     const index = calls.findIndex(
-      (c, i) => i >= from && c.name === name && (!args || argsMatch(c.args, args)),
+      (c, i) =>
+        i >= from &&
+        c.name === name &&
+        (!args || argsMatch(c.args, args)) &&
+        (!output || output.test(c.output)),
     );
     if (index < 0) {
+      const answers = calls.filter((c) => c.name === name).map((c) => c.output.slice(0, 120));
       problems.push(
-        `expected a call to ${name}${args ? ` with ${JSON.stringify(args)}` : ''}${from > 0 ? ' after the tools before it' : ''}; the agent called: ${seen}`,
+        `expected a call to ${name}${args ? ` with ${JSON.stringify(args)}` : ''}${output ? ` answering ${output}` : ''}${from > 0 ? ' after the tools before it' : ''}; the agent called: ${seen}${output && answers.length ? ` (answers: ${answers.join(' / ')})` : ''}`,
       );
       continue;
     }

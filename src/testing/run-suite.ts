@@ -144,6 +144,7 @@ async function runScenario(
         tailS: 1,
         expectGreeting: Boolean(agent.greeting),
         logOf: (sid) => target.logOf(sid),
+        busy: () => target.busy(),
         ...(nextTurn ? { nextTurn } : {}),
       }));
     } finally {

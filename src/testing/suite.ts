@@ -13,6 +13,10 @@ const toolExpectation = z.union([
       .record(z.string(), z.unknown())
       .optional()
       .describe('Arguments that must match: equal values, or "/regex/flags" for strings.'),
+    output: z
+      .string()
+      .optional()
+      .describe('A regex the tool’s answer must match ("/re/flags", or a bare pattern).'),
   }),
 ]);
 

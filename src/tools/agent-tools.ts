@@ -1,7 +1,9 @@
-import type { AgentConfig } from '../config/schema.js';
+import type { AgentConfig, ToolSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
 import { builtinDefinitions, type RestTransfer, runBuiltin } from './builtin-tools.js';
+import { ConfirmationGate } from './confirmation.js';
+import { byToolPattern } from './tool-pattern.js';
 import { toolFailure } from './tool-result.js';
 import type { CallControl, ToolDefinition, ToolExecutor, ToolSource } from './types.js';
 
@@ -27,40 +29,106 @@ export class AgentTools {
   }
 
   forCall(control: CallControl, logger: Logger): ToolExecutor {
-    const showPayloads = this.#agent.logging.tool_payloads;
+    const confirmations = new ConfirmationGate();
     return {
       execute: async (call, signal) => {
         const started = performance.now();
+        const settings = byToolPattern(this.#agent.tool_settings, call.name);
         let output: string;
-        let args: Record<string, unknown> = {};
+        let args: Record<string, unknown>;
         try {
           const parsed: unknown = call.arguments ? JSON.parse(call.arguments) : {};
           if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
             throw new Error('not an object');
           args = parsed as Record<string, unknown>;
-          output =
-            runBuiltin(call.name, args, this.#agent, control, this.#restTransfer) ??
-            (this.#pool?.has(call.name)
-              ? await this.#pool.call(call.name, args, signal)
-              : toolFailure(`There is no tool named "${call.name}".`));
         } catch {
+          args = {};
           output = toolFailure(
             'The tool arguments were not a valid JSON object; call the tool again with valid arguments.',
           );
+          return this.#logged(call, output, started, settings, logger);
         }
-        const failed = output.startsWith('{"error"');
-        logger[failed ? 'warn' : 'info'](
-          {
-            tool: call.name,
-            callId: call.callId,
-            ms: Math.round(performance.now() - started),
-            arguments: redactText(call.arguments, showPayloads),
-            result: redactText(output, showPayloads),
-          },
-          failed ? 'tool call failed' : 'tool call',
-        );
-        return output;
+        const destructive = this.#pool?.definitions().find((d) => d.name === call.name)?.destructive;
+        const ask =
+          (settings?.confirm ?? destructive)
+            ? confirmations.check(call.name, args, control.callerTurns)
+            : undefined;
+        output =
+          ask ??
+          runBuiltin(call.name, args, this.#agent, control, this.#restTransfer) ??
+          (this.#pool?.has(call.name)
+            ? await this.#runOnPhone(call.name, args, signal, settings, control)
+            : toolFailure(`There is no tool named "${call.name}".`));
+        return this.#logged(call, output, started, settings, logger);
       },
     };
+  }
+
+  /**
+   * An MCP tool as a phone call needs it: a filler when it is slow (no dead air), and a bounded wait
+   * whose timeout gives the model words for the caller.
+   */
+  async #runOnPhone(
+    name: string,
+    args: Record<string, unknown>,
+    signal: AbortSignal,
+    settings: ToolSettings | undefined,
+    control: CallControl,
+  ): Promise<string> {
+    const pool = this.#pool!;
+    const filler = settings?.filler;
+    const fillerTimer = filler
+      ? setTimeout(() => control.sayWhileWaiting(filler), settings.filler_after_ms)
+      : undefined;
+    fillerTimer?.unref();
+    const timeoutMs = settings?.timeout_ms;
+    const abort = new AbortController();
+    const onAbort = () => abort.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const run = pool.call(name, args, abort.signal);
+      if (timeoutMs === undefined) return await run;
+      const timedOut = new Promise<string>((resolve) => {
+        timer = setTimeout(() => {
+          const say = settings?.on_timeout;
+          // settled first, so the race is won by the timeout and not by the aborted call's own answer
+          resolve(
+            toolFailure(
+              `The tool did not answer within ${timeoutMs / 1000} seconds.${say ? ` Tell the caller: "${say}"` : ''}`,
+            ),
+          );
+          abort.abort(new Error('timed out'));
+        }, timeoutMs);
+        timer.unref();
+      });
+      return await Promise.race([run, timedOut]);
+    } finally {
+      clearTimeout(fillerTimer);
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #logged(
+    call: { name: string; callId: string; arguments: string },
+    output: string,
+    started: number,
+    settings: ToolSettings | undefined,
+    logger: Logger,
+  ): string {
+    const showPayloads = this.#agent.logging.tool_payloads && !settings?.redact;
+    const failed = output.startsWith('{"error"');
+    logger[failed ? 'warn' : 'info'](
+      {
+        tool: call.name,
+        callId: call.callId,
+        ms: Math.round(performance.now() - started),
+        arguments: redactText(call.arguments, showPayloads),
+        result: redactText(output, showPayloads),
+      },
+      failed ? 'tool call failed' : 'tool call',
+    );
+    return output;
   }
 }

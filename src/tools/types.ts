@@ -5,6 +5,8 @@ export interface ToolDefinition {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** Not for the model: the tool destroys or changes something for good (asks for confirmation). */
+  destructive?: boolean;
 }
 
 /**
@@ -40,4 +42,11 @@ export interface CallControl {
    * REST transfer); if it throws, the outcome still applies.
    */
   finishAfterSpeech(request: { outcome: CallOutcome; farewell: string; before?: () => Promise<void> }): void;
+  /** Caller turns so far: a confirmation counts only from a turn after the question. */
+  readonly callerTurns: number;
+  /**
+   * While a tool runs: have the agent say this now (a filler), unless someone is speaking or an
+   * answer is already under way — then it would only talk over them, and is skipped.
+   */
+  sayWhileWaiting(text: string): void;
 }

@@ -84,6 +84,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
   let webhookUrl: string;
   let authToken: string | undefined;
   let logOf: ((callSid: string) => Promise<CallLog | undefined>) | undefined;
+  let busy: (() => boolean) | undefined;
   let close = async () => {};
   /** The latest tool call of an in-process call, for the progress line. */
   let lastTool: string | undefined;
@@ -126,6 +127,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       },
     });
     ({ webhookUrl, authToken, logOf, recordOf } = target);
+    busy = () => target.busy();
     close = async () => {
       await target.close();
       removeScratch();
@@ -150,6 +152,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       tailS,
       expectGreeting: options.url ? 'maybe' : Boolean(agent.greeting),
       logOf,
+      busy,
       onProgress: ({ callMs, turn, turns: total, speaking }) => {
         const who =
           speaking === 'caller' ? 'caller speaking' : speaking === 'agent' ? 'agent speaking' : 'quiet';

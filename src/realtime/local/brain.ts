@@ -26,7 +26,11 @@ export const defaultBrain: Brain = (ctx) => {
 };
 
 /** One step of a local-model script. */
-export type ScriptStep = { say: string } | { call: string; args?: Record<string, unknown> };
+export type ScriptStep =
+  | { say: string }
+  | { call: string; args?: Record<string, unknown> }
+  /** Stop here until the caller's next turn (e.g. a question that needs their answer first). */
+  | { wait: 'caller' };
 
 /** What the local model says to a caller turn when it has no script (or the script is used up). */
 export const ACKNOWLEDGEMENT = 'Okay, I understand.';
@@ -35,7 +39,8 @@ export const ACKNOWLEDGEMENT = 'Okay, I understand.';
  * A brain that follows a script: the greeting (and any other exact wording the bridge asks for) as
  * asked; every other response takes the next steps — what to say, then the tools to call — so a
  * `say` before a `call` is spoken in the same response, and the `say` after it answers once the
- * tool's output is in. When the script is used up, each turn gets a short acknowledgement.
+ * tool's output is in; `wait: caller` holds the rest until the caller's next turn. When the script
+ * is used up, each turn gets a short acknowledgement.
  */
 export function scriptBrain(script: readonly ScriptStep[] = []): Brain {
   let next = 0;
@@ -48,8 +53,11 @@ export function scriptBrain(script: readonly ScriptStep[] = []): Brain {
     }
     const says: string[] = [];
     const calls: { name: string; arguments: Record<string, unknown> }[] = [];
+    // a caller's turn releases a wait; nothing else does
+    if (ctx.trigger === 'turn' && script[next] && 'wait' in script[next]!) next++;
     while (next < script.length) {
       const step = script[next]!;
+      if ('wait' in step) break;
       if ('say' in step) {
         if (calls.length > 0) break; // what follows a call answers its output
         says.push(step.say);

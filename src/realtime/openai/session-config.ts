@@ -58,7 +58,15 @@ export function buildSessionUpdate(agent: AgentConfig, tools: readonly ToolDefin
       },
       output: { format: { type: 'audio/pcmu' }, voice: agent.voice, speed: realtime.speed },
     },
-    tools: tools.map((tool): RealtimeFunctionTool => ({ type: 'function', ...tool })),
+    // only what the model is told: a definition's own flags (destructive) stay here
+    tools: tools.map(
+      (tool): RealtimeFunctionTool => ({
+        type: 'function',
+        name: tool.name,
+        description: tool.description,
+        parameters: tool.parameters,
+      }),
+    ),
     tool_choice: 'auto',
   };
   return { type: 'session.update', event_id: SESSION_CONFIG_EVENT_ID, session };

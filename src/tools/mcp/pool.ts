@@ -80,7 +80,10 @@ export class McpPool {
 
   #rebuild(): void {
     const refs: ToolRef[] = [];
-    const byRef = new Map<string, { description: string; parameters: Record<string, unknown> }>();
+    const byRef = new Map<
+      string,
+      { description: string; parameters: Record<string, unknown>; destructive: boolean }
+    >();
     for (const c of this.#connections) {
       for (const tool of c.tools) {
         refs.push({ server: c.config.name, tool: tool.name });
@@ -90,7 +93,12 @@ export class McpPool {
     this.#exposed = exposeToolNames(refs, this.#reserved);
     this.#definitions = [...this.#exposed].map(([name, ref]) => {
       const tool = byRef.get(`${ref.server}\0${ref.tool}`)!;
-      return { name, description: tool.description, parameters: tool.parameters };
+      return {
+        name,
+        description: tool.description,
+        parameters: tool.parameters,
+        destructive: tool.destructive,
+      };
     });
   }
 }

@@ -11,6 +11,7 @@ import type { McpServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { version } from '../../version.js';
 import { repairToolSchema } from '../schema-repair.js';
+import { matchesToolPattern } from '../tool-pattern.js';
 import { formatToolResult, toolFailure } from '../tool-result.js';
 
 /** A tool of one server, ready to offer to the model (schema repaired). */
@@ -18,6 +19,8 @@ export interface ServerTool {
   name: string;
   description: string;
   parameters: Record<string, unknown>;
+  /** The server says the tool destroys or changes something for good (MCP `destructiveHint`). */
+  destructive: boolean;
 }
 
 export interface DroppedTool {
@@ -298,11 +301,13 @@ export class McpServerConnection {
       if (!cursor || cursors.has(cursor)) break; // a server repeating a cursor would loop forever
       cursors.add(cursor);
     }
-    const allowed = this.config.allowed_tools ? new Set(this.config.allowed_tools) : undefined;
+    const allowed = this.config.allowed_tools;
+    const denied = this.config.denied_tools ?? [];
     const tools: ServerTool[] = [];
     const dropped: DroppedTool[] = [];
     for (const tool of listed) {
-      if (allowed && !allowed.has(tool.name)) continue;
+      if (allowed && !allowed.some((p) => matchesToolPattern(tool.name, p))) continue;
+      if (denied.some((p) => matchesToolPattern(tool.name, p))) continue;
       if (tool.execution?.taskSupport === 'required') {
         dropped.push({
           name: tool.name,
@@ -319,11 +324,12 @@ export class McpServerConnection {
         name: tool.name,
         description: tool.description ?? tool.title ?? '',
         parameters: repaired.schema,
+        destructive: tool.annotations?.destructiveHint === true,
       });
     }
     if (allowed) {
       for (const name of allowed) {
-        if (!listed.some((t) => t.name === name))
+        if (!listed.some((t) => matchesToolPattern(t.name, name)))
           dropped.push({ name, reason: 'listed in allowed_tools but not offered by the server' });
       }
     }

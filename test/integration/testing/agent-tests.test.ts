@@ -54,11 +54,11 @@ describe('voice-agent test (local model, no key, the real moving tools server)',
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('4 of 4 passed (model: local)');
+    expect(result.stdout).toContain('6 of 6 passed (model: local)');
     const xml = readFileSync(junit, 'utf8');
-    expect(xml).toContain('<testsuite name="moving.test" tests="4" failures="0"');
-    expect(xml.match(/<testcase /g)).toHaveLength(4);
-  });
+    expect(xml).toContain('<testsuite name="moving.test" tests="6" failures="0"');
+    expect(xml.match(/<testcase /g)).toHaveLength(6);
+  }, 180_000);
 
   it('unmet expectations fail (exit 1) with what was expected and what happened, in text, JSON and JUnit', async () => {
     const { dir, file } = suite(

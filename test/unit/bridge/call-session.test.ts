@@ -297,6 +297,7 @@ describe('CallSession: the call event stream', () => {
       'agent_speech_stopped', // interrupted
       'barge_in',
       'caller_speech_stopped',
+      'tool_started',
       'tool_call',
       'state', // ended
       'ended',

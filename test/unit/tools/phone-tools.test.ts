@@ -1,0 +1,150 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../../src/observability/logger.js';
+import { AgentTools } from '../../../src/tools/agent-tools.js';
+import { matchesToolPattern } from '../../../src/tools/tool-pattern.js';
+import type { CallControl, ToolSource } from '../../../src/tools/types.js';
+import { testAgent } from '../../helpers/call-harness.js';
+
+/** A tool source whose tools answer after `ms` (or never), counting runs. */
+function source(
+  ms: Record<string, number | 'never'>,
+  destructive: string[] = [],
+): ToolSource & { runs: string[] } {
+  const runs: string[] = [];
+  return {
+    runs,
+    definitions: () =>
+      Object.keys(ms).map((name) => ({
+        name,
+        description: name,
+        parameters: { type: 'object' },
+        destructive: destructive.includes(name),
+      })),
+    has: (name) => name in ms,
+    call: (name, _args, signal) => {
+      runs.push(name);
+      const wait = ms[name]!;
+      return new Promise((resolve) => {
+        if (wait !== 'never') setTimeout(() => resolve(`{"ok":"${name}"}`), wait);
+        signal.addEventListener('abort', () => resolve('{"error":"aborted"}'));
+      });
+    },
+  };
+}
+
+function control(): CallControl & { turns: number; said: string[] } {
+  const c = {
+    callSid: 'CA1',
+    turns: 0,
+    said: [] as string[],
+    get callerTurns() {
+      return c.turns;
+    },
+    finishAfterSpeech: () => {},
+    sayWhileWaiting: (text: string) => c.said.push(text),
+  };
+  return c;
+}
+
+const logs: string[] = [];
+const logger = createLogger({ level: 'info', json: true, write: (l) => logs.push(l) });
+const call = (name: string, args: Record<string, unknown> = {}) => ({
+  name,
+  arguments: JSON.stringify(args),
+  callId: `c-${Math.random()}`,
+});
+
+describe('tools on a phone', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    logs.length = 0;
+  });
+
+  it('patterns: exact names and * / ? wildcards', () => {
+    expect(matchesToolPattern('book_move', 'book_*')).toBe(true);
+    expect(matchesToolPattern('get_booking', 'book_*')).toBe(false);
+    expect(matchesToolPattern('get_quote', 'get_quot?')).toBe(true);
+    expect(matchesToolPattern('get.quote', 'get_quote')).toBe(false);
+  });
+
+  it('a slow tool gets its filler said; a fast one does not', async () => {
+    vi.useFakeTimers();
+    const tools = new AgentTools(
+      testAgent({
+        tool_settings: { 'get_*': { filler: 'One moment, let me check.', filler_after_ms: 1000 } },
+      }),
+      source({ get_quote: 3000, get_fast: 200 }),
+    );
+    const ctl = control();
+    const exec = tools.forCall(ctl, logger);
+    const fast = exec.execute(call('get_fast'), new AbortController().signal);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(await fast).toBe('{"ok":"get_fast"}');
+    const slow = exec.execute(call('get_quote'), new AbortController().signal);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(ctl.said).toEqual(['One moment, let me check.']);
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(await slow).toBe('{"ok":"get_quote"}');
+    expect(ctl.said).toHaveLength(1);
+  });
+
+  it('a tool that times out is stopped, and the model gets the words for the caller', async () => {
+    vi.useFakeTimers();
+    const tools = new AgentTools(
+      testAgent({
+        tool_settings: {
+          get_quote: { timeout_ms: 2000, on_timeout: 'Sorry, our price list is slow today.' },
+        },
+      }),
+      source({ get_quote: 'never' }),
+    );
+    const pending = tools.forCall(control(), logger).execute(call('get_quote'), new AbortController().signal);
+    await vi.advanceTimersByTimeAsync(2001);
+    const output = JSON.parse(await pending);
+    expect(output.error).toContain('did not answer within 2 seconds');
+    expect(output.error).toContain('Tell the caller: "Sorry, our price list is slow today."');
+  });
+
+  it('confirmation: the first call asks for a yes; the same call after the caller spoke runs, once', async () => {
+    const src = source({ book_move: 0, cancel_booking: 0 }, ['cancel_booking']);
+    const tools = new AgentTools(testAgent({ tool_settings: { book_move: { confirm: true } } }), src);
+    const ctl = control();
+    const exec = tools.forCall(ctl, logger);
+    const signal = new AbortController().signal;
+    const details = { date: '2027-03-16', slot: 'morning' };
+    expect(JSON.parse(await exec.execute(call('book_move', details), signal)).status).toBe(
+      'confirmation_required',
+    );
+    // the model calls again without waiting for the caller: asked again, nothing booked
+    expect(JSON.parse(await exec.execute(call('book_move', details), signal)).status).toBe(
+      'confirmation_required',
+    );
+    ctl.turns++; // "yes, please"
+    // other details than were read back: read them back again
+    expect(
+      JSON.parse(await exec.execute(call('book_move', { ...details, slot: 'afternoon' }), signal)).status,
+    ).toBe('confirmation_required');
+    ctl.turns++;
+    expect(await exec.execute(call('book_move', { slot: 'afternoon', date: '2027-03-16' }), signal)).toBe(
+      '{"ok":"book_move"}',
+    );
+    expect(src.runs).toEqual(['book_move']);
+    // MCP destructiveHint needs confirmation without any setting
+    expect(JSON.parse(await exec.execute(call('cancel_booking', { ref: 'B1' }), signal)).status).toBe(
+      'confirmation_required',
+    );
+    expect(src.runs).toEqual(['book_move']);
+  });
+
+  it('redact: keeps a tool’s payloads out of the log even with logging.tool_payloads on', async () => {
+    const tools = new AgentTools(
+      testAgent({ logging: { tool_payloads: true }, tool_settings: { get_card: { redact: true } } }),
+      source({ get_card: 0, get_quote: 0 }),
+    );
+    const exec = tools.forCall(control(), logger);
+    await exec.execute(call('get_card', { number: '4111111111111111' }), new AbortController().signal);
+    await exec.execute(call('get_quote', { size: 'studio' }), new AbortController().signal);
+    expect(logs.join('\n')).not.toContain('4111111111111111');
+    expect(logs.join('\n')).toContain('studio');
+  });
+});
