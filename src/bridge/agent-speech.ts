@@ -118,6 +118,13 @@ export class AgentSpeech {
     return cuts;
   }
 
+  /** Sounds that are not the model's (keypad tones): sent after what is queued, recorded, not tracked. */
+  playTones(audio: Buffer): void {
+    this.#outbound.flush();
+    const base64 = audio.toString('base64');
+    if (this.#o.media.sendMedia(base64)) this.#o.tap?.agent(base64, this.#o.now());
+  }
+
   /** The model session was replaced: what was already sent keeps playing, its items cannot be cut. */
   modelReplaced(): void {
     this.#outbound.drop();

@@ -33,6 +33,8 @@ export type CallEvent = { atMs: number } & (
    * went on after the caller started speaking (detection delay; the clear is sent at once), when known.
    */
   | { type: 'barge_in'; cut: { itemId: string; heardMs: number }[]; stopMs?: number }
+  /** The caller left a message (take_message). */
+  | { type: 'message_taken'; name: string; phone: string; message: string }
   /** A tool call started running (its end is the `tool_call` event with the same callId). */
   | { type: 'tool_started'; name: string; callId: string }
   | {

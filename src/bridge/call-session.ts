@@ -234,6 +234,17 @@ export class CallSession implements CallControl {
     );
   }
 
+  /** CallControl: a message for the business, kept in the call's record (its event). */
+  takeMessage(message: { name: string; phone: string; message: string }): void {
+    this.#scope.emit({ type: 'message_taken', ...message });
+  }
+
+  /** CallControl: keypad tones to the line, after what is already queued. */
+  playTones(audio: Buffer): void {
+    if (this.#state === 'ended') return;
+    this.#speech.playTones(audio);
+  }
+
   /** CallControl: end or transfer once the agent's current speech has been heard. */
   finishAfterSpeech(request: FinishRequest): void {
     if (this.#state === 'finishing' || this.#state === 'ended') return;

@@ -181,6 +181,14 @@ const toolsSchema = z.strictObject({
       description: z.string().min(1).default('Transfer the caller to a human colleague.'),
     })
     .optional(),
+  take_message: z
+    .boolean()
+    .default(false)
+    .describe("Let the agent take a message (name, number, message): kept in the call's record."),
+  send_dtmf: z
+    .boolean()
+    .default(false)
+    .describe('Let the agent press keypad keys (in-band tones), e.g. to get through a phone menu.'),
 });
 
 const fallbackSchema = z.union([z.strictObject({ say: z.string().min(1) }), z.strictObject({ dial: E164 })]);
@@ -290,7 +298,7 @@ export const agentSchema = z
     voice: z.enum(REALTIME_VOICES).default(DEFAULT_VOICE),
     realtime: realtimeSchema.default(realtimeSchema.parse({})),
     mcp_servers: z.array(mcpServerSchema).default([]),
-    tools: toolsSchema.default({ end_call: true }),
+    tools: toolsSchema.default(toolsSchema.parse({})),
     tool_settings: z
       .record(z.string().min(1), toolSettingsSchema)
       .default({})

@@ -41,6 +41,8 @@ export interface CallRecord {
   /** Who spoke when (speech spans, including speech nobody transcribed). */
   speech: { role: 'caller' | 'agent'; startMs: number; endMs: number; interrupted?: boolean }[];
   toolCalls: RecordedToolCall[];
+  /** Messages the caller left (take_message). */
+  messages: { atMs: number; name: string; phone: string; message: string }[];
   bargeIns: { atMs: number; heardMs: number }[];
   latency: { greetingMs?: number; turns: { atMs: number; ms: number }[]; p50Ms?: number; maxMs?: number };
   reconnects: { atMs: number; reason: string; gapMs: number }[];
@@ -95,6 +97,7 @@ export class RecordBuilder {
       transcript: [],
       speech: [],
       toolCalls: [],
+      messages: [],
       bargeIns: [],
       latency: { turns: [] },
       reconnects: [],
@@ -155,6 +158,14 @@ export class RecordBuilder {
           ok: event.ok,
           atMs: at - event.durationMs,
           durationMs: event.durationMs,
+        });
+        return;
+      case 'message_taken':
+        r.messages.push({
+          atMs: at,
+          name: this.#redact(event.name),
+          phone: this.#redact(event.phone),
+          message: this.#redact(event.message),
         });
         return;
       case 'latency':

@@ -1,8 +1,10 @@
+import { DTMF_DIGITS, dtmfTones } from '../audio/dtmf.js';
 import type { AgentConfig } from '../config/schema.js';
+import { toolFailure } from './tool-result.js';
 import type { CallControl, ToolDefinition } from './types.js';
 
 /** Names the built-in tools take; MCP tools with the same name are prefixed. */
-export const BUILTIN_TOOL_NAMES = ['end_call', 'transfer_call'] as const;
+export const BUILTIN_TOOL_NAMES = ['end_call', 'transfer_call', 'take_message', 'send_dtmf'] as const;
 
 const reasonParameter = {
   type: 'object',
@@ -26,6 +28,34 @@ export function builtinDefinitions(agent: AgentConfig): ToolDefinition[] {
       name: 'transfer_call',
       description: `${agent.tools.transfer_call.description} Before using it, tell the caller in one short sentence that you are transferring them.`,
       parameters: reasonParameter,
+    });
+  }
+  if (agent.tools.take_message) {
+    tools.push({
+      name: 'take_message',
+      description:
+        "Take a message for the business when the caller wants to leave one (or nobody can help now). Collect the caller's name, the number to call back and the message, one at a time; read the number back before calling this.",
+      parameters: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', description: "The caller's name." },
+          phone: { type: 'string', description: 'The number to call back.' },
+          message: { type: 'string', description: 'The message, in the caller’s words.' },
+        },
+        required: ['name', 'phone', 'message'],
+      },
+    });
+  }
+  if (agent.tools.send_dtmf) {
+    tools.push({
+      name: 'send_dtmf',
+      description:
+        'Press keypad keys on the line (0-9, *, #), e.g. to choose an option in a phone menu. Say nothing while they play.',
+      parameters: {
+        type: 'object',
+        properties: { digits: { type: 'string', description: 'The keys to press, e.g. "1" or "2#".' } },
+        required: ['digits'],
+      },
     });
   }
   return tools;
@@ -61,6 +91,30 @@ export function runBuiltin(
       ok: true,
       result: 'The caller is being transferred after your hand-off sentence.',
     });
+  }
+  if (name === 'take_message' && agent.tools.take_message) {
+    const field = (key: string) =>
+      typeof args[key as keyof typeof args] === 'string' ? String(args[key as keyof typeof args]).trim() : '';
+    const message = { name: field('name'), phone: field('phone'), message: field('message') };
+    const missing = Object.entries(message)
+      .filter(([, v]) => !v)
+      .map(([k]) => k);
+    if (missing.length) return toolFailure(`Ask the caller for their ${missing.join(' and ')} first.`);
+    control.takeMessage(message);
+    return JSON.stringify({
+      ok: true,
+      result: 'The message is taken. Tell the caller someone will call them back.',
+    });
+  }
+  if (name === 'send_dtmf' && agent.tools.send_dtmf) {
+    const digits =
+      typeof (args as { digits?: unknown }).digits === 'string'
+        ? String((args as { digits: string }).digits).replace(/\s/g, '')
+        : '';
+    if (!DTMF_DIGITS.test(digits))
+      return toolFailure('digits must be keypad keys: 0-9, *, #, A-D (at most 32).');
+    control.playTones(dtmfTones(digits));
+    return JSON.stringify({ ok: true, result: `Pressed ${digits}.` });
   }
   return undefined;
 }

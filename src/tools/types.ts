@@ -49,4 +49,8 @@ export interface CallControl {
    * answer is already under way — then it would only talk over them, and is skipped.
    */
   sayWhileWaiting(text: string): void;
+  /** Keeps a message the caller left in the call's record. */
+  takeMessage(message: { name: string; phone: string; message: string }): void;
+  /** Plays keypad tones (μ-law) to the phone line after what the agent is saying. */
+  playTones(audio: Buffer): void;
 }

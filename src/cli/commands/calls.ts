@@ -228,6 +228,11 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
       lines.push(`            output    ${t.output.length > 300 ? `${t.output.slice(0, 300)}…` : t.output}`);
     }
   }
+  const messages = r.messages ?? [];
+  if (messages.length) {
+    lines.push('', c.bold('Messages'));
+    for (const m of messages) lines.push(`  ${clock(m.atMs)}  ${m.name}, ${m.phone}: ${m.message}`);
+  }
   if (r.warnings.length) {
     lines.push('', c.bold('Warnings'));
     for (const w of r.warnings) lines.push(`  ${clock(w.atMs)}  ${w.message}`);

@@ -75,6 +75,7 @@ ${r.reconnects.length ? `<dt>Reconnects</dt><dd>${r.reconnects.map((x) => `${clo
 <p class="muted"><span style="color:var(--caller)">■</span> caller &nbsp; <span style="color:var(--agent)">■</span> agent &nbsp; <span style="color:var(--tool)">■</span> tool call &nbsp; <span style="color:var(--cut)">|</span> barge-in &nbsp; (gaps are silences; hover for what was said)</p>
 ${options.audioSrc ? `<h2>Recording</h2><audio controls preload="metadata" src="${esc(options.audioSrc)}"></audio><p class="muted">Left: caller. Right: agent.</p>` : ''}
 <h2>Transcript</h2><div class="transcript">${transcript || '<p class="muted">Nothing was transcribed.</p>'}</div>
+${(r.messages ?? []).length ? `<h2>Messages</h2><table class="messages"><thead><tr><th>At</th><th>Name</th><th>Number</th><th>Message</th></tr></thead><tbody>${(r.messages ?? []).map((m) => `<tr><td>${clock(m.atMs)}</td><td>${esc(m.name)}</td><td>${esc(m.phone)}</td><td>${esc(m.message)}</td></tr>`).join('')}</tbody></table>` : ''}
 ${tools ? `<h2>Tool calls</h2><table class="tools"><thead><tr><th>At</th><th>Tool</th><th>Status</th><th>Took</th><th>Arguments</th><th>Output</th></tr></thead><tbody>${tools}</tbody></table>` : ''}`;
   return page(`${r.callSid} · voice-agent`, body, { home: options.home });
 }

@@ -54,10 +54,16 @@ describe('voice-agent test (local model, no key, the real moving tools server)',
     });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain('6 of 6 passed (model: local)');
+    expect(result.stdout).toContain('7 of 7 passed (model: local)');
     const xml = readFileSync(junit, 'utf8');
-    expect(xml).toContain('<testsuite name="moving.test" tests="6" failures="0"');
-    expect(xml.match(/<testcase /g)).toHaveLength(6);
+    expect(xml).toContain('<testsuite name="moving.test" tests="7" failures="0"');
+    expect(xml.match(/<testcase /g)).toHaveLength(7);
+    // the message the agent took is in that call's record
+    const messageCall = /name="the agent takes a message[^"]*"[^>]*><system-out>call (CA\w+)/.exec(xml)?.[1];
+    const shown = await runCli(['calls', 'show', messageCall!]);
+    expect(shown.stdout).toMatch(
+      /Messages\n.*Jane Doe, \+1 555 010 0199: Please call back about moving a piano\./,
+    );
   }, 180_000);
 
   it('unmet expectations fail (exit 1) with what was expected and what happened, in text, JSON and JUnit', async () => {

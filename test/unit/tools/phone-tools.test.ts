@@ -32,7 +32,12 @@ function source(
   };
 }
 
-function control(): CallControl & { turns: number; said: string[] } {
+function control(): CallControl & {
+  turns: number;
+  said: string[];
+  messages: { name: string; phone: string; message: string }[];
+  tones: Buffer[];
+} {
   const c = {
     callSid: 'CA1',
     turns: 0,
@@ -42,6 +47,10 @@ function control(): CallControl & { turns: number; said: string[] } {
     },
     finishAfterSpeech: () => {},
     sayWhileWaiting: (text: string) => c.said.push(text),
+    messages: [] as { name: string; phone: string; message: string }[],
+    tones: [] as Buffer[],
+    takeMessage: (m: { name: string; phone: string; message: string }) => c.messages.push(m),
+    playTones: (audio: Buffer) => c.tones.push(audio),
   };
   return c;
 }
@@ -146,5 +155,31 @@ describe('tools on a phone', () => {
     await exec.execute(call('get_quote', { size: 'studio' }), new AbortController().signal);
     expect(logs.join('\n')).not.toContain('4111111111111111');
     expect(logs.join('\n')).toContain('studio');
+  });
+
+  it('take_message keeps a complete message; send_dtmf plays keypad tones as audio', async () => {
+    const tools = new AgentTools(testAgent({ tools: { take_message: true, send_dtmf: true } }), undefined);
+    expect(tools.definitions().map((d) => d.name)).toEqual(['end_call', 'take_message', 'send_dtmf']);
+    const ctl = control();
+    const exec = tools.forCall(ctl, logger);
+    const signal = new AbortController().signal;
+    const incomplete = JSON.parse(
+      await exec.execute(call('take_message', { name: 'Jane', message: 'Call me' }), signal),
+    );
+    expect(incomplete.error).toContain('phone');
+    await exec.execute(
+      call('take_message', { name: 'Jane', phone: '+15550100199', message: 'Call me back' }),
+      signal,
+    );
+    expect(ctl.messages).toEqual([{ name: 'Jane', phone: '+15550100199', message: 'Call me back' }]);
+
+    expect(JSON.parse(await exec.execute(call('send_dtmf', { digits: '1x' }), signal)).error).toContain(
+      'keypad keys',
+    );
+    await exec.execute(call('send_dtmf', { digits: '1 #' }), signal);
+    // two digits: 100 ms of tone and 80 ms of gap each, 8 bytes per ms
+    expect(ctl.tones[0]!.length).toBe(2 * 180 * 8);
+    expect(ctl.tones[0]!.subarray(0, 800).some((b) => b !== 0xff)).toBe(true);
+    expect(ctl.tones[0]!.subarray(800, 1440).every((b) => b === 0xff)).toBe(true);
   });
 });
