@@ -309,6 +309,22 @@ export const agentSchema = z
     twilio: z.strictObject({ phone_number: E164.optional() }).default({}),
     logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
     records: recordsSchema.default(recordsSchema.parse({})),
+    webhooks: z
+      .array(
+        z.strictObject({
+          url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+          secret: z
+            .string()
+            .min(16, { error: 'at least 16 characters: it signs every delivery' })
+            .describe('Signs each body (HMAC-SHA256); reference it as ${VAR}.'),
+          events: z
+            .array(z.enum(['call.ended', 'message.taken']))
+            .default(['call.ended', 'message.taken'])
+            .describe('What to send.'),
+        }),
+      )
+      .default([])
+      .describe("POST each call's summary and each message taken to your systems (signed, retried)."),
     simulation: z
       .strictObject({
         env: envMap

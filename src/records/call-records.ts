@@ -35,19 +35,7 @@ export class CallRecords {
     this.#store = options.store;
     this.#agent = options.agent;
     this.#log = options.logger;
-    const { records, realtime, model } = options.agent;
-    this.#context = {
-      agent: {
-        name: options.agent.name,
-        hash: agentHash(options.agent.source),
-        model,
-        transcriptionModel: realtime.transcription.model,
-      },
-      simulated: options.simulated ?? false,
-      ...pricingFor(options.agent),
-      redact: records.redact,
-      redactTool: (name) => byToolPattern(options.agent.tool_settings, name)?.redact ?? false,
-    };
+    this.#context = recordContext(options.agent, options.simulated ?? false);
   }
 
   get store(): CallStore {
@@ -166,4 +154,20 @@ function agentHash(path: string): string {
 
 function reasonOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** How an agent's calls are recorded: its identity, prices and redaction (records and webhooks). */
+export function recordContext(agent: AgentConfig, simulated: boolean): RecordContext {
+  return {
+    agent: {
+      name: agent.name,
+      hash: agentHash(agent.source),
+      model: agent.model,
+      transcriptionModel: agent.realtime.transcription.model,
+    },
+    simulated,
+    ...pricingFor(agent),
+    redact: agent.records.redact,
+    redactTool: (name) => byToolPattern(agent.tool_settings, name)?.redact ?? false,
+  };
 }

@@ -1,6 +1,7 @@
 import type { CallEvent } from '../bridge/call-events.js';
 import type { CallMetrics } from '../observability/metrics.js';
 import type { CallRecords } from '../records/call-records.js';
+import type { CallWebhooks } from '../records/webhooks.js';
 import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
 import { fallbackTwiml } from '../telephony/twilio/twiml.js';
 import { AgentTools } from '../tools/agent-tools.js';
@@ -26,6 +27,8 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   records?: CallRecords;
   /** Counts every call for Prometheus. */
   metrics?: CallMetrics;
+  /** Sends call summaries and messages to the agent's webhooks; closed (drained) with the runtime. */
+  webhooks?: CallWebhooks;
   /** VOICE_AGENT_ADMIN_TOKEN: with records, serves the calls page behind it. */
   adminToken?: string;
   /**
@@ -56,6 +59,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     records,
     metrics,
     adminToken,
+    webhooks,
     toolSource,
     startMcpServers = true,
     ...serverOptions
@@ -76,6 +80,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
   const observers = [
     records && ((callSid: string, event: CallEvent) => records.onEvent(callSid, event)),
     metrics && ((callSid: string, event: CallEvent) => metrics.onEvent(callSid, event)),
+    webhooks && ((callSid: string, event: CallEvent) => webhooks.onEvent(callSid, event)),
     serverOptions.onCallEvent,
   ].filter((o) => o !== undefined);
   try {
@@ -138,6 +143,9 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       await started.close();
       await pool.close();
       await records?.close();
+      // deliveries under way get a moment to finish; a hook that keeps failing does not hold the exit
+      if (webhooks)
+        await Promise.race([webhooks.settled(), new Promise((r) => setTimeout(r, 3_000).unref())]);
     },
   };
 }

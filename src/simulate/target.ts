@@ -7,6 +7,7 @@ import { type ScriptStep, scriptBrain } from '../realtime/local/brain.js';
 import { type LocalRealtimeServer, startLocalRealtime } from '../realtime/local/server.js';
 import type { CallRecord } from '../records/call-record.js';
 import { openCallRecords } from '../records/open.js';
+import { CallWebhooks } from '../records/webhooks.js';
 import { startAgentRuntime } from '../server/agent-runtime.js';
 import type { McpPool } from '../tools/mcp/pool.js';
 import type { ToolSource } from '../tools/types.js';
@@ -119,6 +120,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
       twilioAuthToken: authToken,
       records,
       toolSource: options.toolSource,
+      webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger, simulated: true }) : undefined,
       startMcpServers: options.startMcpServers,
       onCallEvent: (callSid, event) => {
         const log = logs.get(callSid) ?? new CallLog();

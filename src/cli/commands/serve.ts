@@ -5,6 +5,7 @@ import { CallMetrics, startMetricsServer } from '../../observability/metrics.js'
 import { checkRealtime } from '../../realtime/openai/preflight.js';
 import { dataDir, openCallRecords } from '../../records/open.js';
 import { pricingFor } from '../../records/pricing.js';
+import { CallWebhooks } from '../../records/webhooks.js';
 import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
 import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
@@ -184,6 +185,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
           metrics,
           adminToken,
+          webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger }) : undefined,
           twilioRest: env.TWILIO_ACCOUNT_SID
             ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
             : undefined,
