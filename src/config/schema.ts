@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DAY_SPEC, HOURS_SPEC, isTimeZone } from '../tools/office-hours.js';
 
 /**
  * The agent file's schema. Every default lives here (house rule 8); the JSON Schema shipped as
@@ -179,6 +180,22 @@ const toolsSchema = z.strictObject({
     .strictObject({
       to: E164,
       description: z.string().min(1).default('Transfer the caller to a human colleague.'),
+      office_hours: z
+        .strictObject({
+          timezone: z
+            .string()
+            .refine(isTimeZone, { error: 'not a time zone: use an IANA name such as America/Chicago' }),
+          hours: z
+            .record(
+              z.string().regex(DAY_SPEC, { error: 'expected a day or a range: mon, sat, mon-fri' }),
+              z.string().regex(HOURS_SPEC, { error: 'expected HH:MM-HH:MM, e.g. 08:00-18:00' }),
+            )
+            .describe('Opening hours by day or day range, e.g. mon-fri: "08:00-18:00".'),
+        })
+        .optional()
+        .describe(
+          'Transfers are offered only while the office is open; outside, the agent offers to take a message.',
+        ),
     })
     .optional(),
   take_message: z

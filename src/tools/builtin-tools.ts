@@ -1,5 +1,6 @@
 import { DTMF_DIGITS, dtmfTones } from '../audio/dtmf.js';
 import type { AgentConfig } from '../config/schema.js';
+import { describeHours, isOpen } from './office-hours.js';
 import { toolFailure } from './tool-result.js';
 import type { CallControl, ToolDefinition } from './types.js';
 
@@ -23,10 +24,11 @@ export function builtinDefinitions(agent: AgentConfig): ToolDefinition[] {
       parameters: reasonParameter,
     });
   }
-  if (agent.tools.transfer_call) {
+  const transferTool = agent.tools.transfer_call;
+  if (transferTool && (!transferTool.office_hours || isOpen(transferTool.office_hours))) {
     tools.push({
       name: 'transfer_call',
-      description: `${agent.tools.transfer_call.description} Before using it, tell the caller in one short sentence that you are transferring them.`,
+      description: `${transferTool.description} Before using it, tell the caller in one short sentence that you are transferring them.`,
       parameters: reasonParameter,
     });
   }
@@ -81,6 +83,11 @@ export function runBuiltin(
     return JSON.stringify({ ok: true, result: 'The call will end right after your goodbye.' });
   }
   const transfer = agent.tools.transfer_call;
+  if (name === 'transfer_call' && transfer && transfer.office_hours && !isOpen(transfer.office_hours)) {
+    return toolFailure(
+      `The office is closed now (open ${describeHours(transfer.office_hours)}): nobody can take the call. Tell the caller, and offer to take a message instead.`,
+    );
+  }
   if (name === 'transfer_call' && transfer) {
     control.finishAfterSpeech({
       outcome: { kind: 'transfer', to: transfer.to, reason: `transfer${reason ? ` (${reason})` : ''}` },

@@ -4,6 +4,7 @@ import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
 import { McpPool, type ServerStatus } from '../../tools/mcp/pool.js';
+import { describeHours } from '../../tools/office-hours.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
 import { type CliIo, colours, printJson } from '../io.js';
 
@@ -26,7 +27,13 @@ export function summarize(agent: AgentConfig) {
     })),
     builtin_tools: [
       ...(agent.tools.end_call ? ['end_call'] : []),
-      ...(agent.tools.transfer_call ? ['transfer_call'] : []),
+      ...(agent.tools.transfer_call
+        ? [
+            `transfer_call${agent.tools.transfer_call.office_hours ? ` (${describeHours(agent.tools.transfer_call.office_hours)})` : ''}`,
+          ]
+        : []),
+      ...(agent.tools.take_message ? ['take_message'] : []),
+      ...(agent.tools.send_dtmf ? ['send_dtmf'] : []),
     ],
   };
 }

@@ -53,7 +53,11 @@ describe('voice-agent CLI', () => {
       voice: 'marin',
       greeting: true,
       mcp_servers: [{ name: 'moving', transport: 'stdio' }],
-      builtin_tools: ['end_call', 'transfer_call'],
+      builtin_tools: [
+        'end_call',
+        'transfer_call (mon-fri 08:00-18:00, sat 09:00-13:00, sun 00:00-00:00 (America/Chicago))',
+        'take_message',
+      ],
     });
   });
 

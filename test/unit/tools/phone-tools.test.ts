@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/observability/logger.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
+import { isOpen } from '../../../src/tools/office-hours.js';
 import { matchesToolPattern } from '../../../src/tools/tool-pattern.js';
 import type { CallControl, ToolSource } from '../../../src/tools/types.js';
 import { testAgent } from '../../helpers/call-harness.js';
@@ -181,5 +182,36 @@ describe('tools on a phone', () => {
     expect(ctl.tones[0]!.length).toBe(2 * 180 * 8);
     expect(ctl.tones[0]!.subarray(0, 800).some((b) => b !== 0xff)).toBe(true);
     expect(ctl.tones[0]!.subarray(800, 1440).every((b) => b === 0xff)).toBe(true);
+  });
+});
+
+describe('office hours', () => {
+  afterEach(() => vi.useRealTimers());
+  const office = { timezone: 'America/Chicago', hours: { 'mon-fri': '08:00-18:00', sat: '09:00-13:00' } };
+  it('open by the office’s own clock, by day and day range', () => {
+    // 2026-11-25 is a Wednesday; Chicago is UTC-6 in November
+    expect(isOpen(office, new Date('2026-11-25T14:00:00Z'))).toBe(true); // 08:00 Wed
+    expect(isOpen(office, new Date('2026-11-25T13:59:00Z'))).toBe(false); // 07:59
+    expect(isOpen(office, new Date('2026-11-26T00:00:00Z'))).toBe(false); // 18:00 Wed: closed
+    expect(isOpen(office, new Date('2026-11-28T16:00:00Z'))).toBe(true); // 10:00 Sat
+    expect(isOpen(office, new Date('2026-11-29T16:00:00Z'))).toBe(false); // Sunday
+  });
+
+  it('outside office hours transfer_call is not offered, and refused if called anyway', async () => {
+    vi.useFakeTimers({ now: new Date('2026-11-29T16:00:00Z'), toFake: ['Date'] });
+    const agent = testAgent({
+      tools: { transfer_call: { to: '+15005550006', office_hours: office }, take_message: true },
+    });
+    const tools = new AgentTools(agent, undefined);
+    expect(tools.definitions().map((d) => d.name)).toEqual(['end_call', 'take_message']);
+    const output = JSON.parse(
+      await tools.forCall(control(), logger).execute(call('transfer_call'), new AbortController().signal),
+    );
+    expect(output.error).toContain(
+      'The office is closed now (open mon-fri 08:00-18:00, sat 09:00-13:00 (America/Chicago))',
+    );
+    expect(output.error).toContain('offer to take a message');
+    vi.setSystemTime(new Date('2026-11-25T16:00:00Z'));
+    expect(tools.definitions().map((d) => d.name)).toContain('transfer_call');
   });
 });
