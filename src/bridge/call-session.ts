@@ -306,6 +306,8 @@ export class CallSession implements CallControl {
 
   #onDigit(digit: string): void {
     this.#lastActivityAt = this.#now();
+    // a key press is the caller's answer too (e.g. "press 1 to confirm")
+    this.#callerTurns++;
     this.#log.info(
       { digit: this.#o.behaviour.logTranscripts ? digit : '[redacted]' },
       'caller pressed a key',

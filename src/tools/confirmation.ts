@@ -18,7 +18,7 @@ export class ConfirmationGate {
     this.#asked.set(name, { args: key, turn: callerTurns });
     return JSON.stringify({
       status: 'confirmation_required',
-      instructions: `Not done yet. Read the details back to the caller in a short sentence and ask for a clear yes. Only if they say yes, call ${name} again with exactly the same arguments; if they change something, call it with the new details (they will be read back again).`,
+      instructions: `Not done yet. Read the details back to the caller in a short sentence and ask for a clear yes (or to press 1 on the keypad). Only if they say yes or press 1, call ${name} again with exactly the same arguments; if they change something, call it with the new details (they will be read back again).`,
     });
   }
 }

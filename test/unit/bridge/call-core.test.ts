@@ -285,3 +285,14 @@ describe('the OpenAI adapter: when the caller really started speaking', () => {
     expect(events).toContainEqual({ type: 'speech_started', lagMs: 300 });
   });
 });
+
+describe('caller turns (what a confirmation waits for)', () => {
+  it('a committed turn and a keypad press each count as the caller’s answer', () => {
+    const { model, session } = core();
+    model.emit({ type: 'ready' });
+    expect(session.callerTurns).toBe(0);
+    model.emit({ type: 'turn_committed' });
+    session.handleMedia({ type: 'dtmf', digit: '1' });
+    expect(session.callerTurns).toBe(2);
+  });
+});
