@@ -180,6 +180,13 @@ const toolsSchema = z.strictObject({
     .strictObject({
       to: E164,
       description: z.string().min(1).default('Transfer the caller to a human colleague.'),
+      ring_timeout_s: z
+        .number()
+        .int()
+        .min(5)
+        .max(60)
+        .default(20)
+        .describe('How long the transfer rings before the caller is offered to leave a message.'),
       office_hours: z
         .strictObject({
           timezone: z

@@ -4,6 +4,7 @@ import type { CallRecords } from '../records/call-records.js';
 import type { CallWebhooks } from '../records/webhooks.js';
 import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
 import { fallbackTwiml } from '../telephony/twilio/twiml.js';
+import { transferTwiml } from '../telephony/twilio/webhooks.js';
 import { AgentTools } from '../tools/agent-tools.js';
 import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
@@ -74,7 +75,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     agent,
     toolSource ? toolSource(pool) : pool,
     rest
-      ? (callSid, to) => redirectToDial(rest, callSid, to, server!.publicUrl + ROUTES.dialEnded)
+      ? (callSid, transfer) => redirectToDial(rest, callSid, transferTwiml(transfer, server!.publicUrl))
       : undefined,
   );
   const observers = [

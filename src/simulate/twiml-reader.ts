@@ -52,7 +52,15 @@ export function parseTwiml(xml: string): TwimlElement {
 export type NextStep =
   | { kind: 'hangup' }
   | { kind: 'say'; text: string }
-  | { kind: 'dial'; number: string; action: string | undefined }
+  | {
+      kind: 'dial';
+      number: string;
+      action: string | undefined;
+      /** Rings at most this long (s), when the TwiML says. */
+      timeoutS?: number;
+      /** What the person who answers hears first (`<Number url>`), when set. */
+      whisperUrl?: string;
+    }
   | {
       kind: 'connect-stream';
       streamUrl: string;
@@ -73,8 +81,17 @@ export function nextStep(xml: string): NextStep {
     case 'Say':
       return { kind: 'say', text: verb.text.trim() };
     case 'Dial': {
-      const number = (verb.children.find((c) => c.name === 'Number')?.text ?? verb.text).trim();
-      return { kind: 'dial', number, action: verb.attributes.action };
+      const numberVerb = verb.children.find((c) => c.name === 'Number');
+      const number = (numberVerb?.text ?? verb.text).trim();
+      const timeout = verb.attributes.timeout;
+      const whisperUrl = numberVerb?.attributes.url;
+      return {
+        kind: 'dial',
+        number,
+        action: verb.attributes.action,
+        ...(timeout ? { timeoutS: Number(timeout) } : {}),
+        ...(whisperUrl ? { whisperUrl } : {}),
+      };
     }
     case 'Connect': {
       const stream = verb.children.find((c) => c.name === 'Stream');

@@ -20,4 +20,12 @@ export type CallFailureCode =
 export type CallOutcome =
   | { kind: 'completed'; reason: string }
   | { kind: 'failed'; code: CallFailureCode; reason: string }
-  | { kind: 'transfer'; to: string; reason: string };
+  | {
+      kind: 'transfer';
+      to: string;
+      reason: string;
+      /** Said to whoever answers, before the caller is connected (a warm transfer). */
+      whisper?: string;
+      /** How long the transfer rings before the caller is offered a message (s). */
+      ringTimeoutS?: number;
+    };

@@ -1,5 +1,6 @@
 import { DTMF_DIGITS, dtmfTones } from '../audio/dtmf.js';
 import type { AgentConfig } from '../config/schema.js';
+import type { CallOutcome } from '../telephony/call-outcome.js';
 import { describeHours, isOpen } from './office-hours.js';
 import { toolFailure } from './tool-result.js';
 import type { CallControl, ToolDefinition } from './types.js';
@@ -29,7 +30,17 @@ export function builtinDefinitions(agent: AgentConfig): ToolDefinition[] {
     tools.push({
       name: 'transfer_call',
       description: `${transferTool.description} Before using it, tell the caller in one short sentence that you are transferring them.`,
-      parameters: reasonParameter,
+      parameters: {
+        type: 'object',
+        properties: {
+          ...reasonParameter.properties,
+          summary: {
+            type: 'string',
+            description:
+              'One sentence for the colleague who answers, said to them before the caller is connected: who is calling and what they need.',
+          },
+        },
+      },
     });
   }
   if (agent.tools.take_message) {
@@ -64,7 +75,10 @@ export function builtinDefinitions(agent: AgentConfig): ToolDefinition[] {
 }
 
 /** Transfers a live call to a number (REST); undefined when only the action-URL route is available. */
-export type RestTransfer = (callSid: string, to: string) => Promise<void>;
+export type RestTransfer = (
+  callSid: string,
+  transfer: Extract<CallOutcome, { kind: 'transfer' }>,
+) => Promise<void>;
 
 /** Runs a built-in tool; returns undefined when `name` is not a built-in of this agent. */
 export function runBuiltin(
@@ -89,10 +103,21 @@ export function runBuiltin(
     );
   }
   if (name === 'transfer_call' && transfer) {
+    const summary =
+      typeof (args as { summary?: unknown }).summary === 'string'
+        ? String((args as { summary: string }).summary).trim()
+        : '';
+    const outcome = {
+      kind: 'transfer' as const,
+      to: transfer.to,
+      reason: `transfer${reason ? ` (${reason})` : ''}`,
+      ringTimeoutS: transfer.ring_timeout_s,
+      ...(summary ? { whisper: summary } : {}),
+    };
     control.finishAfterSpeech({
-      outcome: { kind: 'transfer', to: transfer.to, reason: `transfer${reason ? ` (${reason})` : ''}` },
+      outcome,
       farewell: 'Tell the caller in one short sentence that you are transferring them to a colleague now.',
-      before: restTransfer ? () => restTransfer(control.callSid, transfer.to) : undefined,
+      before: restTransfer ? () => restTransfer(control.callSid, outcome) : undefined,
     });
     return JSON.stringify({
       ok: true,

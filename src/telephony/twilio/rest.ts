@@ -1,6 +1,5 @@
 import twilio from 'twilio';
 import { PeerError, UsageError } from '../../errors.js';
-import { dialTwiml } from './twiml.js';
 
 /**
  * The Twilio REST API through the official `twilio` package. `apiBaseUrl` (env TWILIO_API_BASE_URL)
@@ -67,13 +66,9 @@ export function describeTwilioError(error: unknown): PeerError {
 }
 
 /** Redirects a live call to `<Dial>` (the REST route of a transfer). */
-export function redirectToDial(
-  client: TwilioClient,
-  callSid: string,
-  to: string,
-  dialActionUrl: string,
-): Promise<void> {
-  return redirectToTwiml(client, callSid, dialTwiml(to, dialActionUrl));
+/** Sends a live call to `<Dial>` (a transfer), with the TwiML the action URL would give. */
+export function redirectToDial(client: TwilioClient, callSid: string, dialTwiml: string): Promise<void> {
+  return redirectToTwiml(client, callSid, dialTwiml);
 }
 
 /** Makes a live call leave its stream and play `twiml` now (Twilio stops the stream itself). */

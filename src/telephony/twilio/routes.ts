@@ -3,6 +3,7 @@ export const VOICE_ROUTES = {
   incoming: '/voice/incoming',
   streamEnded: '/voice/stream-ended',
   dialEnded: '/voice/dial-ended',
+  whisper: '/voice/whisper',
   messageRecorded: '/voice/message-recorded',
   status: '/voice/status',
   media: '/voice/media',

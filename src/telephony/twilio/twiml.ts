@@ -30,9 +30,28 @@ export function fallbackTwiml(fallback: Fallback): string {
   return response.toString();
 }
 
-export function dialTwiml(number: string, actionUrl?: string): string {
+/**
+ * A transfer: `<Dial>` the number, ringing at most `timeoutS`; with `whisperUrl`, the person who
+ * answers first hears what that URL says (`<Number url>`), then the caller is connected.
+ */
+export function dialTwiml(
+  number: string,
+  actionUrl?: string,
+  options: { whisperUrl?: string; timeoutS?: number } = {},
+): string {
   const response = new twilio.twiml.VoiceResponse();
-  response.dial(actionUrl ? { action: actionUrl, method: 'POST' } : {}, number);
+  const dial = response.dial({
+    ...(actionUrl ? { action: actionUrl, method: 'POST' as const } : {}),
+    ...(options.timeoutS ? { timeout: options.timeoutS } : {}),
+  });
+  dial.number(options.whisperUrl ? { url: options.whisperUrl, method: 'POST' } : {}, number);
+  return response.toString();
+}
+
+/** What the colleague hears before a transferred caller is connected. */
+export function whisperTwiml(summary: string): string {
+  const response = new twilio.twiml.VoiceResponse();
+  response.say(`Incoming transfer from the phone assistant. ${summary}`);
   return response.toString();
 }
 

@@ -12,6 +12,7 @@ import {
   goodbyeTwiml,
   hangupTwiml,
   voicemailTwiml,
+  whisperTwiml,
 } from './twiml.js';
 
 /** Who called whom, as Twilio says (E.164, or a word such as `anonymous` for a withheld number). */
@@ -105,6 +106,12 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
     twiml(res, nextStepTwiml(outcome, options.fallback, options.publicUrl()));
   });
 
+  // a warm transfer: the colleague who answers hears the summary first (the text is in the signed URL)
+  router.post(ROUTES.whisper, signed, (req, res) => {
+    const say = typeof req.query.say === 'string' ? req.query.say.slice(0, MAX_WHISPER_CHARS) : '';
+    twiml(res, whisperTwiml(say || 'The caller asked for a person.'));
+  });
+
   // a transfer's <Dial action>: if nobody answered, the caller can leave a message
   router.post(ROUTES.dialEnded, signed, (req, res) => {
     const status = String(req.body?.DialCallStatus ?? '');
@@ -145,7 +152,7 @@ export function nextStepTwiml(outcome: CallOutcome, fallback: Fallback, publicUr
     case 'completed':
       return hangupTwiml();
     case 'transfer':
-      return dialTwiml(outcome.to, publicUrl + ROUTES.dialEnded);
+      return transferTwiml(outcome, publicUrl);
     case 'failed':
       return fallbackTwiml(fallback);
   }
@@ -159,4 +166,19 @@ function partiesOf(body: Record<string, unknown> | undefined): CallParties {
   const from = field('From');
   const to = field('To');
   return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
+}
+
+/** The longest whisper carried in the URL (Twilio signs the whole URL, so it cannot be altered). */
+const MAX_WHISPER_CHARS = 300;
+
+/** A transfer's `<Dial>`: its ring timeout, and a whisper for whoever answers. */
+export function transferTwiml(
+  outcome: Extract<CallOutcome, { kind: 'transfer' }>,
+  publicUrl: string,
+): string {
+  const whisper = outcome.whisper?.slice(0, MAX_WHISPER_CHARS);
+  return dialTwiml(outcome.to, publicUrl + ROUTES.dialEnded, {
+    ...(whisper ? { whisperUrl: `${publicUrl}${ROUTES.whisper}?say=${encodeURIComponent(whisper)}` } : {}),
+    ...(outcome.ringTimeoutS ? { timeoutS: outcome.ringTimeoutS } : {}),
+  });
 }

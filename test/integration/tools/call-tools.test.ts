@@ -7,8 +7,9 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { nextStep } from '../../../src/simulate/twiml-reader.js';
 import { createTwilioClient, redirectToDial } from '../../../src/telephony/twilio/rest.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
+import { transferTwiml } from '../../../src/telephony/twilio/webhooks.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
-import { BUILTIN_TOOL_NAMES } from '../../../src/tools/builtin-tools.js';
+import { BUILTIN_TOOL_NAMES, type RestTransfer } from '../../../src/tools/builtin-tools.js';
 import { McpPool } from '../../../src/tools/mcp/pool.js';
 import type { Brain } from '../../fakes/fake-realtime-server.js';
 import { type FakeTwilioRest, startFakeTwilioRest } from '../../fakes/fake-twilio-rest.js';
@@ -49,7 +50,7 @@ async function startWithTools(options: {
   const servers = agentSchema.parse({ name: 'x', instructions: 'x', mcp_servers: mcpServers }).mcp_servers;
   pool = new McpPool(servers, createLogger({ level: 'silent' }), BUILTIN_TOOL_NAMES);
   await pool.start();
-  let transfer: ((callSid: string, to: string) => Promise<void>) | undefined;
+  let transfer: RestTransfer | undefined;
   if (options.restTransfer) {
     rest = await startFakeTwilioRest();
     const client = createTwilioClient({
@@ -57,8 +58,8 @@ async function startWithTools(options: {
       authToken: rest.authToken,
       apiBaseUrl: rest.baseUrl,
     });
-    transfer = (callSid, to) =>
-      redirectToDial(client, callSid, to, `${h!.server.publicUrl}/voice/dial-ended`);
+    transfer = (callSid, outcome) =>
+      redirectToDial(client, callSid, transferTwiml(outcome, h!.server.publicUrl));
   }
   const tools = new AgentTools(agent, pool, transfer);
   h = await startHarness({ agent: agentOverrides, fake: { brain: options.brain }, server: { tools } });
@@ -261,18 +262,48 @@ describe('tools in a call', () => {
     const brain: Brain = (ctx) =>
       ctx.callerTurns === 0
         ? { say: 'Hello.' }
-        : { say: 'Transferring you now.', call: [{ name: 'transfer_call', arguments: {} }] };
+        : {
+            say: 'Transferring you now.',
+            call: [
+              { name: 'transfer_call', arguments: { summary: 'Jane Doe wants to move a piano on Friday.' } },
+            ],
+          };
     const harness = await startWithTools({ brain });
     const caller = harness.caller();
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
     await caller.speak(mulawTone(400));
     const step = await caller.outcome();
+    const whisperUrl = `${harness.server.publicUrl}/voice/whisper?say=${encodeURIComponent('Jane Doe wants to move a piano on Friday.')}`;
     expect(step).toEqual({
       kind: 'dial',
       number: '+15550009999',
       action: `${harness.server.publicUrl}/voice/dial-ended`,
+      timeoutS: 20,
+      whisperUrl,
     });
+
+    // a warm transfer: whoever answers hears the summary first (Twilio signs and requests the URL)
+    const childParams = {
+      CallSid: 'CAchild0001',
+      ParentCallSid: caller.callSid,
+      AccountSid: caller.accountSid,
+    };
+    const whisper = await fetch(whisperUrl, {
+      method: 'POST',
+      body: new URLSearchParams(childParams),
+      headers: { 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, whisperUrl, childParams) },
+    });
+    expect(nextStep(await whisper.text())).toEqual({
+      kind: 'say',
+      text: 'Incoming transfer from the phone assistant. Jane Doe wants to move a piano on Friday.',
+    });
+    const forged = await fetch(whisperUrl.replace('piano', 'harp'), {
+      method: 'POST',
+      body: new URLSearchParams(childParams),
+      headers: { 'x-twilio-signature': signTwilioRequest(AUTH_TOKEN, whisperUrl, childParams) },
+    });
+    expect(forged.status).toBe(403); // the text is part of the signed URL
 
     // Twilio reports the dial outcome: nobody answered
     const params = { CallSid: caller.callSid, DialCallStatus: 'no-answer', AccountSid: caller.accountSid };
@@ -304,7 +335,8 @@ describe('tools in a call', () => {
     await eventually(() => rest!.callUpdates.length === 1);
     expect(rest!.callUpdates[0]).toMatchObject({ callSid: caller.callSid });
     expect(rest!.callUpdates[0]!.twiml).toContain('<Dial action=');
-    expect(rest!.callUpdates[0]!.twiml).toContain('+15550009999</Dial>');
+    expect(rest!.callUpdates[0]!.twiml).toContain('+15550009999</Number></Dial>');
+    expect(rest!.callUpdates[0]!.twiml).toContain('timeout="20"');
     // as on real Twilio: the stream stops, the call dials, and no action URL is asked
     await caller.closed();
     expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550009999' });
