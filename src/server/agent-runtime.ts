@@ -10,7 +10,6 @@ import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
 import type { ToolSource } from '../tools/types.js';
 import type { Readiness } from './app.js';
-import { ROUTES } from './routes.js';
 import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
 
 /**
