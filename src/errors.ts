@@ -59,3 +59,8 @@ export class PeerError extends VoiceAgentError {
     this.peer = peer;
   }
 }
+
+/** What went wrong, for a log line or a message: an Error's message, or the thrown value itself. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallEvent, CallEventBody, CallEventListener } from './call-events.js';
 
@@ -52,7 +53,7 @@ export class CallScope {
     try {
       fn();
     } catch (error) {
-      this.#log.error({ reason: reasonOf(error) }, `internal error while ${what}`);
+      this.#log.error({ reason: errorMessage(error) }, `internal error while ${what}`);
     }
   }
 
@@ -89,13 +90,9 @@ export class CallScope {
     try {
       this.#listener({ atMs: Math.round(this.elapsed()), ...event } as CallEvent);
     } catch (error) {
-      this.#log.error({ reason: reasonOf(error) }, 'a call event listener failed');
+      this.#log.error({ reason: errorMessage(error) }, 'a call event listener failed');
     }
   }
-}
-
-export function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** An event for the debug log: what people said and tool payloads stay out (caller data). */

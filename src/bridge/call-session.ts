@@ -1,8 +1,9 @@
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
 import { AgentSpeech } from './agent-speech.js';
 import type { CallEventBody, CallEventListener, CallState } from './call-events.js';
-import { CallScope, reasonOf } from './call-scope.js';
+import { CallScope } from './call-scope.js';
 import { CallerInput } from './caller-input.js';
 import { FunctionCallLoop, NO_TOOLS } from './function-calls.js';
 import { outcomeOfModelClose } from './model-failure.js';
@@ -278,7 +279,7 @@ export class CallSession implements CallControl {
   }
 
   #crash(what: string, error: unknown): void {
-    const message = reasonOf(error);
+    const message = errorMessage(error);
     this.#log.error({ reason: message }, `internal error while handling ${what}; ending this call`);
     if (error instanceof Error) this.#log.debug({ stack: error.stack }, 'internal error details');
     try {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { CallEvent } from '../bridge/call-events.js';
 import type { CallAudioTap } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { byToolPattern } from '../tools/tool-pattern.js';
 import { AudioRecorder } from './audio-recorder.js';
@@ -69,7 +70,7 @@ export class CallRecords {
           };
         }
       } catch (error) {
-        this.#log.child({ callSid }).error({ reason: reasonOf(error) }, 'could not build the recording');
+        this.#log.child({ callSid }).error({ reason: errorMessage(error) }, 'could not build the recording');
       }
       this.#enqueue({ record: call.builder.record, ...(wav ? { wav } : {}) });
     });
@@ -84,7 +85,7 @@ export class CallRecords {
         .then((n) => {
           if (n > 0) this.#log.info({ deleted: n }, 'deleted call records past retention');
         })
-        .catch((error) => this.#log.warn({ reason: reasonOf(error) }, 'could not prune call records'));
+        .catch((error) => this.#log.warn({ reason: errorMessage(error) }, 'could not prune call records'));
     };
     prune();
     this.#pruneTimer = setInterval(prune, DAY_MS);
@@ -136,7 +137,7 @@ export class CallRecords {
       .then(() => this.#store.write(batch))
       .catch((error) => {
         this.#log.error(
-          { reason: reasonOf(error), calls: batch.length, store: this.#store.location },
+          { reason: errorMessage(error), calls: batch.length, store: this.#store.location },
           'could not write call records; the calls are not affected',
         );
       });
@@ -150,10 +151,6 @@ function agentHash(path: string): string {
   } catch {
     return 'unknown';
   }
-}
-
-function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** How an agent's calls are recorded: its identity, prices and redaction (records and webhooks). */

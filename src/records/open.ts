@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { AgentConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { CallRecords } from './call-records.js';
 import { MemoryCallStore } from './memory-store.js';
@@ -48,7 +49,7 @@ export function openCallRecords(o: {
     store = openCallStore(o.dir);
   } catch (error) {
     o.logger.warn(
-      { dataDir: o.dir, reason: error instanceof Error ? error.message : String(error) },
+      { dataDir: o.dir, reason: errorMessage(error) },
       'call records are off: the data directory cannot be used (set --data-dir or VOICE_AGENT_DATA_DIR)',
     );
     return undefined;

@@ -1,5 +1,8 @@
 import type { CallRecord } from './call-record.js';
 
+/** How a recorded call can stand: ended (completed, transfer, failed) or still live. */
+export const CALL_OUTCOMES = ['completed', 'transfer', 'failed', 'in_progress'] as const;
+
 /** One line of `calls list`. */
 export interface CallSummary {
   callSid: string;

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { CallEvent } from '../bridge/call-events.js';
 import type { AgentConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { RecordBuilder } from './call-record.js';
 import { recordContext } from './call-records.js';
@@ -117,7 +118,7 @@ export class CallWebhooks {
             webhook: where,
             event,
             attempt: attempt + 1,
-            reason: error instanceof Error ? error.message : String(error),
+            reason: errorMessage(error),
           },
           'webhook unreachable',
         );

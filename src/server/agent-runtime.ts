@@ -1,4 +1,5 @@
 import type { CallEvent } from '../bridge/call-events.js';
+import { errorMessage } from '../errors.js';
 import type { CallMetrics } from '../observability/metrics.js';
 import type { CallRecords } from '../records/call-records.js';
 import type { CallWebhooks } from '../records/webhooks.js';
@@ -97,12 +98,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
           try {
             observe(callSid, event);
           } catch (error) {
-            logger
-              .child({ callSid })
-              .error(
-                { reason: error instanceof Error ? error.message : String(error) },
-                'a call observer failed',
-              );
+            logger.child({ callSid }).error({ reason: errorMessage(error) }, 'a call observer failed');
           }
         }
       },

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { callListPage, callPage, loginPage } from '../records/page/pages.js';
-import type { CallFilter, CallStore } from '../records/store.js';
+import { CALL_OUTCOMES, type CallFilter, type CallStore } from '../records/store.js';
 
 export interface CallsPageOptions {
   store: CallStore;
@@ -15,7 +15,7 @@ export const CALLS_BASE = '/calls';
 const API_BASE = '/api/calls';
 const COOKIE = 'va_admin';
 const CALL_SID = /^[A-Za-z0-9]{2,64}$/;
-const OUTCOMES = new Set(['completed', 'transfer', 'failed', 'in_progress']);
+const OUTCOMES = new Set<string>(CALL_OUTCOMES);
 
 /**
  * The calls page (`/calls`) and its JSON API (`/api/calls`), both behind the admin token: a login

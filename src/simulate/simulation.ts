@@ -1,4 +1,5 @@
-import { FRAME_MS, MULAW_BYTES_PER_MS, MULAW_SILENCE, mulawRms } from '../audio/mulaw.js';
+import { FRAME_MS, MULAW_BYTES_PER_MS, MULAW_SILENCE } from '../audio/mulaw.js';
+import { speechSegments } from '../audio/speech-segments.js';
 import type { CallLog } from './call-log.js';
 import { type CallerEvent, CallFailedError, TwilioCaller } from './twilio-caller.js';
 import type { NextStep } from './twiml-reader.js';
@@ -91,11 +92,7 @@ export interface SimulationResult {
 
 /** Where speech ends in a turn: the end of the last frame with energy. */
 export function speechEndOffsetMs(audio: Buffer): number {
-  const frame = 160;
-  for (let end = Math.floor(audio.length / frame) * frame; end > 0; end -= frame) {
-    if (mulawRms(audio, end - frame, end) > 300) return end / MULAW_BYTES_PER_MS;
-  }
-  return 0;
+  return speechSegments(audio).at(-1)?.endMs ?? 0;
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {

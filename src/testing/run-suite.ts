@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadCallerAudio } from '../audio/caller-audio.js';
 import { loadAgent } from '../config/load.js';
-import { UsageError } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runSimulation, type SimulationReport, type SimulationTurn } from '../simulate/simulation.js';
 import { type SimulatedModel, startSimulationTarget } from '../simulate/target.js';
@@ -166,7 +166,7 @@ async function runScenario(
       name: scenario.name,
       run,
       ok: false,
-      problems: [error instanceof Error ? error.message : String(error)],
+      problems: [errorMessage(error)],
       durationMs: Math.round(performance.now() - started),
     };
   } finally {

@@ -8,7 +8,8 @@ import { maskNumber } from '../../observability/mask.js';
 import { scenarioFromRecord, suiteYaml } from '../../records/as-test.js';
 import type { CallRecord } from '../../records/call-record.js';
 import { dataDir, openCallStore } from '../../records/open.js';
-import type { CallStore, CallSummary } from '../../records/store.js';
+import { duration } from '../../records/page/html.js';
+import { CALL_OUTCOMES, type CallStore, type CallSummary } from '../../records/store.js';
 import { type CliIo, colours, printJson } from '../io.js';
 
 interface StoreOptions {
@@ -48,16 +49,14 @@ export function parseSince(text: string, now = Date.now()): Date {
   return date;
 }
 
-const OUTCOMES = ['completed', 'transfer', 'failed', 'in_progress'] as const;
-
 export async function callsListCommand(
   io: CliIo,
   options: StoreOptions & { since?: string; outcome?: string; limit: string; json?: boolean },
 ): Promise<void> {
   const since = options.since === undefined ? undefined : parseSince(options.since);
   const outcome = options.outcome;
-  if (outcome !== undefined && !(OUTCOMES as readonly string[]).includes(outcome))
-    throw new UsageError(`--outcome: expected one of ${OUTCOMES.join(', ')}, got "${outcome}"`);
+  if (outcome !== undefined && !(CALL_OUTCOMES as readonly string[]).includes(outcome))
+    throw new UsageError(`--outcome: expected one of ${CALL_OUTCOMES.join(', ')}, got "${outcome}"`);
   const limit = Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
     throw new UsageError(`--limit: expected 1–10000, got "${options.limit}"`);
@@ -79,7 +78,7 @@ export async function callsListCommand(
   const rows = calls.map((call) => [
     formatTime(call.startedAt),
     call.from ? maskNumber(call.from) : '—',
-    formatDuration(call.durationMs),
+    duration(call.durationMs),
     call.outcome === 'failed' ? c.red(`failed:${call.code ?? ''}`) : call.outcome,
     call.tools.join(',') || '—',
     call.costUsd === undefined ? '—' : `$${call.costUsd.toFixed(4)}`,
@@ -197,7 +196,7 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
   lines.push(`${c.bold(r.callSid)}${r.simulated ? c.dim(' (simulated)') : ''}`);
   lines.push(`  agent     ${r.agent.name} (${r.agent.model}, file ${r.agent.hash})`);
   lines.push(`  from/to   ${r.from ? maskNumber(r.from) : '—'} → ${r.to ? maskNumber(r.to) : '—'}`);
-  lines.push(`  started   ${formatTime(r.startedAt)}, ${formatDuration(r.durationMs)}`);
+  lines.push(`  started   ${formatTime(r.startedAt)}, ${duration(r.durationMs)}`);
   lines.push(`  outcome   ${outcome}`);
   const turns = r.latency.turns.map((t) => `${t.ms}`).join(', ');
   lines.push(
@@ -213,7 +212,7 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
       `  reconnects ${r.reconnects.map((x) => `${clock(x.atMs)} ${x.reason} (${x.gapMs} ms gap)`).join('; ')}`,
     );
   if (r.audio)
-    lines.push(`  recording ${formatDuration(r.audio.durationMs)} (calls export ${r.callSid} --out DIR)`);
+    lines.push(`  recording ${duration(r.audio.durationMs)} (calls export ${r.callSid} --out DIR)`);
   lines.push('', c.bold('Transcript'));
   if (r.transcript.length === 0) lines.push('  (nothing was transcribed)');
   for (const t of r.transcript) {
@@ -244,11 +243,6 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
 function clock(ms: number): string {
   const s = Math.max(0, ms) / 1000;
   return `${String(Math.floor(s / 60)).padStart(2, '0')}:${(s % 60).toFixed(1).padStart(4, '0')}`;
-}
-
-function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /** Local time, to the second, with the zone offset (unambiguous in a terminal). */

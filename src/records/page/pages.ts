@@ -1,10 +1,8 @@
 import { maskNumber } from '../../observability/mask.js';
 import type { CallRecord } from '../call-record.js';
-import type { CallFilter, CallSummary } from '../store.js';
+import { CALL_OUTCOMES, type CallFilter, type CallSummary } from '../store.js';
 import { clock, duration, esc, page, usd } from './html.js';
 import { timelineSvg } from './timeline.js';
-
-const OUTCOMES = ['completed', 'transfer', 'failed', 'in_progress'];
 
 function outcomeCell(kind: string, code?: string): string {
   return kind === 'failed' ? `<span class="failed">failed${code ? ` (${esc(code)})` : ''}</span>` : esc(kind);
@@ -27,7 +25,7 @@ export function callListPage(calls: CallSummary[], filter: CallFilter, base: str
 </tr>`,
     )
     .join('');
-  const options = ['', ...OUTCOMES]
+  const options = ['', ...CALL_OUTCOMES]
     .map((o) => `<option value="${o}"${filter.outcome === o ? ' selected' : ''}>${o || 'any'}</option>`)
     .join('');
   return page(
