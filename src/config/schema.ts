@@ -187,6 +187,12 @@ const toolsSchema = z.strictObject({
         .max(60)
         .default(20)
         .describe('How long the transfer rings before the caller is offered to leave a message.'),
+      on_no_answer: z
+        .enum(['message', 'agent'])
+        .default('message')
+        .describe(
+          'When nobody answers the transfer: message — the caller can leave a voicemail (recorded, in the call record); agent — the caller is back with the agent.',
+        ),
       office_hours: z
         .strictObject({
           timezone: z
@@ -306,6 +312,92 @@ const recordsSchema = z.strictObject({
     ),
 });
 
+const WEBHOOK_EVENTS = ['call.ended', 'message.taken', 'voicemail.left'] as const;
+const hookEvents = z
+  .array(z.enum(WEBHOOK_EVENTS))
+  .default([...WEBHOOK_EVENTS])
+  .describe('What to send.');
+
+const urlHookSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  secret: z
+    .string()
+    .min(16, { error: 'at least 16 characters: it signs every delivery' })
+    .describe('Signs each body (HMAC-SHA256); reference it as ${VAR}.'),
+  events: hookEvents,
+});
+
+const toolHookSchema = z.strictObject({
+  tool: z
+    .string()
+    .min(1)
+    .describe(
+      'An MCP tool of this agent, called with { event, data } (data: the same JSON a URL hook receives).',
+    ),
+  events: hookEvents,
+});
+
+export const DEFAULT_POST_CALL_MODEL = 'gpt-5-mini';
+
+const postCallSchema = z
+  .strictObject({
+    schema: z
+      .record(z.string(), z.unknown())
+      .refine((s) => s.type === 'object' && typeof s.properties === 'object' && s.properties !== null, {
+        error: 'expected a JSON Schema of an object: type: object, with properties',
+      })
+      .describe(
+        'JSON Schema of what to extract. Properties not listed in required may come back null; nothing else may be added.',
+      ),
+    instructions: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Extra guidance for the extraction (e.g. what counts as a follow-up).'),
+    model: z.string().min(1).default(DEFAULT_POST_CALL_MODEL).describe('A text model of the Responses API.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .optional()
+      .describe(
+        'Responses API endpoint. Default: env OPENAI_RESPONSES_URL, else the host of the Realtime endpoint (so --realtime-url points both at a stand-in).',
+      ),
+    timeout_ms: z.number().int().min(1_000).max(120_000).default(30_000),
+  })
+  .describe(
+    'After each call, a text model fills this JSON Schema from the transcript and tool calls (one Responses API request); the result is kept in the call record, shown on the calls page and sent to webhooks.',
+  );
+
+const outboundSchema = z
+  .strictObject({
+    from: E164.optional().describe('The caller ID of outbound calls. Default: twilio.phone_number.'),
+    greeting: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'What the agent says when someone answers (default: the greeting). {{name}} takes --context values.',
+      ),
+    instructions: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Added to the instructions on outbound calls. {{name}} takes --context values.'),
+    voicemail: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'Left as a message when an answering machine picks up (then the call ends). Without it, the agent hangs up on machines.',
+      ),
+    machine_detection: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Twilio's asynchronous answering-machine detection: the agent greets at once and switches to the voicemail when a machine is detected.",
+      ),
+  })
+  .describe('Calls the agent places itself (voice-agent call, POST /calls/outbound).');
+
 const loggingSchema = z.strictObject({
   transcripts: z.boolean().default(false).describe('Log what the caller and agent said (off: redacted).'),
   tool_payloads: z.boolean().default(false).describe('Log tool arguments and results (off: redacted).'),
@@ -334,21 +426,13 @@ export const agentSchema = z
     logging: loggingSchema.default({ transcripts: false, tool_payloads: false }),
     records: recordsSchema.default(recordsSchema.parse({})),
     webhooks: z
-      .array(
-        z.strictObject({
-          url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
-          secret: z
-            .string()
-            .min(16, { error: 'at least 16 characters: it signs every delivery' })
-            .describe('Signs each body (HMAC-SHA256); reference it as ${VAR}.'),
-          events: z
-            .array(z.enum(['call.ended', 'message.taken']))
-            .default(['call.ended', 'message.taken'])
-            .describe('What to send.'),
-        }),
-      )
+      .array(z.union([urlHookSchema, toolHookSchema]))
       .default([])
-      .describe("POST each call's summary and each message taken to your systems (signed, retried)."),
+      .describe(
+        "Send each call's summary (with its post-call outcome), each message taken and each voicemail to your systems: a signed, retried POST to a URL, or a call of one of the agent's MCP tools.",
+      ),
+    post_call: postCallSchema.optional(),
+    outbound: outboundSchema.default(outboundSchema.parse({})),
     simulation: z
       .strictObject({
         env: envMap
@@ -393,6 +477,9 @@ export type AgentFile = z.output<typeof agentSchema>;
 export type McpServerConfig = AgentFile['mcp_servers'][number];
 export type ToolSettings = z.output<typeof toolSettingsSchema>;
 export type TurnDetection = z.output<typeof turnDetectionSchema>;
+export type WebhookConfig = AgentFile['webhooks'][number];
+export type PostCallConfig = z.output<typeof postCallSchema>;
+export type OutboundConfig = z.output<typeof outboundSchema>;
 
 /** The agent after loading: instructions resolved, source path kept for messages. */
 export type AgentConfig = Omit<AgentFile, 'instructions' | 'instructions_file'> & {

@@ -1,5 +1,6 @@
 import type { CallEvent } from '../bridge/call-events.js';
 import type { CallOutcome, ModelUsage } from '../bridge/ports.js';
+import type { PostCallResult } from './post-call.js';
 import { addUsage, type CallCost, costOf, emptyUsage, type Prices } from './pricing.js';
 
 /** One line of the transcript, on the call's timeline (ms since the call started). */
@@ -51,6 +52,18 @@ export interface CallRecord {
   cost: CallCost;
   /** The recording, when one was kept: a stereo WAV, caller left, agent right. */
   audio?: { file: string; durationMs: number };
+  /** The `post_call` schema filled from this record after the call (or why it could not be). */
+  postCall?: PostCallResult;
+  /** A voicemail the caller left after an unanswered transfer (Twilio keeps the recording). */
+  voicemail?: Voicemail;
+}
+
+export interface Voicemail {
+  recordingUrl?: string;
+  seconds?: number;
+  /** Twilio's transcription, when it has come (`transcriptStatus: completed`). */
+  transcript?: string;
+  transcriptStatus?: string;
 }
 
 export interface RecordContext {
@@ -257,6 +270,11 @@ export class RecordBuilder {
   }
 
   #redact(text: string, also = false): string {
-    return this.#c.redact || also ? `[${text.length} chars redacted]` : text;
+    return this.#c.redact || also ? redacted(text) : text;
   }
+}
+
+/** What records keep of a text they must not keep (records.redact): its length. */
+export function redacted(text: string): string {
+  return `[${text.length} chars redacted]`;
 }

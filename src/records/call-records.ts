@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { CallEvent } from '../bridge/call-events.js';
 import type { CallAudioTap } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { byToolPattern } from '../tools/tool-pattern.js';
 import { AudioRecorder } from './audio-recorder.js';
-import { type CallRecord, RecordBuilder, type RecordContext } from './call-record.js';
+import type { RecordMoment } from './call-ledger.js';
+import type { CallRecord, RecordContext } from './call-record.js';
 import { pricingFor } from './pricing.js';
 import type { CallStore } from './store.js';
 
@@ -16,27 +16,26 @@ const FLUSH_DELAY_MS = 200;
 const DAY_MS = 24 * 3_600_000;
 
 /**
- * Records every call of one agent: a {@link RecordBuilder} fed by the call's events, an
- * {@link AudioRecorder} fed by its audio tap, and batched writes to the {@link CallStore} — at the
- * call's start (so a call is listed while live) and at its end, never on the media path. A store
- * that fails is logged and the calls go on; records are then lost, calls never are.
+ * Keeps every call of one agent: its record (from the {@link CallLedger}), an {@link AudioRecorder}
+ * fed by its audio tap, and batched writes to the {@link CallStore} — at the call's start (so a call
+ * is listed while live), at its end, and when its post-call analysis or a voicemail comes; never on
+ * the media path. A store that fails is logged and the calls go on; records are then lost, calls
+ * never are.
  */
 export class CallRecords {
   readonly #store: CallStore;
   readonly #agent: AgentConfig;
   readonly #log: Logger;
-  readonly #context: RecordContext;
-  readonly #calls = new Map<string, { builder: RecordBuilder; audio?: AudioRecorder }>();
+  readonly #audio = new Map<string, AudioRecorder>();
   #queue: { record: CallRecord; wav?: Buffer }[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #pruneTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: { store: CallStore; agent: AgentConfig; logger: Logger; simulated?: boolean }) {
+  constructor(options: { store: CallStore; agent: AgentConfig; logger: Logger }) {
     this.#store = options.store;
     this.#agent = options.agent;
     this.#log = options.logger;
-    this.#context = recordContext(options.agent, options.simulated ?? false);
   }
 
   get store(): CallStore {
@@ -46,33 +45,39 @@ export class CallRecords {
   /** The recorder of a call's audio (undefined with `records.audio: false`). */
   audioTap(callSid: string): CallAudioTap | undefined {
     if (!this.#agent.records.audio) return undefined;
-    const call = this.#call(callSid);
-    call.audio ??= new AudioRecorder();
-    return call.audio;
+    let audio = this.#audio.get(callSid);
+    if (!audio) {
+      audio = new AudioRecorder();
+      this.#audio.set(callSid, audio);
+    }
+    return audio;
   }
 
-  /** One event of a call (cheap: the record grows in memory; writing is queued). */
-  onEvent(callSid: string, event: CallEvent): void {
-    const call = this.#call(callSid);
-    call.builder.add(event);
-    if (event.type === 'started') this.#enqueue({ record: call.builder.record });
-    if (event.type !== 'ended') return;
-    this.#calls.delete(callSid);
+  /** A change of a call's record (a {@link CallLedger} listener; cheap: writing is queued). */
+  onRecord(moment: RecordMoment, record: CallRecord): void {
+    if (moment !== 'ended') {
+      if (moment !== 'message') this.#enqueue({ record });
+      return;
+    }
+    const audio = this.#audio.get(record.callSid);
+    this.#audio.delete(record.callSid);
     // the WAV is built after the call's teardown, outside it
     setImmediate(() => {
       let wav: Buffer | undefined;
       try {
-        if (call.audio && call.audio.durationMs > 0) {
-          wav = call.audio.toWav();
-          call.builder.record.audio = {
-            file: `${callSid.replace(/[^A-Za-z0-9]/g, '')}.wav`,
-            durationMs: Math.round(call.audio.durationMs),
+        if (audio && audio.durationMs > 0) {
+          wav = audio.toWav();
+          record.audio = {
+            file: `${record.callSid.replace(/[^A-Za-z0-9]/g, '')}.wav`,
+            durationMs: Math.round(audio.durationMs),
           };
         }
       } catch (error) {
-        this.#log.child({ callSid }).error({ reason: errorMessage(error) }, 'could not build the recording');
+        this.#log
+          .child({ callSid: record.callSid })
+          .error({ reason: errorMessage(error) }, 'could not build the recording');
       }
-      this.#enqueue({ record: call.builder.record, ...(wav ? { wav } : {}) });
+      this.#enqueue({ record, ...(wav ? { wav } : {}) });
     });
   }
 
@@ -106,15 +111,6 @@ export class CallRecords {
     clearInterval(this.#pruneTimer);
     await this.flush();
     await this.#store.close().catch(() => undefined);
-  }
-
-  #call(callSid: string) {
-    let call = this.#calls.get(callSid);
-    if (!call) {
-      call = { builder: new RecordBuilder(this.#context, callSid) };
-      this.#calls.set(callSid, call);
-    }
-    return call;
   }
 
   #enqueue(item: { record: CallRecord; wav?: Buffer }): void {

@@ -31,18 +31,12 @@ export function openCallRecords(o: {
   agent: AgentConfig;
   dir: string;
   logger: Logger;
-  simulated?: boolean;
   /** Keep records in memory when `records.enabled` is false (a simulated call's HTML report). */
   inMemoryWhenOff?: boolean;
 }): CallRecords | undefined {
   if (!o.agent.records.enabled) {
     if (!o.inMemoryWhenOff) return undefined;
-    return new CallRecords({
-      store: new MemoryCallStore(),
-      agent: o.agent,
-      logger: o.logger,
-      simulated: o.simulated,
-    });
+    return new CallRecords({ store: new MemoryCallStore(), agent: o.agent, logger: o.logger });
   }
   let store: CallStore;
   try {
@@ -54,5 +48,5 @@ export function openCallRecords(o: {
     );
     return undefined;
   }
-  return new CallRecords({ store, agent: o.agent, logger: o.logger, simulated: o.simulated });
+  return new CallRecords({ store, agent: o.agent, logger: o.logger });
 }

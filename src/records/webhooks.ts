@@ -1,61 +1,68 @@
 import { createHmac } from 'node:crypto';
-import type { CallEvent } from '../bridge/call-events.js';
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { RecordBuilder } from './call-record.js';
-import { recordContext } from './call-records.js';
+import type { RecordMoment } from './call-ledger.js';
+import type { CallRecord } from './call-record.js';
 
 /** Waits before each retry of a delivery that failed. */
 export const WEBHOOK_RETRY_DELAYS_MS = [1_000, 4_000, 10_000];
 const ATTEMPT_TIMEOUT_MS = 5_000;
 
-export type WebhookEvent = 'call.ended' | 'message.taken';
+export type WebhookEvent = 'call.ended' | 'message.taken' | 'voicemail.left';
+
+/** Calls one of the agent's MCP tools for a tool hook; resolves with its output (never throws). */
+export type HookToolCaller = (
+  name: string,
+  args: Record<string, unknown>,
+  signal: AbortSignal,
+) => Promise<string>;
 
 /**
- * Tells the business's own systems what happened, by HTTP POST: the call's summary when it ends,
- * each message the agent took. Each body is signed (`X-Voice-Agent-Signature: sha256=<hex>`, an
+ * Tells the business's own systems what happened: the call's summary (with its post-call outcome)
+ * once it is final, each message the agent took, each voicemail left after an unanswered transfer.
+ * A URL hook gets a POST whose body is signed (`X-Voice-Agent-Signature: sha256=<hex>`, an
  * HMAC-SHA256 with the hook's secret over `<timestamp>.<body>`, the timestamp in
- * `X-Voice-Agent-Timestamp`), retried with backoff on a failure or a non-2xx answer, and never waited
- * for by a call.
+ * `X-Voice-Agent-Timestamp`); a tool hook calls one of the agent's MCP tools with `{ event, data }`.
+ * Both are retried with backoff on a failure, and never waited for by a call.
  */
 export class CallWebhooks {
   readonly #agent: AgentConfig;
   readonly #log: Logger;
-  readonly #builders = new Map<string, RecordBuilder>();
   readonly #deliveries = new Set<Promise<void>>();
   readonly #retryDelays: readonly number[];
-  readonly #simulated: boolean;
+  #callTool: HookToolCaller | undefined;
 
-  constructor(options: {
-    agent: AgentConfig;
-    logger: Logger;
-    simulated?: boolean;
-    retryDelaysMs?: readonly number[];
-  }) {
+  constructor(options: { agent: AgentConfig; logger: Logger; retryDelaysMs?: readonly number[] }) {
     this.#agent = options.agent;
     this.#log = options.logger;
     this.#retryDelays = options.retryDelaysMs ?? WEBHOOK_RETRY_DELAYS_MS;
-    this.#simulated = options.simulated ?? false;
   }
 
-  onEvent(callSid: string, event: CallEvent): void {
-    if (this.#agent.webhooks.length === 0) return;
-    let builder = this.#builders.get(callSid);
-    if (!builder) {
-      builder = new RecordBuilder(recordContext(this.#agent, this.#simulated), callSid);
-      this.#builders.set(callSid, builder);
-    }
-    builder.add(event);
-    if (event.type === 'message_taken') {
-      const r = builder.record;
-      this.#send('message.taken', { callSid, agent: r.agent.name, from: r.from, message: r.messages.at(-1) });
-    }
-    if (event.type === 'ended') {
-      this.#builders.delete(callSid);
-      const r = builder.record;
+  /** Where tool hooks go (the agent's tools, once they exist). */
+  useTools(callTool: HookToolCaller): void {
+    this.#callTool = callTool;
+  }
+
+  /** A change of a call's record (a {@link CallLedger} listener). */
+  onRecord(moment: RecordMoment, r: CallRecord): void {
+    if (moment === 'message') {
+      this.#send('message.taken', {
+        callSid: r.callSid,
+        agent: r.agent.name,
+        from: r.from,
+        message: r.messages.at(-1),
+      });
+    } else if (moment === 'voicemail') {
+      this.#send('voicemail.left', {
+        callSid: r.callSid,
+        agent: r.agent.name,
+        from: r.from,
+        voicemail: r.voicemail,
+      });
+    } else if (moment === 'final') {
       this.#send('call.ended', {
-        callSid,
+        callSid: r.callSid,
         agent: r.agent.name,
         simulated: r.simulated,
         from: r.from,
@@ -69,6 +76,7 @@ export class CallWebhooks {
         messages: r.messages,
         latency: r.latency,
         cost: r.cost,
+        ...(r.postCall ? { postCall: r.postCall } : {}),
       });
     }
   }
@@ -81,10 +89,30 @@ export class CallWebhooks {
   #send(event: WebhookEvent, data: Record<string, unknown>): void {
     for (const hook of this.#agent.webhooks) {
       if (!hook.events.includes(event)) continue;
-      const delivery = this.#deliver(hook.url, hook.secret, event, JSON.stringify({ event, ...data }));
+      const delivery =
+        'url' in hook
+          ? this.#deliver(hook.url, hook.secret, event, JSON.stringify({ event, ...data }))
+          : this.#handToTool(hook.tool, event, data);
       this.#deliveries.add(delivery);
       void delivery.finally(() => this.#deliveries.delete(delivery));
     }
+  }
+
+  async #handToTool(tool: string, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
+    for (let attempt = 0; attempt <= this.#retryDelays.length; attempt++) {
+      if (attempt > 0) await sleep(this.#retryDelays[attempt - 1]!);
+      const output = this.#callTool
+        ? await this.#callTool(tool, { event, data }, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS))
+        : JSON.stringify({ error: 'the agent has no tools' });
+      const failure = toolError(output);
+      if (failure === undefined) return;
+      // the failure text is the tool's own words (it may echo data): the log keeps its length only
+      this.#log.warn(
+        { tool, event, attempt: attempt + 1, errorChars: failure.length },
+        'webhook tool failed',
+      );
+    }
+    this.#log.error({ tool, event }, 'gave up handing a webhook to its tool');
   }
 
   async #deliver(url: string, secret: string, event: WebhookEvent, body: string): Promise<void> {
@@ -130,4 +158,15 @@ export class CallWebhooks {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** The error of a tool output (`{"error": …}`, as tool-result.ts writes failures), else undefined. */
+function toolError(output: string): string | undefined {
+  if (!output.startsWith('{"error"')) return undefined;
+  try {
+    const { error } = JSON.parse(output) as { error?: unknown };
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  }
 }

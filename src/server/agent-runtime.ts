@@ -1,7 +1,12 @@
 import type { CallEvent } from '../bridge/call-events.js';
+import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
 import type { CallMetrics } from '../observability/metrics.js';
-import type { CallRecords } from '../records/call-records.js';
+import { CallLedger } from '../records/call-ledger.js';
+import type { CallRecord } from '../records/call-record.js';
+import { type CallRecords, recordContext } from '../records/call-records.js';
+import { analyzeCall, responsesUrlBeside } from '../records/post-call.js';
 import type { CallWebhooks } from '../records/webhooks.js';
 import { createTwilioClient, redirectToDial, redirectToTwiml } from '../telephony/twilio/rest.js';
 import { fallbackTwiml } from '../telephony/twilio/twiml.js';
@@ -39,6 +44,13 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   toolSource?: (pool: McpPool) => ToolSource;
   /** false: the agent's MCP servers are not started (tools come from `toolSource`). */
   startMcpServers?: boolean;
+  /** Records and webhooks say the calls were simulated. */
+  simulated?: boolean;
+  /**
+   * The Responses endpoint of the post-call analysis (env OPENAI_RESPONSES_URL); default: the agent
+   * file's `post_call.url`, else the one beside `realtimeUrl`.
+   */
+  responsesUrl?: string;
 };
 
 export interface AgentRuntime {
@@ -48,6 +60,8 @@ export interface AgentRuntime {
   toolsSettled: Promise<void>;
   /** Tools offered to a call starting now (built-ins and MCP). */
   toolCount(): number;
+  /** Resolves once the records of the calls that ended are final (post-call analyses done). */
+  recordsSettled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +77,8 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     webhooks,
     toolSource,
     startMcpServers = true,
+    simulated = false,
+    responsesUrl,
     ...serverOptions
   } = options;
   // credentials are checked before anything is started, so a typo leaves nothing running
@@ -71,17 +87,29 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     : undefined;
   const pool = new McpPool(startMcpServers ? agent.mcp_servers : [], logger, BUILTIN_TOOL_NAMES);
   let server: VoiceServer | undefined;
+  const source = toolSource ? toolSource(pool) : pool;
   const tools = new AgentTools(
     agent,
-    toolSource ? toolSource(pool) : pool,
+    source,
     rest
       ? (callSid, transfer) => redirectToDial(rest, callSid, transferTwiml(transfer, server!.publicUrl))
       : undefined,
   );
+  const ledger =
+    records || webhooks
+      ? callLedger(agent, logger, simulated, {
+          url: responsesUrl ?? agent.post_call?.url ?? responsesUrlBeside(serverOptions.realtimeUrl),
+          apiKey: serverOptions.openaiApiKey,
+        })
+      : undefined;
+  if (records) ledger?.listen((moment, record) => records.onRecord(moment, record));
+  if (webhooks) {
+    webhooks.useTools((name, args, signal) => source.call(name, args, signal));
+    ledger?.listen((moment, record) => webhooks.onRecord(moment, record));
+  }
   const observers = [
-    records && ((callSid: string, event: CallEvent) => records.onEvent(callSid, event)),
+    ledger && ((callSid: string, event: CallEvent) => ledger.onEvent(callSid, event)),
     metrics && ((callSid: string, event: CallEvent) => metrics.onEvent(callSid, event)),
-    webhooks && ((callSid: string, event: CallEvent) => webhooks.onEvent(callSid, event)),
     serverOptions.onCallEvent,
   ].filter((o) => o !== undefined);
   try {
@@ -135,8 +163,14 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     pool,
     toolsSettled,
     toolCount: () => tools.definitions().length,
+    recordsSettled: async () => {
+      await ledger?.settled();
+    },
     async close() {
       await started.close();
+      // post-call analyses under way finish (each bounded by its timeout) before records close
+      await ledger?.settled();
+      ledger?.close();
       await pool.close();
       await records?.close();
       // deliveries under way get a moment to finish; a hook that keeps failing does not hold the exit
@@ -144,4 +178,19 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
         await Promise.race([webhooks.settled(), new Promise((r) => setTimeout(r, 3_000).unref())]);
     },
   };
+}
+
+/** The one record of each call, with the post-call analysis when the agent file asks for one. */
+function callLedger(
+  agent: AgentConfig,
+  logger: Logger,
+  simulated: boolean,
+  responses: { url: string; apiKey: string },
+): CallLedger {
+  const config = agent.post_call;
+  return new CallLedger({
+    context: recordContext(agent, simulated),
+    logger,
+    ...(config ? { analyze: (record: CallRecord) => analyzeCall(record, { config, ...responses }) } : {}),
+  });
 }

@@ -7,6 +7,7 @@ import { type ScriptStep, scriptBrain } from '../realtime/local/brain.js';
 import { type LocalRealtimeServer, startLocalRealtime } from '../realtime/local/server.js';
 import type { CallRecord } from '../records/call-record.js';
 import { openCallRecords } from '../records/open.js';
+import { responsesUrlBeside } from '../records/post-call.js';
 import { CallWebhooks } from '../records/webhooks.js';
 import { startAgentRuntime } from '../server/agent-runtime.js';
 import type { McpPool } from '../tools/mcp/pool.js';
@@ -106,7 +107,6 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
               : agent,
           dir: options.dataDir ?? '',
           logger,
-          simulated: true,
           inMemoryWhenOff: options.recordsInMemory,
         });
   try {
@@ -119,8 +119,11 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
       openaiApiKey,
       twilioAuthToken: authToken,
       records,
+      simulated: true,
+      // the local stand-in answers the post-call analysis too
+      responsesUrl: local ? responsesUrlBeside(local.url) : env.OPENAI_RESPONSES_URL,
       toolSource: options.toolSource,
-      webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger, simulated: true }) : undefined,
+      webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger }) : undefined,
       startMcpServers: options.startMcpServers,
       onCallEvent: (callSid, event) => {
         const log = logs.get(callSid) ?? new CallLog();
@@ -156,6 +159,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
       ...(records
         ? {
             recordOf: async (callSid: string) => {
+              await runtime.recordsSettled();
               await records.flush();
               const record = await records.store.get(callSid);
               return record && { record, wav: await records.store.audio(callSid) };

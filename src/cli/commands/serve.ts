@@ -182,6 +182,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
           twilioAuthToken,
           insecureSkipSignature: options.insecureSkipSignature,
           realtimeCheck: () => realtimeCheck,
+          responsesUrl: env.OPENAI_RESPONSES_URL,
           records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
           metrics,
           adminToken,

@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { defaultBrain } from './brain.js';
+import { handleResponses, type ResponsesRequestLog } from './responses.js';
 import { id, type LocalRealtimeOptions, LocalRealtimeSession, type SessionOptions } from './session.js';
 
 /**
- * A local stand-in of the OpenAI Realtime (GA) API on 127.0.0.1: `simulate --model local` and
+ * A local stand-in of the OpenAI Realtime (GA) API on 127.0.0.1 (and of `POST /v1/responses`
+ * beside it, for the post-call analysis): `simulate --model local` and
  * `voice-agent test` use it so anyone can run a call with no key and no network, and the test suite
  * uses it as its fake of OpenAI. It speaks the real wire format and rejects what the real service
  * rejects: the beta header, beta-shaped or unknown-field session.update, a second response.create
@@ -24,6 +26,8 @@ export interface LocalRealtimeServer {
   readonly handshakes: { status: number; headers: IncomingMessage['headers'] }[];
   /** Every client event received on every session (for the conformance check). */
   allClientEvents(): Record<string, unknown>[];
+  /** Requests to `POST /v1/responses` (the post-call analysis), with the status each got. */
+  readonly responses: ResponsesRequestLog[];
   /** Resolves with the next session to connect. */
   nextSession(): Promise<LocalRealtimeSession>;
   /** From now on, answer every new upgrade with this HTTP status (undefined: accept again). */
@@ -47,7 +51,14 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
   const waiters: ((s: LocalRealtimeSession) => void)[] = [];
   const wss = new WebSocketServer({ noServer: true });
   let refuseStatus: number | undefined;
-  const server = createServer((_req, res) => res.writeHead(404).end());
+  const responses: ResponsesRequestLog[] = [];
+  const server = createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/v1/responses') {
+      handleResponses(req, res, apiKey, responses).catch(() => res.destroy());
+      return;
+    }
+    res.writeHead(404).end();
+  });
 
   const refuse = (socket: Duplex, status: number, body: string) => {
     socket.end(
@@ -114,6 +125,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     sessions,
     callSessions: () => sessions.filter((s) => s.sent('session.update').length > 0),
     handshakes,
+    responses,
     allClientEvents: () => sessions.flatMap((s) => s.received),
     nextSession: () => new Promise((resolve) => waiters.push(resolve)),
     refuseNew: (status) => {

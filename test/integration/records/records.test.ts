@@ -12,6 +12,7 @@ import type { VoiceServerOptions } from '../../../src/server/voice-server.js';
 import { launchBrowser } from '../../helpers/browser.js';
 import { eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
 import { BIN, runCli } from '../../helpers/cli.js';
+import { recordReaders } from '../../helpers/ledger.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 const tmp = useTmpDir();
@@ -47,7 +48,7 @@ async function recordedCall(
     },
     server: {
       audioTap: (sid) => rec.audioTap(sid),
-      onCallEvent: (sid, event) => rec.onEvent(sid, event),
+      onCallEvent: recordReaders(config, rec),
       tools: {
         definitions: () => [
           { name: 'get_quote', description: 'A price.', parameters: { type: 'object', properties: {} } },
@@ -333,7 +334,7 @@ async function recordedCallWithBrokenStore(dir: string) {
   await records.store.close();
   const rec = records;
   h = await startHarness({
-    server: { audioTap: (sid) => rec.audioTap(sid), onCallEvent: (sid, e) => rec.onEvent(sid, e) },
+    server: { audioTap: (sid) => rec.audioTap(sid), onCallEvent: recordReaders(agent, rec) },
   });
   const caller = h.caller();
   await caller.dial();

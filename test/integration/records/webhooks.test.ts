@@ -7,6 +7,7 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { CallWebhooks } from '../../../src/records/webhooks.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
 import { eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
+import { recordReaders } from '../../helpers/ledger.js';
 
 const SECRET = 'webhook-secret-0123456789';
 let h: Harness | undefined;
@@ -69,7 +70,7 @@ describe('webhooks', () => {
                 },
       },
       server: {
-        onCallEvent: (sid, e) => hooks.onEvent(sid, e),
+        onCallEvent: recordReaders(testAgent(agentFile), hooks),
         tools: new AgentTools(testAgent(agentFile), undefined),
       },
     });

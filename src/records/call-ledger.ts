@@ -1,0 +1,140 @@
+import type { CallEvent } from '../bridge/call-events.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  type CallRecord,
+  RecordBuilder,
+  type RecordContext,
+  redacted,
+  type Voicemail,
+} from './call-record.js';
+import type { PostCallResult } from './post-call.js';
+
+/**
+ * When a call's record changed in a way its readers care about:
+ * - `started`: the call is live;
+ * - `message`: the agent took a message;
+ * - `ended`: the call is over (its post-call analysis may still be running);
+ * - `final`: nothing more will come from the call itself (after the analysis, when there is one);
+ * - `voicemail`: the caller left a voicemail after an unanswered transfer (after `final`).
+ */
+export type RecordMoment = 'started' | 'message' | 'ended' | 'final' | 'voicemail';
+export type RecordListener = (moment: RecordMoment, record: CallRecord) => void;
+
+/** How long an ended call's record stays in memory for what comes after it (a voicemail). */
+const KEEP_ENDED_MS = 15 * 60_000;
+
+/**
+ * The one record of each call, built from its event stream, for everything that keeps or sends
+ * records (the store, webhooks). After a call ends it runs the post-call analysis (bounded, off the
+ * call) before the record is final, and keeps the record a while for a voicemail left afterwards.
+ * A listener that throws is logged; the others and the call go on.
+ */
+export class CallLedger {
+  readonly #context: RecordContext;
+  readonly #log: Logger;
+  readonly #analyze: ((record: CallRecord) => Promise<PostCallResult>) | undefined;
+  readonly #live = new Map<string, RecordBuilder>();
+  readonly #ended = new Map<string, { record: CallRecord; timer: NodeJS.Timeout }>();
+  readonly #listeners: RecordListener[] = [];
+  readonly #analyses = new Set<Promise<void>>();
+
+  constructor(o: {
+    context: RecordContext;
+    logger: Logger;
+    /** The post-call analysis (`post_call` in the agent file). */
+    analyze?: (record: CallRecord) => Promise<PostCallResult>;
+  }) {
+    this.#context = o.context;
+    this.#log = o.logger;
+    this.#analyze = o.analyze;
+  }
+
+  listen(listener: RecordListener): void {
+    this.#listeners.push(listener);
+  }
+
+  onEvent(callSid: string, event: CallEvent): void {
+    let builder = this.#live.get(callSid);
+    if (!builder) {
+      builder = new RecordBuilder(this.#context, callSid);
+      this.#live.set(callSid, builder);
+    }
+    builder.add(event);
+    const record = builder.record;
+    if (event.type === 'started') this.#tell('started', record);
+    else if (event.type === 'message_taken') this.#tell('message', record);
+    else if (event.type === 'ended') {
+      this.#live.delete(callSid);
+      this.#keep(record);
+      this.#tell('ended', record);
+      this.#finish(record);
+    }
+  }
+
+  /** A voicemail left after the call's stream ended (an unanswered transfer). */
+  voicemail(callSid: string, voicemail: Voicemail): void {
+    const kept = this.#ended.get(callSid);
+    if (!kept) {
+      this.#log.child({ callSid }).warn('a voicemail for a call no longer in memory is not in its record');
+      return;
+    }
+    const { transcript } = voicemail;
+    kept.record.voicemail = {
+      ...kept.record.voicemail,
+      ...voicemail,
+      ...(transcript !== undefined && this.#context.redact ? { transcript: redacted(transcript) } : {}),
+    };
+    this.#tell('voicemail', kept.record);
+  }
+
+  /** Resolves once every post-call analysis under way has finished (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.#analyses.size) await Promise.allSettled([...this.#analyses]);
+  }
+
+  close(): void {
+    for (const { timer } of this.#ended.values()) clearTimeout(timer);
+    this.#ended.clear();
+  }
+
+  #finish(record: CallRecord): void {
+    if (!this.#analyze) {
+      this.#tell('final', record);
+      return;
+    }
+    const analysis = this.#analyze(record)
+      .catch((error): PostCallResult => ({ model: 'unknown', error: errorMessage(error), durationMs: 0 }))
+      .then((result) => {
+        record.postCall = result;
+        if (result.error)
+          this.#log
+            .child({ callSid: record.callSid })
+            .warn({ reason: result.error }, 'post-call analysis failed; the record is kept without it');
+      })
+      .finally(() => {
+        this.#analyses.delete(analysis);
+        this.#tell('final', record);
+      });
+    this.#analyses.add(analysis);
+  }
+
+  #keep(record: CallRecord): void {
+    const timer = setTimeout(() => this.#ended.delete(record.callSid), KEEP_ENDED_MS);
+    timer.unref();
+    clearTimeout(this.#ended.get(record.callSid)?.timer);
+    this.#ended.set(record.callSid, { record, timer });
+  }
+
+  #tell(moment: RecordMoment, record: CallRecord): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(moment, record);
+      } catch (error) {
+        this.#log
+          .child({ callSid: record.callSid })
+          .error({ reason: errorMessage(error), moment }, 'a call record listener failed');
+      }
+    }
+  }
+}
