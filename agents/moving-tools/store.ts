@@ -67,6 +67,9 @@ export class BookingStore {
         created_at TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS bookings_by_slot ON bookings (move_date, slot, status);
+      CREATE TABLE IF NOT EXISTS call_reports (
+        id INTEGER PRIMARY KEY, call_sid TEXT NOT NULL, event TEXT NOT NULL, data TEXT NOT NULL, received_at TEXT NOT NULL
+      );
     `);
   }
 
@@ -194,6 +197,23 @@ export class BookingStore {
         return { ...booking, status: 'cancelled' as const };
       })
       .immediate();
+  }
+
+  /** What voice-agent reports after calls (its webhooks): call summaries, messages, voicemails. */
+  saveCallReport(callSid: string, event: string, data: unknown): void {
+    this.#db
+      .prepare('INSERT INTO call_reports (call_sid, event, data, received_at) VALUES (?, ?, ?, ?)')
+      .run(callSid, event, JSON.stringify(data), new Date().toISOString());
+  }
+
+  callReports(): { call_sid: string; event: string; data: unknown }[] {
+    return (
+      this.#db.prepare('SELECT call_sid, event, data FROM call_reports ORDER BY id').all() as {
+        call_sid: string;
+        event: string;
+        data: string;
+      }[]
+    ).map((r) => ({ ...r, data: JSON.parse(r.data) as unknown }));
   }
 
   close(): void {

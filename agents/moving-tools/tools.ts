@@ -204,4 +204,20 @@ export function registerMovingTools(server: McpServer, deps: ToolDeps): void {
       }
     },
   );
+  server.registerTool(
+    'save_call_report',
+    {
+      title: 'Keep a call report',
+      description:
+        "Keeps what voice-agent reports after a call (its webhooks: the call's summary and outcome, messages, voicemails) for the office's follow-ups. Not for the phone agent.",
+      inputSchema: {
+        event: z.enum(['call.ended', 'message.taken', 'voicemail.left']),
+        data: z.looseObject({ callSid: z.string().min(1) }),
+      },
+    },
+    async ({ event, data }) => {
+      deps.store.saveCallReport(data.callSid, event, data);
+      return ok(`Kept the ${event} report of ${data.callSid}.`, { kept: true });
+    },
+  );
 }

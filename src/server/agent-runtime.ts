@@ -104,7 +104,9 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       : undefined;
   if (records) ledger?.listen((moment, record) => records.onRecord(moment, record));
   if (webhooks) {
-    webhooks.useTools((name, args, signal) => source.call(name, args, signal));
+    // straight to the agent's MCP servers: a simulation's cassette or injected faults are for the
+    // model's tool calls, not for deliveries (and with no servers started there is nothing to call)
+    if (startMcpServers) webhooks.useTools((name, args, signal) => pool.call(name, args, signal));
     ledger?.listen((moment, record) => webhooks.onRecord(moment, record));
   }
   const observers = [
@@ -119,6 +121,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       logger,
       tools,
       ...(records ? { audioTap: (callSid: string) => records.audioTap(callSid) } : {}),
+      ...(ledger ? { onVoicemail: (callSid, voicemail) => ledger.voicemail(callSid, voicemail) } : {}),
       ...(records && adminToken ? { callsPage: { store: records.store, adminToken } } : {}),
       onCallEvent: (callSid: string, event: CallEvent) => {
         // each observer on its own: one that throws costs the others nothing
@@ -171,11 +174,12 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       // post-call analyses under way finish (each bounded by its timeout) before records close
       await ledger?.settled();
       ledger?.close();
-      await pool.close();
-      await records?.close();
-      // deliveries under way get a moment to finish; a hook that keeps failing does not hold the exit
+      // deliveries under way get a moment to finish (tool hooks need the MCP servers still up); a
+      // hook that keeps failing does not hold the exit
       if (webhooks)
         await Promise.race([webhooks.settled(), new Promise((r) => setTimeout(r, 3_000).unref())]);
+      await pool.close();
+      await records?.close();
     },
   };
 }

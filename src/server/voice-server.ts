@@ -4,10 +4,12 @@ import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
 import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { openAiEngine } from '../realtime/openai/engine.js';
 import type { CallStore } from '../records/store.js';
 import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-server.js';
+import type { VoicemailReport } from '../telephony/twilio/webhooks.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
 import { CallRegistry } from './call-registry.js';
@@ -40,6 +42,8 @@ export interface VoiceServerOptions {
   onCallEnded?: (session: CallSession) => void;
   /** A recorder for a call's audio, if it is to be recorded. */
   audioTap?: (callSid: string) => CallAudioTap | undefined;
+  /** A voicemail left after an unanswered transfer (the call's stream has ended by then). */
+  onVoicemail?: (callSid: string, voicemail: VoicemailReport) => void;
   /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
   onCallEvent?: (callSid: string, event: CallEvent) => void;
   /** Serves the calls page from this store, behind this admin token (see calls-page.ts). */
@@ -120,10 +124,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       } catch (error) {
         logger
           .child({ callSid: session.callSid })
-          .error(
-            { reason: error instanceof Error ? error.message : String(error) },
-            'a call-end observer failed',
-          );
+          .error({ reason: errorMessage(error) }, 'a call-end observer failed');
       }
     });
   };
@@ -182,6 +183,13 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       admit: (callSid, parties) => registry.register(callSid, () => engine.open(callSid), parties),
       outcomeOf: (callSid) => registry.outcomeOf(callSid),
       draining: () => draining,
+      voicemail: (callSid, voicemail) => {
+        try {
+          options.onVoicemail?.(callSid, voicemail);
+        } catch (error) {
+          logger.child({ callSid }).error({ reason: errorMessage(error) }, 'a voicemail observer failed');
+        }
+      },
     },
     logger,
     fallback: agent.call.fallback,

@@ -17,15 +17,19 @@ export class AgentTools {
   readonly #agent: AgentConfig;
   readonly #pool: ToolSource | undefined;
   readonly #restTransfer: RestTransfer | undefined;
+  /** MCP tools that receive the agent's webhooks: they are for the business's systems, not the model. */
+  readonly #hookTools: ReadonlySet<string>;
 
   constructor(agent: AgentConfig, pool: ToolSource | undefined, restTransfer?: RestTransfer) {
     this.#agent = agent;
     this.#pool = pool;
     this.#restTransfer = restTransfer;
+    this.#hookTools = new Set(agent.webhooks.flatMap((hook) => ('tool' in hook ? [hook.tool] : [])));
   }
 
   definitions(): ToolDefinition[] {
-    return [...builtinDefinitions(this.#agent), ...(this.#pool?.definitions() ?? [])];
+    const mcp = (this.#pool?.definitions() ?? []).filter((d) => !this.#hookTools.has(d.name));
+    return [...builtinDefinitions(this.#agent), ...mcp];
   }
 
   forCall(control: CallControl, logger: Logger): ToolExecutor {
@@ -56,7 +60,7 @@ export class AgentTools {
         output =
           ask ??
           runBuiltin(call.name, args, this.#agent, control, this.#restTransfer) ??
-          (this.#pool?.has(call.name)
+          (this.#pool?.has(call.name) && !this.#hookTools.has(call.name)
             ? await this.#runOnPhone(call.name, args, signal, settings, control)
             : toolFailure(`There is no tool named "${call.name}".`));
         return this.#logged(call, output, started, settings, logger);

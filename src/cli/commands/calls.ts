@@ -232,6 +232,19 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
     lines.push('', c.bold('Messages'));
     for (const m of messages) lines.push(`  ${clock(m.atMs)}  ${m.name}, ${m.phone}: ${m.message}`);
   }
+  if (r.voicemail) {
+    const v = r.voicemail;
+    lines.push('', c.bold('Voicemail'));
+    if (v.recordingUrl)
+      lines.push(`  ${v.recordingUrl}${v.seconds !== undefined ? ` (${v.seconds} s)` : ''}`);
+    lines.push(`  ${v.transcript ?? `(transcript: ${v.transcriptStatus ?? 'not yet'})`}`);
+  }
+  if (r.postCall) {
+    lines.push('', c.bold(`Outcome (${r.postCall.model})`));
+    if (r.postCall.error) lines.push(`  not available: ${r.postCall.error}`);
+    for (const [key, value] of Object.entries(r.postCall.data ?? {}))
+      lines.push(`  ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+  }
   if (r.warnings.length) {
     lines.push('', c.bold('Warnings'));
     for (const w of r.warnings) lines.push(`  ${clock(w.atMs)}  ${w.message}`);

@@ -35,6 +35,13 @@ export function summarize(agent: AgentConfig) {
       ...(agent.tools.take_message ? ['take_message'] : []),
       ...(agent.tools.send_dtmf ? ['send_dtmf'] : []),
     ],
+    post_call: agent.post_call
+      ? { model: agent.post_call.model, fields: Object.keys(agent.post_call.schema.properties as object) }
+      : null,
+    webhooks: agent.webhooks.map((h) => ({
+      to: 'url' in h ? new URL(h.url).host : `tool ${h.tool}`,
+      events: h.events,
+    })),
   };
 }
 
@@ -51,6 +58,17 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   }
   const servers = options.checkServers ? await checkServers(io, loaded.agent) : undefined;
   const unreachable = servers?.filter((s) => s.state !== 'ready') ?? [];
+  if (servers && unreachable.length === 0) {
+    const offered = new Set(servers.flatMap((s) => s.tools.map((t) => t.exposedAs)));
+    loaded.agent.webhooks.forEach((hook, i) => {
+      if ('tool' in hook && !offered.has(hook.tool))
+        loaded.warnings.push({
+          file,
+          path: `webhooks[${i}].tool`,
+          message: `no MCP server offers a tool named "${hook.tool}": its deliveries will fail`,
+        });
+    });
+  }
   const summary = summarize(loaded.agent);
   const toolWarning = servers
     ? toolCountWarning(summary.builtin_tools.length + servers.reduce((n, s) => n + s.tools.length, 0))
@@ -84,17 +102,28 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
         : 'none',
     ],
     ['built-in tools', summary.builtin_tools.join(', ') || 'none'],
+    [
+      'post-call',
+      summary.post_call ? `${summary.post_call.fields.join(', ')} (${summary.post_call.model})` : 'none',
+    ],
+    [
+      'webhooks',
+      summary.webhooks.map((h) => `${h.to} (${h.events.join(', ')})`).join('\n                  ') || 'none',
+    ],
   ];
   io.stdout.write(`${c.green('✓')} ${file} is valid\n`);
   for (const [k, v] of rows) io.stdout.write(`  ${k.padEnd(16)}${v}\n`);
   for (const w of warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
   if (!servers) return;
+  const hookTools = new Set(loaded.agent.webhooks.flatMap((h) => ('tool' in h ? [h.tool] : [])));
   for (const s of servers) {
     io.stdout.write(
       `\n${s.state === 'ready' ? c.green('✓') : c.red('✗')} MCP server ${s.name} (${s.transport})${s.error ? `: ${s.error}` : ''}\n`,
     );
     for (const t of s.tools)
-      io.stdout.write(`    ${t.exposedAs}${t.exposedAs === t.name ? '' : c.dim(` (${t.name})`)}\n`);
+      io.stdout.write(
+        `    ${t.exposedAs}${t.exposedAs === t.name ? '' : c.dim(` (${t.name})`)}${hookTools.has(t.exposedAs) ? c.dim(' (for webhooks: not offered to the model)') : ''}\n`,
+      );
     for (const d of s.dropped) io.stdout.write(`    ${c.yellow('dropped')} ${d.name}: ${d.reason}\n`);
   }
   if (unreachable.length) throw unreachableError(unreachable);

@@ -55,6 +55,8 @@ svg text { fill: var(--muted); font-size: 11px; }
 pre { white-space: pre-wrap; word-break: break-word; margin: 0; font-size: 13px; }
 audio { width: 100%; margin: 8px 0 20px; }
 h2 { font-size: 17px; margin: 26px 0 8px; }
+h2 small { color: var(--muted); font-weight: 400; font-size: 13px; }
+table.outcome th { width: 220px; }
 `;
 
 export function page(title: string, body: string, options: { home?: string } = {}): string {

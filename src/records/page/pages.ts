@@ -74,6 +74,8 @@ ${r.reconnects.length ? `<dt>Reconnects</dt><dd>${r.reconnects.map((x) => `${clo
 ${options.audioSrc ? `<h2>Recording</h2><audio controls preload="metadata" src="${esc(options.audioSrc)}"></audio><p class="muted">Left: caller. Right: agent.</p>` : ''}
 <h2>Transcript</h2><div class="transcript">${transcript || '<p class="muted">Nothing was transcribed.</p>'}</div>
 ${(r.messages ?? []).length ? `<h2>Messages</h2><table class="messages"><thead><tr><th>At</th><th>Name</th><th>Number</th><th>Message</th></tr></thead><tbody>${(r.messages ?? []).map((m) => `<tr><td>${clock(m.atMs)}</td><td>${esc(m.name)}</td><td>${esc(m.phone)}</td><td>${esc(m.message)}</td></tr>`).join('')}</tbody></table>` : ''}
+${postCallHtml(r)}
+${voicemailHtml(r)}
 ${tools ? `<h2>Tool calls</h2><table class="tools"><thead><tr><th>At</th><th>Tool</th><th>Status</th><th>Took</th><th>Arguments</th><th>Output</th></tr></thead><tbody>${tools}</tbody></table>` : ''}`;
   return page(`${r.callSid} · voice-agent`, body, { home: options.home });
 }
@@ -86,4 +88,30 @@ export function loginPage(action: string, failed: boolean): string {
 <label>Admin token (VOICE_AGENT_ADMIN_TOKEN)<input type="password" name="token" autocomplete="current-password" autofocus></label>
 <p><button type="submit">Log in</button></p>${failed ? '<p class="failed">That token is not right.</p>' : ''}</form>`,
   );
+}
+
+/** The post-call outcome: each field of the agent's schema, or why there is none. */
+function postCallHtml(r: CallRecord): string {
+  const p = r.postCall;
+  if (!p) return '';
+  const rows = Object.entries(p.data ?? {})
+    .map(
+      ([k, v]) =>
+        `<tr><th>${esc(k)}</th><td>${esc(v === null ? '—' : typeof v === 'string' ? v : JSON.stringify(v))}</td></tr>`,
+    )
+    .join('');
+  const body = p.error
+    ? `<p class="failed">Not available: ${esc(p.error)}</p>`
+    : `<table class="outcome"><tbody>${rows}</tbody></table>`;
+  return `<h2>Outcome <small>${esc(p.model)}</small></h2>${body}`;
+}
+
+/** A voicemail left after an unanswered transfer: Twilio's recording and transcription. */
+function voicemailHtml(r: CallRecord): string {
+  const v = r.voicemail;
+  if (!v) return '';
+  const link = v.recordingUrl
+    ? `<p><a href="${esc(v.recordingUrl)}">Recording</a>${v.seconds !== undefined ? ` (${v.seconds} s)` : ''}</p>`
+    : '';
+  return `<h2>Voicemail</h2>${link}<p>${esc(v.transcript ?? `Transcript: ${v.transcriptStatus ?? 'not yet'}`)}</p>`;
 }

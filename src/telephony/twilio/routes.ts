@@ -5,6 +5,7 @@ export const VOICE_ROUTES = {
   dialEnded: '/voice/dial-ended',
   whisper: '/voice/whisper',
   messageRecorded: '/voice/message-recorded',
+  messageTranscribed: '/voice/message-transcribed',
   status: '/voice/status',
   media: '/voice/media',
 } as const;

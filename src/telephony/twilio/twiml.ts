@@ -62,7 +62,7 @@ export function hangupTwiml(): string {
 }
 
 /** A transfer that nobody answered: say so and let the caller leave a message (or hang up). */
-export function voicemailTwiml(recordActionUrl: string): string {
+export function voicemailTwiml(recordActionUrl: string, transcribeCallbackUrl?: string): string {
   const response = new twilio.twiml.VoiceResponse();
   response.say(
     "I'm sorry, nobody could take your call right now. Please leave a message after the tone, and we will call you back. You can also just hang up.",
@@ -73,6 +73,8 @@ export function voicemailTwiml(recordActionUrl: string): string {
     maxLength: 120,
     playBeep: true,
     finishOnKey: '#',
+    // Twilio's own transcription (English, messages up to 2 minutes), posted when it is ready
+    ...(transcribeCallbackUrl ? { transcribe: true, transcribeCallback: transcribeCallbackUrl } : {}),
   });
   response.say('We did not get a message. Goodbye.');
   response.hangup();

@@ -32,6 +32,16 @@ export interface WebhookCalls {
   outcomeOf(callSid: string): CallOutcome;
   /** While draining, new calls get the fallback instead of the agent. */
   draining(): boolean;
+  /** A voicemail left after an unanswered transfer (its recording, then its transcription). */
+  voicemail(callSid: string, voicemail: VoicemailReport): void;
+}
+
+/** What Twilio reports of a voicemail: the recording first, its transcription later. */
+export interface VoicemailReport {
+  recordingUrl?: string;
+  seconds?: number;
+  transcript?: string;
+  transcriptStatus?: string;
 }
 
 export interface WebhookOptions {
@@ -121,18 +131,33 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       return;
     }
     callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
-    twiml(res, voicemailTwiml(options.publicUrl() + ROUTES.messageRecorded));
+    const base = options.publicUrl();
+    twiml(res, voicemailTwiml(base + ROUTES.messageRecorded, base + ROUTES.messageTranscribed));
   });
 
   router.post(ROUTES.messageRecorded, signed, (req, res) => {
-    callLog(req).info(
-      {
-        recordingUrl: String(req.body?.RecordingUrl ?? ''),
-        seconds: Number(req.body?.RecordingDuration ?? 0),
-      },
-      'caller left a message',
-    );
+    const callSid = String(req.body?.CallSid ?? '');
+    const recordingUrl = httpsUrl(req.body?.RecordingUrl);
+    const seconds = Number(req.body?.RecordingDuration);
+    callLog(req).info({ seconds: Number.isFinite(seconds) ? seconds : undefined }, 'caller left a message');
+    if (CALL_SID.test(callSid) && recordingUrl)
+      options.calls.voicemail(callSid, { recordingUrl, ...(Number.isFinite(seconds) ? { seconds } : {}) });
     twiml(res, goodbyeTwiml('Thank you, we got your message. Goodbye.'));
+  });
+
+  // the <Record transcribeCallback>: the message in words, some time after the call
+  router.post(ROUTES.messageTranscribed, signed, (req, res) => {
+    const callSid = String(req.body?.CallSid ?? '');
+    const status = String(req.body?.TranscriptionStatus ?? '');
+    const text =
+      typeof req.body?.TranscriptionText === 'string' ? req.body.TranscriptionText.slice(0, 5_000) : '';
+    callLog(req).info({ status }, 'voicemail transcribed');
+    if (CALL_SID.test(callSid))
+      options.calls.voicemail(callSid, {
+        transcriptStatus: status || 'unknown',
+        ...(status === 'completed' ? { transcript: text } : {}),
+      });
+    res.status(204).end();
   });
 
   // the number's status callback (set by configure-number): how each call ended, for the log
@@ -181,4 +206,14 @@ export function transferTwiml(
     ...(whisper ? { whisperUrl: `${publicUrl}${ROUTES.whisper}?say=${encodeURIComponent(whisper)}` } : {}),
     ...(outcome.ringTimeoutS ? { timeoutS: outcome.ringTimeoutS } : {}),
   });
+}
+
+/** A recording URL as Twilio sends it (https), else undefined: nothing else goes into a record. */
+function httpsUrl(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length > 500) return undefined;
+  try {
+    return new URL(value).protocol === 'https:' ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -9,8 +9,10 @@ import { createLogger } from '../../../src/observability/logger.js';
 import { CallRecords } from '../../../src/records/call-records.js';
 import { openCallRecords, openCallStore } from '../../../src/records/open.js';
 import type { VoiceServerOptions } from '../../../src/server/voice-server.js';
+import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
+import { AgentTools } from '../../../src/tools/agent-tools.js';
 import { launchBrowser } from '../../helpers/browser.js';
-import { eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
+import { AUTH_TOKEN, eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
 import { BIN, runCli } from '../../helpers/cli.js';
 import { recordReaders } from '../../helpers/ledger.js';
 import { useTmpDir } from '../../helpers/tmp.js';
@@ -48,7 +50,7 @@ async function recordedCall(
     },
     server: {
       audioTap: (sid) => rec.audioTap(sid),
-      onCallEvent: recordReaders(config, rec),
+      ...recordReaders(config, rec),
       tools: {
         definitions: () => [
           { name: 'get_quote', description: 'A price.', parameters: { type: 'object', properties: {} } },
@@ -133,6 +135,70 @@ describe('call records', () => {
     expect(energy(0, callerSpeech.startMs, callerSpeech.startMs + 300)).toBeGreaterThan(1_000);
     expect(energy(1, greeting.startMs + 100, greeting.startMs + 400)).toBeGreaterThan(1_000);
     expect(energy(1, callerSpeech.startMs, callerSpeech.startMs + 300)).toBeLessThan(50); // agent quiet then
+  });
+
+  it('a voicemail left after an unanswered transfer joins the call record: recording URL, then transcript', async () => {
+    const dir = tmp();
+    const agentFile = { tools: { transfer_call: { to: '+15550009999' } } };
+    const config = testAgent(agentFile);
+    records = openCallRecords({ agent: config, dir, logger: quietLogger() })!;
+    h = await startHarness({
+      agent: agentFile,
+      fake: {
+        brain: (ctx) =>
+          ctx.callerTurns === 0
+            ? { say: 'Hello.' }
+            : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] },
+      },
+      server: { ...recordReaders(config, records), tools: new AgentTools(config, undefined) },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(400));
+    expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550009999' });
+    const base = h.server.publicUrl;
+    const twilioPost = (path: string, params: Record<string, string>, signed = true) =>
+      fetch(base + path, {
+        method: 'POST',
+        body: new URLSearchParams(params),
+        headers: {
+          'x-twilio-signature': signed ? signTwilioRequest(AUTH_TOKEN, base + path, params) : 'forged',
+        },
+      });
+    const call = { CallSid: caller.callSid, AccountSid: caller.accountSid };
+    const offer = await (
+      await twilioPost('/voice/dial-ended', { ...call, DialCallStatus: 'no-answer' })
+    ).text();
+    expect(offer).toContain('transcribe="true"');
+    expect(offer).toContain(`transcribeCallback="${base}/voice/message-transcribed"`);
+
+    const recordingUrl = `https://api.twilio.com/2010-04-01/Accounts/${caller.accountSid}/Recordings/RE0123`;
+    const recorded = { ...call, RecordingUrl: recordingUrl, RecordingDuration: '14', RecordingSid: 'RE0123' };
+    expect((await twilioPost('/voice/message-recorded', recorded, false)).status).toBe(403);
+    expect(await (await twilioPost('/voice/message-recorded', recorded)).text()).toContain(
+      'we got your message',
+    );
+    const transcribed = {
+      ...call,
+      TranscriptionStatus: 'completed',
+      TranscriptionText: 'Please call me back about the piano.',
+    };
+    expect((await twilioPost('/voice/message-transcribed', transcribed)).status).toBe(204);
+
+    await records.flush();
+    const record = (await records.store.get(caller.callSid))!;
+    expect(record.outcome.kind).toBe('transfer');
+    expect(record.voicemail).toEqual({
+      recordingUrl,
+      seconds: 14,
+      transcript: 'Please call me back about the piano.',
+      transcriptStatus: 'completed',
+    });
+    const shown = await runCli(['calls', 'show', caller.callSid, '--data-dir', dir]);
+    expect(shown.stdout).toContain(
+      `Voicemail\n  ${recordingUrl} (14 s)\n  Please call me back about the piano.`,
+    );
   });
 
   it('`calls list`, `calls show` and `calls export` work on the record from the real CLI', async () => {
@@ -334,7 +400,7 @@ async function recordedCallWithBrokenStore(dir: string) {
   await records.store.close();
   const rec = records;
   h = await startHarness({
-    server: { audioTap: (sid) => rec.audioTap(sid), onCallEvent: recordReaders(agent, rec) },
+    server: { audioTap: (sid) => rec.audioTap(sid), ...recordReaders(agent, rec) },
   });
   const caller = h.caller();
   await caller.dial();

@@ -70,7 +70,7 @@ describe('webhooks', () => {
                 },
       },
       server: {
-        onCallEvent: recordReaders(testAgent(agentFile), hooks),
+        ...recordReaders(testAgent(agentFile), hooks),
         tools: new AgentTools(testAgent(agentFile), undefined),
       },
     });
