@@ -94,6 +94,11 @@ export class AgentSpeech {
    */
   bargeIn(lagMs?: number): UnheardItem[] {
     if (!this.#o.bargeIn) return []; // barge-in off: the agent finishes speaking
+    return this.cut(lagMs);
+  }
+
+  /** Stops the agent's speech now, barge-in or not (an answering machine took the call). */
+  cut(lagMs?: number): UnheardItem[] {
     if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
     const now = this.#o.now();
     if (!this.silent) {

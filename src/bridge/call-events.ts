@@ -10,7 +10,17 @@ export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'en
  * the media path); speech is reported by its start and end.
  */
 export type CallEvent = { atMs: number } & (
-  | { type: 'started'; callSid: string; streamSid: string; from?: string; to?: string }
+  | {
+      type: 'started';
+      callSid: string;
+      streamSid: string;
+      from?: string;
+      to?: string;
+      /** outbound: the agent placed the call (`voice-agent call`). */
+      direction?: 'inbound' | 'outbound';
+    }
+  /** An outbound call's answering-machine detection: who answered. */
+  | { type: 'answered_by'; by: 'human' | 'machine' | 'fax' | 'unknown' }
   | { type: 'state'; state: CallState }
   /** `detectedAfterMs`: how long after the caller really started the model noticed, when known. */
   | { type: 'caller_speech_started'; detectedAfterMs?: number }

@@ -48,6 +48,8 @@ export interface CallSessionOptions {
   audioTap?: CallAudioTap;
   /** The phone numbers of the call, as the phone provider gave them (for its record). */
   parties?: { from?: string; to?: string };
+  /** outbound: the agent placed this call. */
+  direction?: 'inbound' | 'outbound';
 }
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
@@ -145,6 +147,7 @@ export class CallSession implements CallControl {
       callSid: this.callSid,
       streamSid: this.streamSid,
       ...this.#o.parties,
+      ...(this.#o.direction === 'outbound' ? { direction: 'outbound' as const } : {}),
     });
     const { maxDurationS, idleTimeoutS } = this.#o.behaviour;
     // the model session's own time limit is the adapter's business (it rolls sessions over)
@@ -244,6 +247,37 @@ export class CallSession implements CallControl {
   playTones(audio: Buffer): void {
     if (this.#state === 'ended') return;
     this.#speech.playTones(audio);
+  }
+
+  /**
+   * An outbound call's answering-machine detection: for a machine (its greeting has ended), the
+   * agent stops whatever it was saying and leaves `voicemail`, then hangs up once it has played;
+   * with no voicemail, or for a fax, the call ends at once. A person changes nothing.
+   */
+  answeredBy(by: 'human' | 'machine' | 'fax' | 'unknown', voicemail: string | undefined): void {
+    this.#scope.guard('the answering-machine detection', () => {
+      if (this.#state === 'ended') return;
+      this.#scope.emit({ type: 'answered_by', by });
+      if ((by !== 'machine' && by !== 'fax') || this.#finish) return;
+      if (by === 'fax' || !voicemail) {
+        this.end({ kind: 'completed', reason: `answered by a ${by}: hung up` });
+        return;
+      }
+      this.#log.info('an answering machine answered: leaving the voicemail message');
+      this.#speech.cut();
+      this.#enter('finishing');
+      const request = this.#o.model.respond(
+        `An answering machine took the call and is recording now. Leave this message, saying exactly this and nothing else: "${voicemail}"`,
+      );
+      this.#finish = PendingFinish.afterRequest(
+        {
+          outcome: { kind: 'completed', reason: 'left a voicemail message on an answering machine' },
+          farewell: '',
+        },
+        request,
+      );
+      this.#scope.timer('the voicemail timer', FINISH_SPEECH_TIMEOUT_MS * 2, () => this.#completeFinish());
+    });
   }
 
   /** CallControl: end or transfer once the agent's current speech has been heard. */

@@ -24,6 +24,14 @@ export class PendingFinish {
         : 'await-playback';
   }
 
+  /** A finish whose last words are already asked for (request `farewellId`): it waits for them. */
+  static afterRequest(request: FinishRequest, farewellId: string): PendingFinish {
+    const finish = new PendingFinish(request, { responseRunning: false, agentSilent: true });
+    finish.#stage = 'await-farewell';
+    finish.#farewellId = farewellId;
+    return finish;
+  }
+
   /**
    * `response.done`: `hadAudio` says whether that response spoke; `served` is the request it
    * answered, when known (a response the server started itself is not the farewell).

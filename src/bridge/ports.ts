@@ -175,5 +175,6 @@ export interface ModelSession {
  * once, so the webhook can pre-warm a session while Twilio opens the media stream.
  */
 export interface ModelEngine {
-  open(callSid: string): ModelSession;
+  /** `instructions`: this call's own (an outbound call's, with its context); default: the agent's. */
+  open(callSid: string, call?: { instructions?: string }): ModelSession;
 }

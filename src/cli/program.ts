@@ -97,6 +97,25 @@ export function createProgram(io: CliIo): Command {
 
   examples(
     program
+      .command('call')
+      .description('Have the agent call someone: Twilio places the call, the running serve takes it.')
+      .argument('<to>', 'the number to call, in E.164 form, e.g. +15551234567')
+      .option('--agent <agent>', 'the agent file the running serve uses (its outbound section)')
+      .option('--url <url>', 'public base URL of the running serve (default: VOICE_AGENT_PUBLIC_URL)')
+      .option('--from <number>', 'caller ID (default: outbound.from, then twilio.phone_number)')
+      .option('--context <json>', "values for the agent's {{placeholders}}, as a JSON object")
+      .option('--json', 'print JSON for scripts'),
+    [
+      'voice-agent call +15551234567 --agent agents/moving.yaml --url https://voice.example.com',
+      `voice-agent call +15551234567 --agent agents/moving.yaml --context '{"name":"Jane","reference":"SM-4821"}'`,
+    ],
+  ).action(async (to: string, options) => {
+    const { callCommand } = await import('./commands/call.js');
+    await callCommand(io, to, options);
+  });
+
+  examples(
+    program
       .command('simulate')
       .description('Replay a recorded caller through the real server path, exactly as Twilio would.')
       .argument('<agent>', 'agent YAML file')

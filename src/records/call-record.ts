@@ -32,6 +32,10 @@ export interface CallRecord {
   agent: { name: string; hash: string; model: string };
   from?: string;
   to?: string;
+  /** The agent placed the call (absent: the call came in). */
+  direction?: 'outbound';
+  /** An outbound call's answering-machine detection. */
+  answeredBy?: 'human' | 'machine' | 'fax' | 'unknown';
   simulated: boolean;
   /** ISO 8601 wall-clock times. */
   startedAt: string;
@@ -132,6 +136,10 @@ export class RecordBuilder {
         r.streamSid = event.streamSid;
         if (event.from) r.from = event.from;
         if (event.to) r.to = event.to;
+        if (event.direction === 'outbound') r.direction = 'outbound';
+        return;
+      case 'answered_by':
+        r.answeredBy = event.by;
         return;
       case 'caller_speech_started':
         this.#callerOpen ??= at;

@@ -16,6 +16,7 @@ import { BUILTIN_TOOL_NAMES } from '../tools/builtin-tools.js';
 import { McpPool } from '../tools/mcp/pool.js';
 import type { ToolSource } from '../tools/types.js';
 import type { Readiness } from './app.js';
+import { placeOutboundCall } from './outbound.js';
 import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
 
 /**
@@ -123,6 +124,17 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       ...(records ? { audioTap: (callSid: string) => records.audioTap(callSid) } : {}),
       ...(ledger ? { onVoicemail: (callSid, voicemail) => ledger.voicemail(callSid, voicemail) } : {}),
       ...(records && adminToken ? { callsPage: { store: records.store, adminToken } } : {}),
+      ...(adminToken
+        ? {
+            outbound: {
+              adminToken,
+              place: rest
+                ? (request) =>
+                    placeOutboundCall({ client: rest, agent, publicUrl: server!.publicUrl, request })
+                : undefined,
+            },
+          }
+        : {}),
       onCallEvent: (callSid: string, event: CallEvent) => {
         // each observer on its own: one that throws costs the others nothing
         for (const observe of observers) {

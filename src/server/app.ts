@@ -2,12 +2,15 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { twilioWebhooks, type WebhookOptions } from '../telephony/twilio/webhooks.js';
 import { version } from '../version.js';
 import { type CallsPageOptions, callsRouter } from './calls-page.js';
+import { type OutboundEndpointOptions, outboundRouter } from './outbound-endpoint.js';
 import { ROUTES } from './routes.js';
 
 export interface AppOptions extends WebhookOptions {
   activeCalls(): number;
   /** The calls page and API (`/calls`, `/api/calls`), when an admin token and a store exist. */
   callsPage?: CallsPageOptions;
+  /** POST /calls/outbound, when an admin token is set. */
+  outbound?: OutboundEndpointOptions;
   /** What /readyz reports beyond draining: the start-up check of the model endpoint, tool servers. */
   readiness?(): Readiness;
 }
@@ -50,6 +53,7 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   if (options.callsPage) app.use(callsRouter(options.callsPage));
+  if (options.outbound) app.use(outboundRouter(options.outbound));
   app.use(twilioWebhooks(options));
 
   app.use((_req, res) => {

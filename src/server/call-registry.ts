@@ -18,9 +18,31 @@ export interface Parties {
   to?: string;
 }
 
+/**
+ * What a call is for: inbound calls follow the agent file; an outbound call has its own greeting,
+ * instructions (with its context) and a message for an answering machine.
+ */
+export interface CallBrief {
+  direction: 'inbound' | 'outbound';
+  /** Replaces the agent's greeting (outbound.greeting, rendered). */
+  greeting?: string;
+  /** Replaces the agent's instructions (theirs plus outbound.instructions, rendered). */
+  instructions?: string;
+  /** Left on an answering machine (outbound.voicemail, rendered); none: hang up on machines. */
+  voicemail?: string;
+}
+
+export const INBOUND: CallBrief = { direction: 'inbound' };
+
+/** Who answered an outbound call (answering-machine detection). */
+export type AnsweredBy = 'human' | 'machine' | 'fax' | 'unknown';
+
 interface Entry {
   token: string;
   parties: Parties;
+  brief: CallBrief;
+  /** Answering-machine detection that came before the stream started. */
+  answeredBy?: AnsweredBy;
   model: ModelSession | undefined;
   claimed: boolean;
   outcome: CallOutcome | undefined;
@@ -46,6 +68,7 @@ export class CallRegistry {
     callSid: string,
     prewarm: () => ModelSession | undefined,
     parties: Parties = {},
+    brief: CallBrief = INBOUND,
   ): { token: string; repeated: boolean } {
     const known = this.#entries.get(callSid);
     if (known) return { token: known.token, repeated: true };
@@ -55,6 +78,7 @@ export class CallRegistry {
     this.#entries.set(callSid, {
       token,
       parties,
+      brief,
       model: prewarm(),
       claimed: false,
       outcome: undefined,
@@ -71,14 +95,39 @@ export class CallRegistry {
   claim(
     callSid: string,
     token: string | undefined,
-  ): { ok: true; model: ModelSession | undefined; parties: Parties } | { ok: false } {
+  ):
+    | {
+        ok: true;
+        model: ModelSession | undefined;
+        parties: Parties;
+        brief: CallBrief;
+        answeredBy?: AnsweredBy;
+      }
+    | { ok: false } {
     const entry = this.#entries.get(callSid);
     if (!entry || entry.claimed || !token || !sameSecret(entry.token, token)) return { ok: false };
     entry.claimed = true;
     clearTimeout(entry.timer);
     const model = entry.model;
     entry.model = undefined;
-    return { ok: true, model, parties: entry.parties };
+    return {
+      ok: true,
+      model,
+      parties: entry.parties,
+      brief: entry.brief,
+      ...(entry.answeredBy ? { answeredBy: entry.answeredBy } : {}),
+    };
+  }
+
+  /** The call's brief (an answering machine's message, for the AMD callback). */
+  briefOf(callSid: string): CallBrief | undefined {
+    return this.#entries.get(callSid)?.brief;
+  }
+
+  /** Keeps a detection that came before the call's stream, for {@link claim}. */
+  answeredBefore(callSid: string, by: AnsweredBy): void {
+    const entry = this.#entries.get(callSid);
+    if (entry && !entry.claimed) entry.answeredBy = by;
   }
 
   recordOutcome(callSid: string, outcome: CallOutcome): void {

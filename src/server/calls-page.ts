@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { callListPage, callPage, loginPage } from '../records/page/pages.js';
 import { CALL_OUTCOMES, type CallFilter, type CallStore } from '../records/store.js';
+import { bearerOf, sameSecret } from './admin-token.js';
 
 export interface CallsPageOptions {
   store: CallStore;
@@ -31,10 +32,10 @@ export function callsRouter(options: CallsPageOptions): express.Router {
 
   const authorised = (req: Request): boolean => {
     if (!token) return true;
-    const bearer = /^Bearer (.+)$/.exec(req.header('authorization') ?? '')?.[1];
-    if (bearer !== undefined) return same(bearer, token);
+    const bearer = bearerOf(req);
+    if (bearer !== undefined) return sameSecret(bearer, token);
     const cookie = cookies(req.header('cookie'))[COOKIE];
-    return cookie !== undefined && same(cookie, session);
+    return cookie !== undefined && sameSecret(cookie, session);
   };
   const page = (req: Request, res: Response, next: NextFunction) => {
     if (authorised(req)) return next();
@@ -59,7 +60,7 @@ export function callsRouter(options: CallsPageOptions): express.Router {
 
   router.get(`${CALLS_BASE}/login`, (_req, res) => html(res, loginPage(`${CALLS_BASE}/login`, false)));
   router.post(`${CALLS_BASE}/login`, express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    if (!token || !same(String(req.body?.token ?? ''), token)) {
+    if (!token || !sameSecret(String(req.body?.token ?? ''), token)) {
       html(res, loginPage(`${CALLS_BASE}/login`, true), 401);
       return;
     }
@@ -161,12 +162,6 @@ function sendRange(req: Request, res: Response, body: Buffer, type: string): voi
     .status(206)
     .set('content-range', `bytes ${start}-${end}/${size}`)
     .send(body.subarray(start, end + 1));
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function cookies(header: string | undefined): Record<string, string> {

@@ -12,7 +12,9 @@ import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-s
 import type { VoicemailReport } from '../telephony/twilio/webhooks.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
-import { CallRegistry } from './call-registry.js';
+import { CallRegistry, INBOUND } from './call-registry.js';
+import { decodeContext, outboundBrief } from './outbound.js';
+import type { OutboundEndpointOptions } from './outbound-endpoint.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
 
 /** Tools offered to every call; the MCP pool and built-ins implement it. */
@@ -46,6 +48,8 @@ export interface VoiceServerOptions {
   onVoicemail?: (callSid: string, voicemail: VoicemailReport) => void;
   /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
   onCallEvent?: (callSid: string, event: CallEvent) => void;
+  /** POST /calls/outbound behind the admin token (see outbound-endpoint.ts). */
+  outbound?: Omit<OutboundEndpointOptions, 'logger'>;
   /** Serves the calls page from this store, behind this admin token (see calls-page.ts). */
   callsPage?: { store: CallStore; adminToken: string };
   /** For /readyz: the model endpoint's start-up check and MCP servers that are down. */
@@ -138,7 +142,11 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     }
     // a pre-warmed session that failed meanwhile (a network blip, a 429) is replaced, not inherited
     if (claim.model?.closed) log.info('the pre-warmed model session failed; opening a new one');
-    const model = claim.model && !claim.model.closed ? claim.model : engine.open(callSid);
+    const { brief } = claim;
+    const model =
+      claim.model && !claim.model.closed
+        ? claim.model
+        : engine.open(callSid, { instructions: brief.instructions });
     let executor: ToolExecutor | undefined;
     const session: CallSession = new CallSession({
       callSid,
@@ -147,6 +155,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       model,
       logger: log,
       parties: claim.parties,
+      direction: brief.direction,
       audioTap: options.audioTap?.(callSid),
       onEvent: options.onCallEvent ? (event) => options.onCallEvent!(callSid, event) : undefined,
       onEnded: (outcome, ended) => {
@@ -154,7 +163,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         callEnded(ended);
       },
       behaviour: {
-        greeting: agent.greeting,
+        greeting: brief.direction === 'outbound' ? brief.greeting : agent.greeting,
         interruptResponse: agent.realtime.turn_detection.interrupt_response,
         createResponse: agent.realtime.turn_detection.create_response,
         maxDurationS: agent.call.max_duration_s,
@@ -175,12 +184,27 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     // started once registered: a session that ends at once (a pre-warm that already failed) is
     // still counted, reported and removed like any other
     session.start();
+    // the detection can come before the stream (a fax, a quick machine)
+    if (claim.answeredBy) session.answeredBy(claim.answeredBy, brief.voicemail);
     return session;
   };
 
   const app = createApp({
     calls: {
-      admit: (callSid, parties) => registry.register(callSid, () => engine.open(callSid), parties),
+      admit: (callSid, parties, outbound) => {
+        const brief = outbound ? outboundBrief(agent, decodeContext(outbound.context)) : INBOUND;
+        return registry.register(
+          callSid,
+          () => engine.open(callSid, { instructions: brief.instructions }),
+          parties,
+          brief,
+        );
+      },
+      answeredBy: (callSid, by) => {
+        const session = [...sessions].find((s) => s.callSid === callSid);
+        if (session) session.answeredBy(by, registry.briefOf(callSid)?.voicemail);
+        else registry.answeredBefore(callSid, by);
+      },
       outcomeOf: (callSid) => registry.outcomeOf(callSid),
       draining: () => draining,
       voicemail: (callSid, voicemail) => {
@@ -197,6 +221,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     insecureSkipSignature: options.insecureSkipSignature ?? false,
     publicUrl: () => publicUrl,
     activeCalls: () => sessions.size,
+    ...(options.outbound ? { outbound: { ...options.outbound, logger } } : {}),
     readiness: options.readiness,
     ...(options.callsPage
       ? { callsPage: { ...options.callsPage, secureCookies: () => publicUrl.startsWith('https:') } }

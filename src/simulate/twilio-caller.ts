@@ -35,6 +35,8 @@ export interface TwilioCallerOptions {
   streamDelayMs?: number;
   /** Observes the call as it happens (progress display, reports). */
   onEvent?: (event: CallerEvent) => void;
+  /** An outbound call Twilio placed (its CallSid from the Calls API): `Direction: outbound-api`. */
+  placed?: { callSid: string };
 }
 
 export type CallerEvent =
@@ -51,7 +53,7 @@ export class CallFailedError extends Error {
 const sid = (prefix: string) => prefix + randomBytes(16).toString('hex');
 
 export class TwilioCaller {
-  readonly callSid = sid('CA');
+  readonly callSid: string;
   readonly accountSid = sid('AC');
   readonly streamSid = sid('MZ');
   /** Outbound messages the server sent us, in order (media payloads are counted, not kept). */
@@ -82,6 +84,7 @@ export class TwilioCaller {
 
   constructor(options: TwilioCallerOptions) {
     this.#o = options;
+    this.callSid = options.placed?.callSid ?? sid('CA');
     this.#speed = options.speed ?? 1;
     this.playback = new PlaybackClock({
       speed: this.#speed,
@@ -391,7 +394,7 @@ export class TwilioCaller {
       CallSid: this.callSid,
       Called: this.#o.to ?? '+15005550006',
       Caller: this.#o.from ?? '+15551230000',
-      Direction: 'inbound',
+      Direction: this.#o.placed ? 'outbound-api' : 'inbound',
       From: this.#o.from ?? '+15551230000',
       To: this.#o.to ?? '+15005550006',
       ...extra,

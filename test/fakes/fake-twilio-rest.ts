@@ -28,6 +28,19 @@ export interface FakeCallUpdate {
   status?: string;
 }
 
+/** A call placed through `POST /Calls.json`, as the request gave it. */
+export interface FakePlacedCall {
+  sid: string;
+  to: string;
+  from: string;
+  url: string;
+  method: string;
+  statusCallback?: string;
+  machineDetection?: string;
+  asyncAmd?: string;
+  asyncAmdStatusCallback?: string;
+}
+
 export interface FakeTwilioRest {
   baseUrl: string;
   accountSid: string;
@@ -37,6 +50,8 @@ export interface FakeTwilioRest {
   /** Calls in progress by CallSid; a REST redirect with TwiML reaches the simulated call. */
   liveCalls: Map<string, { redirect(twiml: string): Promise<void> } | undefined>;
   callUpdates: FakeCallUpdate[];
+  /** Calls placed (outbound); the test plays the callee (webhook, stream, AMD callback). */
+  placedCalls: FakePlacedCall[];
   requests: { method: string; path: string }[];
   addNumber(phone: string, extra?: Partial<FakeNumber>): FakeNumber;
   close(): Promise<void>;
@@ -67,6 +82,7 @@ export async function startFakeTwilioRest(
   const numbers: FakeNumber[] = [];
   const liveCalls: FakeTwilioRest['liveCalls'] = new Map();
   const callUpdates: FakeCallUpdate[] = [];
+  const placedCalls: FakePlacedCall[] = [];
   const requests: FakeTwilioRest['requests'] = [];
   const app = express();
   app.use(express.urlencoded({ extended: false }));
@@ -138,6 +154,53 @@ export async function startFakeTwilioRest(
     res.json(numberJson(accountSid, n));
   });
 
+  // error codes as Twilio documents them; the wording of 21205 for a missing Url and of the AMD
+  // refusals is unverified
+  app.post(`${base}/Calls.json`, (req, res) => {
+    const b = req.body as Record<string, string>;
+    const refuse = (code: number, message: string) => res.status(400).json(twilioError(400, code, message));
+    const isUrl = (u: string | undefined) => u !== undefined && /^https?:\/\/\S+$/.test(u);
+    if (!b.To) return refuse(21201, "No 'To' number is specified");
+    if (!b.From) return refuse(21603, "A 'From' phone number is required.");
+    if (!/^\+[1-9]\d{6,14}$/.test(b.To)) return refuse(21211, `Invalid 'To' Phone Number: ${b.To}`);
+    if (!numbers.some((n) => n.phone_number === b.From))
+      return refuse(
+        21210,
+        `The source phone number provided, ${b.From}, is not yet verified for your account. You may only make calls from phone numbers that you've verified or purchased from Twilio.`,
+      );
+    if (!b.Url && !b.Twiml && !b.ApplicationSid)
+      return refuse(21205, "A 'Url', 'Twiml' or 'ApplicationSid' is required.");
+    if (b.Url && !isUrl(b.Url)) return refuse(21205, `Url is not a valid URL: ${b.Url}`);
+    if (b.StatusCallback && !isUrl(b.StatusCallback)) return refuse(21609, 'Invalid StatusCallback');
+    if (b.MachineDetection && !['Enable', 'DetectMessageEnd'].includes(b.MachineDetection))
+      return refuse(21626, `Invalid MachineDetection: ${b.MachineDetection}`);
+    if (b.AsyncAmd && !['true', 'false'].includes(b.AsyncAmd)) return refuse(21626, 'Invalid AsyncAmd');
+    if (b.AsyncAmdStatusCallback && !isUrl(b.AsyncAmdStatusCallback))
+      return refuse(21626, 'Invalid AsyncAmdStatusCallback');
+    const call: FakePlacedCall = {
+      sid: sid('CA'),
+      to: b.To,
+      from: b.From,
+      url: b.Url ?? '',
+      method: b.Method ?? 'POST',
+      ...(b.StatusCallback ? { statusCallback: b.StatusCallback } : {}),
+      ...(b.MachineDetection ? { machineDetection: b.MachineDetection } : {}),
+      ...(b.AsyncAmd ? { asyncAmd: b.AsyncAmd } : {}),
+      ...(b.AsyncAmdStatusCallback ? { asyncAmdStatusCallback: b.AsyncAmdStatusCallback } : {}),
+    };
+    placedCalls.push(call);
+    res.status(201).json({
+      sid: call.sid,
+      account_sid: accountSid,
+      to: call.to,
+      from: call.from,
+      status: 'queued',
+      direction: 'outbound-api',
+      api_version: '2010-04-01',
+      uri: `${base}/Calls/${call.sid}.json`,
+    });
+  });
+
   app.post(`${base}/Calls/:sid.json`, (req, res) => {
     const callSid = req.params.sid;
     if (!liveCalls.has(callSid)) {
@@ -181,6 +244,7 @@ export async function startFakeTwilioRest(
     numbers,
     liveCalls,
     callUpdates,
+    placedCalls,
     requests,
     addNumber(phone, extra = {}) {
       const n: FakeNumber = {

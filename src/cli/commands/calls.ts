@@ -195,7 +195,9 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
       : `${r.outcome.kind}: ${r.outcome.reason}`;
   lines.push(`${c.bold(r.callSid)}${r.simulated ? c.dim(' (simulated)') : ''}`);
   lines.push(`  agent     ${r.agent.name} (${r.agent.model}, file ${r.agent.hash})`);
-  lines.push(`  from/to   ${r.from ? maskNumber(r.from) : '—'} → ${r.to ? maskNumber(r.to) : '—'}`);
+  lines.push(
+    `  from/to   ${r.from ? maskNumber(r.from) : '—'} → ${r.to ? maskNumber(r.to) : '—'}${r.direction === 'outbound' ? ` (outbound${r.answeredBy ? `, answered by a ${r.answeredBy === 'unknown' ? 'person or machine (undetected)' : r.answeredBy}` : ''})` : ''}`,
+  );
   lines.push(`  started   ${formatTime(r.startedAt)}, ${duration(r.durationMs)}`);
   lines.push(`  outcome   ${outcome}`);
   const turns = r.latency.turns.map((t) => `${t.ms}`).join(', ');

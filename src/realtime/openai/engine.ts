@@ -24,18 +24,19 @@ export interface OpenAiEngineOptions {
 export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
   const { agent } = options;
   return {
-    open(callSid) {
+    open(callSid, call) {
+      const instructions = call?.instructions ?? agent.instructions;
       const connect = () =>
         connectRealtime({
           url: options.url,
           model: agent.model,
           apiKey: options.apiKey,
           logger: options.logger.child({ callSid }),
-          firstEvent: buildSessionUpdate(agent, options.tools()),
+          firstEvent: buildSessionUpdate(agent, options.tools(), instructions),
           heartbeatMs: options.heartbeatMs,
         });
       return new OpenAiModelSession(connect(), {
-        instructions: agent.instructions,
+        instructions,
         reconnect: connect,
         rolloverAfterMs: options.rolloverAfterMs,
         prefixPaddingMs:

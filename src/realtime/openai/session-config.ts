@@ -17,7 +17,11 @@ export const SESSION_CONFIG_EVENT_ID = 'va_session_config';
  * `audio.output`, VAD under `audio.input`. No beta-era field ever appears here; the conformance test
  * checks every event we send against OpenAI's published schema plus a beta deny-list.
  */
-export function buildSessionUpdate(agent: AgentConfig, tools: readonly ToolDefinition[]): SessionUpdateEvent {
+export function buildSessionUpdate(
+  agent: AgentConfig,
+  tools: readonly ToolDefinition[],
+  instructions = agent.instructions,
+): SessionUpdateEvent {
   const { realtime } = agent;
   const td = realtime.turn_detection;
   const turnDetection: NonNullable<
@@ -41,7 +45,7 @@ export function buildSessionUpdate(agent: AgentConfig, tools: readonly ToolDefin
         };
   const session: RealtimeSessionCreateRequest = {
     type: 'realtime',
-    instructions: agent.instructions,
+    instructions,
     output_modalities: ['audio'],
     audio: {
       input: {

@@ -62,7 +62,7 @@ export function callPage(r: CallRecord, options: { audioSrc?: string; home?: str
   const body = `<h1>${esc(r.callSid)}${r.simulated ? ' <span class="muted">simulated</span>' : ''}</h1>
 <dl class="facts">
 <dt>Agent</dt><dd>${esc(r.agent.name)} <span class="muted">(${esc(r.agent.model)}, file ${esc(r.agent.hash)})</span></dd>
-<dt>Caller</dt><dd>${esc(r.from ? maskNumber(r.from) : '—')} → ${esc(r.to ? maskNumber(r.to) : '—')}</dd>
+<dt>${r.direction === 'outbound' ? 'Outbound' : 'Caller'}</dt><dd>${esc(r.from ? maskNumber(r.from) : '—')} → ${esc(r.to ? maskNumber(r.to) : '—')}${r.answeredBy ? ` <span class="muted">(answered by: ${esc(r.answeredBy)})</span>` : ''}</dd>
 <dt>Started</dt><dd>${esc(r.startedAt)} · ${esc(duration(r.durationMs))}</dd>
 <dt>Outcome</dt><dd class="outcome">${outcome}</dd>
 <dt>Latency</dt><dd>greeting ${r.latency.greetingMs ?? '—'} ms; turns ${latency || '—'}${r.latency.p50Ms === undefined ? '' : ` (p50 ${r.latency.p50Ms} ms)`}</dd>

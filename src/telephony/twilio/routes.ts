@@ -1,6 +1,8 @@
 /** The paths Twilio requests: webhooks (signed POSTs) and the Media Streams socket. */
 export const VOICE_ROUTES = {
   incoming: '/voice/incoming',
+  outbound: '/voice/outbound',
+  answeredBy: '/voice/answered-by',
   streamEnded: '/voice/stream-ended',
   dialEnded: '/voice/dial-ended',
   whisper: '/voice/whisper',

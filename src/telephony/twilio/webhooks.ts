@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { Logger } from '../../observability/logger.js';
 import { maskNumber } from '../../observability/mask.js';
 import type { CallOutcome } from '../call-outcome.js';
+import { type AnsweredBy, answeredByOf } from './outbound-call.js';
 import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
 import { isValidWebhookSignature } from './signature.js';
 import {
@@ -27,7 +28,13 @@ export interface WebhookCalls {
    * Registers an incoming call and returns its one-time stream token; `repeated` for a CallSid
    * already known (a Twilio retry), which must open nothing new.
    */
-  admit(callSid: string, parties: CallParties): { token: string; repeated: boolean };
+  admit(
+    callSid: string,
+    parties: CallParties,
+    outbound?: { context: string },
+  ): { token: string; repeated: boolean };
+  /** Who answered an outbound call (Twilio's asynchronous answering-machine detection). */
+  answeredBy(callSid: string, by: AnsweredBy): void;
   /** How the call's stream ended, for the `<Connect action>` URL. */
   outcomeOf(callSid: string): CallOutcome;
   /** While draining, new calls get the fallback instead of the agent. */
@@ -84,7 +91,8 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
   const twiml = (res: Response, body: string) => res.type('text/xml').send(body);
   const callLog = (req: Request) => options.logger.child({ callSid: String(req.body?.CallSid ?? '') });
 
-  router.post(ROUTES.incoming, signed, (req, res) => {
+  /** A call answered (incoming, or an outbound call picked up): the stream that connects it to the agent. */
+  const connect = (req: Request, res: Response, outbound: { context: string } | undefined) => {
     const callSid = String(req.body?.CallSid ?? '');
     if (!CALL_SID.test(callSid)) {
       res.status(400).type('text/plain').send('Bad request: CallSid is missing or malformed\n');
@@ -96,8 +104,9 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       twiml(res, fallbackTwiml(options.fallback));
       return;
     }
-    const { token, repeated } = options.calls.admit(callSid, partiesOf(req.body));
+    const { token, repeated } = options.calls.admit(callSid, partiesOf(req.body), outbound);
     if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
+    else if (outbound) log.info({ to: maskNumber(req.body?.To) }, 'outbound call answered');
     else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
     const base = options.publicUrl();
     twiml(
@@ -108,6 +117,27 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
         parameters: { token, callSid },
       }),
     );
+  };
+  router.post(ROUTES.incoming, signed, (req, res) => connect(req, res, undefined));
+  // an outbound call placed with `voice-agent call` or POST /calls/outbound: its context is in the
+  // signed URL, so any server that takes the call can read it
+  router.post(ROUTES.outbound, signed, (req, res) =>
+    connect(req, res, { context: typeof req.query.context === 'string' ? req.query.context : '' }),
+  );
+
+  // asynchronous answering-machine detection: a person, or a machine whose greeting just ended
+  router.post(ROUTES.answeredBy, signed, (req, res) => {
+    const callSid = String(req.body?.CallSid ?? '');
+    const by = answeredByOf(req.body?.AnsweredBy);
+    callLog(req).info(
+      {
+        answeredBy: String(req.body?.AnsweredBy ?? ''),
+        detectionMs: Number(req.body?.MachineDetectionDuration) || undefined,
+      },
+      'answering-machine detection',
+    );
+    if (CALL_SID.test(callSid)) options.calls.answeredBy(callSid, by);
+    res.status(204).end();
   });
 
   router.post(ROUTES.streamEnded, signed, (req, res) => {

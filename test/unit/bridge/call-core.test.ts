@@ -73,6 +73,50 @@ describe('the call core on fakes of its own ports', () => {
     expect(model.requests).toHaveLength(1);
   });
 
+  it('answering-machine detection: a person changes nothing; a machine cuts the agent off and gets the voicemail, then the call ends once it played; a fax or no voicemail ends it at once', async () => {
+    const person = core({ behaviour: { greeting: 'Hi!' } });
+    person.model.emit({ type: 'ready' });
+    person.session.answeredBy('human', 'Please call back.');
+    expect(person.outcomes).toEqual([]);
+    expect(person.seen('answered_by')).toEqual([{ type: 'answered_by', by: 'human' }]);
+
+    const machine = core({ behaviour: { greeting: 'Hi!' } });
+    machine.model.emit({ type: 'ready' });
+    machine.model.startResponse('r1');
+    machine.model.emit({
+      type: 'audio',
+      responseId: 'r1',
+      itemId: 'G',
+      contentIndex: 0,
+      chunk: chunk(2_000),
+    });
+    machine.session.answeredBy('machine', 'Please call back.');
+    expect(machine.media.clears).toBe(1); // the greeting stops: the machine is recording
+    expect(machine.session.state).toBe('finishing');
+    const voicemail = machine.model.requests.at(-1)!;
+    expect(voicemail.addendum).toContain('"Please call back."');
+    machine.model.finishResponse('r1', []);
+    expect(machine.model.startResponse('r2')).toBe(voicemail.id);
+    machine.model.emit({ type: 'audio', responseId: 'r2', itemId: 'V', contentIndex: 0, chunk: chunk(300) });
+    machine.model.finishResponse('r2', []);
+    expect(machine.outcomes).toEqual([]); // not before it has played
+    for (const mark of machine.media.marks.splice(0)) machine.session.handleMedia({ type: 'played', mark });
+    await new Promise((r) => setImmediate(r));
+    expect(machine.outcomes).toEqual([
+      { kind: 'completed', reason: 'left a voicemail message on an answering machine' },
+    ]);
+
+    for (const [by, voicemailText] of [
+      ['fax', 'Please call back.'],
+      ['machine', undefined],
+    ] as const) {
+      const call = core();
+      call.model.emit({ type: 'ready' });
+      call.session.answeredBy(by, voicemailText);
+      expect(call.outcomes).toEqual([{ kind: 'completed', reason: `answered by a ${by}: hung up` }]);
+    }
+  });
+
   it('a model session that is lost for good ends the call with the fallback and a typed code', () => {
     const { model, outcomes } = core();
     model.emit({ type: 'closed', code: 'auth', message: 'key refused', expected: false });
