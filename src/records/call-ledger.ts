@@ -57,7 +57,9 @@ export class CallLedger {
   onEvent(callSid: string, event: CallEvent): void {
     let builder = this.#live.get(callSid);
     if (!builder) {
-      builder = new RecordBuilder(this.#context, callSid);
+      // a call back with the agent after an unanswered transfer goes on in the same record
+      const earlier = this.#ended.get(callSid)?.record;
+      builder = new RecordBuilder(this.#context, callSid, earlier);
       this.#live.set(callSid, builder);
     }
     builder.add(event);

@@ -98,9 +98,24 @@ export class RecordBuilder {
   /** Caller speech spans not transcribed yet (transcripts arrive after their turn). */
   readonly #callerSpans: { startMs: number; endMs: number }[] = [];
 
-  constructor(context: RecordContext, callSid: string) {
+  /** Where this leg's events sit on the call's timeline (a call back with the agent after a transfer). */
+  readonly #offsetMs: number = 0;
+
+  /**
+   * `continuing`: the record of the same call's earlier leg (the caller is back with the agent after
+   * an unanswered transfer): this leg's events are added to it, on the call's timeline.
+   */
+  constructor(context: RecordContext, callSid: string, continuing?: CallRecord) {
     this.#c = context;
     const now = context.now?.() ?? Date.now();
+    if (continuing) {
+      this.#startedAtMs = Date.parse(continuing.startedAt);
+      this.#offsetMs = Math.max(0, now - this.#startedAtMs);
+      this.record = continuing;
+      this.record.outcome = { kind: 'in_progress', reason: 'the call is live' };
+      delete this.record.endedAt;
+      return;
+    }
     this.#startedAtMs = now;
     this.record = {
       version: 1,
@@ -130,7 +145,7 @@ export class RecordBuilder {
 
   add(event: CallEvent): void {
     const r = this.record;
-    const at = event.atMs;
+    const at = event.atMs + this.#offsetMs;
     switch (event.type) {
       case 'started':
         r.streamSid = event.streamSid;
@@ -210,8 +225,8 @@ export class RecordBuilder {
           this.#callerOpen = undefined;
         }
         r.outcome = event.outcome;
-        r.durationMs = event.durationMs;
-        r.endedAt = new Date(this.#startedAtMs + event.durationMs).toISOString();
+        r.durationMs = event.durationMs + this.#offsetMs;
+        r.endedAt = new Date(this.#startedAtMs + r.durationMs).toISOString();
         this.#finish();
         return;
       case 'state':

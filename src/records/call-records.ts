@@ -26,7 +26,12 @@ export class CallRecords {
   readonly #store: CallStore;
   readonly #agent: AgentConfig;
   readonly #log: Logger;
-  readonly #audio = new Map<string, AudioRecorder>();
+  readonly #audio = new Map<string, { recorder: AudioRecorder; tap: CallAudioTap }>();
+  /** Recordings of calls that were transferred: a caller nobody answered comes back to the agent. */
+  readonly #parked = new Map<
+    string,
+    { recorder: AudioRecorder; startedAtMs: number; timer: NodeJS.Timeout }
+  >();
   #queue: { record: CallRecord; wav?: Buffer }[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
@@ -45,12 +50,21 @@ export class CallRecords {
   /** The recorder of a call's audio (undefined with `records.audio: false`). */
   audioTap(callSid: string): CallAudioTap | undefined {
     if (!this.#agent.records.audio) return undefined;
-    let audio = this.#audio.get(callSid);
-    if (!audio) {
-      audio = new AudioRecorder();
-      this.#audio.set(callSid, audio);
+    const live = this.#audio.get(callSid);
+    if (live) return live.tap;
+    const parked = this.#parked.get(callSid);
+    let entry: { recorder: AudioRecorder; tap: CallAudioTap };
+    if (parked) {
+      // the same call again: this leg is recorded after the first, on the call's timeline
+      clearTimeout(parked.timer);
+      this.#parked.delete(callSid);
+      entry = { recorder: parked.recorder, tap: shifted(parked.recorder, Date.now() - parked.startedAtMs) };
+    } else {
+      const recorder = new AudioRecorder();
+      entry = { recorder, tap: recorder };
     }
-    return audio;
+    this.#audio.set(callSid, entry);
+    return entry.tap;
   }
 
   /** A change of a call's record (a {@link CallLedger} listener; cheap: writing is queued). */
@@ -59,8 +73,9 @@ export class CallRecords {
       if (moment !== 'message') this.#enqueue({ record });
       return;
     }
-    const audio = this.#audio.get(record.callSid);
+    const audio = this.#audio.get(record.callSid)?.recorder;
     this.#audio.delete(record.callSid);
+    if (audio && record.outcome.kind === 'transfer') this.#park(record, audio);
     // the WAV is built after the call's teardown, outside it
     setImmediate(() => {
       let wav: Buffer | undefined;
@@ -109,8 +124,16 @@ export class CallRecords {
 
   async close(): Promise<void> {
     clearInterval(this.#pruneTimer);
+    for (const { timer } of this.#parked.values()) clearTimeout(timer);
+    this.#parked.clear();
     await this.flush();
     await this.#store.close().catch(() => undefined);
+  }
+
+  #park(record: CallRecord, recorder: AudioRecorder): void {
+    const timer = setTimeout(() => this.#parked.delete(record.callSid), PARK_MS);
+    timer.unref();
+    this.#parked.set(record.callSid, { recorder, startedAtMs: Date.parse(record.startedAt), timer });
   }
 
   #enqueue(item: { record: CallRecord; wav?: Buffer }): void {
@@ -138,6 +161,18 @@ export class CallRecords {
         );
       });
   }
+}
+
+/** How long a transferred call's recording waits for the caller to come back (the transfer rings at most 60 s). */
+const PARK_MS = 5 * 60_000;
+
+/** A tap that records a later leg of a call `offsetMs` into the call's recording. */
+function shifted(tap: CallAudioTap, offsetMs: number): CallAudioTap {
+  return {
+    caller: (payload, timestampMs) => tap.caller(payload, timestampMs + offsetMs),
+    agent: (payload, atMs) => tap.agent(payload, atMs + offsetMs),
+    cleared: (atMs) => tap.cleared(atMs + offsetMs),
+  };
 }
 
 /** A short hash of the agent file: which version of the agent took the call. */

@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CallOutcome, ModelSession } from '../bridge/ports.js';
+import type { CallBrief } from './call-brief.js';
 
 /**
  * Calls the server knows about, keyed by CallSid: the one-time stream token minted in the webhook,
@@ -17,22 +18,6 @@ export interface Parties {
   from?: string;
   to?: string;
 }
-
-/**
- * What a call is for: inbound calls follow the agent file; an outbound call has its own greeting,
- * instructions (with its context) and a message for an answering machine.
- */
-export interface CallBrief {
-  direction: 'inbound' | 'outbound';
-  /** Replaces the agent's greeting (outbound.greeting, rendered). */
-  greeting?: string;
-  /** Replaces the agent's instructions (theirs plus outbound.instructions, rendered). */
-  instructions?: string;
-  /** Left on an answering machine (outbound.voicemail, rendered); none: hang up on machines. */
-  voicemail?: string;
-}
-
-export const INBOUND: CallBrief = { direction: 'inbound' };
 
 /** Who answered an outbound call (answering-machine detection). */
 export type AnsweredBy = 'human' | 'machine' | 'fax' | 'unknown';
@@ -68,7 +53,7 @@ export class CallRegistry {
     callSid: string,
     prewarm: () => ModelSession | undefined,
     parties: Parties = {},
-    brief: CallBrief = INBOUND,
+    brief: CallBrief = { direction: 'inbound' },
   ): { token: string; repeated: boolean } {
     const known = this.#entries.get(callSid);
     if (known) return { token: known.token, repeated: true };
@@ -122,6 +107,30 @@ export class CallRegistry {
   /** The call's brief (an answering machine's message, for the AMD callback). */
   briefOf(callSid: string): CallBrief | undefined {
     return this.#entries.get(callSid)?.brief;
+  }
+
+  /**
+   * The caller is back from a transfer nobody answered: the same call gets a new stream (a new
+   * one-time token, a pre-warmed session on `next` brief). Undefined when the call is not one whose
+   * transfer this server knows (the caller then gets the voicemail offer instead).
+   */
+  resume(
+    callSid: string,
+    next: (earlier: CallBrief) => CallBrief,
+    prewarm: (brief: CallBrief) => ModelSession | undefined,
+  ): string | undefined {
+    const entry = this.#entries.get(callSid);
+    if (!entry?.claimed || entry.outcome?.kind !== 'transfer') return undefined;
+    entry.token = randomBytes(24).toString('base64url');
+    entry.claimed = false;
+    entry.outcome = undefined;
+    entry.actionAnswered = false;
+    entry.brief = next(entry.brief);
+    entry.model = prewarm(entry.brief);
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.#expirePrewarm(callSid), this.#prewarmTimeoutMs);
+    entry.timer.unref();
+    return entry.token;
   }
 
   /** Keeps a detection that came before the call's stream, for {@link claim}. */

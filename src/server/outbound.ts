@@ -2,7 +2,7 @@ import type { AgentConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { placeTwilioCall } from '../telephony/twilio/outbound-call.js';
 import type { TwilioClient } from '../telephony/twilio/rest.js';
-import type { CallBrief } from './call-registry.js';
+import type { CallBrief } from './call-brief.js';
 
 /** Values an outbound call carries for its `{{name}}` placeholders. */
 export type CallContext = Record<string, string>;

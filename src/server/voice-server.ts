@@ -12,7 +12,8 @@ import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-s
 import type { VoicemailReport } from '../telephony/twilio/webhooks.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
-import { CallRegistry, INBOUND } from './call-registry.js';
+import { inboundBrief, resumedBrief } from './call-brief.js';
+import { CallRegistry } from './call-registry.js';
 import { decodeContext, outboundBrief } from './outbound.js';
 import type { OutboundEndpointOptions } from './outbound-endpoint.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
@@ -163,7 +164,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         callEnded(ended);
       },
       behaviour: {
-        greeting: brief.direction === 'outbound' ? brief.greeting : agent.greeting,
+        greeting: brief.greeting,
         interruptResponse: agent.realtime.turn_detection.interrupt_response,
         createResponse: agent.realtime.turn_detection.create_response,
         maxDurationS: agent.call.max_duration_s,
@@ -192,7 +193,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   const app = createApp({
     calls: {
       admit: (callSid, parties, outbound) => {
-        const brief = outbound ? outboundBrief(agent, decodeContext(outbound.context)) : INBOUND;
+        const brief = outbound ? outboundBrief(agent, decodeContext(outbound.context)) : inboundBrief(agent);
         return registry.register(
           callSid,
           () => engine.open(callSid, { instructions: brief.instructions }),
@@ -200,6 +201,12 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           brief,
         );
       },
+      resume: (callSid) =>
+        registry.resume(
+          callSid,
+          (earlier) => resumedBrief(agent, earlier),
+          (brief) => engine.open(callSid, { instructions: brief.instructions }),
+        ),
       answeredBy: (callSid, by) => {
         const session = [...sessions].find((s) => s.callSid === callSid);
         if (session) session.answeredBy(by, registry.briefOf(callSid)?.voicemail);
@@ -217,6 +224,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     },
     logger,
     fallback: agent.call.fallback,
+    afterUnansweredTransfer: agent.tools.transfer_call?.on_no_answer ?? 'message',
     twilioAuthToken: options.twilioAuthToken,
     insecureSkipSignature: options.insecureSkipSignature ?? false,
     publicUrl: () => publicUrl,

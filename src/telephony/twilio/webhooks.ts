@@ -33,6 +33,11 @@ export interface WebhookCalls {
     parties: CallParties,
     outbound?: { context: string },
   ): { token: string; repeated: boolean };
+  /**
+   * The caller is back from a transfer nobody answered: a new one-time token for the same call's
+   * next stream, or undefined when the call cannot go back to the agent.
+   */
+  resume(callSid: string): string | undefined;
   /** Who answered an outbound call (Twilio's asynchronous answering-machine detection). */
   answeredBy(callSid: string, by: AnsweredBy): void;
   /** How the call's stream ended, for the `<Connect action>` URL. */
@@ -55,6 +60,8 @@ export interface WebhookOptions {
   calls: WebhookCalls;
   logger: Logger;
   fallback: Fallback;
+  /** When nobody answers a transfer: the caller leaves a voicemail, or is back with the agent. */
+  afterUnansweredTransfer: 'message' | 'agent';
   twilioAuthToken: string;
   insecureSkipSignature: boolean;
   /** The public base URL (known only after listen when the port is 0). */
@@ -108,15 +115,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
     if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
     else if (outbound) log.info({ to: maskNumber(req.body?.To) }, 'outbound call answered');
     else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
-    const base = options.publicUrl();
-    twiml(
-      res,
-      connectStreamTwiml({
-        streamUrl: streamUrl(base),
-        actionUrl: base + ROUTES.streamEnded,
-        parameters: { token, callSid },
-      }),
-    );
+    twiml(res, streamTwiml(options.publicUrl(), token, callSid));
   };
   router.post(ROUTES.incoming, signed, (req, res) => connect(req, res, undefined));
   // an outbound call placed with `voice-agent call` or POST /calls/outbound: its context is in the
@@ -160,8 +159,21 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       twiml(res, hangupTwiml());
       return;
     }
-    callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
     const base = options.publicUrl();
+    const callSid = String(req.body?.CallSid ?? '');
+    const token =
+      options.afterUnansweredTransfer === 'agent' && CALL_SID.test(callSid) && !options.calls.draining()
+        ? options.calls.resume(callSid)
+        : undefined;
+    if (token) {
+      callLog(req).info(
+        { dialStatus: status || 'unknown' },
+        'transfer not answered; the caller is back with the agent',
+      );
+      twiml(res, streamTwiml(base, token, callSid));
+      return;
+    }
+    callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
     twiml(res, voicemailTwiml(base + ROUTES.messageRecorded, base + ROUTES.messageTranscribed));
   });
 
@@ -246,4 +258,13 @@ function httpsUrl(value: unknown): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The TwiML that connects a call to the agent: the stream, with its one-time token. */
+function streamTwiml(base: string, token: string, callSid: string): string {
+  return connectStreamTwiml({
+    streamUrl: streamUrl(base),
+    actionUrl: base + ROUTES.streamEnded,
+    parameters: { token, callSid },
+  });
 }

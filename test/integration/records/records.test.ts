@@ -201,6 +201,71 @@ describe('call records', () => {
     );
   });
 
+  it('on_no_answer: agent — after a transfer nobody answered, the caller is back with the agent, in the same record and recording', async () => {
+    const dir = tmp();
+    const agentFile = {
+      tools: { transfer_call: { to: '+15550009999', on_no_answer: 'agent' }, take_message: true },
+    };
+    const config = testAgent(agentFile);
+    records = openCallRecords({ agent: config, dir, logger: quietLogger() })!;
+    h = await startHarness({
+      agent: agentFile,
+      fake: {
+        brain: (ctx) =>
+          ctx.trigger === 'create' && ctx.instructions
+            ? { say: [...ctx.instructions.matchAll(/"([^"]+)"/g)].at(-1)![1]! }
+            : JSON.stringify(ctx.session.sent('session.update')).includes('nobody answered')
+              ? { say: 'Of course.' }
+              : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] },
+      },
+      server: {
+        ...recordReaders(config, records),
+        audioTap: (sid) => records!.audioTap(sid),
+        tools: new AgentTools(config, undefined),
+      },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(400));
+    expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550009999' });
+
+    // nobody answered: Twilio requests the <Dial action>, which connects the same call to the agent again
+    const back = h.caller({
+      webhookUrl: `${h.server.publicUrl}/voice/dial-ended`,
+      placed: { callSid: caller.callSid },
+    });
+    await back.dial();
+    expect(await back.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    const second = h.fake.callSessions()[1]!;
+    const instructions = (second.sent('session.update')[0] as { session: { instructions: string } }).session
+      .instructions;
+    expect(instructions).toContain('was transferred, but nobody answered');
+    await back.speak(mulawTone(400));
+    await eventually(() => [...second.responses].some((r) => r.say === 'Of course.'), 10_000);
+    await back.waitForAgent({ timeoutMs: 10_000 });
+    await back.hangUp();
+    await eventually(() => h!.server.activeCalls === 0);
+    await records.flush();
+
+    const record = (await records.store.get(caller.callSid))!;
+    expect(record.outcome.kind).toBe('completed');
+    expect(record.transcript.filter((t) => t.role === 'agent').map((t) => t.text)).toEqual([
+      'Hello, thanks for calling.',
+      'Connecting you.',
+      "I'm sorry, nobody could come to the phone just now. I can take a message for them, or help you with something else.",
+      'Of course.',
+    ]);
+    const starts = record.transcript.map((t) => t.startMs);
+    expect([...starts].sort((a, b) => a - b)).toEqual(starts); // one timeline across both legs
+    expect(record.toolCalls.map((t) => t.name)).toEqual(['transfer_call']);
+    // the recording holds both legs: as long as the whole call
+    expect(record.audio!.durationMs).toBeGreaterThan(record.durationMs - 1_500);
+    const callerSpans = record.speech.filter((s) => s.role === 'caller');
+    expect(callerSpans).toHaveLength(2);
+    expect(callerSpans[1]!.startMs).toBeGreaterThan(callerSpans[0]!.startMs + 500);
+  });
+
   it('`calls list`, `calls show` and `calls export` work on the record from the real CLI', async () => {
     const dir = tmp();
     const { callSid } = await recordedCall(dir);
