@@ -2,6 +2,7 @@ import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import type { AgentConfig } from '../../config/schema.js';
 import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
+import { placeholders } from '../../server/outbound.js';
 import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
 import { McpPool, type ServerStatus } from '../../tools/mcp/pool.js';
 import { describeHours } from '../../tools/office-hours.js';
@@ -38,6 +39,11 @@ export function summarize(agent: AgentConfig) {
     post_call: agent.post_call
       ? { model: agent.post_call.model, fields: Object.keys(agent.post_call.schema.properties as object) }
       : null,
+    outbound: {
+      context: [...new Set(placeholders(agent).map((p) => p.name))],
+      voicemail: Boolean(agent.outbound.voicemail),
+      machine_detection: agent.outbound.machine_detection,
+    },
     webhooks: agent.webhooks.map((h) => ({
       to: 'url' in h ? new URL(h.url).host : `tool ${h.tool}`,
       events: h.events,
@@ -105,6 +111,10 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
     [
       'post-call',
       summary.post_call ? `${summary.post_call.fields.join(', ')} (${summary.post_call.model})` : 'none',
+    ],
+    [
+      'outbound calls',
+      `context ${summary.outbound.context.map((n) => `{{${n}}}`).join(', ') || 'none'}; ${summary.outbound.machine_detection ? (summary.outbound.voicemail ? 'a voicemail for machines' : 'hangs up on machines') : 'no machine detection'}`,
     ],
     [
       'webhooks',

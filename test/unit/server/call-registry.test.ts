@@ -17,7 +17,12 @@ describe('CallRegistry', () => {
     const token = r.register('CA1', () => conn).token;
     expect(r.claim('CA1', 'wrong')).toEqual({ ok: false });
     expect(r.claim('CA2', token)).toEqual({ ok: false });
-    expect(r.claim('CA1', token)).toEqual({ ok: true, model: conn, parties: {} });
+    expect(r.claim('CA1', token)).toEqual({
+      ok: true,
+      model: conn,
+      parties: {},
+      brief: { direction: 'inbound' },
+    });
     expect(r.claim('CA1', token)).toEqual({ ok: false }); // one-time
   });
 
@@ -28,7 +33,12 @@ describe('CallRegistry', () => {
     const token = r.register('CA1', () => conn).token;
     vi.advanceTimersByTime(1001);
     expect(conn.close).toHaveBeenCalledOnce();
-    expect(r.claim('CA1', token)).toEqual({ ok: true, model: undefined, parties: {} });
+    expect(r.claim('CA1', token)).toEqual({
+      ok: true,
+      model: undefined,
+      parties: {},
+      brief: { direction: 'inbound' },
+    });
   });
 
   it('remembers outcomes for the action URL; unknown calls count as failed', () => {
@@ -65,5 +75,36 @@ describe('CallRegistry', () => {
     r.register('CA2', () => undefined);
     r.outcomeOf('CA1');
     expect(r.awaitingAction(['CA1', 'CA2', 'CA9'])).toEqual(['CA2']);
+  });
+  it('resumes a transferred call with a new one-time token and brief; refuses calls that were not transferred', () => {
+    const r = new CallRegistry();
+    const { token } = r.register('CA1', () => undefined, {}, { direction: 'inbound', greeting: 'Hi' });
+    expect(
+      r.resume(
+        'CA1',
+        (b) => b,
+        () => undefined,
+      ),
+    ).toBeUndefined(); // not claimed yet
+    expect(r.claim('CA1', token).ok).toBe(true);
+    r.recordOutcome('CA1', { kind: 'completed', reason: 'hung up' });
+    expect(
+      r.resume(
+        'CA1',
+        (b) => b,
+        () => undefined,
+      ),
+    ).toBeUndefined(); // not a transfer
+    r.recordOutcome('CA1', { kind: 'transfer', to: '+15550009999', reason: 'asked for a person' });
+    const again = r.resume(
+      'CA1',
+      (b) => ({ ...b, greeting: 'Sorry' }),
+      () => undefined,
+    )!;
+    expect(again).not.toBe(token);
+    expect(r.claim('CA1', token)).toEqual({ ok: false }); // the old token stays spent
+    expect(r.claim('CA1', again)).toMatchObject({ ok: true, brief: { greeting: 'Sorry' } });
+    expect(r.claim('CA1', again)).toEqual({ ok: false });
+    r.close();
   });
 });
