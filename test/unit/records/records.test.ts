@@ -4,6 +4,7 @@ import { parseWav } from '../../../src/audio/wav.js';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
 import { AudioRecorder } from '../../../src/records/audio-recorder.js';
 import { RecordBuilder } from '../../../src/records/call-record.js';
+import { callPage } from '../../../src/records/page/pages.js';
 import { costOf, MODEL_PRICES } from '../../../src/records/pricing.js';
 
 const b64 = (ms: number) => mulawTone(ms).toString('base64');
@@ -100,6 +101,35 @@ describe('RecordBuilder', () => {
     // caller speech: 1 s, then 1 s more until the end → 2 s at $0.003/min
     expect(r.cost.transcription).toBeCloseTo(0.0001, 6);
     expect(r.cost.total).toBeCloseTo(0.08282, 6);
+  });
+
+  it('the calls page shows the post-call outcome, a voicemail and who answered an outbound call', () => {
+    const builder = new RecordBuilder(context, 'CA1');
+    for (const e of events) builder.add(e);
+    const r = builder.record;
+    r.postCall = {
+      model: 'gpt-5-mini',
+      data: { move_date: '2027-03-16', total: 795, reference: null },
+      durationMs: 900,
+    };
+    r.voicemail = {
+      recordingUrl: 'https://api.twilio.com/x/Recordings/RE1',
+      seconds: 12,
+      transcript: 'Call me <back>',
+    };
+    r.direction = 'outbound';
+    r.answeredBy = 'human';
+    const html = callPage(r, {});
+    expect(html).toContain('<h2>Outcome <small>gpt-5-mini</small></h2>');
+    expect(html).toContain('<tr><th>move_date</th><td>2027-03-16</td></tr>');
+    expect(html).toContain('<tr><th>total</th><td>795</td></tr>');
+    expect(html).toContain('<tr><th>reference</th><td>—</td></tr>');
+    expect(html).toContain('Call me &lt;back&gt;'); // escaped
+    expect(html).toContain('<a href="https://api.twilio.com/x/Recordings/RE1">Recording</a> (12 s)');
+    expect(html).toContain('<dt>Outbound</dt>');
+    expect(html).toContain('(answered by: human)');
+    r.postCall = { model: 'gpt-5-mini', error: 'no answer within 30000 ms', durationMs: 30_000 };
+    expect(callPage(r, {})).toContain('Not available: no answer within 30000 ms');
   });
 
   it('a model without known prices gets no invented cost, and says why', () => {
