@@ -391,6 +391,9 @@ export class CallSession implements CallControl {
       case 'tool_call':
         this.#functionCalls.itemDone(event.responseId, event.call);
         return;
+      case 'tool_batch_done':
+        this.#functionCalls.responseDone(event.batchId, event.toolCalls);
+        return;
       case 'response_done':
         this.#onResponseDone(event);
         return;

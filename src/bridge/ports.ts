@@ -111,6 +111,12 @@ export type ModelEvent =
   | { type: 'audio_done'; responseId: string; itemId: string }
   | { type: 'transcript'; role: 'caller' | 'agent'; itemId: string; text: string }
   | { type: 'tool_call'; responseId: string; call: ModelToolCall }
+  /**
+   * No more calls will join this batch (its `tool_call`s' responseId): run them and answer. For
+   * providers whose tool calls come outside the spoken responses (GPT-Live's delegation);
+   * `response_done` ends a batch otherwise.
+   */
+  | { type: 'tool_batch_done'; batchId: string; toolCalls: ModelToolCall[] }
   | {
       type: 'response_done';
       responseId: string;

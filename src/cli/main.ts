@@ -49,6 +49,12 @@ const FORCED_EXIT_AFTER_MS = 2_000;
 
 /** Entry point used by bin/voice-agent.js. */
 export function main(argv: readonly string[]): void {
+  // output piped into a reader that stopped (`| head`): the rest is not wanted, and no stack either
+  for (const stream of [process.stdout, process.stderr])
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? EXIT_OK);
+      throw error;
+    });
   const exit = (code: number) => {
     process.exitCode = code;
     // the command is over: a library handle left behind (a retry timer, a socket) must not keep the

@@ -129,6 +129,54 @@ const realtimeSchema = z.strictObject({
   speed: z.number().min(0.25).max(1.5).default(1),
 });
 
+export const DEFAULT_LIVE_URL = 'wss://api.openai.com/v1/live/sessions';
+export const DEFAULT_LIVE_MODEL = 'gpt-live-1';
+/** The backend model Live delegates tool work to (unverified against the live service). */
+export const DEFAULT_LIVE_DELEGATE_MODEL = 'gpt-5-mini';
+
+const liveSchema = z
+  .strictObject({
+    model: z.string().min(1).default(DEFAULT_LIVE_MODEL).describe('The GPT-Live model.'),
+    url: z
+      .string()
+      .regex(/^wss?:\/\/\S+$/, { error: 'expected a ws:// or wss:// URL' })
+      .default(DEFAULT_LIVE_URL)
+      .describe('GPT-Live endpoint. Overridden by env OPENAI_LIVE_URL and by --realtime-url.'),
+    delegation: z
+      .enum(['responses', 'client'])
+      .default('responses')
+      .describe(
+        'responses: a backend model run by OpenAI decides the tool calls, voice-agent runs them (MCP and built-ins). client: no tools are offered.',
+      ),
+    responses: z
+      .strictObject({
+        model: z.string().min(1).default(DEFAULT_LIVE_DELEGATE_MODEL),
+        instructions: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("The backend's business rules and tool workflow. Default: the agent's instructions."),
+      })
+      .default({ model: DEFAULT_LIVE_DELEGATE_MODEL })
+      .describe('The backend model of responses delegation.'),
+    barge_in: z
+      .strictObject({
+        threshold: z
+          .number()
+          .min(50)
+          .max(8000)
+          .default(600)
+          .describe('Caller loudness (μ-law RMS) that counts as speech while the agent talks.'),
+        start_ms: z.number().int().min(20).max(1000).default(120),
+        stop_ms: z.number().int().min(100).max(3000).default(700),
+      })
+      .default({ threshold: 600, start_ms: 120, stop_ms: 700 })
+      .describe(
+        'GPT-Live reports no caller speech: voice-agent detects it by energy, to stop the agent’s queued audio at Twilio and to count turns.',
+      ),
+  })
+  .describe('The GPT-Live engine (engine: live).');
+
 const mcpCommon = {
   name: z
     .string()
@@ -410,9 +458,14 @@ export const agentSchema = z
     instructions: z.string().min(1).optional(),
     instructions_file: z.string().min(1).optional().describe('Path relative to the agent file.'),
     greeting: z.string().min(1).optional().describe('When set, the agent speaks first with this.'),
-    model: z.string().min(1).default(DEFAULT_MODEL),
+    engine: z
+      .enum(['realtime', 'live'])
+      .default('realtime')
+      .describe('realtime: the OpenAI Realtime API (model, realtime.*). live: GPT-Live (live.*).'),
+    model: z.string().min(1).default(DEFAULT_MODEL).describe('The Realtime model (engine: realtime).'),
     voice: z.enum(REALTIME_VOICES).default(DEFAULT_VOICE),
     realtime: realtimeSchema.default(realtimeSchema.parse({})),
+    live: liveSchema.default(liveSchema.parse({})),
     mcp_servers: z.array(mcpServerSchema).default([]),
     tools: toolsSchema.default(toolsSchema.parse({})),
     tool_settings: z
@@ -487,6 +540,11 @@ export type AgentConfig = Omit<AgentFile, 'instructions' | 'instructions_file'> 
   /** Absolute path of the YAML file this came from. */
   source: string;
 };
+
+/** The model that speaks on the agent's calls (its engine's). */
+export function speechModelOf(agent: Pick<AgentFile, 'engine' | 'model' | 'live'>): string {
+  return agent.engine === 'live' ? agent.live.model : agent.model;
+}
 
 /** JSON Schema of the agent file, for editors (yaml-language-server) and `voice-agent schema`. */
 export function agentJsonSchema(): Record<string, unknown> {

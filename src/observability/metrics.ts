@@ -130,7 +130,12 @@ export class CallMetrics {
         const call = this.#live.get(callSid);
         this.#live.delete(callSid);
         if (!call) return;
-        const cost = costOf({ usage: call.usage, callerSpeechMs: call.speechMs, ...this.#pricing });
+        const cost = costOf({
+          usage: call.usage,
+          callerSpeechMs: call.speechMs,
+          sessionMs: event.durationMs,
+          ...this.#pricing,
+        });
         if (cost.total !== undefined) this.#cost.inc(cost.total);
         return;
       }

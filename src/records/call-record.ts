@@ -289,6 +289,7 @@ export class RecordBuilder {
       prices: this.#c.prices,
       callerSpeechMs,
       transcriptionPerMinute: this.#c.transcriptionPerMinute,
+      sessionMs: r.durationMs,
     });
   }
 

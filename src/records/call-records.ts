@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { CallAudioTap } from '../bridge/ports.js';
-import type { AgentConfig } from '../config/schema.js';
+import { type AgentConfig, speechModelOf } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { byToolPattern } from '../tools/tool-pattern.js';
@@ -190,7 +190,7 @@ export function recordContext(agent: AgentConfig, simulated: boolean): RecordCon
     agent: {
       name: agent.name,
       hash: agentHash(agent.source),
-      model: agent.model,
+      model: speechModelOf(agent),
       transcriptionModel: agent.realtime.transcription.model,
     },
     simulated,

@@ -12,11 +12,16 @@ export interface PostCallResult {
   durationMs: number;
 }
 
-/** The Responses endpoint beside a Realtime one: `wss://host/v1/realtime` → `https://host/v1/responses`. */
-export function responsesUrlBeside(realtimeUrl: string): string {
-  const url = new URL(realtimeUrl);
+/**
+ * The Responses endpoint beside a model's: `wss://host/v1/realtime` (or `/v1/live/sessions`) →
+ * `https://host/v1/responses`.
+ */
+export function responsesUrlBeside(modelUrl: string): string {
+  const url = new URL(modelUrl);
   url.protocol = url.protocol === 'ws:' ? 'http:' : 'https:';
-  url.pathname = url.pathname.replace(/realtime\/?$/, 'responses');
+  url.pathname = /\/v1\//.test(url.pathname)
+    ? url.pathname.replace(/\/v1\/.*$/, '/v1/responses')
+    : url.pathname.replace(/[^/]*\/?$/, 'responses');
   url.search = '';
   return url.toString();
 }

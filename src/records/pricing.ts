@@ -1,5 +1,5 @@
 import type { ModelUsage } from '../bridge/ports.js';
-import type { AgentConfig } from '../config/schema.js';
+import { type AgentConfig, speechModelOf } from '../config/schema.js';
 
 /** USD per million tokens, by kind; transcription in USD per minute of caller speech. */
 export interface Prices {
@@ -9,6 +9,8 @@ export interface Prices {
   audio_input: number;
   cached_audio_input: number;
   audio_output: number;
+  /** Models billed by the session minute (GPT-Live), silence included. */
+  session_per_minute?: number;
 }
 
 /**
@@ -32,7 +34,23 @@ const MINI: Prices = {
   audio_output: 20,
 };
 
+/**
+ * GPT-Live: $0.05 per session minute, billed per second (the brief in shared/reference/gpt-live.md,
+ * from OpenAI's model page). The delegated Responses model's tokens are billed on top and are not
+ * in this cost.
+ */
+const LIVE: Prices = {
+  text_input: 0,
+  cached_text_input: 0,
+  text_output: 0,
+  audio_input: 0,
+  cached_audio_input: 0,
+  audio_output: 0,
+  session_per_minute: 0.05,
+};
+
 export const MODEL_PRICES: Record<string, Prices> = {
+  'gpt-live-1': LIVE,
   'gpt-realtime': FLAGSHIP,
   'gpt-realtime-1.5': FLAGSHIP,
   'gpt-realtime-2': { ...FLAGSHIP, text_output: 24 },
@@ -86,6 +104,8 @@ export function costOf(o: {
   prices: Prices | undefined;
   callerSpeechMs: number;
   transcriptionPerMinute: number | undefined;
+  /** How long the model session was open (per-minute models). */
+  sessionMs?: number;
 }): CallCost {
   const { usage: u, prices: p } = o;
   const perToken = 1 / 1_000_000;
@@ -96,7 +116,8 @@ export function costOf(o: {
         u.cachedAudioTokens * p.cached_audio_input +
         u.outputTextTokens * p.text_output +
         u.outputAudioTokens * p.audio_output) *
-      perToken
+        perToken +
+      ((o.sessionMs ?? 0) / 60_000) * (p.session_per_minute ?? 0)
     : undefined;
   const transcription =
     o.transcriptionPerMinute === undefined
@@ -122,15 +143,13 @@ export function pricingFor(agent: AgentConfig): {
   transcriptionPerMinute: number | undefined;
 } {
   const own = agent.records.prices;
-  const transcription = agent.realtime.transcription.model;
-  if (!own)
-    return {
-      prices: MODEL_PRICES[agent.model],
-      transcriptionPerMinute: TRANSCRIPTION_PRICES_PER_MINUTE[transcription],
-    };
+  // GPT-Live transcribes within its session price; Realtime bills transcription on top
+  const transcription = agent.engine === 'live' ? undefined : agent.realtime.transcription.model;
+  const perMinute = transcription === undefined ? undefined : TRANSCRIPTION_PRICES_PER_MINUTE[transcription];
+  if (!own) return { prices: MODEL_PRICES[speechModelOf(agent)], transcriptionPerMinute: perMinute };
   const { transcription_per_minute, ...prices } = own;
   return {
     prices,
-    transcriptionPerMinute: transcription_per_minute ?? TRANSCRIPTION_PRICES_PER_MINUTE[transcription],
+    transcriptionPerMinute: transcription_per_minute ?? perMinute,
   };
 }

@@ -6,6 +6,7 @@ import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../br
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { liveEngine } from '../realtime/live/engine.js';
 import { openAiEngine } from '../realtime/openai/engine.js';
 import type { CallStore } from '../records/store.js';
 import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-server.js';
@@ -32,6 +33,7 @@ export interface VoiceServerOptions {
   port: number;
   /** Public base URL Twilio uses; default `http://<host>:<port>` (local use only). */
   publicUrl?: string;
+  /** The model endpoint of the agent's engine (Realtime, or GPT-Live with `engine: live`). */
   realtimeUrl: string;
   openaiApiKey: string;
   /** The model side of calls; default: OpenAI Realtime at `realtimeUrl`. */
@@ -105,17 +107,20 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   let publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
   let draining = false;
 
+  const tools = () => options.tools?.definitions() ?? [];
   const engine =
     options.engine ??
-    openAiEngine({
-      agent,
-      url: options.realtimeUrl,
-      apiKey: options.openaiApiKey,
-      logger,
-      tools: () => options.tools?.definitions() ?? [],
-      heartbeatMs: options.realtimeHeartbeatMs,
-      rolloverAfterMs: options.realtimeRolloverMs,
-    });
+    (agent.engine === 'live'
+      ? liveEngine({ agent, url: options.realtimeUrl, apiKey: options.openaiApiKey, logger, tools })
+      : openAiEngine({
+          agent,
+          url: options.realtimeUrl,
+          apiKey: options.openaiApiKey,
+          logger,
+          tools,
+          heartbeatMs: options.realtimeHeartbeatMs,
+          rolloverAfterMs: options.realtimeRolloverMs,
+        }));
 
   const callEnded = (session: CallSession) => {
     sessions.delete(session);

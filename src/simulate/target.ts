@@ -82,7 +82,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
       voice: 'synthetic',
       msPerChar: 60,
     });
-    realtimeUrl = local.url;
+    realtimeUrl = agent.engine === 'live' ? local.liveUrl : local.url;
   } else {
     const key = env.OPENAI_API_KEY;
     if (!key)

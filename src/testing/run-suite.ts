@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadCallerAudio } from '../audio/caller-audio.js';
 import { loadAgent } from '../config/load.js';
+import { resolveModelUrl } from '../config/model-url.js';
 import { errorMessage, UsageError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { runSimulation, type SimulationReport, type SimulationTurn } from '../simulate/simulation.js';
@@ -91,11 +92,12 @@ async function runScenario(
       ? resolve(options.suite.dir, scenario.replay_tools)
       : options.replayTools;
     const replay = cassettePath ? readCassette(cassettePath) : undefined;
-    const realtimeUrl = options.realtimeUrl ?? options.env.OPENAI_REALTIME_URL ?? agent.realtime.url;
+    const realtimeUrl = resolveModelUrl(agent, options.env, options.realtimeUrl);
     // text turns and personas are spoken by a second Realtime session acting as the caller
     if (scenario.persona || callerTurns.some((t) => 'say' in t))
       voice = await CallerVoice.open({
-        url: realtimeUrl,
+        url:
+          agent.engine === 'realtime' ? realtimeUrl : (options.env.OPENAI_REALTIME_URL ?? agent.realtime.url),
         model: agent.model,
         apiKey: options.env.OPENAI_API_KEY ?? '',
         instructions: personaInstructions(scenario.persona?.goal ?? 'say the lines you are given'),

@@ -1,4 +1,5 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import { resolveModelUrl } from '../../config/model-url.js';
 import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
 import { CallMetrics, startMetricsServer } from '../../observability/metrics.js';
@@ -13,7 +14,7 @@ import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
 import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
-import { resolveRealtimeUrl, waitForShutdownSignal } from '../runtime.js';
+import { waitForShutdownSignal } from '../runtime.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
 
@@ -72,7 +73,7 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
   if (options.tunnel && options.publicUrl)
     throw new UsageError('--tunnel and --public-url both set the public URL: choose one');
   const publicUrl = options.publicUrl === undefined ? undefined : parsePublicUrl(options.publicUrl);
-  const realtimeUrl = resolveRealtimeUrl(agent, env, options.realtimeUrl);
+  const realtimeUrl = resolveModelUrl(agent, env, options.realtimeUrl);
   const openaiApiKey = requireEnv(
     env,
     'OPENAI_API_KEY',
@@ -148,7 +149,8 @@ export async function serveCommand(io: CliIo, file: string, options: ServeOption
 
   let realtimeCheck: { realtime: 'ok' | 'skipped' } = { realtime: 'skipped' };
   try {
-    if (!options.skipPreflight) {
+    // GPT-Live has no cheap check that does not open (and bill) a session: its first call shows
+    if (!options.skipPreflight && agent.engine === 'realtime') {
       await step(
         io,
         'checking the OpenAI Realtime endpoint and key',

@@ -5,6 +5,7 @@ import ora from 'ora';
 import { loadCallerAudio } from '../../audio/caller-audio.js';
 import { mulawToWav } from '../../audio/wav.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import { resolveModelUrl } from '../../config/model-url.js';
 import type { AgentConfig } from '../../config/schema.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
@@ -20,7 +21,6 @@ import { runSimulation, type SimulationReport } from '../../simulate/simulation.
 import { type FetchedRecord, type SimulatedModel, startSimulationTarget } from '../../simulate/target.js';
 import { type CliIo, canAnimate, colours, printJson } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
-import { resolveRealtimeUrl } from '../runtime.js';
 
 export interface SimulateOptions {
   audio?: string[];
@@ -118,7 +118,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       logger,
       model,
       script: options.script ? loadScript(resolve(io.cwd, options.script), options.script) : undefined,
-      realtimeUrl: resolveRealtimeUrl(agent, env, options.realtimeUrl),
+      realtimeUrl: resolveModelUrl(agent, env, options.realtimeUrl),
       dataDir: agent.records.enabled ? dataDir(env, options.dataDir, io.cwd) : undefined,
       recordsInMemory: Boolean(options.reportHtml),
       onCallEvent: (_sid, event) => {

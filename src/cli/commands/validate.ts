@@ -1,5 +1,5 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
-import type { AgentConfig } from '../../config/schema.js';
+import { type AgentConfig, speechModelOf } from '../../config/schema.js';
 import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
 import { placeholders } from '../../server/outbound.js';
@@ -18,7 +18,9 @@ export interface ValidateOptions {
 export function summarize(agent: AgentConfig) {
   return {
     name: agent.name,
-    model: agent.model,
+    engine: agent.engine,
+    model: speechModelOf(agent),
+    engine_limits: agent.engine === 'live' ? LIVE_LIMITS : [],
     voice: agent.voice,
     greeting: Boolean(agent.greeting),
     mcp_servers: agent.mcp_servers.map((s) => ({
@@ -96,6 +98,7 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   const c = colours(io);
   const rows: [string, string][] = [
     ['name', summary.name],
+    ['engine', summary.engine],
     ['model', summary.model],
     ['voice', summary.voice],
     ['greeting', summary.greeting ? 'yes' : 'no'],
@@ -123,6 +126,7 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
   ];
   io.stdout.write(`${c.green('✓')} ${file} is valid\n`);
   for (const [k, v] of rows) io.stdout.write(`  ${k.padEnd(16)}${v}\n`);
+  for (const limit of summary.engine_limits) io.stdout.write(`  ${c.dim(`(${summary.engine}) ${limit}`)}\n`);
   for (const w of warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
   if (!servers) return;
   const hookTools = new Set(loaded.agent.webhooks.flatMap((h) => ('tool' in h ? [h.tool] : [])));
@@ -156,3 +160,11 @@ function unreachableError(servers: ServerStatus[]): VoiceAgentError {
     `cannot reach MCP server${servers.length > 1 ? 's' : ''} ${servers.map((s) => `${s.name} (${s.error ?? 'unknown error'})`).join(', ')}`,
   );
 }
+
+/** What `engine: live` does not do the way the Realtime engine does (validate says so). */
+const LIVE_LIMITS = [
+  'barge-in: Twilio stops playing at once, but GPT-Live cannot truncate what it said; it is told the caller did not hear the rest',
+  'realtime.* does not apply (no turn-detection, noise-reduction, transcription or speed settings): GPT-Live decides when to speak',
+  'tools run through Responses delegation (live.responses.model chooses the calls); keypad digits reach the model as context',
+  'cost: $0.05 per session minute; the delegated model’s tokens are billed on top and not counted',
+];

@@ -1,5 +1,3 @@
-import type { LocalRealtimeSession } from './session.js';
-
 /** What the local model does in one response: say something, and/or call tools. */
 export type Plan =
   | { say: string; audioMs?: number }
@@ -13,7 +11,14 @@ export interface BrainContext {
   callerTurns: number;
   /** Tool outputs added since the last response, by call_id. */
   toolOutputs: { callId: string; name: string; output: string }[];
-  session: LocalRealtimeSession;
+  /** The session asking (Realtime or Live stand-in): what the client sent so far. */
+  session: LocalSession;
+}
+
+/** What a brain may look at in the session that asks it. */
+export interface LocalSession {
+  sent(type: string): Record<string, unknown>[];
+  appendedBytes: number;
 }
 
 export type Brain = (ctx: BrainContext) => Plan;

@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { defaultBrain } from './brain.js';
+import { LocalLiveSession } from './live-session.js';
 import { handleResponses, type ResponsesRequestLog } from './responses.js';
 import { id, type LocalRealtimeOptions, LocalRealtimeSession, type SessionOptions } from './session.js';
 
 /**
- * A local stand-in of the OpenAI Realtime (GA) API on 127.0.0.1 (and of `POST /v1/responses`
- * beside it, for the post-call analysis): `simulate --model local` and
+ * A local stand-in of the OpenAI Realtime (GA) API on 127.0.0.1 (and beside it of GPT-Live,
+ * `/v1/live/sessions`, and of `POST /v1/responses` for the post-call analysis): `simulate --model local` and
  * `voice-agent test` use it so anyone can run a call with no key and no network, and the test suite
  * uses it as its fake of OpenAI. It speaks the real wire format and rejects what the real service
  * rejects: the beta header, beta-shaped or unknown-field session.update, a second response.create
@@ -19,6 +20,10 @@ import { id, type LocalRealtimeOptions, LocalRealtimeSession, type SessionOption
 export interface LocalRealtimeServer {
   /** ws://127.0.0.1:PORT/v1/realtime */
   readonly url: string;
+  /** ws://127.0.0.1:PORT/v1/live/sessions: the GPT-Live stand-in (`engine: live`). */
+  readonly liveUrl: string;
+  readonly liveSessions: LocalLiveSession[];
+  nextLiveSession(): Promise<LocalLiveSession>;
   readonly sessions: LocalRealtimeSession[];
   /** Sessions that were configured (session.update): calls, not `serve`'s start-up check. */
   callSessions(): LocalRealtimeSession[];
@@ -49,6 +54,8 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
   const sessions: LocalRealtimeSession[] = [];
   const handshakes: LocalRealtimeServer['handshakes'] = [];
   const waiters: ((s: LocalRealtimeSession) => void)[] = [];
+  const liveSessions: LocalLiveSession[] = [];
+  const liveWaiters: ((s: LocalLiveSession) => void)[] = [];
   const wss = new WebSocketServer({ noServer: true });
   let refuseStatus: number | undefined;
   const responses: ResponsesRequestLog[] = [];
@@ -74,9 +81,11 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     if (refuseStatus) status = refuseStatus;
     else if (options.handshakeStatus) status = options.handshakeStatus;
     else if (handshakes.length < (options.refuseFirst ?? 0)) status = 429;
-    else if (url.pathname !== '/v1/realtime') status = 404;
+    else if (url.pathname !== '/v1/realtime' && url.pathname !== '/v1/live/sessions') status = 404;
     else if (auth !== `Bearer ${apiKey}`) status = 401;
-    else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent
+    else if (url.pathname === '/v1/live/sessions') {
+      if (url.search) status = 400; // Live takes no query parameters (the model is in session.start)
+    } else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent
     handshakes.push({ status, headers: req.headers });
     if (status !== 101) {
       refuse(
@@ -93,6 +102,12 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      if (url.pathname === '/v1/live/sessions') {
+        const live = new LocalLiveSession(ws, req, sessionOptions);
+        liveSessions.push(live);
+        liveWaiters.shift()?.(live);
+        return;
+      }
       if (req.headers['openai-beta']) {
         // what GA does today: accept, say why, close
         ws.send(
@@ -122,6 +137,9 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
   const { port } = server.address() as AddressInfo;
   return {
     url: `ws://127.0.0.1:${port}/v1/realtime`,
+    liveUrl: `ws://127.0.0.1:${port}/v1/live/sessions`,
+    liveSessions,
+    nextLiveSession: () => new Promise((resolve) => liveWaiters.push(resolve)),
     sessions,
     callSessions: () => sessions.filter((s) => s.sent('session.update').length > 0),
     handshakes,

@@ -1,0 +1,36 @@
+import type { ModelEngine } from '../../bridge/ports.js';
+import type { AgentConfig } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ToolDefinition } from '../../tools/types.js';
+import { LiveModelSession } from './model-session.js';
+import { buildSessionStart } from './session-start.js';
+
+export interface LiveEngineOptions {
+  agent: AgentConfig;
+  /** `wss://api.openai.com/v1/live/sessions`, or a local stand-in. */
+  url: string;
+  apiKey: string;
+  logger: Logger;
+  /** The tools offered, read when each session starts. */
+  tools(): readonly ToolDefinition[];
+}
+
+/** The GPT-Live engine (`engine: live`): each call gets a {@link LiveModelSession}. */
+export function liveEngine(options: LiveEngineOptions): ModelEngine {
+  const { agent } = options;
+  return {
+    open(callSid, call) {
+      return new LiveModelSession({
+        url: options.url,
+        apiKey: options.apiKey,
+        logger: options.logger.child({ callSid }),
+        start: buildSessionStart(agent, options.tools(), call?.instructions ?? agent.instructions),
+        speech: {
+          threshold: agent.live.barge_in.threshold,
+          startMs: agent.live.barge_in.start_ms,
+          stopMs: agent.live.barge_in.stop_ms,
+        },
+      });
+    },
+  };
+}
