@@ -66,6 +66,28 @@ describe('voice-agent test (local model, no key, the real moving tools server)',
     );
   }, 180_000);
 
+  it('the same suite passes on the GPT-Live engine: only engine changes in the agent file', async () => {
+    // agents/moving.yaml reads its engine from MOVING_ENGINE; nothing else differs
+    const result = await runCli(['test', 'agents/moving.test.yaml', '--json'], {
+      env: { MOVING_ENGINE: 'live' },
+      timeoutMs: 120_000,
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.passed).toBe(7);
+    // the booking reached the moving tools server, through GPT-Live's delegation
+    const booking = report.results.find((r: { name: string }) => r.name.startsWith('a booking is made'));
+    const outputs = booking.tool_calls.map((t: { name: string; output: string }) => [
+      t.name,
+      JSON.parse(t.output).status,
+    ]);
+    expect(outputs).toEqual([
+      ['book_move', 'confirmation_required'],
+      ['book_move', 'booked'],
+    ]);
+  }, 180_000);
+
   it('unmet expectations fail (exit 1) with what was expected and what happened, in text, JSON and JUnit', async () => {
     const { dir, file } = suite(
       quoteScenario(
