@@ -11,7 +11,7 @@ export interface LiveEngineOptions {
   url: string;
   apiKey: string;
   logger: Logger;
-  /** The tools offered, read when each session starts. */
+  /** The tools offered, read when each session starts (a replacement session gets the current list). */
   tools(): readonly ToolDefinition[];
 }
 
@@ -24,7 +24,7 @@ export function liveEngine(options: LiveEngineOptions): ModelEngine {
         url: options.url,
         apiKey: options.apiKey,
         logger: options.logger.child({ callSid }),
-        start: buildSessionStart(agent, options.tools(), call?.instructions ?? agent.instructions),
+        start: () => buildSessionStart(agent, options.tools(), call?.instructions ?? agent.instructions),
         speech: {
           threshold: agent.live.barge_in.threshold,
           startMs: agent.live.barge_in.start_ms,

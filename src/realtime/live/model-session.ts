@@ -1,5 +1,9 @@
-import type { ClientEvent, ServerEvent, SessionStartEvent } from 'openai-live/resources/live/live';
-import WebSocket from 'ws';
+import type {
+  ClientEvent,
+  InitialItem,
+  ServerEvent,
+  SessionStartEvent,
+} from 'openai-live/resources/live/live';
 import { SpeechDetector, type SpeechDetectorOptions } from '../../audio/speech-detector.js';
 import type {
   ModelErrorCode,
@@ -8,25 +12,31 @@ import type {
   ModelToolCall,
   UnheardItem,
 } from '../../bridge/ports.js';
-import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { LiveSocket } from './live-socket.js';
 
 /** Agent audio stops for this long: that stretch of speech is over (Live has no response events). */
 export const SPEECH_GAP_MS = 500;
-/** How long `session.start` may take to be confirmed. */
-const START_TIMEOUT_MS = 10_000;
-/** After `session.close`, how long we wait for `session.closed` (the service drains for up to 10 s). */
-const CLOSE_WAIT_MS = 10_000;
+/** Waits before each reconnect attempt after a lost session: at once, then with backoff. */
+const RECONNECT_DELAYS_MS = [0, 500, 2_000];
+/** A session is replaced this long before it expires (`expires_at`), at a quiet moment. */
+const ROLLOVER_LEAD_MS = 60_000;
+/** What a new session is told of the call so far (Live takes at most 128 items, ~8k tokens). */
+const MAX_HISTORY_ITEMS = 120;
+const MAX_HISTORY_CHARS = 24_000;
 
 export interface LiveSessionOptions {
   url: string;
   apiKey: string;
   logger: Logger;
-  /** The first message (built by {@link buildSessionStart}). */
-  start: SessionStartEvent;
+  /** The first message (built by {@link buildSessionStart}), asked anew for each session: tool lists change. */
+  start: () => SessionStartEvent;
   speech: SpeechDetectorOptions;
   /** Monotonic ms (tests). */
   now?: () => number;
+  reconnectDelaysMs?: readonly number[];
+  /** How long before `expires_at` the session is replaced (tests shorten it). */
+  rolloverLeadMs?: number;
 }
 
 /**
@@ -37,26 +47,34 @@ export interface LiveSessionOptions {
  *   the oldest open `respond()` request is credited with the next stretch (greeting, goodbye);
  * - caller speech comes from an energy detector on the caller's frames ({@link SpeechDetector});
  * - tool calls come from Responses delegation (`response.event` → `response.output_item.done`),
- *   a batch ending with the nested response; outputs go back as `response.item.create`, and the
- *   core's next `respond()` becomes `response.create`;
+ *   a batch ending with the nested response; outputs go back as `response.item.create`, then one
+ *   `response.create` once every output is in (the core's own "answer now" is absorbed);
  * - barge-in cannot truncate: the core stops Twilio's queue, the rest of that stretch is dropped,
  *   and the model is told the caller did not hear it;
- * - transcripts arrive as fragments and are grouped into lines.
+ * - transcripts arrive as fragments and are grouped into lines, kept as the call's history;
+ * - a lost connection is a lost session: a new one starts with that history as its `input`
+ *   (`resumed`), and one is started before `expires_at` at a quiet moment (a rollover).
  */
 export class LiveModelSession implements ModelSession {
   readonly openedAt: number;
   #closed = false;
+  readonly #o: LiveSessionOptions;
   readonly #log: Logger;
   readonly #now: () => number;
-  readonly #ws: WebSocket;
   readonly #speech: SpeechDetector;
   #listener: ((event: ModelEvent) => void) | undefined;
   readonly #early: ModelEvent[] = [];
-  #started = false;
-  #closing = false;
-  #closedWaiter: (() => void) | undefined;
-  #startTimer: NodeJS.Timeout | undefined;
+  /** The session in use; during a rollover, `#next` is starting beside it. */
+  #socket: LiveSocket;
+  #next: LiveSocket | undefined;
+  /** A replacement under way: why, which attempt, since when. */
+  #resuming: { reason: 'lost' | 'rollover'; attempt: number; since: number } | undefined;
+  #rolloverTimer: NodeJS.Timeout | undefined;
+  #rolloverDue = false;
+  #ready = false;
   #nextId = 0;
+  /** The call so far, for a replacement session's `input`. */
+  readonly #history: InitialItem[] = [];
   /** `respond()` requests not yet credited with a stretch of speech. */
   readonly #requests: string[] = [];
   /** Calls whose output has not been sent yet. */
@@ -75,41 +93,12 @@ export class LiveModelSession implements ModelSession {
   #lastStretchId = '';
 
   constructor(options: LiveSessionOptions) {
+    this.#o = options;
     this.#log = options.logger;
     this.#now = options.now ?? (() => performance.now());
     this.openedAt = this.#now();
     this.#speech = new SpeechDetector(options.speech);
-    this.#ws = new WebSocket(options.url, {
-      headers: { authorization: `Bearer ${options.apiKey}` },
-      perMessageDeflate: false,
-      handshakeTimeout: START_TIMEOUT_MS,
-    });
-    this.#ws.on('open', () => {
-      (this.#ws as unknown as { _socket?: { setNoDelay?(v: boolean): void } })._socket?.setNoDelay?.(true);
-      this.#send(options.start);
-    });
-    this.#ws.on('message', (data) => this.#onMessage(data.toString()));
-    this.#ws.on('unexpected-response', (_req, res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      this.#fail(
-        status === 401 || status === 403 ? 'auth' : status === 429 ? 'rate_limited' : 'unreachable',
-        `GPT-Live refused the connection (HTTP ${status})`,
-      );
-    });
-    this.#ws.on('error', (error) =>
-      this.#fail('unreachable', `cannot reach GPT-Live: ${errorMessage(error)}`),
-    );
-    this.#ws.on('close', () => {
-      this.#closedWaiter?.();
-      if (!this.#closed) this.#fail('closed', 'the GPT-Live socket closed');
-    });
-    this.#startTimer = setTimeout(
-      () =>
-        this.#fail('unreachable', `GPT-Live did not confirm the session within ${START_TIMEOUT_MS / 1000} s`),
-      START_TIMEOUT_MS,
-    );
-    this.#startTimer.unref();
+    this.#socket = this.#open(options.start());
   }
 
   get closed(): boolean {
@@ -122,9 +111,10 @@ export class LiveModelSession implements ModelSession {
   }
 
   appendAudio(base64: string): void {
-    if (!this.#started || this.#closed) return;
+    if (this.#closed) return;
     // base64 needs no escaping: the frame is wrapped, not re-serialised (hot path)
-    this.#ws.send(`{"type":"session.input_audio.append","audio":"${base64}"}`);
+    if (this.#socket.started)
+      this.#socket.sendRaw(`{"type":"session.input_audio.append","audio":"${base64}"}`);
     const change = this.#speech.frame(base64);
     if (change === 'started') this.#emit({ type: 'speech_started' });
     else if (change === 'stopped') {
@@ -156,11 +146,12 @@ export class LiveModelSession implements ModelSession {
   }
 
   sendToolResult(callId: string, output: string): void {
+    // a call of a session that was replaced since has nowhere to go
+    if (!this.#unanswered.delete(callId)) return;
     this.#send({
       type: 'response.item.create',
       item: { type: 'function_call_output', call_id: callId, output },
     });
-    this.#unanswered.delete(callId);
     this.#maybeContinue();
   }
 
@@ -196,36 +187,142 @@ export class LiveModelSession implements ModelSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#closing = true;
-    clearTimeout(this.#startTimer);
+    clearTimeout(this.#rolloverTimer);
     if (this.#stretch) clearTimeout(this.#stretch.timer);
-    if (this.#ws.readyState !== WebSocket.OPEN) {
-      this.#ws.terminate();
-      return;
-    }
-    this.#send({ type: 'session.close' });
-    const timer = setTimeout(() => this.#ws.terminate(), CLOSE_WAIT_MS);
-    timer.unref();
-    this.#closedWaiter = () => {
-      clearTimeout(timer);
-      this.#ws.close();
-    };
+    this.#socket.close();
+    this.#next?.close();
   }
 
-  #onMessage(text: string): void {
-    let event: ServerEvent;
-    try {
-      event = JSON.parse(text) as ServerEvent;
-    } catch {
-      this.#emit({ type: 'warning', message: 'GPT-Live sent a message that is not JSON' });
+  #open(start: SessionStartEvent): LiveSocket {
+    const socket: LiveSocket = new LiveSocket({
+      url: this.#o.url,
+      apiKey: this.#o.apiKey,
+      start,
+      listener: {
+        event: (event) => this.#onEvent(socket, event),
+        lost: (code, message) => this.#onLost(socket, code, message),
+      },
+    });
+    return socket;
+  }
+
+  /** A session's start: the first one makes the call ready; a replacement takes over. */
+  #onStarted(socket: LiveSocket, expiresAt: number | undefined): void {
+    if (socket === this.#next) {
+      // a rollover: the new session takes over; the old one is closed politely
+      this.#socket.close();
+      this.#socket = socket;
+      this.#next = undefined;
+    }
+    this.#scheduleRollover(expiresAt);
+    const resuming = this.#resuming;
+    this.#resuming = undefined;
+    if (!this.#ready) {
+      this.#ready = true;
+      this.#emit({ type: 'ready' });
+    } else if (resuming)
+      this.#emit({
+        type: 'resumed',
+        reason: resuming.reason,
+        attempt: resuming.attempt,
+        gapMs: Math.round(this.#now() - resuming.since),
+      });
+  }
+
+  #onLost(socket: LiveSocket, code: ModelErrorCode, message: string): void {
+    if (this.#closed) return;
+    if (socket === this.#next) {
+      // the replacement failed to start: keep the old session and try again at the next quiet moment
+      this.#next = undefined;
+      this.#resuming = undefined;
+      this.#rolloverDue = true;
       return;
     }
+    if (socket !== this.#socket) return;
+    const attempt = (this.#resuming?.attempt ?? 0) + 1;
+    const delays = this.#o.reconnectDelaysMs ?? RECONNECT_DELAYS_MS;
+    // a session that never started (a refused key, a rejected configuration) is not retried
+    const retry =
+      (this.#ready || this.#resuming !== undefined) && code !== 'config_rejected' && code !== 'auth';
+    if (!retry || attempt > delays.length) {
+      this.#fail(
+        code,
+        attempt > delays.length ? `${message} (after ${delays.length} reconnect attempts)` : message,
+      );
+      return;
+    }
+    this.#endStretch();
+    this.#unanswered.clear();
+    this.#batches.clear();
+    this.#running.clear();
+    this.#awaitingContinue = false;
+    this.#resuming = { reason: 'lost', attempt, since: this.#resuming?.since ?? this.#now() };
+    this.#emit({ type: 'warning', message: `${message}; reconnecting (attempt ${attempt})` });
+    const timer = setTimeout(
+      () => {
+        if (!this.#closed) this.#socket = this.#open(this.#restart());
+      },
+      delays[attempt - 1],
+    );
+    timer.unref();
+  }
+
+  #scheduleRollover(expiresAt: number | undefined): void {
+    clearTimeout(this.#rolloverTimer);
+    if (!expiresAt) return;
+    const lead = this.#o.rolloverLeadMs ?? ROLLOVER_LEAD_MS;
+    this.#rolloverTimer = setTimeout(
+      () => {
+        this.#rolloverDue = true;
+        this.#maybeRollover();
+      },
+      Math.max(0, expiresAt * 1000 - Date.now() - lead),
+    );
+    this.#rolloverTimer.unref();
+  }
+
+  /** At a quiet moment (nobody speaking, no tool running), a new session replaces the expiring one. */
+  #maybeRollover(): void {
+    const quiet =
+      !this.#stretch && !this.#speech.speaking && this.#unanswered.size === 0 && this.#batches.size === 0;
+    if (!this.#rolloverDue || !quiet || this.#next || this.#resuming || this.#closed) return;
+    this.#rolloverDue = false;
+    this.#resuming = { reason: 'rollover', attempt: 1, since: this.#now() };
+    this.#next = this.#open(this.#restart());
+  }
+
+  /** The first message of a replacement session: the same configuration, and the call so far. */
+  #restart(): SessionStartEvent {
+    const items: InitialItem[] = [];
+    let chars = 0;
+    for (let i = this.#history.length - 1; i >= 0 && items.length < MAX_HISTORY_ITEMS; i--) {
+      const item = this.#history[i]!;
+      chars += item.content.reduce((n, c) => n + c.text.length, 0);
+      if (chars > MAX_HISTORY_CHARS) break;
+      items.unshift(item);
+    }
+    const note: InitialItem = {
+      role: 'developer',
+      content: [
+        {
+          type: 'input_text',
+          text: 'The call goes on from here: the conversation so far is above. Do not greet the caller again.',
+        },
+      ],
+    };
+    const start = this.#o.start();
+    return { ...start, session: { ...start.session, input: [...items, note] } };
+  }
+
+  #onEvent(socket: LiveSocket, event: ServerEvent): void {
+    if (this.#closed) return;
+    if (event.type === 'session.started') {
+      this.#onStarted(socket, event.session.expires_at);
+      return;
+    }
+    // a replacement being started says nothing to the call until it takes over
+    if (socket !== this.#socket) return;
     switch (event.type) {
-      case 'session.started':
-        this.#started = true;
-        clearTimeout(this.#startTimer);
-        this.#emit({ type: 'ready' });
-        return;
       case 'session.output_audio.delta':
         this.#agentAudio(event.delta);
         return;
@@ -240,23 +337,8 @@ export class LiveModelSession implements ModelSession {
       case 'response.event':
         this.#delegated(event.delegation_id ?? 'delegation', event.event as unknown as DelegatedEvent);
         return;
-      case 'session.closed':
-        this.#log.debug({ reason: event.reason, seconds: event.usage.seconds }, 'GPT-Live session closed');
-        this.#closedWaiter?.();
-        if (!this.#closing)
-          this.#fail(
-            CLOSE_REASONS[event.reason] ?? 'closed',
-            `GPT-Live closed the session (${event.reason})`,
-          );
-        return;
       case 'error':
-        if (!this.#started)
-          this.#fail(
-            'config_rejected',
-            `GPT-Live rejected the session: ${event.error.message} (${event.error.code})`,
-          );
-        else
-          this.#emit({ type: 'warning', message: `GPT-Live: ${event.error.message} (${event.error.code})` });
+        this.#emit({ type: 'warning', message: `GPT-Live: ${event.error.message} (${event.error.code})` });
         return;
       default:
         return;
@@ -346,36 +428,36 @@ export class LiveModelSession implements ModelSession {
   }
 
   #send(event: ClientEvent): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(event));
+    this.#socket.send(event);
   }
 
   #emit(event: ModelEvent): void {
+    // what was said is kept for a replacement session; a quiet moment may be the one to roll over
+    if (event.type === 'transcript') {
+      this.#history.push(
+        event.role === 'caller'
+          ? { role: 'user', content: [{ type: 'input_text', text: event.text }] }
+          : { role: 'assistant', content: [{ type: 'output_text', text: event.text }] },
+      );
+      if (this.#history.length > MAX_HISTORY_ITEMS * 2) this.#history.splice(0, MAX_HISTORY_ITEMS);
+    }
     if (this.#listener) this.#listener(event);
     else this.#early.push(event);
+    if (this.#rolloverDue && (event.type === 'response_done' || event.type === 'turn_committed'))
+      this.#maybeRollover();
   }
 
   #fail(code: ModelErrorCode, message: string): void {
-    if (this.#closed && this.#closing) return;
-    const wasClosed = this.#closed;
+    if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#startTimer);
+    clearTimeout(this.#rolloverTimer);
     if (this.#stretch) clearTimeout(this.#stretch.timer);
-    this.#ws.terminate();
-    if (!wasClosed) {
-      this.#log.warn({ code, reason: message }, 'GPT-Live session lost');
-      this.#emit({ type: 'closed', code, message, expected: false });
-    }
+    this.#socket.close();
+    this.#next?.close();
+    this.#log.warn({ code, reason: message }, 'GPT-Live session lost');
+    this.#emit({ type: 'closed', code, message, expected: false });
   }
 }
-
-/** How a close reason of Live's reads to the call core. */
-const CLOSE_REASONS: Record<string, ModelErrorCode> = {
-  expired: 'session_limit',
-  content: 'other',
-  connection_lost: 'unreachable',
-  remote_hangup: 'closed',
-  close_requested: 'closed',
-};
 
 /** The parts of a nested Responses streaming event this adapter reads. */
 interface DelegatedEvent {

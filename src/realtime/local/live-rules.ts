@@ -110,6 +110,30 @@ export function checkSessionStart(session: unknown): LiveProblem | undefined {
       for (const key of Object.keys(output)) if (key !== 'voice') return unknown('session.audio.output', key);
     }
   }
+  const input = session.input;
+  if (input !== undefined) {
+    if (!Array.isArray(input) || input.length > 128)
+      return {
+        code: 'invalid_value',
+        message: "Invalid 'session.input': at most 128 messages.",
+        param: 'session.input',
+      };
+    for (const [i, item] of input.entries()) {
+      const ok =
+        isObject(item) &&
+        ['developer', 'user', 'assistant'].includes(String(item.role)) &&
+        Array.isArray(item.content) &&
+        item.content.length === 1 &&
+        isObject(item.content[0]) &&
+        typeof item.content[0].text === 'string';
+      if (!ok)
+        return {
+          code: 'invalid_value',
+          message: `Invalid 'session.input[${i}]': a developer, user or assistant message with one text part.`,
+          param: `session.input[${i}]`,
+        };
+    }
+  }
   return checkDelegation(session.delegation);
 }
 

@@ -46,6 +46,11 @@ export class LocalLiveSession {
     ws.on('close', () => this.#speaking && clearInterval(this.#speaking.timer));
   }
 
+  /** The connection drops without a close (a network failure). */
+  drop(): void {
+    this.#ws.terminate();
+  }
+
   /** Client events of one type, in order. */
   sent(type: string): Record<string, unknown>[] {
     return this.received.filter((e) => e.type === type);
@@ -76,15 +81,23 @@ export class LocalLiveSession {
       const problem = checkSessionStart(event.session);
       if (problem) return this.#fatal(problem);
       this.config = event.session as Record<string, unknown>;
+      const lifeS = this.#options.liveExpiresInS;
       this.#emit({
         type: 'session.started',
-        session: {
-          ...this.config,
-          id: id('live'),
-          status: 'active',
-          expires_at: Math.floor(Date.now() / 1000) + 3600,
-        },
+        session: { ...this.config, id: id('live'), status: 'active', expires_at: Date.now() / 1000 + lifeS },
       });
+      // the duration limit: the service closes the session (reason `expired`)
+      const expiry = setTimeout(() => {
+        this.#emit({
+          type: 'session.closed',
+          reason: 'expired',
+          session: { ...this.config, status: 'closed' },
+          usage: { seconds: lifeS },
+        });
+        this.#ws.close(1000);
+      }, lifeS * 1000);
+      expiry.unref();
+      this.#ws.once('close', () => clearTimeout(expiry));
       return;
     }
     switch (type) {

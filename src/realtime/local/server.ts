@@ -50,6 +50,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     vadRmsThreshold: options.vadRmsThreshold ?? 500,
     callerTranscripts: options.callerTranscripts ?? [],
     voice: options.voice ?? 'tone',
+    liveExpiresInS: options.liveExpiresInS ?? 3600,
   };
   const sessions: LocalRealtimeSession[] = [];
   const handshakes: LocalRealtimeServer['handshakes'] = [];

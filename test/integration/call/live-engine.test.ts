@@ -2,9 +2,13 @@ import type { SessionStartEvent } from 'openai-live/resources/live/live';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mulawTone } from '../../../src/audio/mulaw.js';
+import type { ModelEvent } from '../../../src/bridge/ports.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { LiveModelSession } from '../../../src/realtime/live/model-session.js';
+import { buildSessionStart } from '../../../src/realtime/live/session-start.js';
 import type { Brain } from '../../fakes/fake-realtime-server.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
-import { API_KEY, eventually, type Harness, startHarness } from '../../helpers/call-harness.js';
+import { API_KEY, eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
 
 let h: Harness | undefined;
 let fake: FakeRealtimeServer | undefined;
@@ -189,3 +193,72 @@ async function liveCallOn(started: FakeRealtimeServer, brain: Brain) {
   });
   return { calls };
 }
+
+describe('a GPT-Live session that is lost or expires', () => {
+  const agentFile = { engine: 'live' };
+  const quiet = createLogger({ level: 'error', json: true, write: () => {} });
+
+  /** A LiveModelSession on the stand-in, with every event it reports. */
+  async function liveSession(options: { expiresInS?: number; rolloverLeadMs?: number } = {}) {
+    fake = await startFakeRealtime({ apiKey: API_KEY, liveExpiresInS: options.expiresInS });
+    const agent = testAgent(agentFile);
+    const session = new LiveModelSession({
+      url: fake.liveUrl,
+      apiKey: API_KEY,
+      logger: quiet,
+      start: () => buildSessionStart(agent, []),
+      speech: { threshold: 600, startMs: 120, stopMs: 700 },
+      reconnectDelaysMs: [0, 100],
+      ...(options.rolloverLeadMs ? { rolloverLeadMs: options.rolloverLeadMs } : {}),
+    });
+    const events: ModelEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    await eventually(() => events.some((e) => e.type === 'ready'));
+    return { session, events };
+  }
+
+  it('a dropped connection: a new session starts with the call so far, and the call goes on', async () => {
+    const { session, events } = await liveSession();
+    session.respond('Start the call: say exactly this: "Hello, Swift Movers."');
+    await eventually(
+      () => events.some((e) => e.type === 'transcript' && e.text === 'Hello, Swift Movers.'),
+      5_000,
+    );
+    fake!.liveSessions[0]!.drop();
+    await eventually(() => events.some((e) => e.type === 'resumed'), 5_000);
+    expect(events.find((e) => e.type === 'resumed')).toMatchObject({ reason: 'lost', attempt: 1 });
+    expect(events.some((e) => e.type === 'closed')).toBe(false);
+    const restart = fake!.liveSessions[1]!.sent('session.start')[0]!.session as { input: unknown[] };
+    expect(restart.input).toEqual([
+      { role: 'assistant', content: [{ type: 'output_text', text: 'Hello, Swift Movers.' }] },
+      { role: 'developer', content: [{ type: 'input_text', text: expect.stringContaining('Do not greet') }] },
+    ]);
+    session.close();
+  });
+
+  it('before expires_at, a new session replaces the old one at a quiet moment; the old one is closed', async () => {
+    const { session, events } = await liveSession({ expiresInS: 3, rolloverLeadMs: 2_500 });
+    await eventually(() => events.some((e) => e.type === 'resumed'), 5_000);
+    expect(events.find((e) => e.type === 'resumed')).toMatchObject({ reason: 'rollover' });
+    await eventually(() => fake!.liveSessions[0]!.sent('session.close').length === 1);
+    expect(fake!.liveSessions).toHaveLength(2);
+    session.close();
+    await eventually(() => fake!.liveSessions[1]!.sent('session.close').length === 1);
+  });
+
+  it('a key refused is not retried: the call ends with the reason', async () => {
+    fake = await startFakeRealtime({ apiKey: API_KEY });
+    const session = new LiveModelSession({
+      url: fake.liveUrl,
+      apiKey: 'sk-wrong',
+      logger: quiet,
+      start: () => buildSessionStart(testAgent(agentFile), []),
+      speech: { threshold: 600, startMs: 120, stopMs: 700 },
+    });
+    const events: ModelEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    await eventually(() => events.some((e) => e.type === 'closed'));
+    expect(events.find((e) => e.type === 'closed')).toMatchObject({ code: 'auth', expected: false });
+    expect(fake.handshakes).toHaveLength(1);
+  });
+});
