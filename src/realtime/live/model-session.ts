@@ -83,7 +83,7 @@ export class LiveModelSession implements ModelSession {
   #awaitingContinue = false;
   /** `response.create` went out and the core has not asked for its answer yet. */
   #continued = false;
-  #stretch: { id: string; requestId: string | undefined; timer: NodeJS.Timeout } | undefined;
+  #stretch: { id: string; requestId: string | undefined; timer: NodeJS.Timeout; told?: boolean } | undefined;
   /** Tool calls by delegated response, until that response completes. */
   readonly #batches = new Map<string, ModelToolCall[]>();
   /** The nested response each delegation is running. */
@@ -116,8 +116,10 @@ export class LiveModelSession implements ModelSession {
     if (this.#socket.started)
       this.#socket.sendRaw(`{"type":"session.input_audio.append","audio":"${base64}"}`);
     const change = this.#speech.frame(base64);
-    if (change === 'started') this.#emit({ type: 'speech_started' });
-    else if (change === 'stopped') {
+    if (change === 'started') {
+      this.#emit({ type: 'speech_started' });
+      this.#tellInterrupted();
+    } else if (change === 'stopped') {
       this.#emit({ type: 'speech_stopped' });
       this.#emit({ type: 'turn_committed' });
     }
@@ -168,8 +170,18 @@ export class LiveModelSession implements ModelSession {
   }
 
   forgetUnheard(items: readonly UnheardItem[]): void {
-    if (items.length === 0) return;
-    // no truncation in Live: the rest of this stretch is dropped by the core, and the model is told
+    if (items.length > 0) this.#tellInterrupted();
+  }
+
+  /**
+   * No truncation in Live: the core drops the rest of the stretch, and the model is told — once per
+   * stretch, as soon as the caller is heard over it (Live keeps generating until it stops itself,
+   * whether or not the caller had heard everything sent so far).
+   */
+  #tellInterrupted(): void {
+    const stretch = this.#stretch;
+    if (!stretch || stretch.told) return;
+    stretch.told = true;
     this.#send({
       type: 'session.instructions.append',
       content:
