@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
+import { eventually } from '../../helpers/call-harness.js';
 import { runCli } from '../../helpers/cli.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
@@ -68,6 +70,59 @@ describe('voice-agent serve (child process)', () => {
     await caller.hangUp();
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
+  });
+
+  it('serve agents/moving.yaml on GPT-Live (MOVING_ENGINE=live): a caller books a move, confirmed first, in the tools server’s database', async () => {
+    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    const booking = {
+      customer_name: 'Jane Doe',
+      phone: '+1 555 010 0199',
+      from_address: '12 Elm St',
+      to_address: '4 Oak Ave',
+      move_date: inAWeek,
+      slot: 'morning',
+      idempotency_key: 'serve-live-0001',
+    };
+    fake = await startFakeRealtime({
+      apiKey: 'sk-cli',
+      brain: (ctx) => {
+        const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
+        if (ctx.trigger === 'create' && quoted) return { say: quoted };
+        const last = ctx.toolOutputs.at(-1);
+        if (last)
+          return { say: JSON.parse(last.output).status === 'booked' ? "You're booked." : 'Shall I book it?' };
+        return { call: [{ name: 'book_move', arguments: booking }] };
+      },
+    });
+    const db = join(tmp(), 'moving.sqlite');
+    serve = await startServe(['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1'], {
+      OPENAI_API_KEY: 'sk-cli',
+      OPENAI_LIVE_URL: fake.liveUrl,
+      TWILIO_AUTH_TOKEN: 'cli-token',
+      MOVING_DB: db,
+      MOVING_ENGINE: 'live',
+    });
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const live = fake.liveSessions[0]!;
+    for (const answer of ['Shall I book it?', "You're booked."]) {
+      await caller.speak(mulawTone(500));
+      await caller.pause(1_000);
+      await caller.waitForAgent({ timeoutMs: 15_000 });
+      await eventually(() => live.spoken.some((s) => s.say === answer), 10_000);
+    }
+    const outputs = live
+      .sent('response.item.create')
+      .map((e) => JSON.parse((e.item as { output: string }).output).status);
+    expect(outputs).toEqual(['confirmation_required', 'booked']); // nothing booked before the caller's yes
+    await caller.hangUp();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const rows = new Database(db, { readonly: true })
+      .prepare('SELECT customer_name, status FROM bookings')
+      .all();
+    expect(rows).toEqual([{ customer_name: 'Jane Doe', status: 'booked' }]);
   });
 
   it('--json-logs prints only JSON lines; --metrics-port counts the call; the call is recorded', async () => {
