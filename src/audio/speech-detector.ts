@@ -1,4 +1,4 @@
-import { FRAME_BYTES, FRAME_MS, mulawRms } from './mulaw.js';
+import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE, mulawRms } from './mulaw.js';
 
 /** What the detector reports as the caller's frames go by. */
 export type SpeechChange = 'started' | 'stopped' | undefined;
@@ -55,5 +55,25 @@ export class SpeechDetector {
       return 'stopped';
     }
     return undefined;
+  }
+}
+
+/** μ-law's two zero levels: 0xFF (+0) and 0x7F (−0). */
+const NEGATIVE_ZERO = 0x7f;
+
+/**
+ * Whether a base64 μ-law chunk is digital silence (every sample at zero). Decodes into one reused
+ * buffer and stops at the first sound, so speech costs a byte or two.
+ */
+export class SilenceCheck {
+  readonly #buf = Buffer.alloc(FRAME_BYTES * 50);
+
+  test(base64: string): boolean {
+    const n = this.#buf.write(base64, 'base64');
+    for (let i = 0; i < n; i++) {
+      const b = this.#buf[i]!;
+      if (b !== MULAW_SILENCE && b !== NEGATIVE_ZERO) return false;
+    }
+    return n > 0;
   }
 }

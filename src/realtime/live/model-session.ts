@@ -4,7 +4,7 @@ import type {
   ServerEvent,
   SessionStartEvent,
 } from 'openai-live/resources/live/live';
-import { SpeechDetector, type SpeechDetectorOptions } from '../../audio/speech-detector.js';
+import { SilenceCheck, SpeechDetector, type SpeechDetectorOptions } from '../../audio/speech-detector.js';
 import type {
   ModelErrorCode,
   ModelEvent,
@@ -62,6 +62,7 @@ export class LiveModelSession implements ModelSession {
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #speech: SpeechDetector;
+  readonly #silence = new SilenceCheck();
   #listener: ((event: ModelEvent) => void) | undefined;
   readonly #early: ModelEvent[] = [];
   /** The session in use; during a rollover, `#next` is starting beside it. */
@@ -361,6 +362,19 @@ export class LiveModelSession implements ModelSession {
   #agentAudio(delta: string): void {
     if (this.#closed) return;
     let stretch = this.#stretch;
+    // Live may stream silence between utterances (reported by others, unverified): silence neither
+    // starts a stretch nor keeps one going, and outside one it is not sent to the phone at all
+    if (this.#silence.test(delta)) {
+      if (stretch)
+        this.#emit({
+          type: 'audio',
+          responseId: stretch.id,
+          itemId: stretch.id,
+          contentIndex: 0,
+          chunk: delta,
+        });
+      return;
+    }
     if (!stretch) {
       this.#flushCallerLine();
       const id = `live_speech_${++this.#nextId}`;

@@ -97,7 +97,17 @@ export class LocalLiveSession {
         this.#ws.close(1000);
       }, lifeS * 1000);
       expiry.unref();
-      this.#ws.once('close', () => clearTimeout(expiry));
+      const silence = Buffer.alloc(this.#options.deltaMs * MULAW_BYTES_PER_MS, 0xff).toString('base64');
+      const idle = this.#options.liveIdleSilence
+        ? setInterval(
+            () => this.#speaking || this.#emit({ type: 'session.output_audio.delta', delta: silence }),
+            this.#options.deltaIntervalMs,
+          )
+        : undefined;
+      this.#ws.once('close', () => {
+        clearTimeout(expiry);
+        clearInterval(idle);
+      });
       return;
     }
     switch (type) {

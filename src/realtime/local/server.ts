@@ -51,6 +51,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     callerTranscripts: options.callerTranscripts ?? [],
     voice: options.voice ?? 'tone',
     liveExpiresInS: options.liveExpiresInS ?? 3600,
+    liveIdleSilence: options.liveIdleSilence ?? false,
   };
   const sessions: LocalRealtimeSession[] = [];
   const handshakes: LocalRealtimeServer['handshakes'] = [];

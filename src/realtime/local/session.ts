@@ -22,6 +22,8 @@ export interface LocalRealtimeOptions {
   vadRmsThreshold?: number;
   /** How the model sounds: a steady tone (tests measure it exactly) or a voice-like `synthetic` sound. */
   voice?: 'tone' | 'synthetic';
+  /** GPT-Live stand-in: stream silence frames whenever it is not speaking (as Live may). */
+  liveIdleSilence?: boolean;
   /** GPT-Live stand-in: seconds until a session expires (`expires_at`; default one hour). */
   liveExpiresInS?: number;
   /** Called with every valid client event before the session handles it (to stage races). */

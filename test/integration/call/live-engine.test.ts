@@ -90,7 +90,12 @@ describe('the GPT-Live engine', () => {
     ok.ws.close();
   });
 
-  it('a call: μ-law both ways untouched, the greeting by instructions, a tool by delegation, transcripts, a key press as context, a clean close', async () => {
+  it.each([
+    { idle: false },
+    { idle: true },
+  ])('a call: μ-law both ways untouched, the greeting by instructions, a tool by delegation, transcripts, a key press as context, a clean close (Live streaming silence between utterances: $idle)', async ({
+    idle,
+  }) => {
     const brain: Brain = (ctx) => {
       const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
       if (ctx.trigger === 'create' && quoted) return { say: quoted };
@@ -102,6 +107,7 @@ describe('the GPT-Live engine', () => {
       apiKey: API_KEY,
       brain,
       callerTranscripts: ['How much for two rooms?'],
+      liveIdleSilence: idle,
     });
     const { calls } = await liveCallOn(fake, brain);
     const caller = h!.caller();
