@@ -1,5 +1,6 @@
 import type {
   ClientEvent,
+  FunctionTool,
   InitialItem,
   ServerEvent,
   SessionStartEvent,
@@ -74,6 +75,8 @@ export class LiveModelSession implements ModelSession {
   #rolloverDue = false;
   #ready = false;
   #nextId = 0;
+  /** The backend's tool list as the session last heard it (JSON), to notice changes. */
+  #toolsSent = '';
   /** The call so far, for a replacement session's `input`. */
   readonly #history: InitialItem[] = [];
   /** `respond()` requests not yet credited with a stretch of speech. */
@@ -228,6 +231,7 @@ export class LiveModelSession implements ModelSession {
       this.#next = undefined;
     }
     this.#scheduleRollover(expiresAt);
+    this.#toolsSent = JSON.stringify(toolsOf(this.#o.start()));
     const resuming = this.#resuming;
     this.#resuming = undefined;
     if (!this.#ready) {
@@ -469,8 +473,28 @@ export class LiveModelSession implements ModelSession {
     }
     if (this.#listener) this.#listener(event);
     else this.#early.push(event);
-    if (this.#rolloverDue && (event.type === 'response_done' || event.type === 'turn_committed'))
-      this.#maybeRollover();
+    if (event.type === 'response_done' || event.type === 'turn_committed') {
+      if (this.#rolloverDue) this.#maybeRollover();
+      this.#refreshTools();
+    }
+  }
+
+  /**
+   * The agent's tools changed (an MCP server came back, its list changed): the running session's
+   * backend gets the new list (`session.update`, the same delegation mode), checked after each
+   * stretch of speech and each caller turn.
+   */
+  #refreshTools(): void {
+    if (this.#closed || this.#resuming || !this.#socket.started) return;
+    const tools = toolsOf(this.#o.start());
+    if (!tools) return;
+    const json = JSON.stringify(tools);
+    if (json === this.#toolsSent) return;
+    this.#toolsSent = json;
+    this.#send({
+      type: 'session.update',
+      session: { delegation: { type: 'responses', responses: { tools } } },
+    });
   }
 
   #fail(code: ModelErrorCode, message: string): void {
@@ -490,4 +514,11 @@ interface DelegatedEvent {
   type: string;
   response?: { id?: string };
   item?: { type: string; call_id: string; name: string; arguments?: string };
+}
+
+/** The function tools a start gives the backend (undefined without Responses delegation). */
+function toolsOf(start: SessionStartEvent): FunctionTool[] | undefined {
+  const delegation = start.session.delegation;
+  if (delegation?.type !== 'responses') return undefined;
+  return (delegation.responses.tools ?? []).filter((t): t is FunctionTool => t.type === 'function');
 }

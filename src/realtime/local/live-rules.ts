@@ -200,3 +200,40 @@ export function checkAppend(event: Record<string, unknown>): LiveProblem | undef
     };
   return undefined;
 }
+
+/**
+ * A `session.update`: only delegation settings (within the same mode) and triggers may change;
+ * another mode is `immutable_field_update`, and the Responses settings are checked like at start.
+ */
+export function checkSessionUpdate(currentMode: string, update: unknown): LiveProblem | undefined {
+  if (!isObject(update))
+    return {
+      code: 'missing_required_parameter',
+      message: "Missing required parameter: 'session'.",
+      param: 'session',
+    };
+  for (const key of Object.keys(update))
+    if (key !== 'delegation' && key !== 'triggers')
+      return key in { model: 1, instructions: 1, audio: 1, input: 1, store: 1 }
+        ? {
+            code: 'immutable_field_update',
+            message: `'session.${key}' cannot change after startup.`,
+            param: `session.${key}`,
+          }
+        : unknown('session', key);
+  const delegation = update.delegation;
+  if (delegation === undefined) return undefined;
+  if (!isObject(delegation) || delegation.type !== currentMode)
+    return {
+      code: 'immutable_field_update',
+      message: 'The delegation mode cannot change after startup.',
+      param: 'session.delegation.type',
+    };
+  if (currentMode !== 'responses' || delegation.responses === undefined) return undefined;
+  // the same checks as at start, with the model optional
+  const responses = delegation.responses;
+  return checkDelegation({
+    type: 'responses',
+    responses: isObject(responses) ? { model: 'unchanged', ...responses } : responses,
+  });
+}

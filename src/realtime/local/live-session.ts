@@ -4,7 +4,13 @@ import { MULAW_BYTES_PER_MS, mulawTone } from '../../audio/mulaw.js';
 import { SpeechDetector } from '../../audio/speech-detector.js';
 import { synthVoice } from '../../audio/synth-voice.js';
 import type { Plan } from './brain.js';
-import { checkAppend, checkSessionStart, LIVE_CLIENT_EVENTS, type LiveProblem } from './live-rules.js';
+import {
+  checkAppend,
+  checkSessionStart,
+  checkSessionUpdate,
+  LIVE_CLIENT_EVENTS,
+  type LiveProblem,
+} from './live-rules.js';
 import { id, type SessionOptions } from './session.js';
 
 /** How long the stand-in keeps talking after the caller starts (Live stops on its own, not at once). */
@@ -141,6 +147,16 @@ export class LocalLiveSession {
               session: this,
             }),
           );
+        return;
+      }
+      case 'session.update': {
+        const problem = checkSessionUpdate(this.delegation, event.session);
+        if (problem) return this.#error(problem);
+        const update = event.session as { delegation?: { responses?: Record<string, unknown> } };
+        const current = this.config.delegation as { responses?: Record<string, unknown> } | undefined;
+        if (update.delegation?.responses && current?.responses)
+          Object.assign(current.responses, update.delegation.responses);
+        this.#emit({ type: 'session.updated', session: this.config });
         return;
       }
       case 'response.item.create':

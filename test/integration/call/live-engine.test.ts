@@ -252,6 +252,43 @@ describe('a GPT-Live session that is lost or expires', () => {
     await eventually(() => fake!.liveSessions[1]!.sent('session.close').length === 1);
   });
 
+  it('a changed tool list reaches the running session (session.update, same delegation); a change of mode is refused', async () => {
+    fake = await startFakeRealtime({ apiKey: API_KEY });
+    const agent = testAgent(agentFile);
+    const tools = [
+      { name: 'get_quote', description: 'A price.', parameters: { type: 'object', properties: {} } },
+    ];
+    const session = new LiveModelSession({
+      url: fake.liveUrl,
+      apiKey: API_KEY,
+      logger: quiet,
+      start: () => buildSessionStart(agent, tools),
+      speech: { threshold: 600, startMs: 120, stopMs: 700 },
+    });
+    const events: ModelEvent[] = [];
+    session.subscribe((e) => events.push(e));
+    await eventually(() => events.some((e) => e.type === 'ready'));
+    // an MCP server came back with another tool
+    tools.push({ name: 'book_move', description: 'Books.', parameters: { type: 'object', properties: {} } });
+    session.respond('Say exactly this: "One moment."');
+    const live = fake.liveSessions[0]!;
+    await eventually(() => live.sent('session.update').length === 1, 5_000);
+    const config = live.config as { delegation: { responses: { tools: { name: string }[] } } };
+    expect(config.delegation.responses.tools.map((t) => t.name)).toEqual(['get_quote', 'book_move']);
+    expect(live.errors).toEqual([]);
+    session.close();
+
+    const raw = await rawLive(fake.liveUrl);
+    raw.ws.send(
+      start({ model: 'gpt-live-1', delegation: { type: 'responses', responses: { model: 'gpt-5-mini' } } }),
+    );
+    await eventually(() => raw.got.some((e) => e.type === 'session.started'));
+    raw.ws.send(JSON.stringify({ type: 'session.update', session: { delegation: { type: 'client' } } }));
+    await eventually(() => errorOf(raw.got) !== undefined);
+    expect(errorOf(raw.got).code).toBe('immutable_field_update');
+    raw.ws.close();
+  });
+
   it('a key refused is not retried: the call ends with the reason', async () => {
     fake = await startFakeRealtime({ apiKey: API_KEY });
     const session = new LiveModelSession({
