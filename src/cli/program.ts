@@ -107,7 +107,7 @@ export function createProgram(io: CliIo): Command {
       .option('--json', 'print JSON for scripts'),
     [
       'voice-agent call +15551234567 --agent agents/moving.yaml --url https://voice.example.com',
-      `voice-agent call +15551234567 --agent agents/moving.yaml --context '{"name":"Jane","reference":"SM-4821"}'`,
+      `voice-agent call +15551234567 --agent agents/moving.yaml --context '{"name":"Jane","reference":"K7M2QX","move_date":"Friday"}'`,
     ],
   ).action(async (to: string, options) => {
     const { callCommand } = await import('./commands/call.js');

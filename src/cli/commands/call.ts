@@ -1,7 +1,7 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
 import { maskNumber } from '../../observability/mask.js';
-import { placeOutboundCall } from '../../server/outbound.js';
+import { checkContext, placeOutboundCall } from '../../server/outbound.js';
 import { type CliIo, printJson } from '../io.js';
 import { parseBaseUrl } from '../options.js';
 import { twilioFromEnv } from '../twilio-env.js';
@@ -37,6 +37,7 @@ export async function callCommand(io: CliIo, to: string, options: CallOptions): 
     }
   }
   const { agent } = loadAgent(options.agent, { cwd: io.cwd, env });
+  checkContext(agent, context); // what the request lacks is said before the credentials are asked for
   const { client } = twilioFromEnv(env, 'placing a call');
   const placed = await placeOutboundCall({
     client,
