@@ -29,8 +29,10 @@ export function createProgram(io: CliIo): Command {
   examples(
     program
       .command('serve')
-      .description('Answer calls: Twilio webhook + Media Streams bridge to the OpenAI Realtime API.')
-      .argument('<agent>', 'agent YAML file')
+      .description(
+        'Answer calls: Twilio webhook + Media Streams bridge to OpenAI (Realtime or GPT-Live). Every flag can also be set by a VOICE_AGENT_* variable.',
+      )
+      .argument('[agent]', 'agent YAML file (default: VOICE_AGENT_FILE)')
       .option('-p, --port <port>', 'port to listen on (0 picks a free one)', '8080')
       .option('--host <host>', 'address to bind (default 0.0.0.0; 127.0.0.1 with --tunnel)')
       .option(
@@ -39,7 +41,7 @@ export function createProgram(io: CliIo): Command {
       )
       .option(
         '--realtime-url <url>',
-        'OpenAI Realtime WebSocket URL (default: OPENAI_REALTIME_URL, then the agent file)',
+        "the model endpoint of the agent's engine (default: OPENAI_REALTIME_URL or OPENAI_LIVE_URL, then the agent file)",
       )
       .option(
         '--insecure-skip-signature',
@@ -69,9 +71,9 @@ export function createProgram(io: CliIo): Command {
       'voice-agent serve agents/moving.yaml --tunnel --configure-number +15551234567',
       'voice-agent serve agents/moving.yaml --port 0 --insecure-skip-signature',
     ],
-  ).action(async (agent: string, options) => {
+  ).action(async (agent: string | undefined, options, command: Command) => {
     const { serveCommand } = await import('./commands/serve.js');
-    await serveCommand(io, agent, options);
+    await serveCommand(io, agent, options, (name) => command.getOptionValueSource(name) === 'cli');
   });
 
   examples(

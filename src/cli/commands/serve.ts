@@ -15,6 +15,7 @@ import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
 import { waitForShutdownSignal } from '../runtime.js';
+import { serveOptionsWithEnv } from '../serve-env.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
 
@@ -60,8 +61,19 @@ export function parsePort(text: string, flag = '--port'): number {
  * everything, exit 0. A second signal exits at once. A fatal error (the tunnel dies) also restores
  * the number before exiting 1.
  */
-export async function serveCommand(io: CliIo, file: string, options: ServeOptions): Promise<void> {
+export async function serveCommand(
+  io: CliIo,
+  fileArg: string | undefined,
+  flags: ServeOptions,
+  fromFlag: (name: keyof ServeOptions) => boolean = () => true,
+): Promise<void> {
   const env = environmentWithDotenv(io.cwd, io.env);
+  const options = serveOptionsWithEnv(flags, env, fromFlag);
+  const file = fileArg ?? env.VOICE_AGENT_FILE;
+  if (!file)
+    throw new UsageError(
+      'give the agent file: voice-agent serve agents/moving.yaml (or set VOICE_AGENT_FILE)',
+    );
   const { agent, warnings } = loadAgent(file, { cwd: io.cwd, env });
   const port = parsePort(options.port);
   const drainS = Number(options.drainTimeout);

@@ -125,6 +125,53 @@ describe('voice-agent serve (child process)', () => {
     expect(rows).toEqual([{ customer_name: 'Jane Doe', status: 'booked' }]);
   });
 
+  it('a container needs no flags: serve reads the agent file and every setting from VOICE_AGENT_* variables; a flag still wins', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-cli' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    serve = await startServe(
+      [],
+      {
+        OPENAI_API_KEY: 'sk-cli',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: 'cli-token',
+        VOICE_AGENT_FILE: 'agent.yaml',
+        VOICE_AGENT_PORT: '0',
+        VOICE_AGENT_HOST: '127.0.0.1',
+        VOICE_AGENT_JSON_LOGS: 'true',
+        VOICE_AGENT_SKIP_PREFLIGHT: 'yes',
+        VOICE_AGENT_LOG_LEVEL: 'debug',
+      },
+      dir,
+    );
+    const lines = serve.stderr().split('\n').filter(Boolean);
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow(); // JSON logs, from the variable
+    expect(fake.handshakes).toHaveLength(0); // the preflight was skipped
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.hangUp();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    // VOICE_AGENT_LOG_LEVEL=debug: the call's story is in the log
+    const levels = serve
+      .stderr()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).level);
+    expect(levels).toContain(20); // pino's debug
+
+    const wrong = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: dir,
+      env: { OPENAI_API_KEY: 'sk-cli', TWILIO_AUTH_TOKEN: 'cli-token', VOICE_AGENT_TUNNEL: 'maybe' },
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('VOICE_AGENT_TUNNEL: expected true or false, got "maybe"');
+    const none = await runCli(['serve'], { cwd: dir, env: { VOICE_AGENT_FILE: '' } });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('set VOICE_AGENT_FILE');
+  });
+
   it('--json-logs prints only JSON lines; --metrics-port counts the call; the call is recorded', async () => {
     fake = await startFakeRealtime({ apiKey: 'sk-cli', callerTranscripts: ['Hello there'] });
     const dir = tmp();
