@@ -59,9 +59,10 @@ export const MAX_CALL_DURATION_S = 4 * 60 * 60;
 export const DEFAULT_FALLBACK_SAY =
   'Sorry, our assistant is not available right now. Please call again later.';
 
-const E164 = z
-  .string()
-  .regex(/^\+[1-9]\d{6,14}$/, { error: 'expected an E.164 phone number such as +15551234567' });
+/** A phone number in E.164 form, as Twilio takes it. */
+export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
+
+const E164 = z.string().regex(E164_PATTERN, { error: 'expected an E.164 phone number such as +15551234567' });
 
 const envMap = z.record(z.string(), z.string());
 

@@ -21,7 +21,10 @@ import type { PostCallResult } from './post-call.js';
 export type RecordMoment = 'started' | 'message' | 'ended' | 'final' | 'voicemail';
 export type RecordListener = (moment: RecordMoment, record: CallRecord) => void;
 
-/** How long an ended call's record stays in memory for what comes after it (a voicemail). */
+/**
+ * How long the record of a transferred call stays in memory for what may come after it: a
+ * voicemail, or the caller back with the agent. Other calls are done when they end.
+ */
 const KEEP_ENDED_MS = 15 * 60_000;
 
 /**
@@ -68,7 +71,7 @@ export class CallLedger {
     else if (event.type === 'message_taken') this.#tell('message', record);
     else if (event.type === 'ended') {
       this.#live.delete(callSid);
-      this.#keep(record);
+      if (record.outcome.kind === 'transfer') this.#keep(record);
       this.#tell('ended', record);
       this.#finish(record);
     }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { toolFailureOf } from '../tools/tool-result.js';
 import type { RecordMoment } from './call-ledger.js';
 import type { CallRecord } from './call-record.js';
 
@@ -98,28 +99,33 @@ export class CallWebhooks {
     }
   }
 
+  /** Runs `attempt` (true: delivered) once and again after each retry delay, until it succeeds. */
+  async #withRetries(attempt: (n: number) => Promise<boolean>): Promise<boolean> {
+    for (let n = 0; n <= this.#retryDelays.length; n++) {
+      if (n > 0) await sleep(this.#retryDelays[n - 1]!);
+      if (await attempt(n + 1)) return true;
+    }
+    return false;
+  }
+
   async #handToTool(tool: string, event: WebhookEvent, data: Record<string, unknown>): Promise<void> {
     const callTool = this.#callTool;
     if (!callTool) return; // a simulation without tool servers (a replayed cassette)
-    for (let attempt = 0; attempt <= this.#retryDelays.length; attempt++) {
-      if (attempt > 0) await sleep(this.#retryDelays[attempt - 1]!);
+    const delivered = await this.#withRetries(async (attempt) => {
       const output = await callTool(tool, { event, data }, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS));
-      const failure = toolError(output);
-      if (failure === undefined) return;
+      const failure = toolFailureOf(output);
+      if (failure === undefined) return true;
       // the failure text is the tool's own words (it may echo data): the log keeps its length only
-      this.#log.warn(
-        { tool, event, attempt: attempt + 1, errorChars: failure.length },
-        'webhook tool failed',
-      );
-    }
-    this.#log.error({ tool, event }, 'gave up handing a webhook to its tool');
+      this.#log.warn({ tool, event, attempt, errorChars: failure.length }, 'webhook tool failed');
+      return false;
+    });
+    if (!delivered) this.#log.error({ tool, event }, 'gave up handing a webhook to its tool');
   }
 
   async #deliver(url: string, secret: string, event: WebhookEvent, body: string): Promise<void> {
     // the URL may carry a token: logs name only its host
     const where = new URL(url).host;
-    for (let attempt = 0; attempt <= this.#retryDelays.length; attempt++) {
-      if (attempt > 0) await sleep(this.#retryDelays[attempt - 1]!);
+    const delivered = await this.#withRetries(async (attempt) => {
       const timestamp = String(Math.floor(Date.now() / 1000));
       const signature = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
       try {
@@ -135,38 +141,20 @@ export class CallWebhooks {
           body,
           signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
         });
-        if (res.ok) return;
-        this.#log.warn(
-          { webhook: where, event, status: res.status, attempt: attempt + 1 },
-          'webhook refused',
-        );
+        if (res.ok) return true;
+        this.#log.warn({ webhook: where, event, status: res.status, attempt }, 'webhook refused');
       } catch (error) {
         this.#log.warn(
-          {
-            webhook: where,
-            event,
-            attempt: attempt + 1,
-            reason: errorMessage(error),
-          },
+          { webhook: where, event, attempt, reason: errorMessage(error) },
           'webhook unreachable',
         );
       }
-    }
-    this.#log.error({ webhook: where, event }, 'gave up delivering a webhook');
+      return false;
+    });
+    if (!delivered) this.#log.error({ webhook: where, event }, 'gave up delivering a webhook');
   }
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** The error of a tool output (`{"error": …}`, as tool-result.ts writes failures), else undefined. */
-function toolError(output: string): string | undefined {
-  if (!output.startsWith('{"error"')) return undefined;
-  try {
-    const { error } = JSON.parse(output) as { error?: unknown };
-    return typeof error === 'string' ? error : undefined;
-  } catch {
-    return undefined;
-  }
 }

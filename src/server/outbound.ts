@@ -1,4 +1,4 @@
-import type { AgentConfig } from '../config/schema.js';
+import { type AgentConfig, E164_PATTERN as E164 } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { placeTwilioCall } from '../telephony/twilio/outbound-call.js';
 import type { TwilioClient } from '../telephony/twilio/rest.js';
@@ -102,8 +102,6 @@ export function outboundBrief(agent: AgentConfig, context: CallContext): CallBri
     ...(outbound.voicemail ? { voicemail: render(outbound.voicemail, context) } : {}),
   };
 }
-
-const E164 = /^\+[1-9]\d{6,14}$/;
 
 export interface OutboundRequest {
   to: string;

@@ -38,6 +38,17 @@ export function formatToolResult(result: ToolResultLike, max = MAX_TOOL_OUTPUT_C
   return cut(text, max);
 }
 
+/** The message of a failure output (`{"error": …}`, as written here), else undefined: a success. */
+export function toolFailureOf(output: string): string | undefined {
+  if (!output.startsWith('{"error"')) return undefined;
+  try {
+    const { error } = JSON.parse(output) as { error?: unknown };
+    return typeof error === 'string' ? error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** For a tool that could not run at all (timeout, server down, caller hung up). */
 export function toolFailure(message: string): string {
   return JSON.stringify({ error: message });

@@ -201,12 +201,18 @@ export class LiveModelSession implements ModelSession {
 
   /** Ends the session: `session.close`, then a bounded wait for `session.closed` (its usage, its reason). */
   close(): void {
-    if (this.#closed) return;
+    this.#stop();
+  }
+
+  /** Closes both sessions (the one in use, a replacement starting) once; false if already done. */
+  #stop(): boolean {
+    if (this.#closed) return false;
     this.#closed = true;
     clearTimeout(this.#rolloverTimer);
     if (this.#stretch) clearTimeout(this.#stretch.timer);
     this.#socket.close();
     this.#next?.close();
+    return true;
   }
 
   #open(start: SessionStartEvent): LiveSocket {
@@ -498,12 +504,7 @@ export class LiveModelSession implements ModelSession {
   }
 
   #fail(code: ModelErrorCode, message: string): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearTimeout(this.#rolloverTimer);
-    if (this.#stretch) clearTimeout(this.#stretch.timer);
-    this.#socket.close();
-    this.#next?.close();
+    if (!this.#stop()) return;
     this.#log.warn({ code, reason: message }, 'GPT-Live session lost');
     this.#emit({ type: 'closed', code, message, expected: false });
   }
