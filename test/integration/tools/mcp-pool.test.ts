@@ -93,6 +93,20 @@ describe.each([
       { name: 'nope', reason: 'listed in allowed_tools but not offered by the server' },
     ]);
   });
+
+  it('allowed_tools and denied_tools take patterns: denied wins, and a denied tool cannot be called', async () => {
+    const all = (await pool([await config()])).definitions().map((d) => d.name);
+    const p = await pool([
+      { ...(await config()), allowed_tools: ['get-*', 'echo'], denied_tools: ['get-tiny-*'] },
+    ]);
+    const names = p.definitions().map((d) => d.name);
+    expect(names).toContain('echo');
+    expect(names.length).toBeGreaterThan(1);
+    for (const name of names) expect(name === 'echo' || name.startsWith('get-')).toBe(true);
+    expect(names.some((n) => n.startsWith('get-tiny-'))).toBe(false);
+    expect(all.some((n) => n.startsWith('get-tiny-'))).toBe(true); // the server does offer them
+    expect(p.has(all.find((n) => n.startsWith('get-tiny-'))!)).toBe(false);
+  });
 });
 
 describe('MCP pool resilience', () => {
