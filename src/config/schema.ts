@@ -273,6 +273,14 @@ const toolsSchema = z.strictObject({
 const fallbackSchema = z.union([z.strictObject({ say: z.string().min(1) }), z.strictObject({ dial: E164 })]);
 
 const callSchema = z.strictObject({
+  max_concurrent: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      'At most this many calls of this agent at once, across every process and server sharing the database (serve --workers, DATABASE_URL). A call over it hears the fallback at once. Default: no limit.',
+    ),
   max_duration_s: z
     .number()
     .int()

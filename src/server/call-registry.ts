@@ -1,207 +1,159 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { CallOutcome, ModelSession } from '../bridge/ports.js';
+import type { AnsweredBy } from '../telephony/twilio/outbound-call.js';
 import type { CallBrief } from './call-brief.js';
+import type { Parties, SharedCalls, StreamClaim } from './shared-calls.js';
+import { mintStreamToken, verifyStreamToken } from './stream-token.js';
+
+export type { AnsweredBy } from '../telephony/twilio/outbound-call.js';
+export type { Parties } from './shared-calls.js';
 
 /**
- * Calls the server knows about, keyed by CallSid: the one-time stream token minted in the webhook,
- * the pre-warmed model session waiting for the stream, and — after the stream ends — the
- * outcome the `<Connect action>` URL answers from. One instance per server; no module state.
+ * One server's view of the calls: the {@link SharedCalls} every process shares (admission under the
+ * global limit, the one use of each stream token, how each stream ended) and, in this process only,
+ * the model sessions pre-warmed while Twilio opens the stream. A stream that lands on another
+ * process opens its own session there; the one pre-warmed here is closed when it times out.
  */
 
 /** How long a pre-warmed model session waits for Twilio's stream before it is closed. */
 export const DEFAULT_PREWARM_TIMEOUT_MS = 15_000;
-/** How long an outcome is kept for Twilio's action request. */
-export const OUTCOME_TTL_MS = 10 * 60_000;
 
-/** Who called whom (kept for the call's record). */
-export interface Parties {
-  from?: string;
-  to?: string;
-}
+export type Registration = { kind: 'admitted' | 'repeated'; token: string } | { kind: 'full'; live: number };
 
-/** Who answered an outbound call (answering-machine detection). */
-export type AnsweredBy = 'human' | 'machine' | 'fax' | 'unknown';
-
-interface Entry {
-  token: string;
-  parties: Parties;
-  brief: CallBrief;
-  /** Answering-machine detection that came before the stream started. */
-  answeredBy?: AnsweredBy;
-  model: ModelSession | undefined;
-  claimed: boolean;
-  outcome: CallOutcome | undefined;
-  /** Twilio has asked the `<Connect action>` URL what next. */
-  actionAnswered: boolean;
-  timer: NodeJS.Timeout;
-}
+export type Claim =
+  | (StreamClaim & { ok: true; model: ModelSession | undefined })
+  | { ok: false; reason: string };
 
 export class CallRegistry {
-  readonly #entries = new Map<string, Entry>();
+  readonly shared: SharedCalls;
+  readonly #agent: string;
+  readonly #key: Buffer;
+  readonly #maxConcurrent: number | undefined;
   readonly #prewarmTimeoutMs: number;
+  readonly #prewarmed = new Map<string, { model: ModelSession | undefined; timer: NodeJS.Timeout }>();
 
-  constructor(options: { prewarmTimeoutMs?: number } = {}) {
+  constructor(options: {
+    shared: SharedCalls;
+    agent: string;
+    /** The stream tokens' HMAC key (the same on every process of a deployment). */
+    tokenKey: Buffer;
+    /** `call.max_concurrent`: live calls of this agent across every process. */
+    maxConcurrent?: number;
+    prewarmTimeoutMs?: number;
+  }) {
+    this.shared = options.shared;
+    this.#agent = options.agent;
+    this.#key = options.tokenKey;
+    this.#maxConcurrent = options.maxConcurrent;
     this.#prewarmTimeoutMs = options.prewarmTimeoutMs ?? DEFAULT_PREWARM_TIMEOUT_MS;
   }
 
   /**
-   * Registers an incoming call and returns its one-time stream token. Idempotent per CallSid: a
-   * repeated webhook (a Twilio retry, or a replayed request) gets the same token and opens nothing;
-   * `prewarm` runs only for a call not seen before.
+   * Admits an incoming call and returns its stream token. Idempotent per CallSid: a repeated webhook
+   * (a Twilio retry, or a replayed request) gets a token for the same leg, whose stream can start
+   * only once, and opens nothing; `prewarm` runs only for a call admitted now.
    */
-  register(
+  async register(
     callSid: string,
     prewarm: () => ModelSession | undefined,
     parties: Parties = {},
     brief: CallBrief = { direction: 'inbound' },
-  ): { token: string; repeated: boolean } {
-    const known = this.#entries.get(callSid);
-    if (known) return { token: known.token, repeated: true };
-    const token = randomBytes(24).toString('base64url');
-    const timer = setTimeout(() => this.#expirePrewarm(callSid), this.#prewarmTimeoutMs);
-    timer.unref();
-    this.#entries.set(callSid, {
-      token,
-      parties,
+  ): Promise<Registration> {
+    const admission = await this.shared.admit({
+      callSid,
+      agent: this.#agent,
       brief,
-      model: prewarm(),
-      claimed: false,
-      outcome: undefined,
-      actionAnswered: false,
-      timer,
+      parties,
+      ...(this.#maxConcurrent === undefined ? {} : { maxConcurrent: this.#maxConcurrent }),
     });
-    return { token, repeated: false };
-  }
-
-  /**
-   * Validates the token from a stream's `start` and hands over the pre-warmed model session (which may
-   * be undefined if it expired). Returns false for an unknown call, a wrong or reused token.
-   */
-  claim(
-    callSid: string,
-    token: string | undefined,
-  ):
-    | {
-        ok: true;
-        model: ModelSession | undefined;
-        parties: Parties;
-        brief: CallBrief;
-        answeredBy?: AnsweredBy;
-      }
-    | { ok: false } {
-    const entry = this.#entries.get(callSid);
-    if (!entry || entry.claimed || !token || !sameSecret(entry.token, token)) return { ok: false };
-    entry.claimed = true;
-    clearTimeout(entry.timer);
-    const model = entry.model;
-    entry.model = undefined;
+    if (admission.kind === 'full') return admission;
+    if (admission.kind === 'admitted') this.#prewarm(callSid, prewarm());
+    const instance = admission.kind === 'repeated' ? admission.instance : this.shared.instance;
     return {
-      ok: true,
-      model,
-      parties: entry.parties,
-      brief: entry.brief,
-      ...(entry.answeredBy ? { answeredBy: entry.answeredBy } : {}),
+      kind: admission.kind,
+      token: mintStreamToken(this.#key, { callSid, agent: this.#agent, leg: admission.leg, instance }),
     };
   }
 
-  /** The call's brief (an answering machine's message, for the AMD callback). */
-  briefOf(callSid: string): CallBrief | undefined {
-    return this.#entries.get(callSid)?.brief;
+  /**
+   * A stream's `start`: checks its token (minted for this call and agent, not expired), claims the
+   * leg's one stream, and hands over the session pre-warmed here, if any (it may be undefined, or
+   * closed if it failed meanwhile).
+   */
+  async claim(callSid: string, token: string | undefined): Promise<Claim> {
+    const verified = verifyStreamToken(this.#key, token, { callSid, agent: this.#agent });
+    if (!verified.ok) return verified;
+    const claim = await this.shared.claim(callSid, verified.grant.leg);
+    if (!claim) return { ok: false, reason: 'a token already used (a replayed or duplicate stream)' };
+    const held = this.#prewarmed.get(callSid);
+    this.#prewarmed.delete(callSid);
+    if (held) clearTimeout(held.timer);
+    return { ok: true, ...claim, model: held?.model };
   }
 
   /**
-   * The caller is back from a transfer nobody answered: the same call gets a new stream (a new
-   * one-time token, a pre-warmed session on `next` brief). Undefined when the call is not one whose
-   * transfer this server knows (the caller then gets the voicemail offer instead).
+   * The caller is back from a transfer nobody answered: the same call gets a new stream (a token
+   * for its next leg, a session pre-warmed on the `next` brief). Undefined when the call did not
+   * end in a transfer (the caller then gets the voicemail offer instead).
    */
-  resume(
+  async resume(
     callSid: string,
     next: (earlier: CallBrief) => CallBrief,
     prewarm: (brief: CallBrief) => ModelSession | undefined,
-  ): string | undefined {
-    const entry = this.#entries.get(callSid);
-    if (!entry?.claimed || entry.outcome?.kind !== 'transfer') return undefined;
-    entry.token = randomBytes(24).toString('base64url');
-    entry.claimed = false;
-    entry.outcome = undefined;
-    entry.actionAnswered = false;
-    entry.brief = next(entry.brief);
-    entry.model = prewarm(entry.brief);
-    clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => this.#expirePrewarm(callSid), this.#prewarmTimeoutMs);
-    entry.timer.unref();
-    return entry.token;
-  }
-
-  /** Keeps a detection that came before the call's stream, for {@link claim}. */
-  answeredBefore(callSid: string, by: AnsweredBy): void {
-    const entry = this.#entries.get(callSid);
-    if (entry && !entry.claimed) entry.answeredBy = by;
-  }
-
-  recordOutcome(callSid: string, outcome: CallOutcome): void {
-    const entry = this.#entries.get(callSid);
-    if (!entry) return;
-    entry.outcome = outcome;
-    clearTimeout(entry.timer);
-    entry.timer = setTimeout(() => this.#entries.delete(callSid), OUTCOME_TTL_MS);
-    entry.timer.unref();
-  }
-
-  /**
-   * What happened to a call's stream, for the action URL. A call whose stream never started, or that
-   * we do not know, counts as failed: the caller should hear the fallback, not silence.
-   */
-  outcomeOf(callSid: string): CallOutcome {
-    const entry = this.#entries.get(callSid);
-    if (entry) entry.actionAnswered = true;
-    return (
-      entry?.outcome ??
-      (entry
-        ? { kind: 'failed', code: 'stream_never_started', reason: 'the media stream never started' }
-        : { kind: 'failed', code: 'unknown_call', reason: 'unknown call' })
-    );
-  }
-
-  /** Of these calls, those whose `<Connect action>` request has not come yet. */
-  awaitingAction(callSids: Iterable<string>): string[] {
-    return [...callSids].filter((sid) => {
-      const entry = this.#entries.get(sid);
-      return entry !== undefined && !entry.actionAnswered;
+  ): Promise<string | undefined> {
+    let brief: CallBrief | undefined;
+    const leg = await this.shared.resume(callSid, (earlier) => {
+      brief = next(earlier);
+      return brief;
     });
+    if (leg === undefined || !brief) return undefined;
+    this.#prewarm(callSid, prewarm(brief));
+    return mintStreamToken(this.#key, { callSid, agent: this.#agent, leg, instance: this.shared.instance });
   }
 
-  /** Pre-warmed sessions currently open (for health and tests). */
+  /** Answering-machine detection: kept for the stream to come, or sent to the process that holds it. */
+  answeredBy(callSid: string, by: AnsweredBy) {
+    return this.shared.answeredBy(callSid, by);
+  }
+
+  recordOutcome(callSid: string, outcome: CallOutcome): Promise<void> {
+    return this.shared.ended(callSid, outcome);
+  }
+
+  /** What happened to a call's stream, for the action URL (see {@link SharedCalls.outcomeOf}). */
+  outcomeOf(callSid: string): Promise<CallOutcome> {
+    return this.shared.outcomeOf(callSid);
+  }
+
+  awaitingAction(callSids: readonly string[]): Promise<string[]> {
+    return this.shared.awaitingAction(callSids);
+  }
+
+  /** Pre-warmed sessions currently open here (for health and tests). */
   get prewarmed(): number {
     let n = 0;
-    for (const e of this.#entries.values()) if (e.model) n++;
+    for (const e of this.#prewarmed.values()) if (e.model) n++;
     return n;
   }
 
   close(): void {
-    for (const callSid of [...this.#entries.keys()]) this.#drop(callSid);
+    for (const { model, timer } of this.#prewarmed.values()) {
+      clearTimeout(timer);
+      model?.close();
+    }
+    this.#prewarmed.clear();
   }
 
-  #expirePrewarm(callSid: string): void {
-    const entry = this.#entries.get(callSid);
-    if (!entry) return;
-    entry.model?.close();
-    entry.model = undefined;
-    entry.timer = setTimeout(() => this.#entries.delete(callSid), OUTCOME_TTL_MS);
-    entry.timer.unref();
+  #prewarm(callSid: string, model: ModelSession | undefined): void {
+    const earlier = this.#prewarmed.get(callSid);
+    if (earlier) {
+      clearTimeout(earlier.timer);
+      earlier.model?.close();
+    }
+    const timer = setTimeout(() => {
+      this.#prewarmed.get(callSid)?.model?.close();
+      this.#prewarmed.delete(callSid);
+    }, this.#prewarmTimeoutMs);
+    timer.unref();
+    this.#prewarmed.set(callSid, { model, timer });
   }
-
-  #drop(callSid: string): void {
-    const entry = this.#entries.get(callSid);
-    if (!entry) return;
-    clearTimeout(entry.timer);
-    entry.model?.close();
-    this.#entries.delete(callSid);
-  }
-}
-
-function sameSecret(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }

@@ -4,6 +4,7 @@ import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
 import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
 import type { AgentConfig } from '../config/schema.js';
+import { SqliteSql } from '../db/sqlite.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { liveEngine } from '../realtime/live/engine.js';
@@ -13,11 +14,13 @@ import { type StreamStart, TwilioMediaServer } from '../telephony/twilio/media-s
 import type { VoicemailReport } from '../telephony/twilio/webhooks.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { createApp, type Readiness } from './app.js';
-import { inboundBrief, resumedBrief } from './call-brief.js';
+import { type CallBrief, inboundBrief, resumedBrief } from './call-brief.js';
 import { CallRegistry } from './call-registry.js';
 import { decodeContext, outboundBrief } from './outbound.js';
 import type { OutboundEndpointOptions } from './outbound-endpoint.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './routes.js';
+import { type CallCommand, instanceId, SharedCalls } from './shared-calls.js';
+import { streamTokenKey } from './stream-token.js';
 
 /** Tools offered to every call; the MCP pool and built-ins implement it. */
 export interface CallTools {
@@ -67,6 +70,13 @@ export interface VoiceServerOptions {
   realtimeRolloverMs?: number;
   /** Media socket deadlines (defaults: 10 s for `start`, a ping every 10 s). */
   mediaTimeouts?: { startMs?: number; pingIntervalMs?: number };
+  /**
+   * The live-call state shared with the other processes of a deployment (SQLite for workers,
+   * PostgreSQL for servers); default: this process alone, in memory. The caller closes it.
+   */
+  sharedCalls?: SharedCalls;
+  /** The stream tokens' HMAC key; default: derived from the Twilio auth token (see stream-token.ts). */
+  streamTokenKey?: Buffer;
 }
 
 export interface VoiceServer {
@@ -79,6 +89,13 @@ export interface VoiceServer {
   readonly streamUrl: string;
   readonly activeCalls: number;
   readonly sessions: ReadonlySet<CallSession>;
+  /** The live-call state this server shares (with itself only, unless one was given). */
+  readonly sharedCalls: SharedCalls;
+  /**
+   * Ends a live call, whichever process holds it: `here`, `sent` to the process that holds it, or
+   * `not_live`.
+   */
+  hangUp(callSid: string, reason: string): Promise<'here' | 'sent' | 'not_live'>;
   /** Changes the public URL (a tunnel opened after listen); TwiML and signatures follow it. */
   setPublicUrl(url: string): void;
   /**
@@ -101,8 +118,18 @@ const REDIRECT_TIMEOUT_MS = 3_000;
 
 export async function startVoiceServer(options: VoiceServerOptions): Promise<VoiceServer> {
   const { agent, logger } = options;
-  const registry = new CallRegistry({ prewarmTimeoutMs: options.prewarmTimeoutMs });
+  const ownShared = options.sharedCalls === undefined;
+  const shared = options.sharedCalls ?? (await SharedCalls.open(new SqliteSql(':memory:'), instanceId()));
+  const registry = new CallRegistry({
+    shared,
+    agent: agent.name,
+    tokenKey: options.streamTokenKey ?? streamTokenKey({ twilioAuthToken: options.twilioAuthToken }),
+    maxConcurrent: agent.call.max_concurrent,
+    prewarmTimeoutMs: options.prewarmTimeoutMs,
+  });
   const sessions = new Set<CallSession>();
+  /** The calls whose stream this process holds, with what they are for. */
+  const held = new Map<string, { session: CallSession; brief: CallBrief }>();
   const idleWaiters = new Set<() => void>();
   let publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
   let draining = false;
@@ -124,6 +151,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
 
   const callEnded = (session: CallSession) => {
     sessions.delete(session);
+    if (held.get(session.callSid)?.session === session) held.delete(session.callSid);
     if (sessions.size === 0) for (const wake of idleWaiters) wake();
     // observers run after the call's teardown, outside it: a throwing observer is logged, no more
     const observer = options.onCallEnded;
@@ -140,10 +168,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   };
 
   /** A stream started: check its one-time token, then run the call on a model session. */
-  const startCall = ({ callSid, streamSid, parameters, media, logger: log }: StreamStart) => {
-    const claim = registry.claim(callSid, parameters.token);
+  const startCall = async ({ callSid, streamSid, parameters, media, logger: log }: StreamStart) => {
+    const claim = await registry.claim(callSid, parameters.token);
     if (!claim.ok) {
-      log.warn('rejected a media stream with an unknown call or a wrong or reused token');
+      log.warn({ reason: claim.reason }, 'rejected a media stream: its token is not valid for this call');
       return undefined;
     }
     // a pre-warmed session that failed meanwhile (a network blip, a 429) is replaced, not inherited
@@ -165,7 +193,11 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       audioTap: options.audioTap?.(callSid),
       onEvent: options.onCallEvent ? (event) => options.onCallEvent!(callSid, event) : undefined,
       onEnded: (outcome, ended) => {
-        registry.recordOutcome(callSid, outcome);
+        registry
+          .recordOutcome(callSid, outcome)
+          .catch((error) =>
+            log.error({ reason: errorMessage(error) }, 'could not record how the stream ended'),
+          );
         callEnded(ended);
       },
       behaviour: {
@@ -187,6 +219,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     });
     log.info('media stream started');
     sessions.add(session);
+    held.set(callSid, { session, brief });
     // started once registered: a session that ends at once (a pre-warm that already failed) is
     // still counted, reported and removed like any other
     session.start();
@@ -197,7 +230,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
 
   const app = createApp({
     calls: {
-      admit: (callSid, parties, outbound) => {
+      admit: async (callSid, parties, outbound) => {
         const brief = outbound ? outboundBrief(agent, decodeContext(outbound.context)) : inboundBrief(agent);
         return registry.register(
           callSid,
@@ -206,16 +239,20 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           brief,
         );
       },
-      resume: (callSid) =>
+      resume: async (callSid) =>
         registry.resume(
           callSid,
           (earlier) => resumedBrief(agent, earlier),
           (brief) => engine.open(callSid, { instructions: brief.instructions }),
         ),
-      answeredBy: (callSid, by) => {
-        const session = [...sessions].find((s) => s.callSid === callSid);
-        if (session) session.answeredBy(by, registry.briefOf(callSid)?.voicemail);
-        else registry.answeredBefore(callSid, by);
+      answeredBy: async (callSid, by) => {
+        const here = held.get(callSid);
+        if (here) return here.session.answeredBy(by, here.brief.voicemail);
+        const known = await registry.answeredBy(callSid, by);
+        const now = held.get(callSid); // the stream may have started here meanwhile
+        if (now) now.session.answeredBy(by, now.brief.voicemail);
+        else if (known?.holder && known.holder !== shared.instance)
+          await shared.send(known.holder, { kind: 'answered_by', callSid, by });
       },
       outcomeOf: (callSid) => registry.outcomeOf(callSid),
       draining: () => draining,
@@ -284,7 +321,11 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     // the others' streams ended: Twilio now asks their action URL; stay up until it has (bounded)
     const callSids = remaining.filter((_, i) => !redirected[i]).map((s) => s.callSid);
     const deadline = Date.now() + (options.actionGraceMs ?? DEFAULT_ACTION_GRACE_MS);
-    while (registry.awaitingAction(callSids).length > 0 && Date.now() < deadline) await sleep(50);
+    while (Date.now() < deadline) {
+      const waiting = await registry.awaitingAction(callSids).catch(() => []);
+      if (waiting.length === 0) break;
+      await sleep(50);
+    }
   };
 
   /** The call now plays the fallback TwiML (Twilio leaves the stream at once); false if not possible. */
@@ -306,6 +347,29 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     }
   };
 
+  /** What another process (or an operator) asks of a call this process holds. */
+  const onCommand = (command: CallCommand) => {
+    const here = held.get(command.callSid);
+    if (!here) return;
+    if (command.kind === 'hangup') here.session.end({ kind: 'completed', reason: command.reason });
+    else here.session.answeredBy(command.by, here.brief.voicemail);
+  };
+  shared.start(onCommand, (error) =>
+    logger.warn({ reason: errorMessage(error) }, 'the shared call state is unreachable; retrying'),
+  );
+
+  const hangUp = async (callSid: string, reason: string): Promise<'here' | 'sent' | 'not_live'> => {
+    const here = held.get(callSid);
+    if (here) {
+      here.session.end({ kind: 'completed', reason });
+      return 'here';
+    }
+    const holder = await shared.holderOf(callSid);
+    if (!holder) return 'not_live';
+    await shared.send(holder, { kind: 'hangup', callSid, reason });
+    return 'sent';
+  };
+
   let closing: Promise<void> | undefined;
   return {
     localUrl,
@@ -323,11 +387,14 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       return sessions.size;
     },
     sessions,
+    sharedCalls: shared,
+    hangUp,
     setPublicUrl(url: string) {
       publicUrl = normalizePublicUrl(url);
     },
     async drain(timeoutMs: number) {
       draining = true;
+      shared.draining = true;
       if (sessions.size === 0) return;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, timeoutMs);
@@ -346,6 +413,8 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           session.end({ kind: 'completed', reason: 'server shutting down' });
         registry.close();
         media.close();
+        await shared.stop();
+        if (ownShared) await shared.close();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
             server.closeAllConnections();

@@ -1,7 +1,7 @@
 /**
  * Why a call failed, for records and metrics: the phone side broke the protocol or went away, the
- * model session failed (with its kind), a bug in voice-agent, the server shut down, or the stream
- * never came.
+ * model session failed (with its kind), a bug in voice-agent, the server shut down, the stream
+ * never came, or the process that held it stopped answering (another one answered Twilio).
  */
 export type CallFailureCode =
   | 'phone_protocol'
@@ -14,7 +14,8 @@ export type CallFailureCode =
   | 'internal'
   | 'shutdown'
   | 'stream_never_started'
-  | 'unknown_call';
+  | 'unknown_call'
+  | 'instance_lost';
 
 /** How a call ended, which decides what the `<Connect action>` URL answers. */
 export type CallOutcome =

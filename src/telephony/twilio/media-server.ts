@@ -16,6 +16,8 @@ export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Every media socket is pinged this often; one that did not answer the previous ping is dropped. */
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
+/** Messages kept while a stream's start is checked (about 2 s of audio); more ends the stream. */
+const MAX_WAITING_MESSAGES = 100;
 
 /** A stream that passed the protocol checks and its `start`, as the server sees it. */
 export interface StreamStart {
@@ -43,8 +45,11 @@ export interface MediaServerOptions {
   twilioAuthToken: string;
   insecureSkipSignature: boolean;
   publicUrl(): string;
-  /** A valid `start`: the call that takes the stream, or undefined to refuse it (e.g. a bad token). */
-  onStart(start: StreamStart): StreamCall | undefined;
+  /**
+   * A valid `start`: the call that takes the stream, or undefined to refuse it (e.g. a bad token).
+   * While a promised answer is pending, the stream's next messages wait (bounded), in order.
+   */
+  onStart(start: StreamStart): StreamCall | undefined | Promise<StreamCall | undefined>;
   startTimeoutMs?: number;
   pingIntervalMs?: number;
 }
@@ -102,6 +107,9 @@ export class TwilioMediaServer {
 
   #accept(ws: WebSocket): void {
     let session: StreamCall | undefined;
+    /** Messages that came while the start was being checked (the token's one use, in the database). */
+    let waiting: { data: WebSocket.RawData; isBinary: boolean }[] | undefined;
+    let closed = false;
     let log = this.#o.logger;
     let streamSid = '';
     const ignored = new Set<string>();
@@ -117,6 +125,12 @@ export class TwilioMediaServer {
     startDeadline.unref();
 
     const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
+      if (waiting) {
+        if (waiting.length >= MAX_WAITING_MESSAGES)
+          return endSocket('too many messages before the stream was accepted');
+        waiting.push({ data, isBinary });
+        return;
+      }
       if (isBinary) return endSocket('binary frame');
       let message: ReturnType<typeof parseTwilioMessage>;
       try {
@@ -143,17 +157,35 @@ export class TwilioMediaServer {
       clearTimeout(startDeadline);
       streamSid = message.streamSid;
       log = this.#o.logger.child({ callSid: message.callSid });
-      session = this.#o.onStart({
+      const started = this.#o.onStart({
         callSid: message.callSid,
         streamSid,
         parameters: message.customParameters,
         media: new TwilioSocketPort(ws, streamSid, log),
         logger: log,
       });
-      if (!session) ws.close(1008, 'refused');
+      if (!(started instanceof Promise)) return accepted(started);
+      waiting = [];
+      started.then(accepted, (error: unknown) => {
+        waiting = undefined;
+        log.error(
+          { reason: error instanceof Error ? error.message : String(error) },
+          'could not start the call',
+        );
+        ws.close(1011, 'internal error');
+      });
     };
 
-    ws.on('message', (data, isBinary) => {
+    const accepted = (call: StreamCall | undefined) => {
+      const queued = waiting ?? [];
+      waiting = undefined;
+      if (!call) return ws.close(1008, 'refused');
+      session = call;
+      if (closed) return call.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
+      for (const { data, isBinary } of queued) handle(data, isBinary);
+    };
+
+    const handle = (data: WebSocket.RawData, isBinary: boolean) => {
       // the fault boundary of the Twilio side: a bug here ends this call, never the server
       try {
         onMessage(data, isBinary);
@@ -163,7 +195,7 @@ export class TwilioMediaServer {
         if (session) session.fail('internal', `internal error: ${reason}`);
         else ws.terminate();
       }
-    });
+    };
     ws.on('pong', () => {
       alive = true;
     });
@@ -184,7 +216,9 @@ export class TwilioMediaServer {
       log.warn({ reason: error.message }, 'the media stream socket failed');
       if (session) session.fail('phone_lost', `Twilio socket error: ${error.message}`);
     });
+    ws.on('message', handle);
     ws.on('close', () => {
+      closed = true;
       clearTimeout(startDeadline);
       clearInterval(heartbeat);
       session?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });

@@ -1,4 +1,5 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { maskNumber } from '../../observability/mask.js';
 import type { CallOutcome } from '../call-outcome.js';
@@ -25,23 +26,23 @@ export interface CallParties {
 /** What the webhooks need from the server that takes the calls. */
 export interface WebhookCalls {
   /**
-   * Registers an incoming call and returns its one-time stream token; `repeated` for a CallSid
-   * already known (a Twilio retry), which must open nothing new.
+   * Admits an incoming call and returns its one-time stream token: `repeated` for a CallSid already
+   * known (a Twilio retry), which must open nothing new; `full` over `call.max_concurrent`.
    */
   admit(
     callSid: string,
     parties: CallParties,
     outbound?: { context: string },
-  ): { token: string; repeated: boolean };
+  ): Promise<{ kind: 'admitted' | 'repeated'; token: string } | { kind: 'full'; live: number }>;
   /**
    * The caller is back from a transfer nobody answered: a new one-time token for the same call's
    * next stream, or undefined when the call cannot go back to the agent.
    */
-  resume(callSid: string): string | undefined;
+  resume(callSid: string): Promise<string | undefined>;
   /** Who answered an outbound call (Twilio's asynchronous answering-machine detection). */
-  answeredBy(callSid: string, by: AnsweredBy): void;
-  /** How the call's stream ended, for the `<Connect action>` URL. */
-  outcomeOf(callSid: string): CallOutcome;
+  answeredBy(callSid: string, by: AnsweredBy): Promise<void>;
+  /** How the call's stream ended, for the `<Connect action>` URL (whichever process held it). */
+  outcomeOf(callSid: string): Promise<CallOutcome>;
   /** While draining, new calls get the fallback instead of the agent. */
   draining(): boolean;
   /** A voicemail left after an unanswered transfer (its recording, then its transcription). */
@@ -99,7 +100,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
   const callLog = (req: Request) => options.logger.child({ callSid: String(req.body?.CallSid ?? '') });
 
   /** A call answered (incoming, or an outbound call picked up): the stream that connects it to the agent. */
-  const connect = (req: Request, res: Response, outbound: { context: string } | undefined) => {
+  const connect = async (req: Request, res: Response, outbound: { context: string } | undefined) => {
     const callSid = String(req.body?.CallSid ?? '');
     if (!CALL_SID.test(callSid)) {
       res.status(400).type('text/plain').send('Bad request: CallSid is missing or malformed\n');
@@ -111,11 +112,25 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       twiml(res, fallbackTwiml(options.fallback));
       return;
     }
-    const { token, repeated } = options.calls.admit(callSid, partiesOf(req.body), outbound);
-    if (repeated) log.info('repeated webhook for a known call: same answer, nothing new opened');
+    let admission: Awaited<ReturnType<WebhookCalls['admit']>>;
+    try {
+      admission = await options.calls.admit(callSid, partiesOf(req.body), outbound);
+    } catch (error) {
+      // the shared call state is unreachable (the database is down): the caller still hears something
+      log.error({ reason: errorMessage(error) }, 'could not admit the call: answering with the fallback');
+      twiml(res, fallbackTwiml(options.fallback));
+      return;
+    }
+    if (admission.kind === 'full') {
+      log.warn({ live: admission.live }, 'call.max_concurrent reached: answering with the fallback');
+      twiml(res, fallbackTwiml(options.fallback));
+      return;
+    }
+    if (admission.kind === 'repeated')
+      log.info('repeated webhook for a known call: same answer, nothing new opened');
     else if (outbound) log.info({ to: maskNumber(req.body?.To) }, 'outbound call answered');
     else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
-    twiml(res, streamTwiml(options.publicUrl(), token, callSid));
+    twiml(res, streamTwiml(options.publicUrl(), admission.token, callSid));
   };
   router.post(ROUTES.incoming, signed, (req, res) => connect(req, res, undefined));
   // an outbound call placed with `voice-agent call` or POST /calls/outbound: its context is in the
@@ -125,7 +140,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
   );
 
   // asynchronous answering-machine detection: a person, or a machine whose greeting just ended
-  router.post(ROUTES.answeredBy, signed, (req, res) => {
+  router.post(ROUTES.answeredBy, signed, async (req, res) => {
     const callSid = String(req.body?.CallSid ?? '');
     const by = answeredByOf(req.body?.AnsweredBy);
     callLog(req).info(
@@ -135,12 +150,17 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
       },
       'answering-machine detection',
     );
-    if (CALL_SID.test(callSid)) options.calls.answeredBy(callSid, by);
+    if (CALL_SID.test(callSid)) await options.calls.answeredBy(callSid, by);
     res.status(204).end();
   });
 
-  router.post(ROUTES.streamEnded, signed, (req, res) => {
-    const outcome = options.calls.outcomeOf(String(req.body?.CallSid ?? ''));
+  router.post(ROUTES.streamEnded, signed, async (req, res) => {
+    const callSid = String(req.body?.CallSid ?? '');
+    const outcome: CallOutcome = CALL_SID.test(callSid)
+      ? await options.calls
+          .outcomeOf(callSid)
+          .catch((error): CallOutcome => ({ kind: 'failed', code: 'internal', reason: errorMessage(error) }))
+      : { kind: 'failed', code: 'unknown_call', reason: 'unknown call' };
     callLog(req).info({ outcome: outcome.kind }, 'stream ended; telling Twilio what next');
     twiml(res, nextStepTwiml(outcome, options.fallback, options.publicUrl()));
   });
@@ -152,7 +172,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
   });
 
   // a transfer's <Dial action>: if nobody answered, the caller can leave a message
-  router.post(ROUTES.dialEnded, signed, (req, res) => {
+  router.post(ROUTES.dialEnded, signed, async (req, res) => {
     const status = String(req.body?.DialCallStatus ?? '');
     if (status === 'completed' || status === 'answered') {
       callLog(req).info('transfer completed');
@@ -163,7 +183,7 @@ export function twilioWebhooks(options: WebhookOptions): express.Router {
     const callSid = String(req.body?.CallSid ?? '');
     const token =
       options.afterUnansweredTransfer === 'agent' && CALL_SID.test(callSid) && !options.calls.draining()
-        ? options.calls.resume(callSid)
+        ? await options.calls.resume(callSid).catch(() => undefined)
         : undefined;
     if (token) {
       callLog(req).info(
