@@ -2,16 +2,22 @@ import Database from 'better-sqlite3';
 import type { Sql, SqlQuery } from './sql.js';
 
 /**
+ * Transactions waiting, per database file, in this process: two connections to one file in one
+ * thread must not interleave, or the second's `BEGIN IMMEDIATE` would block the thread the first
+ * needs to commit.
+ */
+const queues = new Map<string, Promise<unknown>>();
+
+/**
  * {@link Sql} over better-sqlite3: WAL and a busy timeout, so the workers of one machine share one
  * file. Statements run synchronously; transactions are queued so two never interleave in this
- * process, and `BEGIN IMMEDIATE` serialises them with the other processes.
+ * process (see `queues`), and `BEGIN IMMEDIATE` serialises them with the other processes.
  */
 export class SqliteSql implements Sql {
   readonly dialect = 'sqlite';
   readonly location: string;
   readonly db: Database.Database;
   readonly #statements = new Map<string, { statement: Database.Statement; order: number[] }>();
-  #queue: Promise<unknown> = Promise.resolve();
 
   /** `file` is a path, or `:memory:` for a store only this process sees. */
   constructor(file: string) {
@@ -39,13 +45,17 @@ export class SqliteSql implements Sql {
         throw error;
       }
     };
-    const result = this.#queue.then(run, run);
-    this.#queue = result.catch(() => undefined);
+    const queue = queues.get(this.location) ?? Promise.resolve();
+    const result = queue.then(run, run);
+    queues.set(
+      this.location,
+      result.catch(() => undefined),
+    );
     return result;
   }
 
   async close(): Promise<void> {
-    await this.#queue;
+    await queues.get(this.location);
     this.db.close();
   }
 

@@ -1,0 +1,170 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresSql } from '../../../src/db/postgres.js';
+import type { Sql } from '../../../src/db/sql.js';
+import { SqliteSql } from '../../../src/db/sqlite.js';
+import { PostgresCallStore } from '../../../src/records/postgres-store.js';
+import { INSTANCE_STALE_MS, SharedCalls } from '../../../src/server/shared-calls.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { useTmpDir } from '../../helpers/tmp.js';
+
+/**
+ * The shared call state as two processes see it: each test opens two SharedCalls (two instances)
+ * on one database — a SQLite file (the workers of one machine) and a real PostgreSQL server.
+ */
+let postgres: TestPostgres;
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+const tempDir = useTmpDir();
+let databases = 0;
+const backends: [string, () => Promise<() => Sql>][] = [
+  [
+    'SQLite (one file, several processes)',
+    async () => {
+      const file = join(tempDir(), 'calls.db');
+      return () => new SqliteSql(file);
+    },
+  ],
+  [
+    'PostgreSQL',
+    async () => {
+      const url = await postgres.database(`shared_${++databases}`);
+      return () => new PostgresSql(url);
+    },
+  ],
+];
+
+describe.each(backends)('shared call state on %s', (_name, database) => {
+  async function twoInstances(now: () => number = Date.now) {
+    const connect = await database();
+    const a = await SharedCalls.open(connect(), 'host-a:1:aa', now);
+    const b = await SharedCalls.open(connect(), 'host-b:2:bb', now);
+    return { a, b, close: () => Promise.all([a.close(), b.close()]) };
+  }
+  const brief = { direction: 'inbound' as const, greeting: 'Hello' };
+
+  it('a call admitted by one process is streamed by the other, once', async () => {
+    const { a, b, close } = await twoInstances();
+    expect(
+      await a.admit({ callSid: 'CA1', agent: 'moving', brief, parties: { from: '+15550001111' } }),
+    ).toEqual({ kind: 'admitted', leg: 1 });
+    expect(await b.admit({ callSid: 'CA1', agent: 'moving', brief, parties: {} })).toEqual({
+      kind: 'repeated',
+      leg: 1,
+      instance: 'host-a:1:aa',
+    });
+    expect(await b.claim('CA1', 1)).toEqual({ brief, parties: { from: '+15550001111' } });
+    expect(await a.claim('CA1', 1)).toBeUndefined(); // replayed on the first process
+    expect(await a.holderOf('CA1')).toBe('host-b:2:bb');
+    await close();
+  });
+
+  it('holds call.max_concurrent across processes, atomically', async () => {
+    const { a, b, close } = await twoInstances();
+    const admit = (calls: SharedCalls, n: number) =>
+      calls.admit({ callSid: `CA${n}`, agent: 'moving', brief, parties: {}, maxConcurrent: 3 });
+    // eight webhooks at once, half on each process: exactly three get in
+    const results = await Promise.all(Array.from({ length: 8 }, (_, n) => admit(n % 2 ? a : b, n)));
+    expect(results.filter((r) => r.kind === 'admitted')).toHaveLength(3);
+    expect(results.filter((r) => r.kind === 'full')).toHaveLength(5);
+    // another agent has its own limit
+    expect(
+      (await a.admit({ callSid: 'CA99', agent: 'dentist', brief, parties: {}, maxConcurrent: 3 })).kind,
+    ).toBe('admitted');
+    await close();
+  });
+
+  it('answers the action request on any process with how the stream ended', async () => {
+    const { a, b, close } = await twoInstances();
+    await a.admit({ callSid: 'CA1', agent: 'moving', brief, parties: {} });
+    await b.claim('CA1', 1);
+    const asked = a.outcomeOf('CA1', 5_000); // Twilio asks before b has written it
+    await new Promise((r) => setTimeout(r, 120));
+    await b.ended('CA1', { kind: 'transfer', to: '+15550002222', reason: 'asked for a person' });
+    expect(await asked).toMatchObject({ kind: 'transfer', to: '+15550002222' });
+    expect(await b.awaitingAction(['CA1'])).toEqual([]);
+    // nobody answered the transfer: the caller comes back on a new leg, on either process
+    expect(await a.resume('CA1', (earlier) => ({ ...earlier, greeting: 'Sorry' }))).toBe(2);
+    expect(await a.claim('CA1', 1)).toBeUndefined();
+    expect(await b.claim('CA1', 2)).toMatchObject({ brief: { greeting: 'Sorry' } });
+    await close();
+  });
+
+  it('sends a command to the process holding the call, once', async () => {
+    const { a, b, close } = await twoInstances();
+    await a.admit({ callSid: 'CA1', agent: 'moving', brief, parties: {} });
+    await b.claim('CA1', 1);
+    const holder = await a.holderOf('CA1');
+    await a.send(holder!, { kind: 'hangup', callSid: 'CA1', reason: 'operator' });
+    expect(await a.takeCommands()).toEqual([]);
+    expect(await b.takeCommands()).toEqual([{ kind: 'hangup', callSid: 'CA1', reason: 'operator' }]);
+    expect(await b.takeCommands()).toEqual([]);
+    // an answering-machine report for a call streaming elsewhere names its holder
+    expect(await a.answeredBy('CA1', 'machine')).toEqual({ holder: 'host-b:2:bb', brief });
+    await close();
+  });
+
+  it('a process that stops answering frees its calls: they stop counting, their action gets the fallback', async () => {
+    let now = Date.now();
+    const { a, b, close } = await twoInstances(() => now);
+    await a.admit({ callSid: 'CA1', agent: 'moving', brief, parties: {}, maxConcurrent: 1 });
+    await b.claim('CA1', 1);
+    expect(
+      (await a.admit({ callSid: 'CA2', agent: 'moving', brief, parties: {}, maxConcurrent: 1 })).kind,
+    ).toBe('full');
+    now += INSTANCE_STALE_MS + 1_000;
+    await a.heartbeat(); // a is alive, b went silent
+    expect((await a.live('moving')).map((c) => c.callSid)).toEqual([]);
+    expect(await a.outcomeOf('CA1', 0)).toMatchObject({ kind: 'failed', code: 'instance_lost' });
+    expect(
+      (await a.admit({ callSid: 'CA2', agent: 'moving', brief, parties: {}, maxConcurrent: 1 })).kind,
+    ).toBe('admitted');
+    await close();
+  });
+});
+
+describe('call records in PostgreSQL', () => {
+  it('keeps records and recordings from several servers in one place, and prunes them', async () => {
+    const url = await postgres.database('records');
+    const one = await PostgresCallStore.open(new PostgresSql(url));
+    const two = await PostgresCallStore.open(new PostgresSql(url));
+    const record = (callSid: string, startedAt: string) =>
+      ({
+        callSid,
+        agent: { name: 'moving' },
+        startedAt,
+        durationMs: 1000,
+        outcome: { kind: 'completed', reason: 'caller hung up' },
+        toolCalls: [{ name: 'get_quote' }],
+        cost: { total: 0.01 },
+        latency: { p50Ms: 700 },
+        simulated: false,
+        audio: { file: `${callSid}.wav` },
+      }) as never;
+    const wav = Buffer.from('RIFF....WAVEfmt ');
+    await one.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z'), wav }]);
+    await two.write([{ record: record('CA2', '2026-11-25T11:00:00.000Z') }]);
+    expect((await one.list()).map((c) => [c.callSid, c.hasAudio, c.tools])).toEqual([
+      ['CA2', false, ['get_quote']],
+      ['CA1', true, ['get_quote']],
+    ]);
+    expect(await two.audio('CA1')).toEqual(wav);
+    expect((await two.get('CA1'))?.startedAt).toBe('2026-11-25T10:00:00.000Z');
+    // a later write of the same call (its final record) keeps the recording
+    await two.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z') }]);
+    expect((await one.list({ outcome: 'completed', since: new Date('2026-11-25T09:00:00Z') })).length).toBe(
+      2,
+    );
+    expect(await one.audio('CA1')).toEqual(wav);
+    expect(await one.prune(new Date('2026-11-25T10:30:00Z'))).toBe(1);
+    expect(await one.audio('CA1')).toBeUndefined();
+    expect((await two.list()).map((c) => c.callSid)).toEqual(['CA2']);
+    await one.close();
+    await two.close();
+  });
+});
