@@ -62,6 +62,11 @@ export function createProgram(io: CliIo): Command {
         '--data-dir <dir>',
         'where call records and recordings are kept (default: VOICE_AGENT_DATA_DIR, then ~/.local/share/voice-agent)',
       )
+      .option(
+        '--workers <n>',
+        'worker processes sharing the port (auto: one per core); they share call state in the data directory, or in DATABASE_URL',
+        '1',
+      )
       .option('--metrics-port <port>', 'serve Prometheus metrics at /metrics on this port (off by default)')
       .option('--metrics-host <host>', 'address the metrics port binds', '127.0.0.1')
       .option('--log-level <level>', 'debug | info | warn | error', 'info')

@@ -19,6 +19,7 @@ export const SERVE_ENV = [
   ['metricsHost', 'VOICE_AGENT_METRICS_HOST', 'text'],
   ['logLevel', 'VOICE_AGENT_LOG_LEVEL', 'text'],
   ['jsonLogs', 'VOICE_AGENT_JSON_LOGS', 'flag'],
+  ['workers', 'VOICE_AGENT_WORKERS', 'text'],
 ] as const satisfies readonly (readonly [keyof ServeOptions, string, 'text' | 'flag'])[];
 
 /** The options with each one not given as a flag taken from its variable, when set. */

@@ -150,7 +150,8 @@ export class CallMetrics {
  * what it spends, which is nobody else's business).
  */
 export async function startMetricsServer(
-  metrics: CallMetrics,
+  /** A registry, or the primary's sum of its workers' (serve --workers). */
+  metrics: { contentType: string; metrics(): Promise<string> },
   options: { port: number; host: string },
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
@@ -158,9 +159,9 @@ export async function startMetricsServer(
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found: metrics are at /metrics\n');
       return;
     }
-    metrics.registry
+    metrics
       .metrics()
-      .then((text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text))
+      .then((text) => res.writeHead(200, { 'content-type': metrics.contentType }).end(text))
       .catch(() => res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal server error\n'));
   });
   await new Promise<void>((resolve, reject) => {

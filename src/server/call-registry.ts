@@ -68,10 +68,9 @@ export class CallRegistry {
     if (admission.kind === 'full') return admission;
     if (admission.kind === 'admitted') this.#prewarm(callSid, prewarm());
     const instance = admission.kind === 'repeated' ? admission.instance : this.shared.instance;
-    return {
-      kind: admission.kind,
-      token: mintStreamToken(this.#key, { callSid, agent: this.#agent, leg: admission.leg, instance }),
-    };
+    // minted from the admission's time: a repeated webhook gets the very same TwiML
+    const grant = { callSid, agent: this.#agent, leg: admission.leg, instance };
+    return { kind: admission.kind, token: mintStreamToken(this.#key, grant, admission.since) };
   }
 
   /**

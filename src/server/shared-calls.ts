@@ -30,10 +30,11 @@ export interface Parties {
   to?: string;
 }
 
+/** `since`: when the call was admitted (its stream token's expiry counts from then). */
 export type Admission =
-  | { kind: 'admitted'; leg: number }
+  | { kind: 'admitted'; leg: number; since: number }
   /** A webhook for a call already admitted (a Twilio retry): same answer, nothing new opened. */
-  | { kind: 'repeated'; leg: number; instance: string }
+  | { kind: 'repeated'; leg: number; instance: string; since: number }
   /** Over `call.max_concurrent`: the caller gets the fallback at once. */
   | { kind: 'full'; live: number };
 
@@ -138,11 +139,18 @@ export class SharedCalls {
       // any call we know, even one that ended: a replayed webhook must not open a new stream (only a
       // return from a transfer does, through resume)
       const known = await this.#row(tx, call.callSid);
-      if (known) return { kind: 'repeated', leg: known.leg, instance: known.instance };
+      if (known)
+        return {
+          kind: 'repeated',
+          leg: known.leg,
+          instance: known.instance,
+          since: Number(known.updated_at),
+        };
       if (call.maxConcurrent !== undefined) {
         const live = await this.#liveCount(tx, call.agent);
         if (live >= call.maxConcurrent) return { kind: 'full', live };
       }
+      const since = this.#now();
       await tx.query(
         `INSERT INTO live_calls (call_sid, agent, leg, state, instance, brief, parties, updated_at)
          VALUES ($1, $2, 1, 'admitted', $3, $4, $5, $6)`,
@@ -152,10 +160,10 @@ export class SharedCalls {
           this.instance,
           JSON.stringify(call.brief),
           JSON.stringify(call.parties),
-          this.#now(),
+          since,
         ],
       );
-      return { kind: 'admitted', leg: 1 };
+      return { kind: 'admitted', leg: 1, since };
     });
   }
 

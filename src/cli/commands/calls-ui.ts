@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { UsageError } from '../../errors.js';
-import { dataDir, openCallStore } from '../../records/open.js';
+import { dataDir, openSharedOrLocalStore } from '../../records/open.js';
+import type { CallStore } from '../../records/store.js';
 import { CALLS_BASE, callsRouter } from '../../server/calls-page.js';
 import { type CliIo, colours } from '../io.js';
 import { waitForShutdownSignal } from '../runtime.js';
@@ -15,10 +16,11 @@ import { parsePort } from './serve.js';
 export async function callsUiCommand(io: CliIo, options: { dataDir?: string; port: string }): Promise<void> {
   const port = parsePort(options.port);
   const dir = dataDir(io.env, options.dataDir, io.cwd);
-  let store: ReturnType<typeof openCallStore>;
+  let store: CallStore;
   try {
-    store = openCallStore(dir);
+    store = await openSharedOrLocalStore(io.env, dir);
   } catch (error) {
+    if (error instanceof UsageError) throw error;
     throw new UsageError(`cannot open the call records in ${dir}: ${(error as Error).message}`);
   }
   const app = express();
@@ -38,7 +40,7 @@ export async function callsUiCommand(io: CliIo, options: { dataDir?: string; por
   });
   const { port: bound } = server.address() as AddressInfo;
   io.stdout.write(
-    `${colours(io).green('voice-agent')} calls page for ${dir}: http://127.0.0.1:${bound}${CALLS_BASE}\n  Ctrl-C to stop.\n`,
+    `${colours(io).green('voice-agent')} calls page for ${store.location}: http://127.0.0.1:${bound}${CALLS_BASE}\n  Ctrl-C to stop.\n`,
   );
   await waitForShutdownSignal();
   server.closeAllConnections();

@@ -3,11 +3,12 @@ import { join, relative, resolve } from 'node:path';
 import { encodeMulaw } from '../../audio/mulaw.js';
 import { speechSegments } from '../../audio/speech-segments.js';
 import { parseWav } from '../../audio/wav.js';
+import { databaseUrlOf } from '../../db/open.js';
 import { UsageError } from '../../errors.js';
 import { maskNumber } from '../../observability/mask.js';
 import { scenarioFromRecord, suiteYaml } from '../../records/as-test.js';
 import type { CallRecord } from '../../records/call-record.js';
-import { dataDir, openCallStore } from '../../records/open.js';
+import { dataDir, openSharedOrLocalStore } from '../../records/open.js';
 import { duration } from '../../records/page/html.js';
 import { CALL_OUTCOMES, type CallStore, type CallSummary } from '../../records/store.js';
 import { type CliIo, colours, printJson } from '../io.js';
@@ -16,20 +17,23 @@ interface StoreOptions {
   dataDir?: string;
 }
 
-/** Opens the data directory's store; a directory with nothing recorded yet is said plainly. */
+/**
+ * Opens the store (PostgreSQL with DATABASE_URL, else the data directory's); a directory with nothing
+ * recorded yet is said plainly.
+ */
 async function withStore<T>(
   io: CliIo,
   options: StoreOptions,
   fn: (store: CallStore) => Promise<T>,
 ): Promise<T> {
   const dir = dataDir(io.env, options.dataDir, io.cwd);
-  if (!existsSync(join(dir, 'calls.db'))) {
+  if (!databaseUrlOf(io.env) && !existsSync(join(dir, 'calls.db'))) {
     throw new UsageError(
       `no calls recorded in ${dir} yet (serve and simulate record there; --data-dir or VOICE_AGENT_DATA_DIR point elsewhere)`,
       'no_records',
     );
   }
-  const store = openCallStore(dir);
+  const store = await openSharedOrLocalStore(io.env, dir);
   try {
     return await fn(store);
   } finally {

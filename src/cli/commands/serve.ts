@@ -1,13 +1,22 @@
+import cluster from 'node:cluster';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { resolveModelUrl } from '../../config/model-url.js';
+import { connectPostgres, databaseUrlOf } from '../../db/open.js';
+import { SqliteSql } from '../../db/sqlite.js';
 import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../observability/logger.js';
 import { CallMetrics, startMetricsServer } from '../../observability/metrics.js';
 import { checkRealtime } from '../../realtime/openai/preflight.js';
 import { dataDir, openCallRecords } from '../../records/open.js';
+import { PostgresCallStore } from '../../records/postgres-store.js';
 import { pricingFor } from '../../records/pricing.js';
 import { CallWebhooks } from '../../records/webhooks.js';
 import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
+import { instanceId, SharedCalls } from '../../server/shared-calls.js';
+import { streamTokenKey } from '../../server/stream-token.js';
 import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
 import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
@@ -16,6 +25,13 @@ import { type CliIo, colours } from '../io.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
 import { waitForShutdownSignal } from '../runtime.js';
 import { serveOptionsWithEnv } from '../serve-env.js';
+import {
+  followPrimary,
+  parseWorkers,
+  shareMetrics,
+  startWorkers,
+  type WorkerPool,
+} from '../serve-workers.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
 
@@ -34,6 +50,7 @@ export interface ServeOptions {
   dataDir?: string;
   metricsPort?: string;
   metricsHost: string;
+  workers: string;
 }
 
 /** `--public-url`: https, since Twilio opens media streams only over wss (http only for loopback tests). */
@@ -108,19 +125,31 @@ export async function serveCommand(
   if (options.configureNumber && !numberToConfigure) {
     throw new UsageError(`--configure-number: give a number, or set twilio.phone_number in ${file}`);
   }
-  const twilio = numberToConfigure ? twilioFromEnv(env) : undefined;
+  // a worker (serve --workers) runs this same command: the primary did the one-time parts
+  const role: 'single' | 'primary' | 'worker' = cluster.isWorker
+    ? 'worker'
+    : parseWorkers(options.workers) > 1
+      ? 'primary'
+      : 'single';
+  const workers = role === 'primary' ? parseWorkers(options.workers) : 1;
+  const twilio = numberToConfigure && role !== 'worker' ? twilioFromEnv(env) : undefined;
   const host = options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0');
+  const databaseUrl = databaseUrlOf(env);
+  const dir = dataDir(env, options.dataDir, io.cwd);
 
-  const logger = createLogger({
+  const rootLogger = createLogger({
     level: options.logLevel as LogLevel,
     json: options.jsonLogs,
     write: (line) => io.stderr.write(line),
   });
+  const logger = role === 'worker' ? rootLogger.child({ worker: cluster.worker?.id }) : rootLogger;
   for (const w of warnings) logger.warn({ path: w.path, line: w.line }, w.message);
   /** With --json-logs every line is a JSON log line: steps and the banner become log entries. */
   const jsonLog = options.jsonLogs ? logger : undefined;
   const c = colours(io, 'stderr');
-  if (options.insecureSkipSignature && jsonLog) {
+  if (role === 'worker') {
+    // the primary already said it
+  } else if (options.insecureSkipSignature && jsonLog) {
     jsonLog.warn(
       '--insecure-skip-signature is on: anyone who finds this server can place calls on your OpenAI key; never use it on a public URL',
     );
@@ -132,6 +161,8 @@ export async function serveCommand(
   }
 
   let runtime: AgentRuntime | undefined;
+  let pool: WorkerPool | undefined;
+  let sharedCalls: SharedCalls | undefined;
   let tunnel: Tunnel | undefined;
   let configured = false;
   const cleanup = async () => {
@@ -151,18 +182,31 @@ export async function serveCommand(
     }
     await tunnel?.close();
     await runtime?.close();
+    await pool?.close();
+    await sharedCalls?.stop();
+    await sharedCalls?.close();
     await metricsServer?.close();
   };
+  /** A worker's steps are its own business: the primary reports the serve's. */
+  const stepIo: CliIo = role === 'worker' ? { ...io, stderr: { ...io.stderr, write: () => true } } : io;
 
   const metricsPort =
     options.metricsPort === undefined ? undefined : parsePort(options.metricsPort, '--metrics-port');
-  const metrics = metricsPort === undefined ? undefined : new CallMetrics(pricingFor(agent));
+  const metrics =
+    metricsPort === undefined || role === 'primary' ? undefined : new CallMetrics(pricingFor(agent));
+  if (metrics && role === 'worker') shareMetrics(metrics.registry);
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
 
-  let realtimeCheck: { realtime: 'ok' | 'skipped' } = { realtime: 'skipped' };
+  let realtimeCheck: { realtime: 'ok' | 'skipped' } = {
+    realtime: role === 'worker' && env.VOICE_AGENT_PREFLIGHT === 'ok' ? 'ok' : 'skipped',
+  };
+  // every process of a deployment must mint and check the same stream tokens
+  const secret =
+    env.VOICE_AGENT_SECRET ||
+    (role === 'primary' && !twilioAuthToken ? randomBytes(32).toString('hex') : undefined);
   try {
     // GPT-Live has no cheap check that does not open (and bill) a session: its first call shows
-    if (!options.skipPreflight && agent.engine === 'realtime') {
+    if (!options.skipPreflight && agent.engine === 'realtime' && role !== 'worker') {
       await step(
         io,
         'checking the OpenAI Realtime endpoint and key',
@@ -181,72 +225,126 @@ export async function serveCommand(
       );
       realtimeCheck = { realtime: 'ok' };
     }
-    runtime = await step(
-      io,
-      `starting ${agent.name}`,
-      () =>
-        startAgentRuntime({
-          agent,
-          logger,
-          host,
-          port,
-          publicUrl,
-          realtimeUrl,
-          openaiApiKey,
-          twilioAuthToken,
-          insecureSkipSignature: options.insecureSkipSignature,
-          realtimeCheck: () => realtimeCheck,
-          responsesUrl: env.OPENAI_RESPONSES_URL,
-          records: openCallRecords({ agent, dir: dataDir(env, options.dataDir, io.cwd), logger }),
-          metrics,
-          adminToken,
-          webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger }) : undefined,
-          twilioRest: env.TWILIO_ACCOUNT_SID
-            ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
-            : undefined,
-        }).catch((error: NodeJS.ErrnoException) => {
-          if (error.code === 'EADDRINUSE')
-            throw new UsageError(`port ${port} is already in use: choose another with --port`);
-          throw error;
-        }),
-      (r) => `listening on ${r.server.boundAddress}`,
-      jsonLog,
-    );
-    const started = runtime;
-    if (agent.mcp_servers.length > 0) {
-      // the port is already open: calls that come now are served with the tools ready so far
-      await step(
+    if (databaseUrl && role !== 'worker') {
+      // said once, before any worker starts
+      const sql = await step(
         io,
-        'connecting MCP servers',
-        () => started.toolsSettled,
-        () =>
-          started.pool
-            .status()
-            .map((s) =>
-              s.state === 'ready' ? `${s.name} (${s.tools.length} tools)` : `${s.name} unreachable, retrying`,
-            )
-            .join(', '),
+        'connecting to the database',
+        () => connectPostgres(databaseUrl),
+        (s) => s.location,
         jsonLog,
       );
+      await sql.close();
     }
-    if (metrics && metricsPort !== undefined) {
+    if (role === 'primary') {
+      pool = await step(
+        io,
+        `starting ${agent.name} in ${workers} workers`,
+        () =>
+          startWorkers({
+            count: workers,
+            logger,
+            env: {
+              VOICE_AGENT_PREFLIGHT: realtimeCheck.realtime,
+              ...(secret ? { VOICE_AGENT_SECRET: secret } : {}),
+            },
+            ...(publicUrl ? { publicUrl } : {}),
+          }),
+        (p) => `listening on ${p.boundAddress}`,
+        jsonLog,
+      );
+    } else {
+      // records and the shared call state: PostgreSQL with DATABASE_URL; the workers of one machine
+      // share the data directory's SQLite file; one process alone keeps the call state in memory
+      const sql = databaseUrl
+        ? await connectPostgres(databaseUrl)
+        : role === 'worker'
+          ? openSqlite(dir)
+          : undefined;
+      sharedCalls = sql ? await SharedCalls.open(sql, instanceId()) : undefined;
+      const store =
+        databaseUrl && agent.records.enabled
+          ? await PostgresCallStore.open(await connectPostgres(databaseUrl))
+          : undefined;
+      runtime = await step(
+        stepIo,
+        `starting ${agent.name}`,
+        () =>
+          startAgentRuntime({
+            agent,
+            logger,
+            host,
+            port,
+            publicUrl,
+            realtimeUrl,
+            openaiApiKey,
+            twilioAuthToken,
+            insecureSkipSignature: options.insecureSkipSignature,
+            realtimeCheck: () => realtimeCheck,
+            responsesUrl: env.OPENAI_RESPONSES_URL,
+            records: openCallRecords({ agent, dir, logger, ...(store ? { store } : {}) }),
+            metrics,
+            adminToken,
+            webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger }) : undefined,
+            twilioRest: env.TWILIO_ACCOUNT_SID
+              ? { accountSid: env.TWILIO_ACCOUNT_SID, apiBaseUrl: env.TWILIO_API_BASE_URL }
+              : undefined,
+            ...(sharedCalls ? { sharedCalls } : {}),
+            streamTokenKey: streamTokenKey({ twilioAuthToken, ...(secret ? { secret } : {}) }),
+          }).catch((error: NodeJS.ErrnoException) => {
+            if (error.code === 'EADDRINUSE')
+              throw new UsageError(`port ${port} is already in use: choose another with --port`);
+            throw error;
+          }),
+        (r) => `listening on ${r.server.boundAddress}`,
+        role === 'worker' ? undefined : jsonLog,
+      );
+      const started = runtime;
+      if (agent.mcp_servers.length > 0) {
+        // the port is already open: calls that come now are served with the tools ready so far
+        await step(
+          stepIo,
+          'connecting MCP servers',
+          () => started.toolsSettled,
+          () =>
+            started.pool
+              .status()
+              .map((s) =>
+                s.state === 'ready'
+                  ? `${s.name} (${s.tools.length} tools)`
+                  : `${s.name} unreachable, retrying`,
+              )
+              .join(', '),
+          role === 'worker' ? undefined : jsonLog,
+        );
+      }
+      const toolWarning = role === 'worker' ? undefined : toolCountWarning(started.toolCount());
+      if (toolWarning) logger.warn(toolWarning);
+      if (role === 'worker') {
+        const drainMs = await followPrimary(started.server);
+        await started.server.drain(drainMs);
+        return;
+      }
+    }
+    const metricsSource = pool?.metrics ?? metrics?.registry;
+    if (metricsSource && metricsPort !== undefined) {
       const host = options.metricsHost;
       metricsServer = await step(
         io,
         'serving metrics',
         () =>
-          startMetricsServer(metrics, { port: metricsPort, host }).catch((error: NodeJS.ErrnoException) => {
-            if (error.code === 'EADDRINUSE')
-              throw new UsageError(`--metrics-port ${metricsPort} is already in use: choose another`);
-            throw error;
-          }),
+          startMetricsServer(metricsSource, { port: metricsPort, host }).catch(
+            (error: NodeJS.ErrnoException) => {
+              if (error.code === 'EADDRINUSE')
+                throw new UsageError(`--metrics-port ${metricsPort} is already in use: choose another`);
+              throw error;
+            },
+          ),
         (m) => m.url,
         jsonLog,
       );
     }
-    const toolWarning = toolCountWarning(started.toolCount());
-    if (toolWarning) logger.warn(toolWarning);
-    const { server } = runtime;
+    const server = pool ?? runtime!.server;
     const localPort = Number(new URL(server.localUrl).port);
 
     if (options.tunnel) {
@@ -294,6 +392,7 @@ export async function serveCommand(
         {
           agent: agent.name,
           address: server.boundAddress,
+          ...(pool ? { workers: pool.workers } : {}),
           webhookUrl: server.webhookUrl,
           streamUrl: server.streamUrl,
           ...(numberToConfigure ? { number: numberToConfigure } : {}),
@@ -307,7 +406,7 @@ export async function serveCommand(
       );
     } else
       io.stdout.write(
-        `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}\n` +
+        `${c.green('voice-agent')} ${agent.name} is listening on ${server.boundAddress}${pool ? ` (${pool.workers} workers)` : ''}\n` +
           `  Twilio voice webhook (POST): ${server.webhookUrl}\n` +
           `  Media stream:                ${server.streamUrl}\n` +
           (adminToken && agent.records.enabled
@@ -334,11 +433,26 @@ export async function serveCommand(
       );
     }
     logger.info(
-      { signal: outcome.signal, activeCalls: server.activeCalls },
+      {
+        signal: outcome.signal,
+        ...(pool ? { workers: pool.workers } : { activeCalls: runtime?.server.activeCalls }),
+      },
       'shutting down: new calls get the fallback',
     );
     await server.drain(drainS * 1000);
   } finally {
     await cleanup();
+  }
+}
+
+/** The data directory's SQLite file, which the workers of one machine share. */
+function openSqlite(dir: string): SqliteSql {
+  try {
+    mkdirSync(dir, { recursive: true });
+    return new SqliteSql(join(dir, 'calls.db'));
+  } catch (error) {
+    throw new UsageError(
+      `serve --workers keeps the calls it shares in ${dir}, which cannot be used (${(error as Error).message}): set --data-dir, or DATABASE_URL`,
+    );
   }
 }

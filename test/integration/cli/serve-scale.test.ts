@@ -1,0 +1,254 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { mulawTone } from '../../../src/audio/mulaw.js';
+import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
+import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
+import { eventually } from '../../helpers/call-harness.js';
+import { runCli } from '../../helpers/cli.js';
+import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
+import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
+
+/**
+ * Many cores and many servers: `serve --workers` on one machine (the data directory's SQLite
+ * shared), and two `serve` processes sharing one real PostgreSQL, with a call's webhook on one and
+ * its stream on the other, as behind a load balancer without sticky sessions.
+ */
+const tmp = useTmpDir();
+const TOKEN = 'scale-token';
+const AGENT = 'name: scale-test\ninstructions: Be brief.\ngreeting: Hello from a worker.\n';
+let fake: FakeRealtimeServer | undefined;
+const serves: ServeProcess[] = [];
+
+afterEach(async () => {
+  for (const serve of serves.splice(0)) serve.child.kill('SIGKILL');
+  await fake?.close();
+  fake = undefined;
+});
+
+/** The JSON log lines of a serve. */
+function logLines(serve: ServeProcess): Record<string, unknown>[] {
+  return serve
+    .stderr()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('serve --workers', () => {
+  it('two workers on one port: calls cross workers, metrics add up, SIGTERM drains both, every call is recorded', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-w' });
+    const dir = tmp();
+    const dataDir = join(dir, 'data');
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const serve = await startServe(
+      [
+        'agent.yaml',
+        '--port',
+        '0',
+        '--host',
+        '127.0.0.1',
+        '--workers',
+        '2',
+        '--json-logs',
+        '--metrics-port',
+        '0',
+      ],
+      {
+        OPENAI_API_KEY: 'sk-w',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: TOKEN,
+        VOICE_AGENT_DATA_DIR: dataDir,
+      },
+      dir,
+    );
+    serves.push(serve);
+    const listening = logLines(serve).find((l) => l.msg === 'listening')!;
+    expect(listening.workers).toBe(2);
+
+    const callSids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: TOKEN });
+      await caller.dial();
+      expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+      await caller.hangUp();
+      callSids.push(caller.callSid);
+    }
+    // which worker answered each call's webhook, and which took its stream
+    const workerOf = (callSid: string, msg: string) =>
+      logLines(serve).find((l) => l.callSid === callSid && l.msg === msg)?.worker;
+    await eventually(() => callSids.every((sid) => workerOf(sid, 'media stream started') !== undefined));
+    const pairs = callSids.map((sid) => [
+      workerOf(sid, 'incoming call'),
+      workerOf(sid, 'media stream started'),
+    ]);
+    expect(new Set(pairs.flat())).toEqual(new Set([1, 2]));
+    expect(pairs.some(([webhook, stream]) => webhook !== stream)).toBe(true);
+
+    // the primary's /metrics is the sum of both workers
+    const metricsUrl = String(listening.metricsUrl);
+    let text = '';
+    for (let i = 0; i < 50; i++) {
+      text = await (await fetch(metricsUrl)).text();
+      if (/^voice_agent_calls_total\{outcome="completed",code=""\} 4$/m.test(text)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(text).toMatch(/^voice_agent_calls_total\{outcome="completed",code=""\} 4$/m);
+    expect(text).toMatch(/^voice_agent_active_calls 0$/m);
+
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const list = await runCli(['calls', 'list', '--json', '--data-dir', dataDir]);
+    expect((JSON.parse(list.stdout) as { callSid: string }[]).map((c) => c.callSid).sort()).toEqual(
+      [...callSids].sort(),
+    );
+  }, 60_000);
+
+  it('--workers must be a count or auto', async () => {
+    writeFiles(tmp(), { 'agent.yaml': AGENT });
+    const run = await runCli(['serve', 'agent.yaml', '--workers', 'many'], {
+      cwd: tmp(),
+      env: { OPENAI_API_KEY: 'sk', TWILIO_AUTH_TOKEN: TOKEN },
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('--workers: expected 1–64 or auto, got "many"');
+  });
+});
+
+describe('two servers sharing PostgreSQL', () => {
+  let postgres: TestPostgres;
+  beforeAll(async () => {
+    postgres = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await postgres?.stop();
+  });
+
+  it('a call whose webhook hits one server and whose stream hits the other; the limit holds across both; a replayed token is refused; one calls list', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-pg' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': `${AGENT}call:\n  max_concurrent: 1\n` });
+    const databaseUrl = await postgres.database('two_servers');
+    // one public URL for both, as behind a load balancer: Twilio signs that URL
+    const publicUrl = 'http://127.0.0.1:9';
+    const start = () =>
+      startServe(
+        ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--public-url', publicUrl, '--json-logs'],
+        {
+          OPENAI_API_KEY: 'sk-pg',
+          OPENAI_REALTIME_URL: fake!.url,
+          TWILIO_AUTH_TOKEN: TOKEN,
+          DATABASE_URL: databaseUrl,
+        },
+        dir,
+      );
+    const [a, b] = await Promise.all([start(), start()]);
+    serves.push(a!, b!);
+    const local = (serve: ServeProcess) =>
+      String(logLines(serve).find((l) => l.msg === 'listening')!.address);
+    const [hostA, hostB] = [local(a!), local(b!)];
+    // webhooks (and the action request) reach A, the media stream reaches B
+    const reach = (url: string) =>
+      url.replace('127.0.0.1:9', url.includes('/voice/media') ? hostB : hostA).replace(/^ws:/, 'ws:');
+
+    const first = new TwilioCaller({ webhookUrl: `${publicUrl}/voice/incoming`, authToken: TOKEN, reach });
+    await first.dial();
+    expect(await first.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(logLines(a!).some((l) => l.callSid === first.callSid && l.msg === 'incoming call')).toBe(true);
+    expect(logLines(b!).some((l) => l.callSid === first.callSid && l.msg === 'media stream started')).toBe(
+      true,
+    );
+
+    // max_concurrent: 1 across both servers: a second caller, on B, hears the fallback at once
+    const second = new TwilioCaller({
+      webhookUrl: `${publicUrl}/voice/incoming`,
+      authToken: TOKEN,
+      reach: (url) => url.replace('127.0.0.1:9', hostB),
+    });
+    await expect(second.dial()).rejects.toThrow(/did not answer with <Connect><Stream>/);
+    expect(
+      logLines(b!).some((l) => l.msg === 'call.max_concurrent reached: answering with the fallback'),
+    ).toBe(true);
+
+    // the first call's webhook again (a replay) on A, then its stream on A: the token is spent
+    const webhook = `${publicUrl}/voice/incoming`;
+    const params = { CallSid: first.callSid, From: '+15550001111', To: '+15550002222' };
+    const replayed = await fetch(webhook.replace('127.0.0.1:9', hostA), {
+      method: 'POST',
+      headers: { 'x-twilio-signature': signTwilioRequest(TOKEN, webhook, params) },
+      body: new URLSearchParams(params),
+    });
+    const token = /name="token" value="([^"]+)"/.exec(await replayed.text())?.[1];
+    expect(token).toBeDefined();
+    const streamUrl = `ws://127.0.0.1:9/voice/media`;
+    const ws = new WebSocket(streamUrl.replace('127.0.0.1:9', hostA), {
+      headers: { 'x-twilio-signature': signTwilioRequest(TOKEN, streamUrl, {}) },
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+    ws.send(
+      JSON.stringify({
+        event: 'start',
+        sequenceNumber: '1',
+        streamSid: `MZ${'1'.repeat(32)}`,
+        start: {
+          accountSid: `AC${'1'.repeat(32)}`,
+          streamSid: `MZ${'1'.repeat(32)}`,
+          callSid: first.callSid,
+          tracks: ['inbound'],
+          customParameters: { token: token!, callSid: first.callSid },
+          mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+        },
+      }),
+    );
+    expect(await new Promise((resolve) => ws.once('close', resolve))).toBe(1008);
+    await eventually(() =>
+      logLines(a!).some((l) => l.reason === 'a token already used (a replayed or duplicate stream)'),
+    );
+
+    await first.speak(mulawTone(300));
+    await first.waitForAgent({ timeoutMs: 10_000 });
+    await first.hangUp();
+    // now a call on B gets in, streamed on A this time
+    const third = new TwilioCaller({
+      webhookUrl: `${publicUrl}/voice/incoming`,
+      authToken: TOKEN,
+      reach: (url) => url.replace('127.0.0.1:9', url.includes('/voice/media') ? hostA : hostB),
+    });
+    await eventually(async () => {
+      try {
+        await third.dial();
+        return true;
+      } catch {
+        return false; // the first call's end is being written
+      }
+    });
+    expect(await third.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await third.hangUp();
+
+    for (const serve of [a!, b!]) serve.child.kill('SIGTERM');
+    expect(await Promise.all([a!.exited, b!.exited])).toEqual([0, 0]);
+    const list = await runCli(['calls', 'list', '--json'], { env: { DATABASE_URL: databaseUrl } });
+    expect((JSON.parse(list.stdout) as { callSid: string }[]).map((c) => c.callSid).sort()).toEqual(
+      [first.callSid, third.callSid].sort(),
+    );
+  }, 60_000);
+
+  it('a DATABASE_URL that cannot be reached is a clear startup error, without its password', async () => {
+    writeFiles(tmp(), { 'agent.yaml': AGENT });
+    const run = await runCli(['serve', 'agent.yaml', '--port', '0'], {
+      cwd: tmp(),
+      env: {
+        OPENAI_API_KEY: 'sk',
+        TWILIO_AUTH_TOKEN: TOKEN,
+        DATABASE_URL: 'postgres://app:hunter2-secret@127.0.0.1:1/calls',
+        VOICE_AGENT_SKIP_PREFLIGHT: 'true',
+      },
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('cannot use the database at postgres://app:***@127.0.0.1:1/calls');
+    expect(run.stderr).not.toContain('hunter2');
+  });
+});
