@@ -1,6 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { twilioWebhooks, type WebhookOptions } from '../telephony/twilio/webhooks.js';
 import { version } from '../version.js';
+import { type CallControlOptions, callControlRouter } from './call-control.js';
 import { type CallsPageOptions, callsRouter } from './calls-page.js';
 import { type OutboundEndpointOptions, outboundRouter } from './outbound-endpoint.js';
 import { ROUTES } from './routes.js';
@@ -11,6 +12,8 @@ export interface AppOptions extends WebhookOptions {
   callsPage?: CallsPageOptions;
   /** POST /calls/outbound, when an admin token is set. */
   outbound?: OutboundEndpointOptions;
+  /** Live calls and hang-up from any instance, when an admin token is set. */
+  control?: CallControlOptions;
   /** What /readyz reports beyond draining: the start-up check of the model endpoint, tool servers. */
   readiness?(): Readiness;
 }
@@ -54,6 +57,7 @@ export function createApp(options: AppOptions): express.Express {
 
   if (options.callsPage) app.use(callsRouter(options.callsPage));
   if (options.outbound) app.use(outboundRouter(options.outbound));
+  if (options.control) app.use(callControlRouter(options.control));
   app.use(twilioWebhooks(options));
 
   app.use((_req, res) => {

@@ -272,6 +272,16 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     publicUrl: () => publicUrl,
     activeCalls: () => sessions.size,
     ...(options.outbound ? { outbound: { ...options.outbound, logger } } : {}),
+    ...(options.outbound
+      ? {
+          control: {
+            adminToken: options.outbound.adminToken,
+            live: () => shared.live(agent.name),
+            hangUp: (callSid: string, reason: string) => hangUp(callSid, reason),
+            logger,
+          },
+        }
+      : {}),
     readiness: options.readiness,
     ...(options.callsPage
       ? { callsPage: { ...options.callsPage, secureCookies: () => publicUrl.startsWith('https:') } }

@@ -236,6 +236,77 @@ describe('two servers sharing PostgreSQL', () => {
     );
   }, 60_000);
 
+  it('an operator hangs up a call on any server: the server holding its stream ends it', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-pg' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const databaseUrl = await postgres.database('control');
+    const admin = 'admin-token-0123456789';
+    const start = () =>
+      startServe(
+        [
+          'agent.yaml',
+          '--port',
+          '0',
+          '--host',
+          '127.0.0.1',
+          '--public-url',
+          'http://127.0.0.1:9',
+          '--json-logs',
+        ],
+        {
+          OPENAI_API_KEY: 'sk-pg',
+          OPENAI_REALTIME_URL: fake!.url,
+          TWILIO_AUTH_TOKEN: TOKEN,
+          DATABASE_URL: databaseUrl,
+          VOICE_AGENT_ADMIN_TOKEN: admin,
+        },
+        dir,
+      );
+    const [a, b] = await Promise.all([start(), start()]);
+    serves.push(a!, b!);
+    const hostOf = (serve: ServeProcess) =>
+      String(logLines(serve).find((l) => l.msg === 'listening')!.address);
+    const [hostA, hostB] = [hostOf(a!), hostOf(b!)];
+    const caller = new TwilioCaller({
+      webhookUrl: 'http://127.0.0.1:9/voice/incoming',
+      authToken: TOKEN,
+      reach: (url) => url.replace('127.0.0.1:9', url.includes('/voice/media') ? hostB : hostA),
+    });
+    await caller.dial();
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    const auth = { authorization: `Bearer ${admin}` };
+    // A lists the call B holds
+    const live = (await (await fetch(`http://${hostA}/api/live-calls`, { headers: auth })).json()) as {
+      calls: { callSid: string; state: string; instance: string }[];
+    };
+    expect(live.calls).toEqual([
+      expect.objectContaining({
+        callSid: caller.callSid,
+        state: 'streaming',
+        instance: expect.stringContaining(':'),
+      }),
+    ]);
+    expect((await fetch(`http://${hostA}/api/live-calls`)).status).toBe(401);
+    const hangUp = await fetch(`http://${hostA}/calls/${caller.callSid}/hangup`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(await hangUp.json()).toEqual({ callSid: caller.callSid, ended: 'sent to the process holding it' });
+    expect(await caller.closed()).toBe('server');
+    expect((await caller.outcome()).kind).toBe('hangup');
+    await eventually(() =>
+      logLines(b!).some(
+        (l) => l.callSid === caller.callSid && String(l.msg).includes('ended by an operator'),
+      ),
+    );
+    const again = await fetch(`http://${hostA}/calls/${caller.callSid}/hangup`, {
+      method: 'POST',
+      headers: auth,
+    });
+    expect(again.status).toBe(404);
+  }, 60_000);
+
   it('a DATABASE_URL that cannot be reached is a clear startup error, without its password', async () => {
     writeFiles(tmp(), { 'agent.yaml': AGENT });
     const run = await runCli(['serve', 'agent.yaml', '--port', '0'], {
