@@ -41,16 +41,26 @@ export class CallLedger {
   readonly #ended = new Map<string, { record: CallRecord; timer: NodeJS.Timeout }>();
   readonly #listeners: RecordListener[] = [];
   readonly #analyses = new Set<Promise<void>>();
+  readonly #stored: ((callSid: string) => Promise<CallRecord | undefined>) | undefined;
+  /** Events of calls whose earlier record is being looked up in the shared store, in order. */
+  readonly #waiting = new Map<string, CallEvent[]>();
 
   constructor(o: {
     context: RecordContext;
     logger: Logger;
     /** The post-call analysis (`post_call` in the agent file). */
     analyze?: (record: CallRecord) => Promise<PostCallResult>;
+    /**
+     * With several processes: a call's record as another process wrote it. A caller back from an
+     * unanswered transfer, or their voicemail, may reach a process that did not take the call's
+     * first leg; its record goes on from the stored one instead of replacing it.
+     */
+    stored?: (callSid: string) => Promise<CallRecord | undefined>;
   }) {
     this.#context = o.context;
     this.#log = o.logger;
     this.#analyze = o.analyze;
+    this.#stored = o.stored;
   }
 
   listen(listener: RecordListener): void {
@@ -58,10 +68,29 @@ export class CallLedger {
   }
 
   onEvent(callSid: string, event: CallEvent): void {
+    const waiting = this.#waiting.get(callSid);
+    if (waiting) {
+      waiting.push(event);
+      return;
+    }
     let builder = this.#live.get(callSid);
     if (!builder) {
       // a call back with the agent after an unanswered transfer goes on in the same record
       const earlier = this.#ended.get(callSid)?.record;
+      if (!earlier && this.#stored) {
+        this.#waiting.set(callSid, [event]);
+        void this.#stored(callSid)
+          .catch(() => undefined)
+          .then((stored) => {
+            const events = this.#waiting.get(callSid) ?? [];
+            this.#waiting.delete(callSid);
+            // a stored record means this is the call's next leg (only a return from a transfer opens
+            // a second stream for a CallSid): it goes on in that record
+            this.#live.set(callSid, new RecordBuilder(this.#context, callSid, stored));
+            for (const e of events) this.onEvent(callSid, e);
+          });
+        return;
+      }
       builder = new RecordBuilder(this.#context, callSid, earlier);
       this.#live.set(callSid, builder);
     }
@@ -79,18 +108,25 @@ export class CallLedger {
 
   /** A voicemail left after the call's stream ended (an unanswered transfer). */
   voicemail(callSid: string, voicemail: Voicemail): void {
-    const kept = this.#ended.get(callSid);
-    if (!kept) {
+    const kept = this.#ended.get(callSid)?.record;
+    if (kept) return this.#addVoicemail(kept, voicemail);
+    const lost = () =>
       this.#log.child({ callSid }).warn('a voicemail for a call no longer in memory is not in its record');
-      return;
-    }
+    if (!this.#stored) return lost();
+    // the call's first leg was taken by another process: its record is in the shared store
+    void this.#stored(callSid)
+      .catch(() => undefined)
+      .then((stored) => (stored ? this.#addVoicemail(stored, voicemail) : lost()));
+  }
+
+  #addVoicemail(record: CallRecord, voicemail: Voicemail): void {
     const { transcript } = voicemail;
-    kept.record.voicemail = {
-      ...kept.record.voicemail,
+    record.voicemail = {
+      ...record.voicemail,
       ...voicemail,
       ...(transcript !== undefined && this.#context.redact ? { transcript: redacted(transcript) } : {}),
     };
-    this.#tell('voicemail', kept.record);
+    this.#tell('voicemail', record);
   }
 
   /** Resolves once every post-call analysis under way has finished (shutdown, tests). */

@@ -48,11 +48,14 @@ export class CallRecords {
   }
 
   /** The recorder of a call's audio (undefined with `records.audio: false`). */
-  audioTap(callSid: string): CallAudioTap | undefined {
+  audioTap(callSid: string, leg = 1): CallAudioTap | undefined {
     if (!this.#agent.records.audio) return undefined;
     const live = this.#audio.get(callSid);
     if (live) return live.tap;
     const parked = this.#parked.get(callSid);
+    // a later leg whose first one another process recorded: not recorded here, so the stored
+    // recording of the call's first leg is kept rather than replaced
+    if (!parked && leg > 1) return undefined;
     let entry: { recorder: AudioRecorder; tap: CallAudioTap };
     if (parked) {
       // the same call again: this leg is recorded after the first, on the call's timeline

@@ -98,10 +98,17 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
   );
   const ledger =
     records || webhooks
-      ? callLedger(agent, logger, simulated, {
-          url: responsesUrl ?? agent.post_call?.url ?? responsesUrlBeside(serverOptions.realtimeUrl),
-          apiKey: serverOptions.openaiApiKey,
-        })
+      ? callLedger(
+          agent,
+          logger,
+          simulated,
+          {
+            url: responsesUrl ?? agent.post_call?.url ?? responsesUrlBeside(serverOptions.realtimeUrl),
+            apiKey: serverOptions.openaiApiKey,
+          },
+          // with call state shared between processes, a call's earlier leg may be another's
+          records && serverOptions.sharedCalls ? (callSid) => records.store.get(callSid) : undefined,
+        )
       : undefined;
   if (records) ledger?.listen((moment, record) => records.onRecord(moment, record));
   if (webhooks) {
@@ -121,7 +128,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       agent,
       logger,
       tools,
-      ...(records ? { audioTap: (callSid: string) => records.audioTap(callSid) } : {}),
+      ...(records ? { audioTap: (callSid: string, leg: number) => records.audioTap(callSid, leg) } : {}),
       ...(ledger ? { onVoicemail: (callSid, voicemail) => ledger.voicemail(callSid, voicemail) } : {}),
       ...(records && adminToken ? { callsPage: { store: records.store, adminToken } } : {}),
       ...(adminToken
@@ -202,11 +209,13 @@ function callLedger(
   logger: Logger,
   simulated: boolean,
   responses: { url: string; apiKey: string },
+  stored: ((callSid: string) => Promise<CallRecord | undefined>) | undefined,
 ): CallLedger {
   const config = agent.post_call;
   return new CallLedger({
     context: recordContext(agent, simulated),
     logger,
+    ...(stored ? { stored } : {}),
     ...(config ? { analyze: (record: CallRecord) => analyzeCall(record, { config, ...responses }) } : {}),
   });
 }

@@ -20,8 +20,8 @@ export const DEFAULT_PREWARM_TIMEOUT_MS = 15_000;
 export type Registration = { kind: 'admitted' | 'repeated'; token: string } | { kind: 'full'; live: number };
 
 export type Claim =
-  | (StreamClaim & { ok: true; model: ModelSession | undefined })
-  | { ok: false; reason: string };
+  /** `leg`: 1 for the call's first stream, 2 after a return from a transfer nobody answered, … */
+  (StreamClaim & { ok: true; model: ModelSession | undefined; leg: number }) | { ok: false; reason: string };
 
 export class CallRegistry {
   readonly shared: SharedCalls;
@@ -86,7 +86,7 @@ export class CallRegistry {
     const held = this.#prewarmed.get(callSid);
     this.#prewarmed.delete(callSid);
     if (held) clearTimeout(held.timer);
-    return { ok: true, ...claim, model: held?.model };
+    return { ok: true, ...claim, model: held?.model, leg: verified.grant.leg };
   }
 
   /**

@@ -49,7 +49,7 @@ export interface VoiceServerOptions {
   /** Observes every call that ended (call records, simulate reports). */
   onCallEnded?: (session: CallSession) => void;
   /** A recorder for a call's audio, if it is to be recorded. */
-  audioTap?: (callSid: string) => CallAudioTap | undefined;
+  audioTap?: (callSid: string, leg: number) => CallAudioTap | undefined;
   /** A voicemail left after an unanswered transfer (the call's stream has ended by then). */
   onVoicemail?: (callSid: string, voicemail: VoicemailReport) => void;
   /** Every call's ordered event stream (a listener that throws is logged, the call goes on). */
@@ -190,7 +190,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       logger: log,
       parties: claim.parties,
       direction: brief.direction,
-      audioTap: options.audioTap?.(callSid),
+      audioTap: options.audioTap?.(callSid, claim.leg),
       onEvent: options.onCallEvent ? (event) => options.onCallEvent!(callSid, event) : undefined,
       onEnded: (outcome, ended) => {
         registry

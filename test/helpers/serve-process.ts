@@ -16,8 +16,10 @@ export async function startServe(
   args: string[],
   env: Record<string, string>,
   cwd = ROOT,
+  /** The CLI to run: the checkout's, or an installed package's. */
+  bin = BIN,
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+  const child = spawn(process.execPath, [bin, 'serve', ...args], {
     cwd,
     env: {
       PATH: process.env.PATH,

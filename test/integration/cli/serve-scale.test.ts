@@ -307,6 +307,86 @@ describe('two servers sharing PostgreSQL', () => {
     expect(again.status).toBe(404);
   }, 60_000);
 
+  it('a caller back from an unanswered transfer on the other server goes on in the same record', async () => {
+    fake = await startFakeRealtime({
+      apiKey: 'sk-pg',
+      brain: (ctx) =>
+        ctx.trigger === 'create' && ctx.instructions
+          ? { say: [...ctx.instructions.matchAll(/"([^"]+)"/g)].at(-1)![1]! }
+          : JSON.stringify(ctx.session.sent('session.update')).includes('nobody answered')
+            ? { say: 'Of course.' }
+            : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] },
+    });
+    const dir = tmp();
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}tools:\n  transfer_call: { to: '+15550009999', on_no_answer: agent }\n  take_message: true\n`,
+    });
+    const databaseUrl = await postgres.database('transfer');
+    const start = () =>
+      startServe(
+        [
+          'agent.yaml',
+          '--port',
+          '0',
+          '--host',
+          '127.0.0.1',
+          '--public-url',
+          'http://127.0.0.1:9',
+          '--json-logs',
+        ],
+        {
+          OPENAI_API_KEY: 'sk-pg',
+          OPENAI_REALTIME_URL: fake!.url,
+          TWILIO_AUTH_TOKEN: TOKEN,
+          DATABASE_URL: databaseUrl,
+        },
+        dir,
+      );
+    const [a, b] = await Promise.all([start(), start()]);
+    serves.push(a!, b!);
+    const hostOf = (serve: ServeProcess) =>
+      String(logLines(serve).find((l) => l.msg === 'listening')!.address);
+    const to = (host: string) => (url: string) => url.replace('127.0.0.1:9', host);
+    const caller = new TwilioCaller({
+      webhookUrl: 'http://127.0.0.1:9/voice/incoming',
+      authToken: TOKEN,
+      reach: to(hostOf(a!)),
+    });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(400));
+    expect(await caller.outcome()).toMatchObject({ kind: 'dial', number: '+15550009999' });
+    // the transfer rings while A writes the first leg's record
+    const list = () =>
+      runCli(['calls', 'show', caller.callSid, '--json'], { env: { DATABASE_URL: databaseUrl } });
+    await eventually(async () => (await list()).stdout.includes('"kind": "transfer"'), 10_000);
+
+    // nobody answered: Twilio's <Dial action> reaches B, which takes the caller back
+    const back = new TwilioCaller({
+      webhookUrl: 'http://127.0.0.1:9/voice/dial-ended',
+      authToken: TOKEN,
+      placed: { callSid: caller.callSid },
+      reach: to(hostOf(b!)),
+    });
+    await back.dial();
+    expect(await back.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await back.speak(mulawTone(400));
+    await back.waitForAgent({ timeoutMs: 10_000 });
+    await back.hangUp();
+    await eventually(async () => (await list()).stdout.includes('"kind": "completed"'), 10_000);
+    const record = JSON.parse((await list()).stdout) as {
+      transcript: { role: string; text: string }[];
+      toolCalls: { name: string }[];
+    };
+    expect(record.transcript.filter((t) => t.role === 'agent').map((t) => t.text)).toEqual([
+      'Hello from a worker.',
+      'Connecting you.',
+      "I'm sorry, nobody could come to the phone just now. I can take a message for them, or help you with something else.",
+      'Of course.',
+    ]);
+    expect(record.toolCalls.map((t) => t.name)).toEqual(['transfer_call']);
+  }, 60_000);
+
   it('a DATABASE_URL that cannot be reached is a clear startup error, without its password', async () => {
     writeFiles(tmp(), { 'agent.yaml': AGENT });
     const run = await runCli(['serve', 'agent.yaml', '--port', '0'], {

@@ -38,6 +38,7 @@ describe('CallRegistry', () => {
       model: conn,
       parties: {},
       brief: { direction: 'inbound' },
+      leg: 1,
     });
     expect(await r.claim('CA1', token)).toEqual({
       ok: false,

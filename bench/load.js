@@ -1,0 +1,393 @@
+#!/usr/bin/env node
+// End-to-end load benchmark of the media path, sockets included (see the README's "Performance").
+//
+// One process (this one) plays both clouds: N Twilio-like calls (signed webhook, signed upgrade,
+// `start` with the stream token, a media frame every 20 ms, mark echoes) and a Realtime stand-in
+// that answers each call with 20 ms audio deltas for as long as it lasts. The system under test is
+// the real `voice-agent serve` (the built dist/) as a child process. Every frame carries its send
+// time in its first 8 bytes (the relay never re-encodes audio), so the receiving side measures each
+// frame's latency: inbound (Twilio → serve → Realtime) and outbound (Realtime → serve → Twilio).
+// Server CPU is read from /proc for serve and its workers.
+//
+//   npm run build && npm run bench:load -- --calls 100 --seconds 20 --workers 1
+import { spawn } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { WebSocket, WebSocketServer } from 'ws';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const AUTH_TOKEN = 'bench-auth-token';
+const FRAME_MS = 20;
+const FRAME_BYTES = 160;
+const LATE_MS = 40;
+
+/** Wall-clock milliseconds with sub-ms precision (both clouds live in this process). */
+const now = () => performance.timeOrigin + performance.now();
+
+function stampedFrame(fill) {
+  const frame = Buffer.alloc(FRAME_BYTES, fill);
+  frame.writeDoubleLE(now(), 0);
+  return frame.toString('base64');
+}
+const stampOf = (b64) => Buffer.from(b64.slice(0, 12), 'base64').readDoubleLE(0);
+
+class Latencies {
+  values = [];
+  late = 0;
+  add(ms) {
+    this.values.push(ms);
+    if (ms > LATE_MS) this.late++;
+  }
+  pct(p) {
+    if (this.values.length === 0) return Number.NaN;
+    const sorted = Float64Array.from(this.values).sort();
+    return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  }
+}
+
+/** The Realtime stand-in: configures like OpenAI, then answers with 20 ms deltas until the socket closes. */
+function startRealtimeStandIn(measure) {
+  const server = createServer();
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  const speaking = new Set();
+  wss.on('connection', (ws) => {
+    let n = 0;
+    const id = () => `evt_${++n}`;
+    const send = (event) => ws.send(JSON.stringify({ event_id: id(), ...event }));
+    send({ type: 'session.created', session: {} });
+    ws.on('message', (data) => {
+      const event = JSON.parse(data.toString());
+      if (event.type === 'session.update') {
+        send({
+          type: 'session.updated',
+          session: {
+            audio: { input: { format: { type: 'audio/pcmu' } }, output: { format: { type: 'audio/pcmu' } } },
+          },
+        });
+      } else if (event.type === 'response.create' && !speaking.has(ws)) {
+        const responseId = `resp_${randomBytes(6).toString('hex')}`;
+        send({
+          type: 'response.created',
+          response: { id: responseId, metadata: event.response?.metadata ?? {} },
+        });
+        send({
+          type: 'response.output_item.added',
+          response_id: responseId,
+          item: { id: `item_${responseId}`, type: 'message', role: 'assistant' },
+        });
+        speaking.add(ws);
+        ws.speaking = { responseId, itemId: `item_${responseId}` };
+      } else if (event.type === 'input_audio_buffer.append') {
+        measure.inbound(now() - stampOf(event.audio));
+      }
+    });
+    ws.on('close', () => speaking.delete(ws));
+  });
+  // one clock for every answer, like a model streaming in real time
+  const tick = setInterval(() => {
+    for (const ws of speaking) {
+      if (ws.readyState !== WebSocket.OPEN) continue;
+      ws.send(
+        JSON.stringify({
+          type: 'response.output_audio.delta',
+          event_id: 'evt_d',
+          response_id: ws.speaking.responseId,
+          item_id: ws.speaking.itemId,
+          output_index: 0,
+          content_index: 0,
+          delta: stampedFrame(0x55),
+        }),
+      );
+      measure.sentOut++;
+    }
+  }, FRAME_MS);
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({
+        url: `ws://127.0.0.1:${server.address().port}/v1/realtime`,
+        close: () => {
+          clearInterval(tick);
+          for (const ws of wss.clients) ws.terminate();
+          return new Promise((r) => server.close(r));
+        },
+      }),
+    ),
+  );
+}
+
+const sign = (url, params = {}) =>
+  createHmac('sha1', AUTH_TOKEN)
+    .update(
+      url +
+        Object.keys(params)
+          .sort()
+          .map((k) => k + params[k])
+          .join(''),
+    )
+    .digest('base64');
+
+/** One Twilio-like call: webhook, stream, a frame every 20 ms (driven by the shared clock), mark echoes. */
+async function placeCall(base, measure) {
+  const callSid = `CA${randomBytes(16).toString('hex')}`;
+  const streamSid = `MZ${randomBytes(16).toString('hex')}`;
+  const webhook = `${base}/voice/incoming`;
+  const params = {
+    CallSid: callSid,
+    AccountSid: `AC${'0'.repeat(32)}`,
+    From: '+15550001111',
+    To: '+15550002222',
+  };
+  const twiml = await (
+    await fetch(webhook, {
+      method: 'POST',
+      headers: { 'x-twilio-signature': sign(webhook, params) },
+      body: new URLSearchParams(params),
+    })
+  ).text();
+  const token = /name="token" value="([^"]+)"/.exec(twiml)?.[1];
+  const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
+  if (!token || !streamUrl) throw new Error(`the webhook did not connect a stream: ${twiml.slice(0, 200)}`);
+  const ws = new WebSocket(streamUrl, {
+    headers: { 'x-twilio-signature': sign(streamUrl) },
+    perMessageDeflate: false,
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  let seq = 0;
+  const send = (event) => ws.send(JSON.stringify({ ...event, sequenceNumber: String(++seq) }));
+  ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
+  send({
+    event: 'start',
+    streamSid,
+    start: {
+      accountSid: params.AccountSid,
+      streamSid,
+      callSid,
+      tracks: ['inbound'],
+      customParameters: { token, callSid },
+      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+    },
+  });
+  ws.on('message', (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.event === 'media') measure.outbound(now() - stampOf(message.media.payload));
+    else if (message.event === 'mark') send({ event: 'mark', streamSid, mark: { name: message.mark.name } });
+  });
+  let chunk = 0;
+  return {
+    frame() {
+      if (ws.readyState !== WebSocket.OPEN) return;
+      chunk++;
+      send({
+        event: 'media',
+        streamSid,
+        media: {
+          track: 'inbound',
+          chunk: String(chunk),
+          timestamp: String(chunk * FRAME_MS),
+          payload: stampedFrame(0xff),
+        },
+      });
+      measure.sentIn++;
+    },
+    hangUp() {
+      if (ws.readyState === WebSocket.OPEN)
+        send({ event: 'stop', streamSid, stop: { accountSid: params.AccountSid, callSid } });
+      ws.close();
+    },
+  };
+}
+
+/** CPU seconds (user + system) of a process and its children (serve's workers), from /proc. */
+function cpuSeconds(pid) {
+  const pids = [pid, ...childrenOf(pid)];
+  let ticks = 0;
+  for (const p of pids) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {}
+  }
+  return ticks / 100;
+}
+function rssMb(pid) {
+  let kb = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {}
+  }
+  return kb / 1024;
+}
+function childrenOf(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
+  }
+}
+
+/** One run: `calls` calls for `seconds` through `serve --workers`. */
+export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
+  const inbound = new Latencies();
+  const outbound = new Latencies();
+  let steady = false;
+  const measure = {
+    sentIn: 0,
+    sentOut: 0,
+    receivedIn: 0,
+    receivedOut: 0,
+    inbound: (ms) => {
+      measure.receivedIn++;
+      if (steady) inbound.add(ms);
+    },
+    outbound: (ms) => {
+      measure.receivedOut++;
+      if (steady) outbound.add(ms);
+    },
+  };
+  const standIn = await startRealtimeStandIn(measure);
+  const dir = mkdtempSync(join(tmpdir(), 'voice-agent-bench-'));
+  writeFileSync(
+    join(dir, 'agent.yaml'),
+    'name: bench\ninstructions: Talk.\ngreeting: Hello.\ncall:\n  idle_timeout_s: 3600\n  max_duration_s: 3600\nrecords:\n  enabled: false\n',
+  );
+  const serve = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/voice-agent.js'),
+      'serve',
+      'agent.yaml',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--workers',
+      String(workers),
+      '--skip-preflight',
+      '--log-level',
+      'info',
+      '--json-logs',
+      '--drain-timeout',
+      '0',
+    ],
+    {
+      cwd: dir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: dir,
+        OPENAI_API_KEY: 'sk-bench',
+        OPENAI_REALTIME_URL: standIn.url,
+        TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+        VOICE_AGENT_DATA_DIR: dir,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let log = '';
+  serve.stderr.on('data', (d) => {
+    log += d;
+  });
+  serve.stdout.on('data', (d) => {
+    log += d;
+  });
+  const base = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log}`)), 20_000);
+    const check = () => {
+      const match = /"webhookUrl":"(http:\/\/[^"]+)\/voice\/incoming"/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    serve.stderr.on('data', check);
+    serve.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
+  });
+
+  const live = [];
+  const clock = setInterval(() => {
+    for (const call of live) call.frame();
+  }, FRAME_MS);
+  // ramp up: a call every 10 ms
+  for (let i = 0; i < calls; i++) {
+    live.push(await placeCall(base, measure));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 2_000)); // every greeting under way
+  const before = {
+    cpu: cpuSeconds(serve.pid),
+    in: measure.receivedIn,
+    out: measure.receivedOut,
+    sentIn: measure.sentIn,
+    sentOut: measure.sentOut,
+  };
+  steady = true;
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  steady = false;
+  const cpu = cpuSeconds(serve.pid) - before.cpu;
+  const rss = rssMb(serve.pid);
+  const framesIn = measure.receivedIn - before.in;
+  const framesOut = measure.receivedOut - before.out;
+  // let frames in flight land, then count what never arrived
+  await new Promise((r) => setTimeout(r, 500));
+  clearInterval(clock);
+  await new Promise((r) => setTimeout(r, 500));
+  const lostIn = measure.sentIn - measure.receivedIn;
+  const lostOut = measure.sentOut - measure.receivedOut;
+  for (const call of live) call.hangUp();
+  serve.kill('SIGTERM');
+  await new Promise((r) => serve.once('exit', r));
+  await standIn.close();
+  rmSync(dir, { recursive: true, force: true });
+  const result = {
+    system: `voice-agent (${workers} worker${workers > 1 ? 's' : ''})`,
+    calls,
+    framesIn,
+    framesOut,
+    lostIn,
+    lostOut,
+    lateIn: inbound.late,
+    lateOut: outbound.late,
+    inP50: inbound.pct(50),
+    inP99: inbound.pct(99),
+    outP50: outbound.pct(50),
+    outP99: outbound.pct(99),
+    cpuSeconds: cpu,
+    usPerFrame: (cpu * 1e6) / (framesIn + framesOut),
+    rssMb: rss,
+  };
+  if (!quiet) printResults([result]);
+  return result;
+}
+
+export function printResults(results) {
+  const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  console.log(
+    'system                  calls  frames in/out    lost  late>40ms  in p50/p99 ms   out p50/p99 ms  CPU s  µs/frame  RSS MB',
+  );
+  for (const r of results)
+    console.log(
+      `${r.system.padEnd(22)} ${String(r.calls).padStart(6)}  ${`${r.framesIn}/${r.framesOut}`.padStart(14)}  ${String(r.lostIn + r.lostOut).padStart(6)}  ${String(r.lateIn + r.lateOut).padStart(9)}  ${`${f(r.inP50)}/${f(r.inP99)}`.padStart(13)}  ${`${f(r.outP50)}/${f(r.outP99)}`.padStart(14)}  ${f(r.cpuSeconds).padStart(5)}  ${f(r.usPerFrame).padStart(8)}  ${f(r.rssMb, 0).padStart(6)}`,
+    );
+}
+
+function flag(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await runLoad({
+    calls: Number(flag('calls', 50)),
+    seconds: Number(flag('seconds', 15)),
+    workers: Number(flag('workers', 1)),
+  });
+}
