@@ -29,9 +29,6 @@ export function parseWorkers(text: string): number {
   return n;
 }
 
-/** A worker that dies this soon after starting is not restarted (it would only die again). */
-const FAILS_AT_START_MS = 10_000;
-
 export interface WorkerPool {
   readonly boundAddress: string;
   readonly localUrl: string;
@@ -61,12 +58,13 @@ export async function startWorkers(o: {
   const live = new Set<Worker>();
 
   const fork = (): Promise<void> => {
-    const startedAt = Date.now();
     const worker = cluster.fork({ ...o.env });
     live.add(worker);
+    let listening = false;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type !== 'listening') return;
+        listening = true;
         first ??= { boundAddress: message.boundAddress, localUrl: message.localUrl };
         if (publicUrl) send(worker, { type: 'public-url', url: publicUrl });
         resolve();
@@ -75,14 +73,15 @@ export async function startWorkers(o: {
         live.delete(worker);
         if (stopping) return;
         const why = signal ? `signal ${signal}` : `code ${code}`;
-        if (Date.now() - startedAt < FAILS_AT_START_MS) {
+        if (!listening) {
+          // a worker that cannot start would only fail again: said, not retried
           reject(new UsageError(`a worker exited at start (${why}); its error is above`));
           return;
         }
         // a worker that crashed is replaced; its calls are lost (their action requests get the fallback)
         o.logger.error({ worker: worker.id, exit: why }, 'a worker died; starting another');
         fork().catch((error: Error) =>
-          o.logger.error({ reason: error.message }, 'could not replace a worker'),
+          o.logger.error({ reason: error.message }, 'could not replace a worker; serving with fewer'),
         );
       });
     });

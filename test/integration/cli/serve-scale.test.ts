@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -104,6 +105,43 @@ describe('serve --workers', () => {
     expect((JSON.parse(list.stdout) as { callSid: string }[]).map((c) => c.callSid).sort()).toEqual(
       [...callSids].sort(),
     );
+  }, 60_000);
+
+  it('a worker that dies is replaced; the others keep taking calls', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-w' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--workers', '2', '--json-logs'],
+      {
+        OPENAI_API_KEY: 'sk-w',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: TOKEN,
+        VOICE_AGENT_DATA_DIR: join(dir, 'data'),
+      },
+      dir,
+    );
+    serves.push(serve);
+    const workers = () =>
+      readdirSync(`/proc/${serve.child.pid}/task`).flatMap((task) =>
+        readFileSync(`/proc/${serve.child.pid}/task/${task}/children`, 'utf8')
+          .trim()
+          .split(/\s+/)
+          .filter(Boolean),
+      );
+    const before = workers();
+    expect(before).toHaveLength(2);
+    process.kill(Number(before[0]), 'SIGKILL');
+    await eventually(() => logLines(serve).some((l) => l.msg === 'a worker died; starting another'));
+    await eventually(() => workers().length === 2 && !workers().includes(before[0]!), 10_000);
+    for (let i = 0; i < 2; i++) {
+      const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: TOKEN });
+      await caller.dial();
+      expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+      await caller.hangUp();
+    }
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
   }, 60_000);
 
   it('--workers must be a count or auto', async () => {
