@@ -25,7 +25,10 @@ export class PostgresCallStore implements CallStore {
   }
 
   static async open(sql: Sql): Promise<PostgresCallStore> {
-    for (const statement of SCHEMA) await sql.query(statement);
+    // servers starting together must not race to create the tables (see SharedCalls.open)
+    await sql.transaction('voice-agent schema', async (tx) => {
+      for (const statement of SCHEMA) await tx.query(statement);
+    });
     return new PostgresCallStore(sql);
   }
 

@@ -114,7 +114,11 @@ export class SharedCalls {
   }
 
   static async open(sql: Sql, instance: string, now: () => number = Date.now): Promise<SharedCalls> {
-    for (const statement of schema(sql.dialect)) await sql.query(statement);
+    // replicas starting together must not race to create the tables (PostgreSQL's IF NOT EXISTS is
+    // not safe against a concurrent CREATE)
+    await sql.transaction('voice-agent schema', async (tx) => {
+      for (const statement of schema(sql.dialect)) await tx.query(statement);
+    });
     const calls = new SharedCalls(sql, instance, now);
     await calls.heartbeat();
     return calls;

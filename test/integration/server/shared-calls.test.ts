@@ -128,6 +128,27 @@ describe.each(backends)('shared call state on %s', (_name, database) => {
   });
 });
 
+describe('servers starting together on a new PostgreSQL database', () => {
+  it('create the tables once, without racing each other', async () => {
+    const url = await postgres.database('fresh');
+    const opened = await Promise.all(
+      Array.from({ length: 6 }, async (_, i) => ({
+        calls: await SharedCalls.open(new PostgresSql(url), `host:${i}:00`),
+        records: await PostgresCallStore.open(new PostgresSql(url)),
+      })),
+    );
+    expect(
+      await opened[0]!.calls.admit({
+        callSid: 'CA1',
+        agent: 'moving',
+        brief: { direction: 'inbound' },
+        parties: {},
+      }),
+    ).toMatchObject({ kind: 'admitted' });
+    await Promise.all(opened.flatMap((o) => [o.calls.close(), o.records.close()]));
+  });
+});
+
 describe('call records in PostgreSQL', () => {
   it('keeps records and recordings from several servers in one place, and prunes them', async () => {
     const url = await postgres.database('records');
