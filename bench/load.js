@@ -28,12 +28,32 @@ const LATE_MS = 40;
 /** Wall-clock milliseconds with sub-ms precision (both clouds live in this process). */
 const now = () => performance.timeOrigin + performance.now();
 
-function stampedFrame(fill) {
+/** A frame carrying its send time, its stream and its place in it (bytes 0–7, 8–11, 12–15). */
+function stampedFrame(fill, stream, seq) {
   const frame = Buffer.alloc(FRAME_BYTES, fill);
   frame.writeDoubleLE(now(), 0);
+  frame.writeUInt32LE(stream, 8);
+  frame.writeUInt32LE(seq, 12);
   return frame.toString('base64');
 }
-const stampOf = (b64) => Buffer.from(b64.slice(0, 12), 'base64').readDoubleLE(0);
+function stampOf(b64) {
+  const head = Buffer.from(b64.slice(0, 24), 'base64');
+  return { sentAt: head.readDoubleLE(0), stream: head.readUInt32LE(8), seq: head.readUInt32LE(12) };
+}
+
+/**
+ * Frames lost inside each stream: a gap in its sequence numbers after its first frame arrived
+ * (frames before that — a call still connecting — and after its end are not counted either way).
+ */
+class Gaps {
+  last = new Map();
+  lost = 0;
+  see(stream, seq) {
+    const last = this.last.get(stream);
+    if (last !== undefined && seq > last + 1) this.lost += seq - last - 1;
+    if (last === undefined || seq > last) this.last.set(stream, seq);
+  }
+}
 
 class Latencies {
   values = [];
@@ -51,6 +71,7 @@ class Latencies {
 
 /** The Realtime stand-in: configures like OpenAI, then answers with 20 ms deltas until the socket closes. */
 function startRealtimeStandIn(measure) {
+  let streams = 0;
   const server = createServer();
   const wss = new WebSocketServer({ server, perMessageDeflate: false });
   const speaking = new Set();
@@ -80,9 +101,9 @@ function startRealtimeStandIn(measure) {
           item: { id: `item_${responseId}`, type: 'message', role: 'assistant' },
         });
         speaking.add(ws);
-        ws.speaking = { responseId, itemId: `item_${responseId}` };
+        ws.speaking = { responseId, itemId: `item_${responseId}`, stream: ++streams, seq: 0 };
       } else if (event.type === 'input_audio_buffer.append') {
-        measure.inbound(now() - stampOf(event.audio));
+        measure.inbound(stampOf(event.audio));
       }
     });
     ws.on('close', () => speaking.delete(ws));
@@ -99,7 +120,7 @@ function startRealtimeStandIn(measure) {
           item_id: ws.speaking.itemId,
           output_index: 0,
           content_index: 0,
-          delta: stampedFrame(0x55),
+          delta: stampedFrame(0x55, ws.speaking.stream, ++ws.speaking.seq),
         }),
       );
       measure.sentOut++;
@@ -131,7 +152,7 @@ const sign = (url, params = {}) =>
     .digest('base64');
 
 /** One Twilio-like call: webhook, stream, a frame every 20 ms (driven by the shared clock), mark echoes. */
-async function placeCall(base, measure) {
+async function placeCall(base, measure, index) {
   const callSid = `CA${randomBytes(16).toString('hex')}`;
   const streamSid = `MZ${randomBytes(16).toString('hex')}`;
   const webhook = `${base}/voice/incoming`;
@@ -176,7 +197,7 @@ async function placeCall(base, measure) {
   });
   ws.on('message', (data) => {
     const message = JSON.parse(data.toString());
-    if (message.event === 'media') measure.outbound(now() - stampOf(message.media.payload));
+    if (message.event === 'media') measure.outbound(stampOf(message.media.payload));
     else if (message.event === 'mark') send({ event: 'mark', streamSid, mark: { name: message.mark.name } });
   });
   let chunk = 0;
@@ -191,7 +212,7 @@ async function placeCall(base, measure) {
           track: 'inbound',
           chunk: String(chunk),
           timestamp: String(chunk * FRAME_MS),
-          payload: stampedFrame(0xff),
+          payload: stampedFrame(0xff, index, chunk),
         },
       });
       measure.sentIn++;
@@ -236,7 +257,11 @@ function childrenOf(pid) {
 }
 
 /** One run: `calls` calls for `seconds` through `serve --workers`. */
-export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
+/**
+ * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent')
+ * or the floor ('relay', bench/bare-relay.js).
+ */
+export async function runLoad({ calls, seconds, workers = 1, system = 'voice-agent', quiet = false }) {
   const inbound = new Latencies();
   const outbound = new Latencies();
   let steady = false;
@@ -245,13 +270,17 @@ export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
     sentOut: 0,
     receivedIn: 0,
     receivedOut: 0,
-    inbound: (ms) => {
+    gapsIn: new Gaps(),
+    gapsOut: new Gaps(),
+    inbound: ({ sentAt, stream, seq }) => {
       measure.receivedIn++;
-      if (steady) inbound.add(ms);
+      measure.gapsIn.see(stream, seq);
+      if (steady) inbound.add(now() - sentAt);
     },
-    outbound: (ms) => {
+    outbound: ({ sentAt, stream, seq }) => {
       measure.receivedOut++;
-      if (steady) outbound.add(ms);
+      measure.gapsOut.see(stream, seq);
+      if (steady) outbound.add(now() - sentAt);
     },
   };
   const standIn = await startRealtimeStandIn(measure);
@@ -262,23 +291,25 @@ export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
   );
   const serve = spawn(
     process.execPath,
-    [
-      join(ROOT, 'bin/voice-agent.js'),
-      'serve',
-      'agent.yaml',
-      '--port',
-      '0',
-      '--host',
-      '127.0.0.1',
-      '--workers',
-      String(workers),
-      '--skip-preflight',
-      '--log-level',
-      'info',
-      '--json-logs',
-      '--drain-timeout',
-      '0',
-    ],
+    system === 'relay'
+      ? [join(ROOT, 'bench/bare-relay.js')]
+      : [
+          join(ROOT, 'bin/voice-agent.js'),
+          'serve',
+          'agent.yaml',
+          '--port',
+          '0',
+          '--host',
+          '127.0.0.1',
+          '--workers',
+          String(workers),
+          '--skip-preflight',
+          '--log-level',
+          'info',
+          '--json-logs',
+          '--drain-timeout',
+          '0',
+        ],
     {
       cwd: dir,
       env: {
@@ -318,7 +349,7 @@ export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
   }, FRAME_MS);
   // ramp up: a call every 10 ms
   for (let i = 0; i < calls; i++) {
-    live.push(await placeCall(base, measure));
+    live.push(await placeCall(base, measure, i + 1));
     await new Promise((r) => setTimeout(r, 10));
   }
   await new Promise((r) => setTimeout(r, 2_000)); // every greeting under way
@@ -340,15 +371,15 @@ export async function runLoad({ calls, seconds, workers = 1, quiet = false }) {
   await new Promise((r) => setTimeout(r, 500));
   clearInterval(clock);
   await new Promise((r) => setTimeout(r, 500));
-  const lostIn = measure.sentIn - measure.receivedIn;
-  const lostOut = measure.sentOut - measure.receivedOut;
+  const lostIn = measure.gapsIn.lost;
+  const lostOut = measure.gapsOut.lost;
   for (const call of live) call.hangUp();
   serve.kill('SIGTERM');
   await new Promise((r) => serve.once('exit', r));
   await standIn.close();
   rmSync(dir, { recursive: true, force: true });
   const result = {
-    system: `voice-agent (${workers} worker${workers > 1 ? 's' : ''})`,
+    system: system === 'relay' ? 'bare relay' : `voice-agent (${workers} worker${workers > 1 ? 's' : ''})`,
     calls,
     framesIn,
     framesOut,
@@ -385,9 +416,14 @@ function flag(name, fallback) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await runLoad({
-    calls: Number(flag('calls', 50)),
-    seconds: Number(flag('seconds', 15)),
-    workers: Number(flag('workers', 1)),
-  });
+  // the floor first, then voice-agent, one after the other on the same machine
+  const options = { calls: Number(flag('calls', 50)), seconds: Number(flag('seconds', 15)), quiet: true };
+  const floor = await runLoad({ ...options, system: 'relay' });
+  const ours = await runLoad({ ...options, workers: Number(flag('workers', 1)) });
+  printResults([floor, ours]);
+  const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : '–');
+  console.log(
+    `\nvoice-agent vs the bare relay: CPU per frame ${ratio(ours.usPerFrame, floor.usPerFrame)}×, ` +
+      `p99 in ${ratio(ours.inP99, floor.inP99)}×, p99 out ${ratio(ours.outP99, floor.outP99)}×`,
+  );
 }
