@@ -6,7 +6,7 @@ import { base64ByteLength } from './silence.js';
  * Model audio → Twilio. Deltas of at least one frame (20 ms) are forwarded untouched — the base64
  * string from OpenAI goes straight into the Twilio frame, no decode or re-encode. Smaller deltas are
  * merged until they make a frame, because tiny irregular chunks are a known cause of jitter at word
- * starts. Every forwarded chunk is followed by a named mark so playback can be tracked.
+ * starts. A named mark follows every 100 ms of an item and its end, so playback can be tracked.
  */
 export const MIN_OUTBOUND_CHUNK_BYTES = 160;
 
@@ -40,13 +40,15 @@ export class OutboundAudio {
     if (this.#smallBytes >= MIN_OUTBOUND_CHUNK_BYTES) this.flush();
   }
 
-  /** Sends whatever small audio is waiting (end of an item). */
+  /** Sends whatever small audio is waiting, and a mark after all that was sent (end of an item). */
   flush(): void {
     const itemId = this.#smallItem;
-    if (itemId === undefined || this.#smallBytes === 0) return;
-    const merged = Buffer.concat(this.#small, this.#smallBytes);
-    this.drop();
-    this.#forward(itemId, merged.toString('base64'), merged.length);
+    if (itemId !== undefined && this.#smallBytes > 0) {
+      const merged = Buffer.concat(this.#small, this.#smallBytes);
+      this.drop();
+      this.#forward(itemId, merged.toString('base64'), merged.length);
+    }
+    this.#markTail();
   }
 
   /** Forgets waiting audio (barge-in). */
@@ -61,10 +63,19 @@ export class OutboundAudio {
   }
 
   #forward(itemId: string, base64: string, bytes: number): void {
+    // the previous item's last audio gets its mark before this item's first
+    if (this.#playback.unmarkedItemId !== undefined && this.#playback.unmarkedItemId !== itemId)
+      this.#markTail();
     // audio dropped for a stalled reader is not playing: no mark, nothing counted as sent
     if (!this.#media.sendMedia(base64)) return;
     const now = this.#now();
     this.#tap?.agent(base64, now);
-    this.#media.sendMark(this.#playback.sent(itemId, bytes, now));
+    const mark = this.#playback.sent(itemId, bytes, now);
+    if (mark !== undefined) this.#media.sendMark(mark);
+  }
+
+  #markTail(): void {
+    const mark = this.#playback.markTail();
+    if (mark !== undefined) this.#media.sendMark(mark);
   }
 }

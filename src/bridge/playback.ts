@@ -8,7 +8,14 @@ import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
  * "sent" says nothing about "heard": only echoed marks do. Between two echoes we interpolate with
  * the clock, bounded by the next mark's position, so a barge-in truncates within a frame of the real
  * playhead even when chunks are large.
+ *
+ * A mark follows every {@link MARK_EVERY_MS} of an item's audio and its end, not every 20 ms chunk:
+ * each mark is two more messages on the wire (ours and its echo), and the clock is exact between
+ * them. The queue of marks is walked from its head, so an echo in order costs O(1).
  */
+
+/** Audio of one item (ms) after which a mark is due. */
+export const MARK_EVERY_MS = 100;
 
 interface PendingMark {
   name: string;
@@ -39,7 +46,11 @@ export interface Interruption {
 
 export class PlaybackTracker {
   readonly #items = new Map<string, ItemPlayback>();
+  /** Marks sent and not yet echoed: `#pending[#head…]`, oldest first. */
   #pending: PendingMark[] = [];
+  #head = 0;
+  /** Audio sent after the last mark: its item, where that mark left it (ms) and where it ends now. */
+  #unmarked: { itemId: string; fromMs: number; endMs: number } | undefined;
   #nextMark = 0;
   /** Last known playhead: item, position within it, and when (clock ms). */
   #anchor: { itemId: string; ms: number; at: number } | undefined;
@@ -51,28 +62,57 @@ export class PlaybackTracker {
   }
 
   /**
-   * Records audio forwarded to Twilio and returns the name of the mark to send right after it.
-   * Mark names use only `[a-z0-9]`, so they are safe to embed in a frame unescaped.
+   * Records audio forwarded to Twilio; returns the name of a mark to send right after it when one is
+   * due ({@link MARK_EVERY_MS} of the item since its last mark). Audio of another item must not
+   * follow unmarked audio: {@link markTail} first. Mark names use only `[a-z0-9]`, so they are safe
+   * to embed in a frame unescaped.
    */
-  sent(itemId: string, bytes: number, now: number): string {
+  sent(itemId: string, bytes: number, now: number): string | undefined {
     const item = this.#items.get(itemId);
     if (!item) throw new Error(`audio sent for item ${itemId} that was never received`);
-    if (this.#pending.length === 0) {
-      // nothing queued at Twilio: this audio starts playing now
-      this.#anchor = { itemId, ms: item.sentMs, at: now };
-    }
+    const unmarked = this.#unmarked;
+    if (unmarked && unmarked.itemId !== itemId)
+      throw new Error(`audio of item ${itemId} sent before item ${unmarked.itemId}'s tail was marked`);
+    // nothing queued at Twilio: this audio starts playing now
+    if (!this.playing) this.#anchor = { itemId, ms: item.sentMs, at: now };
+    const fromMs = unmarked ? unmarked.fromMs : item.sentMs;
     item.sentMs += bytes / MULAW_BYTES_PER_MS;
-    const name = `m${(this.#nextMark++).toString(36)}`;
-    this.#pending.push({ name, itemId, endMs: item.sentMs });
-    return name;
+    if (item.sentMs - fromMs >= MARK_EVERY_MS) {
+      this.#unmarked = undefined;
+      return this.#mark(itemId, item.sentMs);
+    }
+    if (unmarked) unmarked.endMs = item.sentMs;
+    else this.#unmarked = { itemId, fromMs, endMs: item.sentMs };
+    return undefined;
+  }
+
+  /** A mark for audio sent since the last one (an item's end), or undefined when there is none. */
+  markTail(): string | undefined {
+    const unmarked = this.#unmarked;
+    if (!unmarked) return undefined;
+    this.#unmarked = undefined;
+    return this.#mark(unmarked.itemId, unmarked.endMs);
+  }
+
+  /** The item whose audio was sent after its last mark, if any. */
+  get unmarkedItemId(): string | undefined {
+    return this.#unmarked?.itemId;
   }
 
   /** Handles a mark echoed by Twilio. Unknown names (e.g. echoes caused by a `clear`) are ignored. */
   markEchoed(name: string, now: number): void {
-    const index = this.#pending.findIndex((m) => m.name === name);
-    if (index < 0) return;
+    let index = this.#head;
+    while (index < this.#pending.length && this.#pending[index]!.name !== name) index++;
+    if (index === this.#pending.length) return;
     const mark = this.#pending[index]!;
-    this.#pending = this.#pending.slice(index + 1);
+    this.#head = index + 1;
+    if (this.#head === this.#pending.length) {
+      this.#pending.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      this.#pending = this.#pending.slice(this.#head); // amortised: a long answer generated far ahead
+      this.#head = 0;
+    }
     const item = this.#items.get(mark.itemId);
     if (item) item.heardMs = Math.max(item.heardMs, mark.endMs);
     this.#anchor = { itemId: mark.itemId, ms: mark.endMs, at: now };
@@ -80,12 +120,12 @@ export class PlaybackTracker {
 
   /** Audio is queued or playing at Twilio. */
   get playing(): boolean {
-    return this.#pending.length > 0;
+    return this.#head < this.#pending.length || this.#unmarked !== undefined;
   }
 
   /** The item currently at the playhead, if any audio is still queued. */
   get currentItemId(): string | undefined {
-    return this.#pending[0]?.itemId;
+    return this.#pending[this.#head]?.itemId ?? this.#unmarked?.itemId;
   }
 
   /**
@@ -96,12 +136,12 @@ export class PlaybackTracker {
   heardMs(itemId: string, now: number): number {
     const item = this.#items.get(itemId);
     if (!item) return 0;
-    const next = this.#pending.find((m) => m.itemId === itemId);
+    const bound = this.#queuedEndOf(itemId);
     const anchor = this.#anchor;
-    if (!next || !anchor || this.currentItemId !== itemId) return item.heardMs;
+    if (bound === undefined || !anchor || this.currentItemId !== itemId) return item.heardMs;
     const from = anchor.itemId === itemId ? anchor.ms : item.heardMs;
     const estimate = from + Math.max(0, now - anchor.at);
-    return Math.max(item.heardMs, Math.min(estimate, next.endMs));
+    return Math.max(item.heardMs, Math.min(estimate, bound));
   }
 
   /**
@@ -117,6 +157,8 @@ export class PlaybackTracker {
       cuts.push({ itemId, responseId: item.responseId, contentIndex: item.contentIndex, audioEndMs: heard });
     }
     this.#pending = [];
+    this.#head = 0;
+    this.#unmarked = undefined;
     this.#anchor = undefined;
     this.#items.clear();
     return cuts;
@@ -130,13 +172,25 @@ export class PlaybackTracker {
     this.#items.clear();
   }
 
+  /** Where the item's next queued mark (or its unmarked audio) ends; undefined if none is queued. */
+  #queuedEndOf(itemId: string): number | undefined {
+    for (let i = this.#head; i < this.#pending.length; i++)
+      if (this.#pending[i]!.itemId === itemId) return this.#pending[i]!.endMs;
+    return this.#unmarked?.itemId === itemId ? this.#unmarked.endMs : undefined;
+  }
+
+  #mark(itemId: string, endMs: number): string {
+    const name = `m${(this.#nextMark++).toString(36)}`;
+    this.#pending.push({ name, itemId, endMs });
+    return name;
+  }
+
   #item(responseId: string, itemId: string, contentIndex: number): ItemPlayback {
     let item = this.#items.get(itemId);
     if (!item) {
       // the model speaks items in order: one fully sent with nothing left queued can no longer be cut
       for (const [id, old] of this.#items)
-        if (old.sentMs >= old.receivedMs && !this.#pending.some((m) => m.itemId === id))
-          this.#items.delete(id);
+        if (old.sentMs >= old.receivedMs && this.#queuedEndOf(id) === undefined) this.#items.delete(id);
       item = { responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
     }

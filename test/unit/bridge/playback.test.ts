@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PlaybackTracker } from '../../../src/bridge/playback.js';
+import { MARK_EVERY_MS, PlaybackTracker } from '../../../src/bridge/playback.js';
 
 const ms = (n: number) => n * 8; // μ-law bytes
 
@@ -7,8 +7,8 @@ describe('PlaybackTracker', () => {
   it('only echoed marks count as heard; between echoes the clock interpolates up to the next mark', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(300));
-    const m1 = p.sent('a', ms(100), 1000);
-    const m2 = p.sent('a', ms(100), 1001);
+    const m1 = p.sent('a', ms(100), 1000)!;
+    const m2 = p.sent('a', ms(100), 1001)!;
     p.sent('a', ms(100), 1002);
     expect(p.playing).toBe(true);
     expect(p.heardMs('a', 1000)).toBe(0);
@@ -23,7 +23,7 @@ describe('PlaybackTracker', () => {
   it('a barge-in cuts the item at the playhead, clamped to audio received', () => {
     const p = new PlaybackTracker();
     p.received('r1', 'a', 0, ms(200));
-    p.markEchoed(p.sent('a', ms(200), 0), 200);
+    p.markEchoed(p.sent('a', ms(200), 0)!, 200);
     expect(p.interrupt(250)).toEqual([]); // everything was heard: nothing to cut
 
     p.received('r2', 'b', 1, ms(500));
@@ -36,7 +36,7 @@ describe('PlaybackTracker', () => {
     // the wire-fidelity review's reproduction: A = 1000 ms at t=0, B = 1000 ms at t=50, A's mark at t=1000
     const p = new PlaybackTracker();
     p.received('r1', 'A', 0, ms(1000));
-    const a = p.sent('A', ms(1000), 0);
+    const a = p.sent('A', ms(1000), 0)!;
     p.received('r2', 'B', 0, ms(1000));
     p.sent('B', ms(1000), 50);
     p.markEchoed(a, 1000);
@@ -60,8 +60,8 @@ describe('PlaybackTracker', () => {
   it('ignores marks echoed because of a clear, and unknown marks', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(400));
-    const m1 = p.sent('a', ms(200), 0);
-    const m2 = p.sent('a', ms(200), 0);
+    const m1 = p.sent('a', ms(200), 0)!;
+    const m2 = p.sent('a', ms(200), 0)!;
     p.interrupt(50);
     p.markEchoed(m1, 60);
     p.markEchoed(m2, 60);
@@ -90,11 +90,79 @@ describe('PlaybackTracker', () => {
   it('forgets an item once it has played and the next one starts', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(100));
-    p.markEchoed(p.sent('a', ms(100), 0), 100);
+    p.markEchoed(p.sent('a', ms(100), 0)!, 100);
     expect(p.heardMs('a', 100)).toBe(100);
     p.received('r', 'b', 0, ms(100));
     expect(p.heardMs('a', 100)).toBe(0); // no longer tracked
     p.sent('b', ms(100), 100);
     expect(p.heardMs('b', 150)).toBe(50);
+  });
+
+  it('20 ms chunks: a mark every 100 ms and at the item’s end; playing and the playhead in between', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(260));
+    const marks: (string | undefined)[] = [];
+    for (let i = 0; i < 13; i++) marks.push(p.sent('a', ms(20), 1000 + i));
+    expect(MARK_EVERY_MS).toBe(100);
+    expect(marks.map((m) => m !== undefined)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+      false,
+      true,
+      false,
+      false,
+      false,
+    ]);
+    expect(p.playing).toBe(true); // 60 ms sent after the last mark are still queued
+    expect(p.heardMs('a', 1240)).toBe(100); // never past the first unechoed mark
+    p.markEchoed(marks[4]!, 1100);
+    p.markEchoed(marks[9]!, 1200);
+    expect(p.playing).toBe(true);
+    expect(p.heardMs('a', 1230)).toBe(230); // the clock, bounded by the unmarked audio's end (260)
+    expect(p.heardMs('a', 1400)).toBe(260);
+    const tail = p.markTail()!;
+    expect(p.markTail()).toBeUndefined();
+    p.markEchoed(tail, 1260);
+    expect(p.playing).toBe(false);
+    expect(p.interrupt(1300)).toEqual([]); // heard in full
+  });
+
+  it('a barge-in between marks cuts where the caller is, within a frame', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(1000));
+    const marks: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const mark = p.sent('a', ms(20), 0); // 1 s sent at once, faster than real time
+      if (mark) marks.push(mark);
+    }
+    expect(marks).toHaveLength(10);
+    for (const [i, mark] of marks.slice(0, 4).entries()) p.markEchoed(mark, (i + 1) * 100); // played in real time
+    expect(p.interrupt(437)).toEqual([{ itemId: 'a', responseId: 'r', contentIndex: 0, audioEndMs: 437 }]);
+  });
+
+  it('audio of the next item must wait for the previous tail mark', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(40));
+    p.received('r', 'b', 0, ms(40));
+    p.sent('a', ms(40), 0);
+    expect(() => p.sent('b', ms(40), 0)).toThrow(/tail was marked/);
+    p.markTail();
+    expect(p.sent('b', ms(40), 0)).toBeUndefined();
+    expect(p.currentItemId).toBe('a');
+  });
+
+  it('echoes in order cost the same however far ahead the answer was generated', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(600_000));
+    const names = Array.from({ length: 6_000 }, () => p.sent('a', ms(100), 0)!);
+    for (const [i, name] of names.entries()) p.markEchoed(name, i * 100);
+    expect(p.playing).toBe(false);
+    expect(p.heardMs('a', 0)).toBe(600_000);
   });
 });
