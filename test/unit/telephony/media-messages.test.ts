@@ -69,6 +69,27 @@ describe('Twilio Media Streams codec', () => {
     expect(() => parseTwilioMessage(frame)).toThrow(reason);
   });
 
+  it('a media frame as Twilio sends it and the same frame in any other form parse alike; bad ones fail alike', () => {
+    const payload = Buffer.alloc(160, 0x7f).toString('base64');
+    const asSent = `{"event":"media","sequenceNumber":"12","media":{"track":"inbound","chunk":"11","timestamp":"220","payload":"${payload}"},"streamSid":"MZ${'a'.repeat(32)}"}`;
+    const parsed = { event: 'media', streamSid: `MZ${'a'.repeat(32)}`, payload, timestampMs: 220 };
+    expect(parseTwilioMessage(asSent)).toEqual(parsed);
+    const reordered = JSON.stringify({
+      streamSid: parsed.streamSid,
+      event: 'media',
+      media: { payload, timestamp: '220' },
+    });
+    expect(parseTwilioMessage(reordered)).toEqual(parsed);
+    expect(parseTwilioMessage(JSON.stringify(JSON.parse(asSent), null, 1))).toEqual(parsed);
+    // what the pattern does not take goes to the full parser, which still refuses it
+    expect(() => parseTwilioMessage(asSent.replace(payload, 'not base64!'))).toThrow(
+      'media.payload is not base64',
+    );
+    expect(() => parseTwilioMessage(asSent.replace('"220"', '"-1"'))).toThrow('media.timestamp');
+    expect(() => parseTwilioMessage(asSent.replace(payload, 'A'.repeat(16_388)))).toThrow('too large');
+    expect(() => parseTwilioMessage(asSent.replace('MZaaaa', 'MZ"aaa'))).toThrow();
+  });
+
   it('passes an event Twilio may add later as unknown instead of failing the call', () => {
     expect(parseTwilioMessage('{"event":"wave","streamSid":"MZ1"}')).toEqual({
       event: 'unknown',
