@@ -291,25 +291,31 @@ export async function runLoad({ calls, seconds, workers = 1, system = 'voice-age
   );
   const serve = spawn(
     process.execPath,
-    system === 'relay'
-      ? [join(ROOT, 'bench/bare-relay.js')]
-      : [
-          join(ROOT, 'bin/voice-agent.js'),
-          'serve',
-          'agent.yaml',
-          '--port',
-          '0',
-          '--host',
-          '127.0.0.1',
-          '--workers',
-          String(workers),
-          '--skip-preflight',
-          '--log-level',
-          'info',
-          '--json-logs',
-          '--drain-timeout',
-          '0',
-        ],
+    [
+      // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it exits
+      ...(process.env.BENCH_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
+        : []),
+      ...(system === 'relay'
+        ? [join(ROOT, 'bench/bare-relay.js')]
+        : [
+            join(ROOT, 'bin/voice-agent.js'),
+            'serve',
+            'agent.yaml',
+            '--port',
+            '0',
+            '--host',
+            '127.0.0.1',
+            '--workers',
+            String(workers),
+            '--skip-preflight',
+            '--log-level',
+            'info',
+            '--json-logs',
+            '--drain-timeout',
+            '0',
+          ]),
+    ],
     {
       cwd: dir,
       env: {
