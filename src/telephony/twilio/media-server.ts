@@ -97,7 +97,7 @@ export class TwilioMediaServer {
         return;
       }
     }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, socket));
   }
 
   close(): void {
@@ -105,7 +105,7 @@ export class TwilioMediaServer {
     this.#wss.close();
   }
 
-  #accept(ws: WebSocket): void {
+  #accept(ws: WebSocket, tcp: Duplex): void {
     let session: StreamCall | undefined;
     /** Messages that came while the start was being checked (the token's one use, in the database). */
     let waiting: { data: WebSocket.RawData; isBinary: boolean }[] | undefined;
@@ -161,7 +161,7 @@ export class TwilioMediaServer {
         callSid: message.callSid,
         streamSid,
         parameters: message.customParameters,
-        media: new TwilioSocketPort(ws, streamSid, log),
+        media: new TwilioSocketPort(ws, streamSid, log, tcp),
         logger: log,
       });
       if (!(started instanceof Promise)) return accepted(started);

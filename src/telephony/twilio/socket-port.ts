@@ -11,6 +11,7 @@ export const MAX_BUFFERED_BYTES = 64 * 1024;
 
 /** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
 export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
+export type Corkable = { cork(): void; uncork(): void };
 
 /** The Twilio side of one call, as the bridge sees it. */
 export class TwilioSocketPort implements MediaStreamPort {
@@ -19,11 +20,27 @@ export class TwilioSocketPort implements MediaStreamPort {
   readonly #log: Logger;
   /** Frames dropped in the current stall (0: not stalled). */
   #dropped = 0;
+  /** The TCP socket under the WebSocket: what is sent in one tick leaves in one write. */
+  readonly #tcp: Corkable | undefined;
+  #corked = false;
+  readonly #uncork = () => {
+    this.#corked = false;
+    this.#tcp?.uncork();
+  };
 
-  constructor(ws: MediaSocket, streamSid: string, logger: Logger) {
+  constructor(ws: MediaSocket, streamSid: string, logger: Logger, tcp?: Corkable) {
     this.#ws = ws;
     this.#streamSid = streamSid;
     this.#log = logger;
+    this.#tcp = tcp;
+  }
+
+  /** Holds this tick's frames (a chunk and its mark, deltas read together) for one system call. */
+  #batch(): void {
+    if (this.#corked || !this.#tcp) return;
+    this.#corked = true;
+    this.#tcp.cork();
+    process.nextTick(this.#uncork);
   }
 
   sendMedia(payload: string): boolean {
@@ -40,12 +57,15 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
       this.#dropped = 0;
     }
+    this.#batch();
     this.#ws.send(mediaMessage(this.#streamSid, payload));
     return true;
   }
 
   sendMark(name: string): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(markMessage(this.#streamSid, name));
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#batch();
+    this.#ws.send(markMessage(this.#streamSid, name));
   }
 
   sendClear(): void {
