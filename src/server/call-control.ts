@@ -1,6 +1,7 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { Logger } from '../observability/logger.js';
-import { bearerOf, sameSecret } from './admin-token.js';
+import { CALL_SID } from '../telephony/twilio/webhooks.js';
+import { requireBearer } from './admin-token.js';
 import type { LiveCall } from './shared-calls.js';
 
 export const LIVE_CALLS_PATH = '/api/live-calls';
@@ -15,8 +16,6 @@ export interface CallControlOptions {
   logger: Logger;
 }
 
-const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
-
 /**
  * Control of live calls from any instance: `GET /api/live-calls` lists them (and which process
  * holds each), `POST /calls/<CallSid>/hangup` ends one — here, or by a command to the process that
@@ -24,14 +23,7 @@ const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
  */
 export function callControlRouter(options: CallControlOptions): express.Router {
   const router = express.Router();
-  const admin = (req: Request, res: Response, next: NextFunction) => {
-    const bearer = bearerOf(req);
-    if (bearer !== undefined && sameSecret(bearer, options.adminToken)) return next();
-    res
-      .status(401)
-      .set('www-authenticate', 'Bearer')
-      .json({ error: 'unauthorized: send Authorization: Bearer <VOICE_AGENT_ADMIN_TOKEN>' });
-  };
+  const admin = requireBearer(options.adminToken);
   router.get(LIVE_CALLS_PATH, admin, async (_req, res) => {
     const calls = await options.live();
     res.json({

@@ -127,13 +127,6 @@ export class CallRegistry {
     return this.shared.awaitingAction(callSids);
   }
 
-  /** Pre-warmed sessions currently open here (for health and tests). */
-  get prewarmed(): number {
-    let n = 0;
-    for (const e of this.#prewarmed.values()) if (e.model) n++;
-    return n;
-  }
-
   close(): void {
     for (const { model, timer } of this.#prewarmed.values()) {
       clearTimeout(timer);

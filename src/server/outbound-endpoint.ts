@@ -2,7 +2,7 @@ import express, { type Request, type Response } from 'express';
 import { errorMessage, PeerError, UsageError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/mask.js';
-import { bearerOf, sameSecret } from './admin-token.js';
+import { requireBearer } from './admin-token.js';
 import type { OutboundRequest } from './outbound.js';
 
 export const OUTBOUND_PATH = '/calls/outbound';
@@ -22,15 +22,8 @@ export interface OutboundEndpointOptions {
  */
 export function outboundRouter(options: OutboundEndpointOptions): express.Router {
   const router = express.Router();
-  router.post(OUTBOUND_PATH, express.json({ limit: '16kb' }), async (req: Request, res: Response) => {
-    const bearer = bearerOf(req);
-    if (bearer === undefined || !sameSecret(bearer, options.adminToken)) {
-      res
-        .status(401)
-        .set('www-authenticate', 'Bearer')
-        .json({ error: 'unauthorized: send Authorization: Bearer <VOICE_AGENT_ADMIN_TOKEN>' });
-      return;
-    }
+  const admin = requireBearer(options.adminToken);
+  router.post(OUTBOUND_PATH, admin, express.json({ limit: '16kb' }), async (req: Request, res: Response) => {
     if (!options.place) {
       res.status(503).json({
         error: 'outbound calls need Twilio REST credentials: start serve with TWILIO_ACCOUNT_SID set',

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Sql, SqlQuery } from '../db/sql.js';
 import type { CallOutcome } from '../telephony/call-outcome.js';
 import type { AnsweredBy } from '../telephony/twilio/outbound-call.js';
@@ -233,7 +234,7 @@ export class SharedCalls {
         );
         return outcome;
       }
-      await sleep(50);
+      await delay(50, undefined, { ref: false });
     }
   }
 
@@ -403,8 +404,4 @@ export class SharedCalls {
     ]);
     return rows.length > 0;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { sameSecret } from './admin-token.js';
 
 /**
  * The stream token is self-contained, so whichever process Twilio's stream reaches can check it: an
@@ -45,9 +46,7 @@ export function verifyStreamToken(
   if (!token || token.length > 400) return { ok: false, reason: 'no token' };
   const dot = token.indexOf('.');
   const payload = token.slice(0, dot);
-  const given = Buffer.from(token.slice(dot + 1));
-  const expected = Buffer.from(mac(key, call.callSid, call.agent, payload));
-  if (dot < 1 || given.length !== expected.length || !timingSafeEqual(given, expected))
+  if (dot < 1 || !sameSecret(token.slice(dot + 1), mac(key, call.callSid, call.agent, payload)))
     return { ok: false, reason: 'a token not minted for this call and agent' };
   let fields: { l?: unknown; e?: unknown; i?: unknown };
   try {

@@ -225,18 +225,19 @@ export async function serveCommand(
       );
       realtimeCheck = { realtime: 'ok' };
     }
-    if (databaseUrl && role !== 'worker') {
-      // said once, before any worker starts
-      const sql = await step(
-        io,
-        'connecting to the database',
-        () => connectPostgres(databaseUrl),
-        (s) => s.location,
-        jsonLog,
-      );
-      await sql.close();
-    }
+    // said once, before any worker starts (a worker connects for itself)
+    const checked =
+      databaseUrl && role !== 'worker'
+        ? await step(
+            io,
+            'connecting to the database',
+            () => connectPostgres(databaseUrl),
+            (s) => s.location,
+            jsonLog,
+          )
+        : undefined;
     if (role === 'primary') {
+      await checked?.close();
       pool = await step(
         io,
         `starting ${agent.name} in ${workers} workers`,
@@ -256,11 +257,9 @@ export async function serveCommand(
     } else {
       // records and the shared call state: PostgreSQL with DATABASE_URL; the workers of one machine
       // share the data directory's SQLite file; one process alone keeps the call state in memory
-      const sql = databaseUrl
-        ? await connectPostgres(databaseUrl)
-        : role === 'worker'
-          ? openSqlite(dir)
-          : undefined;
+      const sql =
+        checked ??
+        (databaseUrl ? await connectPostgres(databaseUrl) : role === 'worker' ? openSqlite(dir) : undefined);
       sharedCalls = sql ? await SharedCalls.open(sql, instanceId()) : undefined;
       const store =
         databaseUrl && agent.records.enabled

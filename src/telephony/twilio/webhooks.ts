@@ -70,7 +70,7 @@ export interface WebhookOptions {
 }
 
 /** Twilio CallSids are CA + 32 hex digits; accept the SID alphabet, as the media codec does. */
-const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
+export const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
 
 /**
  * Twilio's voice webhooks, each signed (`X-Twilio-Signature` over the public URL): the incoming call
