@@ -15,6 +15,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /**
  * A real, throwaway PostgreSQL server for tests: a fresh data directory and a loopback port. The
@@ -28,6 +29,18 @@ export interface TestPostgres {
   /** A new empty database on this server, for one test file's isolation. */
   database(name: string): Promise<string>;
   stop(): Promise<void>;
+}
+
+/** A PostgreSQL server for the enclosing test file or describe: started before its tests, stopped after. */
+export function usePostgres(): () => TestPostgres {
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => server!;
 }
 
 export async function startPostgres(): Promise<TestPostgres> {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
@@ -8,7 +8,7 @@ import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually } from '../../helpers/call-harness.js';
 import { runCli } from '../../helpers/cli.js';
-import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
 
@@ -156,21 +156,12 @@ describe('serve --workers', () => {
 });
 
 describe('two servers sharing PostgreSQL', () => {
-  let postgres: TestPostgres;
-  beforeAll(async () => {
-    postgres = await startPostgres();
-  }, 60_000);
-  afterAll(async () => {
-    await postgres?.stop();
-  });
+  const postgres = usePostgres();
+  /** As behind a load balancer: one public URL for both servers, the URL Twilio signs. */
+  const publicUrl = 'http://127.0.0.1:9';
 
-  it('a call whose webhook hits one server and whose stream hits the other; the limit holds across both; a replayed token is refused; one calls list', async () => {
-    fake = await startFakeRealtime({ apiKey: 'sk-pg' });
-    const dir = tmp();
-    writeFiles(dir, { 'agent.yaml': `${AGENT}call:\n  max_concurrent: 1\n` });
-    const databaseUrl = await postgres.database('two_servers');
-    // one public URL for both, as behind a load balancer: Twilio signs that URL
-    const publicUrl = 'http://127.0.0.1:9';
+  /** Two serve processes for `dir`'s agent on one database; where this machine reaches each. */
+  async function twoServers(dir: string, databaseUrl: string, env: Record<string, string> = {}) {
     const start = () =>
       startServe(
         ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--public-url', publicUrl, '--json-logs'],
@@ -179,14 +170,23 @@ describe('two servers sharing PostgreSQL', () => {
           OPENAI_REALTIME_URL: fake!.url,
           TWILIO_AUTH_TOKEN: TOKEN,
           DATABASE_URL: databaseUrl,
+          ...env,
         },
         dir,
       );
     const [a, b] = await Promise.all([start(), start()]);
-    serves.push(a!, b!);
-    const local = (serve: ServeProcess) =>
+    serves.push(a, b);
+    const hostOf = (serve: ServeProcess) =>
       String(logLines(serve).find((l) => l.msg === 'listening')!.address);
-    const [hostA, hostB] = [local(a!), local(b!)];
+    return { a, b, hostA: hostOf(a), hostB: hostOf(b) };
+  }
+
+  it('a call whose webhook hits one server and whose stream hits the other; the limit holds across both; a replayed token is refused; one calls list', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-pg' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': `${AGENT}call:\n  max_concurrent: 1\n` });
+    const databaseUrl = await postgres().database('two_servers');
+    const { a, b, hostA, hostB } = await twoServers(dir, databaseUrl);
     // webhooks (and the action request) reach A, the media stream reaches B
     const reach = (url: string) =>
       url.replace('127.0.0.1:9', url.includes('/voice/media') ? hostB : hostA).replace(/^ws:/, 'ws:');
@@ -194,8 +194,8 @@ describe('two servers sharing PostgreSQL', () => {
     const first = new TwilioCaller({ webhookUrl: `${publicUrl}/voice/incoming`, authToken: TOKEN, reach });
     await first.dial();
     expect(await first.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
-    expect(logLines(a!).some((l) => l.callSid === first.callSid && l.msg === 'incoming call')).toBe(true);
-    expect(logLines(b!).some((l) => l.callSid === first.callSid && l.msg === 'media stream started')).toBe(
+    expect(logLines(a).some((l) => l.callSid === first.callSid && l.msg === 'incoming call')).toBe(true);
+    expect(logLines(b).some((l) => l.callSid === first.callSid && l.msg === 'media stream started')).toBe(
       true,
     );
 
@@ -207,7 +207,7 @@ describe('two servers sharing PostgreSQL', () => {
     });
     await expect(second.dial()).rejects.toThrow(/did not answer with <Connect><Stream>/);
     expect(
-      logLines(b!).some((l) => l.msg === 'call.max_concurrent reached: answering with the fallback'),
+      logLines(b).some((l) => l.msg === 'call.max_concurrent reached: answering with the fallback'),
     ).toBe(true);
 
     // the first call's webhook again (a replay) on A, then its stream on A: the token is spent
@@ -243,7 +243,7 @@ describe('two servers sharing PostgreSQL', () => {
     );
     expect(await new Promise((resolve) => ws.once('close', resolve))).toBe(1008);
     await eventually(() =>
-      logLines(a!).some((l) => l.reason === 'a token already used (a replayed or duplicate stream)'),
+      logLines(a).some((l) => l.reason === 'a token already used (a replayed or duplicate stream)'),
     );
 
     await first.speak(mulawTone(300));
@@ -266,8 +266,8 @@ describe('two servers sharing PostgreSQL', () => {
     expect(await third.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
     await third.hangUp();
 
-    for (const serve of [a!, b!]) serve.child.kill('SIGTERM');
-    expect(await Promise.all([a!.exited, b!.exited])).toEqual([0, 0]);
+    for (const serve of [a, b]) serve.child.kill('SIGTERM');
+    expect(await Promise.all([a.exited, b.exited])).toEqual([0, 0]);
     const list = await runCli(['calls', 'list', '--json'], { env: { DATABASE_URL: databaseUrl } });
     expect((JSON.parse(list.stdout) as { callSid: string }[]).map((c) => c.callSid).sort()).toEqual(
       [first.callSid, third.callSid].sort(),
@@ -278,36 +278,11 @@ describe('two servers sharing PostgreSQL', () => {
     fake = await startFakeRealtime({ apiKey: 'sk-pg' });
     const dir = tmp();
     writeFiles(dir, { 'agent.yaml': AGENT });
-    const databaseUrl = await postgres.database('control');
+    const databaseUrl = await postgres().database('control');
     const admin = 'admin-token-0123456789';
-    const start = () =>
-      startServe(
-        [
-          'agent.yaml',
-          '--port',
-          '0',
-          '--host',
-          '127.0.0.1',
-          '--public-url',
-          'http://127.0.0.1:9',
-          '--json-logs',
-        ],
-        {
-          OPENAI_API_KEY: 'sk-pg',
-          OPENAI_REALTIME_URL: fake!.url,
-          TWILIO_AUTH_TOKEN: TOKEN,
-          DATABASE_URL: databaseUrl,
-          VOICE_AGENT_ADMIN_TOKEN: admin,
-        },
-        dir,
-      );
-    const [a, b] = await Promise.all([start(), start()]);
-    serves.push(a!, b!);
-    const hostOf = (serve: ServeProcess) =>
-      String(logLines(serve).find((l) => l.msg === 'listening')!.address);
-    const [hostA, hostB] = [hostOf(a!), hostOf(b!)];
+    const { b, hostA, hostB } = await twoServers(dir, databaseUrl, { VOICE_AGENT_ADMIN_TOKEN: admin });
     const caller = new TwilioCaller({
-      webhookUrl: 'http://127.0.0.1:9/voice/incoming',
+      webhookUrl: `${publicUrl}/voice/incoming`,
       authToken: TOKEN,
       reach: (url) => url.replace('127.0.0.1:9', url.includes('/voice/media') ? hostB : hostA),
     });
@@ -334,9 +309,7 @@ describe('two servers sharing PostgreSQL', () => {
     expect(await caller.closed()).toBe('server');
     expect((await caller.outcome()).kind).toBe('hangup');
     await eventually(() =>
-      logLines(b!).some(
-        (l) => l.callSid === caller.callSid && String(l.msg).includes('ended by an operator'),
-      ),
+      logLines(b).some((l) => l.callSid === caller.callSid && String(l.msg).includes('ended by an operator')),
     );
     const again = await fetch(`http://${hostA}/calls/${caller.callSid}/hangup`, {
       method: 'POST',
@@ -359,36 +332,13 @@ describe('two servers sharing PostgreSQL', () => {
     writeFiles(dir, {
       'agent.yaml': `${AGENT}tools:\n  transfer_call: { to: '+15550009999', on_no_answer: agent }\n  take_message: true\n`,
     });
-    const databaseUrl = await postgres.database('transfer');
-    const start = () =>
-      startServe(
-        [
-          'agent.yaml',
-          '--port',
-          '0',
-          '--host',
-          '127.0.0.1',
-          '--public-url',
-          'http://127.0.0.1:9',
-          '--json-logs',
-        ],
-        {
-          OPENAI_API_KEY: 'sk-pg',
-          OPENAI_REALTIME_URL: fake!.url,
-          TWILIO_AUTH_TOKEN: TOKEN,
-          DATABASE_URL: databaseUrl,
-        },
-        dir,
-      );
-    const [a, b] = await Promise.all([start(), start()]);
-    serves.push(a!, b!);
-    const hostOf = (serve: ServeProcess) =>
-      String(logLines(serve).find((l) => l.msg === 'listening')!.address);
+    const databaseUrl = await postgres().database('transfer');
+    const { hostA, hostB } = await twoServers(dir, databaseUrl);
     const to = (host: string) => (url: string) => url.replace('127.0.0.1:9', host);
     const caller = new TwilioCaller({
-      webhookUrl: 'http://127.0.0.1:9/voice/incoming',
+      webhookUrl: `${publicUrl}/voice/incoming`,
       authToken: TOKEN,
-      reach: to(hostOf(a!)),
+      reach: to(hostA),
     });
     await caller.dial();
     await caller.waitForAgent({ timeoutMs: 10_000 });
@@ -401,10 +351,10 @@ describe('two servers sharing PostgreSQL', () => {
 
     // nobody answered: Twilio's <Dial action> reaches B, which takes the caller back
     const back = new TwilioCaller({
-      webhookUrl: 'http://127.0.0.1:9/voice/dial-ended',
+      webhookUrl: `${publicUrl}/voice/dial-ended`,
       authToken: TOKEN,
       placed: { callSid: caller.callSid },
-      reach: to(hostOf(b!)),
+      reach: to(hostB),
     });
     await back.dial();
     expect(await back.waitForAgent({ timeoutMs: 10_000 })).toBe(true);

@@ -1,24 +1,18 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresSql } from '../../../src/db/postgres.js';
 import type { Sql } from '../../../src/db/sql.js';
 import { SqliteSql } from '../../../src/db/sqlite.js';
 import { PostgresCallStore } from '../../../src/records/postgres-store.js';
 import { INSTANCE_STALE_MS, SharedCalls } from '../../../src/server/shared-calls.js';
-import { startPostgres, type TestPostgres } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 /**
  * The shared call state as two processes see it: each test opens two SharedCalls (two instances)
  * on one database — a SQLite file (the workers of one machine) and a real PostgreSQL server.
  */
-let postgres: TestPostgres;
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await postgres?.stop();
-});
+const postgres = usePostgres();
 
 const tempDir = useTmpDir();
 let databases = 0;
@@ -33,7 +27,7 @@ const backends: [string, () => Promise<() => Sql>][] = [
   [
     'PostgreSQL',
     async () => {
-      const url = await postgres.database(`shared_${++databases}`);
+      const url = await postgres().database(`shared_${++databases}`);
       return () => new PostgresSql(url);
     },
   ],
@@ -130,7 +124,7 @@ describe.each(backends)('shared call state on %s', (_name, database) => {
 
 describe('servers starting together on a new PostgreSQL database', () => {
   it('create the tables once, without racing each other', async () => {
-    const url = await postgres.database('fresh');
+    const url = await postgres().database('fresh');
     const opened = await Promise.all(
       Array.from({ length: 6 }, async (_, i) => ({
         calls: await SharedCalls.open(new PostgresSql(url), `host:${i}:00`),
@@ -151,7 +145,7 @@ describe('servers starting together on a new PostgreSQL database', () => {
 
 describe('call records in PostgreSQL', () => {
   it('keeps records and recordings from several servers in one place, and prunes them', async () => {
-    const url = await postgres.database('records');
+    const url = await postgres().database('records');
     const one = await PostgresCallStore.open(new PostgresSql(url));
     const two = await PostgresCallStore.open(new PostgresSql(url));
     const record = (callSid: string, startedAt: string) =>
