@@ -2,19 +2,20 @@
 // End-to-end load benchmark of the media path, sockets included (see the README's "Performance").
 //
 // One process (this one) plays both clouds: N Twilio-like calls (signed webhook, signed upgrade,
-// `start` with the stream token, a media frame every 20 ms, mark echoes) and a Realtime stand-in
-// that answers each call with 20 ms audio deltas for as long as it lasts. The system under test is
+// `start` with the stream token, a media frame every 20 ms in Twilio's field order, each mark echoed
+// once the audio before it has played in real time) and a Realtime stand-in that answers each call
+// with 200 ms of audio at once, then a 20 ms delta every 20 ms for as long as the call lasts. The system under test is
 // the real `voice-agent serve` (the built dist/) as a child process. Every frame carries its send
 // time in its first 8 bytes (the relay never re-encodes audio), so the receiving side measures each
 // frame's latency: inbound (Twilio → serve → Realtime) and outbound (Realtime → serve → Twilio).
 // Server CPU is read from /proc for serve and its workers.
 //
 //   npm run build && npm run bench:load -- --calls 100 --seconds 20 --workers 1
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -24,6 +25,8 @@ const AUTH_TOKEN = 'bench-auth-token';
 const FRAME_MS = 20;
 const FRAME_BYTES = 160;
 const LATE_MS = 40;
+/** Audio (20 ms frames) the Realtime stand-in sends at once when an answer starts. */
+const LEAD_FRAMES = 10;
 
 /** Wall-clock milliseconds with sub-ms precision (both clouds live in this process). */
 const now = () => performance.timeOrigin + performance.now();
@@ -102,6 +105,9 @@ function startRealtimeStandIn(measure) {
         });
         speaking.add(ws);
         ws.speaking = { responseId, itemId: `item_${responseId}`, stream: ++streams, seq: 0 };
+        // like the service, the start of an answer comes faster than real time: the phone keeps
+        // LEAD_FRAMES of audio queued from then on, as it does on a real call
+        for (let i = 0; i < LEAD_FRAMES; i++) sendDelta(ws);
       } else if (event.type === 'input_audio_buffer.append') {
         measure.inbound(stampOf(event.audio));
       }
@@ -109,22 +115,22 @@ function startRealtimeStandIn(measure) {
     ws.on('close', () => speaking.delete(ws));
   });
   // one clock for every answer, like a model streaming in real time
+  function sendDelta(ws) {
+    ws.send(
+      JSON.stringify({
+        type: 'response.output_audio.delta',
+        event_id: 'evt_d',
+        response_id: ws.speaking.responseId,
+        item_id: ws.speaking.itemId,
+        output_index: 0,
+        content_index: 0,
+        delta: stampedFrame(0x55, ws.speaking.stream, ++ws.speaking.seq),
+      }),
+    );
+    measure.sentOut++;
+  }
   const tick = setInterval(() => {
-    for (const ws of speaking) {
-      if (ws.readyState !== WebSocket.OPEN) continue;
-      ws.send(
-        JSON.stringify({
-          type: 'response.output_audio.delta',
-          event_id: 'evt_d',
-          response_id: ws.speaking.responseId,
-          item_id: ws.speaking.itemId,
-          output_index: 0,
-          content_index: 0,
-          delta: stampedFrame(0x55, ws.speaking.stream, ++ws.speaking.seq),
-        }),
-      );
-      measure.sentOut++;
-    }
+    for (const ws of speaking) if (ws.readyState === WebSocket.OPEN) sendDelta(ws);
   }, FRAME_MS);
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () =>
@@ -181,11 +187,12 @@ async function placeCall(base, measure, index) {
     ws.once('error', reject);
   });
   let seq = 0;
-  const send = (event) => ws.send(JSON.stringify({ ...event, sequenceNumber: String(++seq) }));
+  // fields in the order Twilio sends them: event, sequenceNumber, then the rest
+  const send = ({ event, ...rest }) =>
+    ws.send(JSON.stringify({ event, sequenceNumber: String(++seq), ...rest }));
   ws.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
   send({
     event: 'start',
-    streamSid,
     start: {
       accountSid: params.AccountSid,
       streamSid,
@@ -194,32 +201,48 @@ async function placeCall(base, measure, index) {
       customParameters: { token, callSid },
       mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
     },
+    streamSid,
   });
+  // Twilio plays what it receives in real time and echoes a mark once the audio before it has
+  // played: the playhead is when the queued audio ends; echoes wait for it (checked every 20 ms)
+  let playedAt = 0;
+  const echoes = [];
+  const echoDue = () => {
+    while (echoes.length > 0 && echoes[0].at <= now())
+      send({ event: 'mark', streamSid, mark: { name: echoes.shift().name } });
+  };
   ws.on('message', (data) => {
     const message = JSON.parse(data.toString());
-    if (message.event === 'media') measure.outbound(stampOf(message.media.payload));
-    else if (message.event === 'mark') send({ event: 'mark', streamSid, mark: { name: message.mark.name } });
+    if (message.event === 'media') {
+      measure.outbound(stampOf(message.media.payload));
+      const ms = (message.media.payload.length * 3) / 4 / 8;
+      playedAt = Math.max(now(), playedAt) + ms;
+    } else if (message.event === 'mark') {
+      echoes.push({ name: message.mark.name, at: playedAt });
+      echoDue();
+    }
   });
   let chunk = 0;
   return {
     frame() {
       if (ws.readyState !== WebSocket.OPEN) return;
+      echoDue();
       chunk++;
       send({
         event: 'media',
-        streamSid,
         media: {
           track: 'inbound',
           chunk: String(chunk),
           timestamp: String(chunk * FRAME_MS),
           payload: stampedFrame(0xff, index, chunk),
         },
+        streamSid,
       });
       measure.sentIn++;
     },
     hangUp() {
       if (ws.readyState === WebSocket.OPEN)
-        send({ event: 'stop', streamSid, stop: { accountSid: params.AccountSid, callSid } });
+        send({ event: 'stop', stop: { accountSid: params.AccountSid, callSid }, streamSid });
       ws.close();
     },
   };
@@ -261,7 +284,15 @@ function childrenOf(pid) {
  * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent')
  * or the floor ('relay', bench/bare-relay.js).
  */
-export async function runLoad({ calls, seconds, workers = 1, system = 'voice-agent', quiet = false }) {
+export async function runLoad({
+  calls,
+  seconds,
+  workers = 1,
+  system = 'voice-agent',
+  quiet = false,
+  serverCpus,
+  root = ROOT,
+}) {
   const inbound = new Latencies();
   const outbound = new Latencies();
   let steady = false;
@@ -289,9 +320,14 @@ export async function runLoad({ calls, seconds, workers = 1, system = 'voice-age
     join(dir, 'agent.yaml'),
     'name: bench\ninstructions: Talk.\ngreeting: Hello.\ncall:\n  idle_timeout_s: 3600\n  max_duration_s: 3600\nrecords:\n  enabled: false\n',
   );
+  // --pin: the server on its own cores (taskset), the load generator on the rest
+  const [command, prefix] = serverCpus
+    ? ['taskset', ['-c', serverCpus, process.execPath]]
+    : [process.execPath, []];
   const serve = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       // BENCH_PROFILE_DIR=dir: the server writes a V8 CPU profile there when it exits
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
@@ -299,7 +335,7 @@ export async function runLoad({ calls, seconds, workers = 1, system = 'voice-age
       ...(system === 'relay'
         ? [join(ROOT, 'bench/bare-relay.js')]
         : [
-            join(ROOT, 'bin/voice-agent.js'),
+            join(root, 'bin/voice-agent.js'),
             'serve',
             'agent.yaml',
             '--port',
@@ -385,7 +421,10 @@ export async function runLoad({ calls, seconds, workers = 1, system = 'voice-age
   await standIn.close();
   rmSync(dir, { recursive: true, force: true });
   const result = {
-    system: system === 'relay' ? 'bare relay' : `voice-agent (${workers} worker${workers > 1 ? 's' : ''})`,
+    system:
+      system === 'relay'
+        ? 'bare relay'
+        : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''})`,
     calls,
     framesIn,
     framesOut,
@@ -421,15 +460,56 @@ function flag(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
+/** The round with the median CPU per frame (a VM's run-to-run noise is ±15%). */
+export function median(results) {
+  const sorted = [...results].sort((a, b) => a.usPerFrame - b.usPerFrame);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * `--pin`: the last core for the server, the others for this process; undefined when the machine
+ * has one core or no taskset.
+ */
+function pinCores() {
+  const cores = availableParallelism();
+  if (cores < 2 || spawnSync('taskset', ['-p', '-c', `0-${cores - 2}`, String(process.pid)]).status !== 0)
+    return undefined;
+  return String(cores - 1);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // the floor first, then voice-agent, one after the other on the same machine
-  const options = { calls: Number(flag('calls', 50)), seconds: Number(flag('seconds', 15)), quiet: true };
-  const floor = await runLoad({ ...options, system: 'relay' });
-  const ours = await runLoad({ ...options, workers: Number(flag('workers', 1)) });
-  printResults([floor, ours]);
+  // the floor, then voice-agent, alternating for --rounds rounds on the same machine
+  const options = {
+    calls: Number(flag('calls', 50)),
+    seconds: Number(flag('seconds', 15)),
+    quiet: true,
+    serverCpus: process.argv.includes('--pin') ? pinCores() : undefined,
+  };
+  const workers = Number(flag('workers', 1));
+  // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
+  const baseline = flag('baseline', undefined);
+  const floors = [];
+  const ours = [];
+  const baselines = [];
+  for (let round = Number(flag('rounds', 1)); round > 0; round--) {
+    floors.push(await runLoad({ ...options, system: 'relay' }));
+    ours.push(await runLoad({ ...options, workers }));
+    if (baseline) baselines.push(await runLoad({ ...options, workers, root: baseline }));
+  }
+  printResults(floors.flatMap((floor, i) => [floor, ours[i], ...(baseline ? [baselines[i]] : [])]));
+  const floor = median(floors);
   const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : '–');
-  console.log(
-    `\nvoice-agent vs the bare relay: CPU per frame ${ratio(ours.usPerFrame, floor.usPerFrame)}×, ` +
-      `p99 in ${ratio(ours.inP99, floor.inP99)}×, p99 out ${ratio(ours.outP99, floor.outP99)}×`,
-  );
+  const rounds = floors.length > 1 ? ` (median of ${floors.length} rounds)` : '';
+  for (const [name, runs] of [
+    ['voice-agent', ours],
+    ['baseline', baselines],
+  ]) {
+    if (runs.length === 0) continue;
+    const us = median(runs);
+    console.log(
+      `${name} vs the bare relay${rounds}: CPU per frame ${ratio(us.usPerFrame, floor.usPerFrame)}×, ` +
+        `p99 in ${ratio(us.inP99, floor.inP99)}×, p99 out ${ratio(us.outP99, floor.outP99)}×` +
+        (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : ''),
+    );
+  }
 }

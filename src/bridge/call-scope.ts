@@ -39,6 +39,18 @@ export class CallScope {
     return this.#now() - this.#startedAt;
   }
 
+  /**
+   * {@link guard} for the per-frame entry points (media and model events): no closure per event,
+   * and the description (`the <source> event <type>`) is only built when something throws.
+   */
+  handle<E extends { type: string }>(source: string, event: E, handler: (event: E) => void): void {
+    try {
+      handler(event);
+    } catch (error) {
+      this.#onCrash(`the ${source} event ${event.type}`, error);
+    }
+  }
+
   /** Runs one entry point of the call; a throw goes to `onCrash`. */
   guard(what: string, fn: () => void): void {
     try {

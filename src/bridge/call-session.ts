@@ -155,9 +155,7 @@ export class CallSession implements CallControl {
       this.end({ kind: 'completed', reason: 'maximum call duration reached' }),
     );
     this.#scheduleIdleCheck(idleTimeoutS * 1000);
-    this.#o.model.subscribe((event) =>
-      this.#scope.guard(`the model event ${event.type}`, () => this.#onModelEvent(event)),
-    );
+    this.#o.model.subscribe((event) => this.#scope.handle('model', event, this.#onModelEvent));
   }
 
   get state(): CallState {
@@ -170,31 +168,33 @@ export class CallSession implements CallControl {
 
   /** An event from the phone side of this call. */
   handleMedia(event: MediaEvent): void {
-    this.#scope.guard(`the media event ${event.type}`, () => {
-      if (this.#state === 'ended') return;
-      switch (event.type) {
-        case 'audio':
-          this.#input.frame(event.payload, event.timestampMs);
-          this.#tap?.caller(event.payload, event.timestampMs);
-          return;
-        case 'played':
-          this.#speech.played(event.mark);
-          if (this.#finish) this.#maybeFinish();
-          return;
-        case 'dtmf':
-          this.#onDigit(event.digit);
-          return;
-        case 'stopped':
-          // a REST redirect (transfer) stops the stream, maybe before its REST answer reaches us
-          this.end(
-            this.#completingFinish && this.#finish
-              ? this.#finish.request.outcome
-              : { kind: 'completed', reason: 'Twilio stopped the stream (call ended)' },
-          );
-          return;
-      }
-    });
+    this.#scope.handle('media', event, this.#onMediaEvent);
   }
+
+  readonly #onMediaEvent = (event: MediaEvent): void => {
+    if (this.#state === 'ended') return;
+    switch (event.type) {
+      case 'audio':
+        this.#input.frame(event.payload, event.timestampMs);
+        this.#tap?.caller(event.payload, event.timestampMs);
+        return;
+      case 'played':
+        this.#speech.played(event.mark);
+        if (this.#finish) this.#maybeFinish();
+        return;
+      case 'dtmf':
+        this.#onDigit(event.digit);
+        return;
+      case 'stopped':
+        // a REST redirect (transfer) stops the stream, maybe before its REST answer reaches us
+        this.end(
+          this.#completingFinish && this.#finish
+            ? this.#finish.request.outcome
+            : { kind: 'completed', reason: 'Twilio stopped the stream (call ended)' },
+        );
+        return;
+    }
+  };
 
   /** A protocol violation or transport failure on the phone side: end this call only. */
   fail(code: 'phone_protocol' | 'phone_lost' | 'internal', reason: string): void {
@@ -351,7 +351,7 @@ export class CallSession implements CallControl {
     this.#o.model.respond();
   }
 
-  #onModelEvent(event: ModelEvent): void {
+  readonly #onModelEvent = (event: ModelEvent): void => {
     if (this.#state === 'ended') return;
     switch (event.type) {
       case 'audio':
@@ -429,7 +429,7 @@ export class CallSession implements CallControl {
         this.#onModelClosed(event);
         return;
     }
-  }
+  };
 
   #onResponseDone(event: Extract<ModelEvent, { type: 'response_done' }>): void {
     this.#speech.responseDone();

