@@ -109,8 +109,10 @@ export class PlaybackTracker {
     if (this.#head === this.#pending.length) {
       this.#pending.length = 0;
       this.#head = 0;
-    } else if (this.#head >= 1024) {
-      this.#pending = this.#pending.slice(this.#head); // amortised: a long answer generated far ahead
+    } else if (this.#head >= 64 && this.#head * 2 >= this.#pending.length) {
+      // amortised O(1), and echoed marks are not kept: audio kept queued ahead (as the service sends
+      // it) means the queue never empties, and 1,024 echoed marks were 50 KB a call
+      this.#pending = this.#pending.slice(this.#head);
       this.#head = 0;
     }
     const item = this.#items.get(mark.itemId);

@@ -165,4 +165,19 @@ describe('PlaybackTracker', () => {
     expect(p.playing).toBe(false);
     expect(p.heardMs('a', 0)).toBe(600_000);
   });
+
+  it('audio kept queued ahead: every echo still moves the playhead to its own mark', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(300_000));
+    const queued: string[] = [];
+    for (let i = 1; i <= 3_000; i++) {
+      queued.push(p.sent('a', ms(100), i * 100)!);
+      // two marks stay queued at the phone, so the queue never empties
+      if (queued.length > 2) {
+        p.markEchoed(queued.shift()!, i * 100);
+        expect(p.heardMs('a', i * 100)).toBe((i - 2) * 100);
+      }
+    }
+    expect(p.playing).toBe(true);
+  });
 });
