@@ -460,12 +460,6 @@ function flag(name, fallback) {
   return i > 0 ? process.argv[i + 1] : fallback;
 }
 
-/** The round with the median CPU per frame (a VM's run-to-run noise is ±15%). */
-export function median(results) {
-  const sorted = [...results].sort((a, b) => a.usPerFrame - b.usPerFrame);
-  return sorted[Math.floor((sorted.length - 1) / 2)];
-}
-
 /**
  * `--pin`: the last core for the server, the others for this process; undefined when the machine
  * has one core or no taskset.
@@ -497,18 +491,19 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     if (baseline) baselines.push(await runLoad({ ...options, workers, root: baseline }));
   }
   printResults(floors.flatMap((floor, i) => [floor, ours[i], ...(baseline ? [baselines[i]] : [])]));
-  const floor = median(floors);
-  const ratio = (a, b) => (b > 0 ? (a / b).toFixed(2) : '–');
+  // each round's ratio to the floor of the same round (the machine drifts between rounds), then
+  // the median of those ratios
+  const ratios = (runs, key) =>
+    runs.map((run, i) => run[key] / floors[i][key]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
   const rounds = floors.length > 1 ? ` (median of ${floors.length} rounds)` : '';
   for (const [name, runs] of [
     ['voice-agent', ours],
     ['baseline', baselines],
   ]) {
     if (runs.length === 0) continue;
-    const us = median(runs);
     console.log(
-      `${name} vs the bare relay${rounds}: CPU per frame ${ratio(us.usPerFrame, floor.usPerFrame)}×, ` +
-        `p99 in ${ratio(us.inP99, floor.inP99)}×, p99 out ${ratio(us.outP99, floor.outP99)}×` +
+      `${name} vs the bare relay${rounds}: CPU per frame ${ratios(runs, 'usPerFrame').toFixed(2)}×, ` +
+        `p99 in ${ratios(runs, 'inP99').toFixed(2)}×, p99 out ${ratios(runs, 'outP99').toFixed(2)}×` +
         (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : ''),
     );
   }
