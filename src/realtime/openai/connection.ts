@@ -1,6 +1,7 @@
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
+import { TextFrameSender } from '../../net/text-frame.js';
 import type { Logger } from '../../observability/logger.js';
 import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.js';
 
@@ -135,6 +136,8 @@ class WsRealtimeConnection implements RealtimeConnection {
   #expired = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #awaitingPong = false;
+  /** Caller audio as single frames on the socket, once it is known (see text-frame.ts). */
+  #frames: TextFrameSender | undefined;
 
   constructor(options: ConnectRealtimeOptions) {
     this.#logger = options.logger;
@@ -145,6 +148,9 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#queue = undefined;
       for (const text of queued) this.#socket.send(text);
       this.#startHeartbeat(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    });
+    this.#socket.on('upgrade', (response) => {
+      this.#frames = new TextFrameSender(this.#socket, response.socket, true);
     });
     this.#socket.on('pong', () => {
       this.#awaitingPong = false;
@@ -210,8 +216,10 @@ class WsRealtimeConnection implements RealtimeConnection {
   }
 
   appendAudio(base64: string): void {
-    // base64 needs no JSON escaping: build the frame without an intermediate object
-    this.#sendText('{"type":"input_audio_buffer.append","audio":"' + base64 + '"}');
+    // base64 needs no JSON escaping (and is ASCII): build the frame without an intermediate object
+    const text = '{"type":"input_audio_buffer.append","audio":"' + base64 + '"}';
+    if (this.#frames !== undefined && this.#queue === undefined && !this.#closed) this.#frames.send(text);
+    else this.#sendText(text);
   }
 
   close(): void {

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import type { MediaStreamPort } from '../../bridge/ports.js';
+import { type FrameSocket, TextFrameSender } from '../../net/text-frame.js';
 import type { Logger } from '../../observability/logger.js';
 import { clearMessage, markMessage, mediaMessage } from './media-messages.js';
 
@@ -11,7 +12,8 @@ export const MAX_BUFFERED_BYTES = 64 * 1024;
 
 /** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
 export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
-export type Corkable = { cork(): void; uncork(): void };
+/** The TCP socket under the WebSocket: batched writes, and frames written straight to it. */
+export type TcpSocket = FrameSocket & { cork(): void; uncork(): void };
 
 /** The Twilio side of one call, as the bridge sees it. */
 export class TwilioSocketPort implements MediaStreamPort {
@@ -21,18 +23,21 @@ export class TwilioSocketPort implements MediaStreamPort {
   /** Frames dropped in the current stall (0: not stalled). */
   #dropped = 0;
   /** The TCP socket under the WebSocket: what is sent in one tick leaves in one write. */
-  readonly #tcp: Corkable | undefined;
+  readonly #tcp: TcpSocket | undefined;
+  /** Media and marks as single frames on that socket (see text-frame.ts). */
+  readonly #frames: TextFrameSender | undefined;
   #corked = false;
   readonly #uncork = () => {
     this.#corked = false;
     this.#tcp?.uncork();
   };
 
-  constructor(ws: MediaSocket, streamSid: string, logger: Logger, tcp?: Corkable) {
+  constructor(ws: MediaSocket, streamSid: string, logger: Logger, tcp?: TcpSocket) {
     this.#ws = ws;
     this.#streamSid = streamSid;
     this.#log = logger;
     this.#tcp = tcp;
+    this.#frames = tcp && new TextFrameSender(ws, tcp, false);
   }
 
   /** Holds this tick's frames (a chunk and its mark, deltas read together) for one system call. */
@@ -58,14 +63,19 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#dropped = 0;
     }
     this.#batch();
-    this.#ws.send(mediaMessage(this.#streamSid, payload));
+    this.#send(mediaMessage(this.#streamSid, payload));
     return true;
   }
 
   sendMark(name: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     this.#batch();
-    this.#ws.send(markMessage(this.#streamSid, name));
+    this.#send(markMessage(this.#streamSid, name));
+  }
+
+  #send(text: string): void {
+    if (this.#frames) this.#frames.send(text);
+    else this.#ws.send(text);
   }
 
   sendClear(): void {

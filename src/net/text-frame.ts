@@ -1,0 +1,95 @@
+import { randomFillSync } from 'node:crypto';
+import WebSocket from 'ws';
+
+/**
+ * The media path's WebSocket messages as single frames, written straight to the socket.
+ *
+ * `ws.send` builds each message with two options objects, a copy of the text in a new buffer, a
+ * header in another, and a corked two-chunk write. Here a frame is one buffer (header, mask, text)
+ * and one write. bench:load at 200 calls, against the same build using `ws.send` in the same run:
+ * 0.94× the server's CPU per frame (median of five rounds, 0.91–1.05).
+ *
+ * Writing under `ws` is safe because its sender never holds a message back when there is no
+ * compression and no Blob to read (`perMessageDeflate: false` on both of our sockets; we send only
+ * strings): everything either of us writes goes to the socket at once, in call order. `ws` still
+ * does the handshake, reading, pings and the close; nothing is written once it is closing.
+ */
+
+/** Masks for client frames (RFC 6455 §5.3: fresh and unpredictable), drawn from a random pool. */
+const MASKS = Buffer.allocUnsafe(8192);
+let nextMask = MASKS.length;
+
+/**
+ * One unfragmented text frame. `text` must be ASCII (base64 and our own ids and names): its length
+ * is its length in bytes. `masked`: a client's frame.
+ */
+export function textFrame(text: string, masked: boolean): Buffer {
+  const length = text.length;
+  const lengthBytes = length < 126 ? 0 : length < 65_536 ? 2 : 8;
+  const start = 2 + lengthBytes + (masked ? 4 : 0);
+  const frame = Buffer.allocUnsafe(start + length);
+  frame[0] = 0x81; // FIN, text
+  const maskBit = masked ? 0x80 : 0;
+  if (lengthBytes === 0) frame[1] = maskBit | length;
+  else if (lengthBytes === 2) {
+    frame[1] = maskBit | 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = maskBit | 127;
+    frame.writeUInt32BE(0, 2);
+    frame.writeUInt32BE(length, 6);
+  }
+  frame.write(text, start, 'latin1');
+  if (masked) mask(frame, start);
+  return frame;
+}
+
+function mask(frame: Buffer, start: number): void {
+  if (nextMask === MASKS.length) {
+    randomFillSync(MASKS);
+    nextMask = 0;
+  }
+  const m0 = MASKS[nextMask]!;
+  const m1 = MASKS[nextMask + 1]!;
+  const m2 = MASKS[nextMask + 2]!;
+  const m3 = MASKS[nextMask + 3]!;
+  nextMask += 4;
+  frame[start - 4] = m0;
+  frame[start - 3] = m1;
+  frame[start - 2] = m2;
+  frame[start - 1] = m3;
+  const end = frame.length;
+  let i = start;
+  for (; i + 3 < end; i += 4) {
+    frame[i] = frame[i]! ^ m0;
+    frame[i + 1] = frame[i + 1]! ^ m1;
+    frame[i + 2] = frame[i + 2]! ^ m2;
+    frame[i + 3] = frame[i + 3]! ^ m3;
+  }
+  for (let k = 0; i < end; i++, k++) frame[i] = frame[i]! ^ MASKS[nextMask - 4 + k]!;
+}
+
+/** The socket under a `ws` WebSocket, as far as sending frames needs it. */
+export interface FrameSocket {
+  write(frame: Buffer): unknown;
+}
+
+/** Sends a `ws` WebSocket's text messages as {@link textFrame}s on its socket. */
+export class TextFrameSender {
+  readonly #ws: Pick<WebSocket, 'readyState'>;
+  readonly #socket: FrameSocket;
+  readonly #masked: boolean;
+
+  constructor(ws: Pick<WebSocket, 'readyState'>, socket: FrameSocket, masked: boolean) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#masked = masked;
+  }
+
+  /** False (nothing sent) unless the WebSocket is open. */
+  send(text: string): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    this.#socket.write(textFrame(text, this.#masked));
+    return true;
+  }
+}
