@@ -1,6 +1,6 @@
+import { base64ByteLength } from '../audio/base64.js';
 import type { PlaybackTracker } from './playback.js';
 import type { CallAudioTap, MediaStreamPort } from './ports.js';
-import { base64ByteLength } from './silence.js';
 
 /**
  * Model audio → Twilio. Deltas of at least one frame (20 ms) are forwarded untouched — the base64

@@ -22,9 +22,3 @@ export function silenceBase64(ms: number): string {
   const bytes = Math.min(ms, MAX_SILENCE_FILL_MS) * MULAW_BYTES_PER_MS;
   return SILENCE_BASE64.slice(0, Math.floor(bytes / 3) * 4);
 }
-
-/** Byte length of a base64 string without decoding it. */
-export function base64ByteLength(b64: string): number {
-  const padding = b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0;
-  return (b64.length / 4) * 3 - padding;
-}

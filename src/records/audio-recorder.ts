@@ -1,7 +1,7 @@
+import { base64ByteLength } from '../audio/base64.js';
 import { MULAW_BYTES_PER_MS, MULAW_SILENCE } from '../audio/mulaw.js';
 import { mulawToStereoWav } from '../audio/wav.js';
 import type { CallAudioTap } from '../bridge/ports.js';
-import { base64ByteLength } from '../bridge/silence.js';
 
 /** A μ-law track on the call's timeline: byte i is at i/8 ms. Grows in steps; unwritten = silence. */
 class Track {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { isBase64 } from '../audio/base64.js';
 import { FRAME_BYTES, FRAME_MS, MULAW_SILENCE } from '../audio/mulaw.js';
-import { isBase64 } from '../telephony/twilio/media-messages.js';
 import { signTwilioRequest } from '../telephony/twilio/signature.js';
 import { PlaybackClock } from './playback-clock.js';
 import { type NextStep, nextStep } from './twiml-reader.js';

@@ -8,10 +8,23 @@ import {
 import { CallLog } from '../../src/simulate/call-log.js';
 import { TwilioCaller, type TwilioCallerOptions } from '../../src/simulate/twilio-caller.js';
 import {
+  type Brain,
   type FakeRealtimeOptions,
   type FakeRealtimeServer,
   startFakeRealtime,
 } from '../fakes/fake-realtime-server.js';
+
+/**
+ * The model of the transfer calls (`transfer_call` with `on_no_answer: agent`): it says the greeting
+ * its response asks for, asks to transfer when the caller speaks, and once its instructions say
+ * nobody answered, goes on with the caller ("Of course.").
+ */
+export const transferThenTakeBack: Brain = (ctx) =>
+  ctx.trigger === 'create' && ctx.instructions
+    ? { say: [...ctx.instructions.matchAll(/"([^"]+)"/g)].at(-1)![1]! }
+    : JSON.stringify(ctx.session.sent('session.update')).includes('nobody answered')
+      ? { say: 'Of course.' }
+      : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] };
 
 /** Every client event any harness's fake Realtime server received in this test file. */
 export const recordedClientEvents: Record<string, unknown>[] = [];

@@ -125,15 +125,17 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
   if (typeof e.type !== 'string') return undefined;
   const type = LEGACY_NAMES[e.type] ?? e.type;
   switch (type) {
-    case 'response.output_audio.delta':
-      if (!isBase64(s(e.delta))) return undefined;
+    case 'response.output_audio.delta': {
+      const delta = s(e.delta);
+      if (!isBase64(delta)) return undefined;
       return {
         type,
         responseId: s(e.response_id),
         itemId: s(e.item_id),
         contentIndex: n(e.content_index),
-        delta: s(e.delta),
+        delta,
       };
+    }
     case 'session.created':
       return { type };
     case 'session.updated': {

@@ -1,3 +1,4 @@
+import { base64ByteLength } from '../../audio/base64.js';
 import { MULAW_BYTES_PER_MS } from '../../audio/mulaw.js';
 import type {
   ModelErrorCode,
@@ -6,7 +7,6 @@ import type {
   ModelToolCall,
   UnheardItem,
 } from '../../bridge/ports.js';
-import { base64ByteLength } from '../../bridge/silence.js';
 import type { RealtimeClosed, RealtimeConnection } from './connection.js';
 import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';

@@ -1,8 +1,6 @@
 import { isBase64 } from '../../audio/base64.js';
 import type { MediaEvent } from '../../bridge/ports.js';
 
-export { isBase64 };
-
 /**
  * Twilio Media Streams messages, parsed at the edge (house rule 2). `media` is the per-frame hot path
  * (50 messages/s per call), so this is a hand-written guard, not zod; outbound messages are built by

@@ -6,7 +6,7 @@ import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
-import { eventually } from '../../helpers/call-harness.js';
+import { eventually, transferThenTakeBack } from '../../helpers/call-harness.js';
 import { runCli } from '../../helpers/cli.js';
 import { usePostgres } from '../../helpers/postgres.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
@@ -319,15 +319,7 @@ describe('two servers sharing PostgreSQL', () => {
   }, 60_000);
 
   it('a caller back from an unanswered transfer on the other server goes on in the same record', async () => {
-    fake = await startFakeRealtime({
-      apiKey: 'sk-pg',
-      brain: (ctx) =>
-        ctx.trigger === 'create' && ctx.instructions
-          ? { say: [...ctx.instructions.matchAll(/"([^"]+)"/g)].at(-1)![1]! }
-          : JSON.stringify(ctx.session.sent('session.update')).includes('nobody answered')
-            ? { say: 'Of course.' }
-            : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] },
-    });
+    fake = await startFakeRealtime({ apiKey: 'sk-pg', brain: transferThenTakeBack });
     const dir = tmp();
     writeFiles(dir, {
       'agent.yaml': `${AGENT}tools:\n  transfer_call: { to: '+15550009999', on_no_answer: agent }\n  take_message: true\n`,

@@ -12,7 +12,14 @@ import type { VoiceServerOptions } from '../../../src/server/voice-server.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
 import { launchBrowser } from '../../helpers/browser.js';
-import { AUTH_TOKEN, eventually, type Harness, startHarness, testAgent } from '../../helpers/call-harness.js';
+import {
+  AUTH_TOKEN,
+  eventually,
+  type Harness,
+  startHarness,
+  testAgent,
+  transferThenTakeBack,
+} from '../../helpers/call-harness.js';
 import { BIN, runCli } from '../../helpers/cli.js';
 import { recordReaders } from '../../helpers/ledger.js';
 import { useTmpDir } from '../../helpers/tmp.js';
@@ -210,14 +217,7 @@ describe('call records', () => {
     records = openCallRecords({ agent: config, dir, logger: quietLogger() })!;
     h = await startHarness({
       agent: agentFile,
-      fake: {
-        brain: (ctx) =>
-          ctx.trigger === 'create' && ctx.instructions
-            ? { say: [...ctx.instructions.matchAll(/"([^"]+)"/g)].at(-1)![1]! }
-            : JSON.stringify(ctx.session.sent('session.update')).includes('nobody answered')
-              ? { say: 'Of course.' }
-              : { say: 'Connecting you.', call: [{ name: 'transfer_call', arguments: {} }] },
-      },
+      fake: { brain: transferThenTakeBack },
       server: {
         ...recordReaders(config, records),
         audioTap: (sid) => records!.audioTap(sid),

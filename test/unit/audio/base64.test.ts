@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBase64 } from '../../../src/audio/base64.js';
+import { base64ByteLength, isBase64 } from '../../../src/audio/base64.js';
 
 describe('isBase64', () => {
   const anchored = /^[A-Za-z0-9+/]*={0,2}$/;
@@ -20,5 +20,13 @@ describe('isBase64', () => {
     expect(isBase64('AA\\u0041')).toBe(false);
     expect(isBase64('AAA=A')).toBe(false);
     expect(isBase64('A===')).toBe(false);
+  });
+});
+
+describe('base64ByteLength', () => {
+  it('computes base64 byte length with and without padding', () => {
+    for (const n of [0, 1, 2, 3, 159, 160, 161]) {
+      expect(base64ByteLength(Buffer.alloc(n, 7).toString('base64'))).toBe(n);
+    }
   });
 });
