@@ -49,24 +49,31 @@ function mask(frame: Buffer, start: number): void {
     randomFillSync(MASKS);
     nextMask = 0;
   }
-  const m0 = MASKS[nextMask]!;
-  const m1 = MASKS[nextMask + 1]!;
-  const m2 = MASKS[nextMask + 2]!;
-  const m3 = MASKS[nextMask + 3]!;
+  frame[start - 4] = MASKS[nextMask]!;
+  frame[start - 3] = MASKS[nextMask + 1]!;
+  frame[start - 2] = MASKS[nextMask + 2]!;
+  frame[start - 1] = MASKS[nextMask + 3]!;
   nextMask += 4;
-  frame[start - 4] = m0;
-  frame[start - 3] = m1;
-  frame[start - 2] = m2;
-  frame[start - 1] = m3;
-  const end = frame.length;
+  xorMask(frame, start, frame.length, start - 4);
+}
+
+/**
+ * XORs `buffer[start…end)` with the 4-byte mask at `buffer[maskAt]` (RFC 6455 §5.3), in place: masks
+ * a frame, or unmasks one.
+ */
+export function xorMask(buffer: Buffer, start: number, end: number, maskAt: number): void {
+  const m0 = buffer[maskAt]!;
+  const m1 = buffer[maskAt + 1]!;
+  const m2 = buffer[maskAt + 2]!;
+  const m3 = buffer[maskAt + 3]!;
   let i = start;
   for (; i + 3 < end; i += 4) {
-    frame[i] = frame[i]! ^ m0;
-    frame[i + 1] = frame[i + 1]! ^ m1;
-    frame[i + 2] = frame[i + 2]! ^ m2;
-    frame[i + 3] = frame[i + 3]! ^ m3;
+    buffer[i] = buffer[i]! ^ m0;
+    buffer[i + 1] = buffer[i + 1]! ^ m1;
+    buffer[i + 2] = buffer[i + 2]! ^ m2;
+    buffer[i + 3] = buffer[i + 3]! ^ m3;
   }
-  for (let k = 0; i < end; i++, k++) frame[i] = frame[i]! ^ MASKS[nextMask - 4 + k]!;
+  for (let k = 0; i < end; i++, k++) buffer[i] = buffer[i]! ^ buffer[maskAt + k]!;
 }
 
 /** The socket under a `ws` WebSocket, as far as sending frames needs it. */

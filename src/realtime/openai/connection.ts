@@ -1,6 +1,8 @@
+import type { Duplex } from 'node:stream';
 import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
+import { readTextFrames } from '../../net/frame-reader.js';
 import { TextFrameSender } from '../../net/text-frame.js';
 import type { Logger } from '../../observability/logger.js';
 import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.js';
@@ -65,6 +67,8 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  * the first real call would show at once.
  */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
+/** Server events up to this size are read straight off the socket (see frame-reader.ts). */
+const MAX_READ_DIRECT_BYTES = 1024 * 1024;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
 const MAX_QUEUED_BEFORE_OPEN = 1_000;
 
@@ -143,13 +147,23 @@ class WsRealtimeConnection implements RealtimeConnection {
     this.#logger = options.logger;
     this.#socket = openRealtimeSocket(options);
     if (options.firstEvent) this.#queue!.push(JSON.stringify(options.firstEvent));
+    let tcp: Duplex | undefined;
     this.#socket.on('open', () => {
+      if (tcp) {
+        readTextFrames(
+          this.#socket,
+          tcp,
+          { text: (text) => this.#onText(text), binary: () => {} },
+          { server: false, maxBytes: MAX_READ_DIRECT_BYTES },
+        );
+      }
       const queued = this.#queue ?? [];
       this.#queue = undefined;
       for (const text of queued) this.#socket.send(text);
       this.#startHeartbeat(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     });
     this.#socket.on('upgrade', (response) => {
+      tcp = response.socket;
       this.#frames = new TextFrameSender(this.#socket, response.socket, true);
     });
     this.#socket.on('pong', () => {
@@ -159,19 +173,6 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#failure = handshakeFailure(res.statusCode ?? 0);
       res.resume();
       this.#socket.terminate();
-    });
-    this.#socket.on('message', (data, isBinary) => {
-      if (isBinary) return;
-      const event = parseServerEvent(data.toString());
-      if (!event) return;
-      if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
-        this.#failure = {
-          code: FATAL_CODE_KINDS[event.code] ?? 'other',
-          message: `OpenAI ended the session: ${event.message} (${event.code})`,
-        };
-        if (event.code === 'session_expired') this.#expired = true;
-      }
-      this.#deliver(event);
     });
     this.#socket.on('error', (err) => {
       this.#failure ??= unreachable(options.url, err);
@@ -236,6 +237,20 @@ class WsRealtimeConnection implements RealtimeConnection {
       return;
     }
     this.#socket.send(text);
+  }
+
+  /** A server event (binary frames are not part of the protocol and are ignored). */
+  #onText(text: string): void {
+    const event = parseServerEvent(text);
+    if (!event) return;
+    if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
+      this.#failure = {
+        code: FATAL_CODE_KINDS[event.code] ?? 'other',
+        message: `OpenAI ended the session: ${event.message} (${event.code})`,
+      };
+      if (event.code === 'session_expired') this.#expired = true;
+    }
+    this.#deliver(event);
   }
 
   #deliver(event: ServerEvent): void {

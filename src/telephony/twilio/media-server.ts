@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 import type { MediaEvent, MediaStreamPort } from '../../bridge/ports.js';
+import { readTextFrames } from '../../net/frame-reader.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CallFailureCode, CallOutcome } from '../call-outcome.js';
 import {
@@ -112,8 +113,11 @@ export class TwilioMediaServer {
 
   #accept(ws: WebSocket, tcp: Duplex): void {
     let session: StreamCall | undefined;
-    /** Messages that came while the start was being checked (the token's one use, in the database). */
-    let waiting: { data: WebSocket.RawData; isBinary: boolean }[] | undefined;
+    /**
+     * Messages that came while the start was being checked (the token's one use, in the database);
+     * undefined stands for a binary frame.
+     */
+    let waiting: (string | undefined)[] | undefined;
     let closed = false;
     let log = this.#o.logger;
     /** This stream's messages after its `start`. */
@@ -130,17 +134,17 @@ export class TwilioMediaServer {
     }, this.#o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
     startDeadline.unref();
 
-    const onMessage = (data: WebSocket.RawData, isBinary: boolean) => {
+    /** A text message, or undefined for a binary frame. */
+    const onMessage = (text: string | undefined) => {
       if (waiting) {
         if (waiting.length >= MAX_WAITING_MESSAGES)
           return endSocket('too many messages before the stream was accepted');
-        waiting.push({ data, isBinary });
+        waiting.push(text);
         return;
       }
-      if (isBinary) return endSocket('binary frame');
+      if (text === undefined) return endSocket('binary frame');
       let message: ReturnType<typeof parseTwilioMessage>;
       try {
-        const text = data.toString();
         message = reader ? reader.read(text) : parseTwilioMessage(text);
       } catch (error) {
         return endSocket(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
@@ -190,13 +194,13 @@ export class TwilioMediaServer {
       if (!call) return ws.close(1008, 'refused');
       session = call;
       if (closed) return call.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
-      for (const { data, isBinary } of queued) handle(data, isBinary);
+      for (const text of queued) handle(text);
     };
 
-    const handle = (data: WebSocket.RawData, isBinary: boolean) => {
+    const handle = (text: string | undefined) => {
       // the fault boundary of the Twilio side: a bug here ends this call, never the server
       try {
-        onMessage(data, isBinary);
+        onMessage(text);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         log.error({ reason }, 'internal error while handling a Twilio message; ending this call');
@@ -224,7 +228,12 @@ export class TwilioMediaServer {
       log.warn({ reason: error.message }, 'the media stream socket failed');
       if (session) session.fail('phone_lost', `Twilio socket error: ${error.message}`);
     });
-    ws.on('message', handle);
+    readTextFrames(
+      ws,
+      tcp,
+      { text: handle, binary: () => handle(undefined) },
+      { server: true, maxBytes: MAX_TWILIO_FRAME_BYTES },
+    );
     ws.on('close', () => {
       closed = true;
       clearTimeout(startDeadline);
