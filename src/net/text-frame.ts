@@ -24,10 +24,31 @@ let nextMask = MASKS.length;
  * is its length in bytes. `masked`: a client's frame.
  */
 export function textFrame(text: string, masked: boolean): Buffer {
-  const length = text.length;
+  const frame = frameFor(text.length, masked);
+  const start = frame.length - text.length;
+  frame.write(text, start, 'latin1');
+  if (masked) mask(frame, start);
+  return frame;
+}
+
+/**
+ * The {@link textFrame} of `head + body + tail`, without building that string: a media message is a
+ * fixed head and tail (ASCII, encoded once per stream) around its base64 payload.
+ */
+export function wrappedTextFrame(head: Buffer, body: string, tail: Buffer, masked: boolean): Buffer {
+  const frame = frameFor(head.length + body.length + tail.length, masked);
+  const start = frame.length - head.length - body.length - tail.length;
+  frame.set(head, start);
+  frame.write(body, start + head.length, 'latin1');
+  frame.set(tail, frame.length - tail.length);
+  if (masked) mask(frame, start);
+  return frame;
+}
+
+/** A frame's buffer with its header written (the mask comes with the payload), payload to fill. */
+function frameFor(length: number, masked: boolean): Buffer {
   const lengthBytes = length < 126 ? 0 : length < 65_536 ? 2 : 8;
-  const start = 2 + lengthBytes + (masked ? 4 : 0);
-  const frame = Buffer.allocUnsafe(start + length);
+  const frame = Buffer.allocUnsafe(2 + lengthBytes + (masked ? 4 : 0) + length);
   frame[0] = 0x81; // FIN, text
   const maskBit = masked ? 0x80 : 0;
   if (lengthBytes === 0) frame[1] = maskBit | length;
@@ -39,8 +60,6 @@ export function textFrame(text: string, masked: boolean): Buffer {
     frame.writeUInt32BE(0, 2);
     frame.writeUInt32BE(length, 6);
   }
-  frame.write(text, start, 'latin1');
-  if (masked) mask(frame, start);
   return frame;
 }
 
@@ -97,6 +116,13 @@ export class TextFrameSender {
   send(text: string): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
     this.#socket.write(textFrame(text, this.#masked));
+    return true;
+  }
+
+  /** {@link send} of `head + body + tail` (see {@link wrappedTextFrame}). */
+  sendWrapped(head: Buffer, body: string, tail: Buffer): boolean {
+    if (this.#ws.readyState !== WebSocket.OPEN) return false;
+    this.#socket.write(wrappedTextFrame(head, body, tail, this.#masked));
     return true;
   }
 }

@@ -2,7 +2,7 @@ import WebSocket from 'ws';
 import type { MediaStreamPort } from '../../bridge/ports.js';
 import { type FrameSocket, TextFrameSender } from '../../net/text-frame.js';
 import type { Logger } from '../../observability/logger.js';
-import { clearMessage, markMessage, mediaMessage } from './media-messages.js';
+import { clearMessage, markMessage, mediaMessage, mediaMessageParts } from './media-messages.js';
 
 /**
  * Past this much unsent data (about 5 s of audio) Twilio is not reading: agent audio is dropped
@@ -24,8 +24,11 @@ export class TwilioSocketPort implements MediaStreamPort {
   #dropped = 0;
   /** The TCP socket under the WebSocket: what is sent in one tick leaves in one write. */
   readonly #tcp: TcpSocket | undefined;
-  /** Media and marks as single frames on that socket (see text-frame.ts). */
-  readonly #frames: TextFrameSender | undefined;
+  /**
+   * Media and marks as single frames on that socket (see text-frame.ts), and a media message's text
+   * around its payload, encoded once.
+   */
+  readonly #frames: { sender: TextFrameSender; mediaHead: Buffer; mediaTail: Buffer } | undefined;
   #corked = false;
   readonly #uncork = () => {
     this.#corked = false;
@@ -37,7 +40,14 @@ export class TwilioSocketPort implements MediaStreamPort {
     this.#streamSid = streamSid;
     this.#log = logger;
     this.#tcp = tcp;
-    this.#frames = tcp && new TextFrameSender(ws, tcp, false);
+    if (tcp) {
+      const { head, tail } = mediaMessageParts(streamSid);
+      this.#frames = {
+        sender: new TextFrameSender(ws, tcp, false),
+        mediaHead: Buffer.from(head, 'latin1'),
+        mediaTail: Buffer.from(tail, 'latin1'),
+      };
+    }
   }
 
   /** Holds this tick's frames (a chunk and its mark, deltas read together) for one system call. */
@@ -63,7 +73,9 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#dropped = 0;
     }
     this.#batch();
-    this.#send(mediaMessage(this.#streamSid, payload));
+    const frames = this.#frames;
+    if (frames) frames.sender.sendWrapped(frames.mediaHead, payload, frames.mediaTail);
+    else this.#ws.send(mediaMessage(this.#streamSid, payload));
     return true;
   }
 
@@ -74,7 +86,7 @@ export class TwilioSocketPort implements MediaStreamPort {
   }
 
   #send(text: string): void {
-    if (this.#frames) this.#frames.send(text);
+    if (this.#frames) this.#frames.sender.send(text);
     else this.#ws.send(text);
   }
 

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import WebSocket, * as wsModule from 'ws';
-import { TextFrameSender, textFrame } from '../../../src/net/text-frame.js';
+import { TextFrameSender, textFrame, wrappedTextFrame } from '../../../src/net/text-frame.js';
 
 /** ws's own frame reader: ws exports it, @types/ws does not declare it. */
 const { Receiver } = wsModule as unknown as {
@@ -59,6 +59,20 @@ describe('textFrame', () => {
   it('is refused by the wrong side, as the protocol says', async () => {
     await expect(readFrames([textFrame('hi', false)], true)).rejects.toThrow(/MASK must be set/);
     await expect(readFrames([textFrame('hi', true)], false)).rejects.toThrow(/MASK must be clear/);
+  });
+});
+
+describe('wrappedTextFrame', () => {
+  const head = Buffer.from('{"event":"media","streamSid":"MZ1","media":{"payload":"');
+  const tail = Buffer.from('"}}');
+
+  it('is the frame of head + body + tail, at every header length class', async () => {
+    for (const length of LENGTHS) {
+      const body = textOf(length);
+      const text = `${head}${body}${tail}`;
+      expect(wrappedTextFrame(head, body, tail, false)).toEqual(textFrame(text, false));
+      expect(await readFrames([wrappedTextFrame(head, body, tail, true)], true)).toEqual([text]);
+    }
   });
 });
 
