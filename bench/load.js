@@ -472,7 +472,7 @@ function pinCores() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // the floor, then voice-agent, alternating for --rounds rounds on the same machine
+  // the floor and voice-agent, one after the other, for --rounds rounds on the same machine
   const options = {
     calls: Number(flag('calls', 50)),
     seconds: Number(flag('seconds', 15)),
@@ -485,25 +485,44 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const floors = [];
   const ours = [];
   const baselines = [];
-  for (let round = Number(flag('rounds', 1)); round > 0; round--) {
-    floors.push(await runLoad({ ...options, system: 'relay' }));
-    ours.push(await runLoad({ ...options, workers }));
-    if (baseline) baselines.push(await runLoad({ ...options, workers, root: baseline }));
+  const rounds = Number(flag('rounds', 1));
+  for (let round = 0; round < rounds; round++) {
+    // every other round runs in the opposite order (relay, voice-agent, baseline; then baseline,
+    // voice-agent, relay), so a run's place in the sequence does not favour one system
+    const runs = [
+      () => runLoad({ ...options, system: 'relay' }).then((r) => floors.push(r)),
+      () => runLoad({ ...options, workers }).then((r) => ours.push(r)),
+      ...(baseline
+        ? [() => runLoad({ ...options, workers, root: baseline }).then((r) => baselines.push(r))]
+        : []),
+    ];
+    for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
   }
   printResults(floors.flatMap((floor, i) => [floor, ours[i], ...(baseline ? [baselines[i]] : [])]));
   // each round's ratio to the floor of the same round (the machine drifts between rounds), then
-  // the median of those ratios
-  const ratios = (runs, key) =>
-    runs.map((run, i) => run[key] / floors[i][key]).sort((a, b) => a - b)[Math.floor((runs.length - 1) / 2)];
-  const rounds = floors.length > 1 ? ` (median of ${floors.length} rounds)` : '';
+  // the median of those ratios (and their range, for CPU)
+  const perRound = (runs, key) => runs.map((run, i) => run[key] / floors[i][key]).sort((a, b) => a - b);
+  const median = (sorted) => {
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  };
+  const ratio = (runs, key) => `${median(perRound(runs, key)).toFixed(2)}×`;
+  const many = floors.length > 1;
+  const ofRounds = many ? ` (median of ${floors.length} rounds)` : '';
   for (const [name, runs] of [
     ['voice-agent', ours],
     ['baseline', baselines],
   ]) {
     if (runs.length === 0) continue;
     console.log(
-      `${name} vs the bare relay${rounds}: CPU per frame ${ratios(runs, 'usPerFrame').toFixed(2)}×, ` +
-        `p99 in ${ratios(runs, 'inP99').toFixed(2)}×, p99 out ${ratios(runs, 'outP99').toFixed(2)}×` +
+      `${name} vs the bare relay${ofRounds}: CPU per frame ${ratio(runs, 'usPerFrame')}` +
+        (many
+          ? ` (${perRound(runs, 'usPerFrame')
+              .map((r) => r.toFixed(2))
+              .filter((_, i, all) => i === 0 || i === all.length - 1)
+              .join('–')})`
+          : '') +
+        `, p99 in ${ratio(runs, 'inP99')}, p99 out ${ratio(runs, 'outP99')}` +
         (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : ''),
     );
   }
