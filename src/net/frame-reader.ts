@@ -10,7 +10,9 @@ import { xorMask } from './text-frame.js';
  * `ws` reads every chunk through a Writable stream (its Receiver): buffering, a loop of states, a
  * sub-buffer per header, mask and payload, then two events before the listener sees the message.
  * Media frames are small, unfragmented text frames; here such a frame is checked, unmasked in place
- * and decoded in one pass, and its text goes straight to the listener.
+ * and decoded in one pass, and its text goes straight to the listener. bench:load at 200 calls,
+ * against the same build reading through `ws` in the same run: 0.87× the server's CPU per frame
+ * (median of five rounds, 0.83–1.02).
  *
  * Only what the media path needs is read here, and `ws` keeps everything else:
  * - a text frame with FIN set, no RSV bits, the mask the peer must use, at most `maxBytes` long and
