@@ -11,13 +11,21 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  timeoutMs?: number;
+}
+
 /** Runs the real CLI as a child process (the built dist/, as a user would). */
-export function runCli(
-  args: string[],
-  options: { cwd?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
+  return runScript(BIN, args, options);
+}
+
+/** Runs a script of the project (the CLI, a benchmark) with Node, as `npm run` would. */
+export function runScript(script: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: options.cwd ?? ROOT,
       env: {
         PATH: process.env.PATH,

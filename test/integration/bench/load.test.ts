@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../../helpers/cli.js';
+import { ROOT, runScript } from '../../helpers/cli.js';
 
 /**
  * `npm run bench:load` still measures a working media path: a few calls through the bare relay and
@@ -12,33 +11,10 @@ import { ROOT } from '../../helpers/cli.js';
 const CALLS = 3;
 const SECONDS = 2;
 
-function runBench(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [join(ROOT, 'bench/load.js'), '--calls', String(CALLS), '--seconds', String(SECONDS)],
-      {
-        cwd: ROOT,
-        env: { PATH: process.env.PATH, HOME: process.env.HOME },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
+const runBench = () =>
+  runScript(join(ROOT, 'bench/load.js'), ['--calls', String(CALLS), '--seconds', String(SECONDS)], {
+    timeoutMs: 90_000,
   });
-}
 
 describe('npm run bench:load', () => {
   it('runs the bare relay and voice-agent under the same calls: audio both ways, nothing lost, the ratios printed', async () => {
