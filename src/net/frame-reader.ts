@@ -51,11 +51,11 @@ const MAX_CONTROL_PAYLOAD = 125;
  * Reads `ws`'s messages for `handlers`: small text frames straight off `socket` (when `ws` can be
  * read under, see above), everything else through `ws`. Call it as soon as the WebSocket is open
  * (the server's `connection` callback, the client's `open` event), before any data can arrive.
- * Returns whether the socket is read here.
+ * Returns whether the socket is read here (never without `socket`: then `ws` reads it all).
  */
 export function readTextFrames(
   ws: WebSocket,
-  socket: Duplex,
+  socket: Duplex | undefined,
   handlers: TextMessageHandlers,
   options: ReadTextFramesOptions,
 ): boolean {
@@ -64,6 +64,7 @@ export function readTextFrames(
     if (isBinary) handlers.binary(buffer);
     else handlers.text(buffer.toString());
   });
+  if (!socket) return false;
   const listeners = socket.listeners('data');
   const wsOnData = listeners[0] as ((chunk: Buffer) => void) | undefined;
   if (listeners.length !== 1 || wsOnData?.name !== 'socketOnData') return false;

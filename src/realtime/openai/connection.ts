@@ -152,14 +152,12 @@ class WsRealtimeConnection implements RealtimeConnection {
     if (options.firstEvent) this.#queue!.push(JSON.stringify(options.firstEvent));
     let tcp: Duplex | undefined;
     this.#socket.on('open', () => {
-      if (tcp) {
-        readTextFrames(
-          this.#socket,
-          tcp,
-          { text: (text) => this.#onText(text), binary: () => {} },
-          { server: false, maxBytes: MAX_READ_DIRECT_BYTES },
-        );
-      }
+      readTextFrames(
+        this.#socket,
+        tcp,
+        { text: (text) => this.#onText(text), binary: () => {} },
+        { server: false, maxBytes: MAX_READ_DIRECT_BYTES },
+      );
       const queued = this.#queue ?? [];
       this.#queue = undefined;
       for (const text of queued) this.#socket.send(text);
