@@ -33,7 +33,7 @@ export function textFrame(text: string, masked: boolean): Buffer {
 
 /**
  * The {@link textFrame} of `head + body + tail`, without building that string: a media message is a
- * fixed head and tail (ASCII, encoded once per stream) around its base64 payload.
+ * fixed head and tail (ASCII, encoded once) around its base64 payload.
  */
 export function wrappedTextFrame(head: Buffer, body: string, tail: Buffer, masked: boolean): Buffer {
   const frame = frameFor(head.length + body.length + tail.length, masked);

@@ -67,9 +67,9 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
  * the first real call would show at once.
  */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
-/** `input_audio_buffer.append` around its base64 audio. */
-const APPEND_HEAD = Buffer.from('{"type":"input_audio_buffer.append","audio":"');
-const APPEND_TAIL = Buffer.from('"}');
+/** `input_audio_buffer.append` around its base64 audio, as text and encoded once. */
+const APPEND = { head: '{"type":"input_audio_buffer.append","audio":"', tail: '"}' };
+const APPEND_BYTES = { head: Buffer.from(APPEND.head), tail: Buffer.from(APPEND.tail) };
 /** Server events up to this size are read straight off the socket (see frame-reader.ts). */
 const MAX_READ_DIRECT_BYTES = 1024 * 1024;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
@@ -220,8 +220,8 @@ class WsRealtimeConnection implements RealtimeConnection {
   appendAudio(base64: string): void {
     // base64 needs no JSON escaping (and is ASCII): the frame is written around it, no JSON built
     if (this.#frames !== undefined && this.#queue === undefined && !this.#closed)
-      this.#frames.sendWrapped(APPEND_HEAD, base64, APPEND_TAIL);
-    else this.#sendText(`${APPEND_HEAD}${base64}${APPEND_TAIL}`);
+      this.#frames.sendWrapped(APPEND_BYTES.head, base64, APPEND_BYTES.tail);
+    else this.#sendText(APPEND.head + base64 + APPEND.tail);
   }
 
   close(): void {
