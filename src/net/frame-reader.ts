@@ -83,6 +83,8 @@ class FrameReader {
   /** The start of a frame not yet complete, in the chunks it came in. */
   #carry: Buffer[] = [];
   #carryBytes = 0;
+  /** That frame's whole length, once its header is in (0: not yet). */
+  #carryNeeds = 0;
 
   constructor(
     socket: Duplex,
@@ -102,9 +104,12 @@ class FrameReader {
     if (this.#carryBytes > 0) {
       this.#carry.push(chunk);
       this.#carryBytes += chunk.length;
+      // a large frame arriving in many chunks is joined once, when it is all here
+      if (this.#carryBytes < this.#carryNeeds) return;
       data = Buffer.concat(this.#carry, this.#carryBytes);
       this.#carry = [];
       this.#carryBytes = 0;
+      this.#carryNeeds = 0;
     }
     let at = 0;
     while (at < data.length) {
@@ -152,7 +157,10 @@ class FrameReader {
     const isPing = (opcode === PING || opcode === PONG) && length <= MAX_CONTROL_PAYLOAD;
     if (!isText && !isPing) return this.#handBack(data, at);
     const end = at + header + length;
-    if (end > data.length) return INCOMPLETE;
+    if (end > data.length) {
+      this.#carryNeeds = end - at;
+      return INCOMPLETE;
+    }
     if (isPing) {
       this.#wsOnData.call(this.#socket, data.subarray(at, end));
       return end;

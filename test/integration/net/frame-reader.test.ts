@@ -64,7 +64,11 @@ afterEach(async () => {
 });
 
 /** A `ws` server, read directly or not, and a raw client that writes `bytes` in the given pieces. */
-async function deliver(pieces: Buffer[], direct: boolean): Promise<Heard> {
+async function deliver(
+  pieces: Buffer[],
+  direct: boolean,
+  beforeTheEnd?: (heard: Heard) => Promise<void>,
+): Promise<Heard> {
   const wss = new WebSocketServer({
     port: 0,
     host: '127.0.0.1',
@@ -104,6 +108,7 @@ async function deliver(pieces: Buffer[], direct: boolean): Promise<Heard> {
     client.write(piece);
     await new Promise(setImmediate); // most often a TCP read of its own at the server
   }
+  await beforeTheEnd?.(heard);
   // a last ping: once its pong is back, the server has read everything before it
   client.write(frame({ opcode: 9, payload: 'end' }));
   await waitFor(() => {
@@ -186,6 +191,14 @@ describe('readTextFrames (the server side)', () => {
     ];
     const heard = await bothWays(texts.map((t) => text(t)));
     expect(heard).toEqual({ messages: texts, pongs: [], closed: 'open', direct: true });
+  });
+
+  it('reads a frame as soon as its last byte is in, however many pieces it came in', async () => {
+    const long = 'd'.repeat(60_000);
+    await deliver(split(text(long), 1_500, 3), true, async (heard) => {
+      await waitFor(() => heard.messages.length === 1); // nothing else comes until it is read
+      expect(heard.messages).toEqual([long]);
+    });
   });
 
   it('passes pings and pongs to ws (pings answered, pongs reported) and keeps reading directly', async () => {
