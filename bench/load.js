@@ -4,10 +4,11 @@
 // One process (this one) plays both clouds: N Twilio-like calls (signed webhook, signed upgrade,
 // `start` with the stream token, a media frame every 20 ms in Twilio's field order, each mark echoed
 // once the audio before it has played in real time) and a Realtime stand-in that answers each call
-// with 200 ms of audio at once, then a 20 ms delta every 20 ms for as long as the call lasts. The system under test is
-// the real `voice-agent serve` (the built dist/) as a child process. Every frame carries its send
-// time in its first 8 bytes (the relay never re-encodes audio), so the receiving side measures each
-// frame's latency: inbound (Twilio → serve → Realtime) and outbound (Realtime → serve → Twilio).
+// with 200 ms of audio at once, then a 20 ms delta every 20 ms for as long as the call lasts. The
+// system under test is the real `voice-agent serve` (the built dist/) as a child process. Every
+// frame carries its send time in its first 8 bytes (the relay never re-encodes audio), so the
+// receiving side measures each frame's latency: inbound (Twilio → serve → Realtime) and outbound
+// (Realtime → serve → Twilio).
 // Server CPU is read from /proc for serve and its workers.
 //
 //   npm run build && npm run bench:load -- --calls 100 --seconds 20 --workers 1
@@ -279,7 +280,6 @@ function childrenOf(pid) {
   }
 }
 
-/** One run: `calls` calls for `seconds` through `serve --workers`. */
 /**
  * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent')
  * or the floor ('relay', bench/bare-relay.js).

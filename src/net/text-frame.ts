@@ -12,7 +12,8 @@ import WebSocket from 'ws';
  * Writing under `ws` is safe because its sender never holds a message back when there is no
  * compression and no Blob to read (`perMessageDeflate: false` on both of our sockets; we send only
  * strings): everything either of us writes goes to the socket at once, in call order. `ws` still
- * does the handshake, reading, pings and the close; nothing is written once it is closing.
+ * does the handshake, pings and the close, and nothing is written once it is closing. Reading is
+ * the other half, in frame-reader.ts.
  */
 
 /** Masks for client frames (RFC 6455 §5.3: fresh and unpredictable), drawn from a random pool. */
