@@ -25,6 +25,8 @@ export class AgentSpeech {
   readonly #outbound: OutboundAudio;
   /** Responses silenced by a barge-in: their late deltas are dropped. */
   readonly #silenced = new Set<string>();
+  /** The last response whose audio was let through: its next deltas skip the set. */
+  #audible: string | undefined;
   #runningResponse: string | undefined;
   /** The agent item being spoken (a new one, or speech after a pause, starts agent speech). */
   #speakingItem: string | undefined;
@@ -47,7 +49,10 @@ export class AgentSpeech {
 
   /** Model audio (hot path). False when it belongs to a response the caller cut off. */
   audio(event: Extract<ModelEvent, { type: 'audio' }>): boolean {
-    if (this.#silenced.has(event.responseId)) return false;
+    if (event.responseId !== this.#audible) {
+      if (this.#silenced.has(event.responseId)) return false;
+      this.#audible = event.responseId;
+    }
     if (event.itemId !== this.#speakingItem) {
       this.#speakingItem = event.itemId;
       this.#o.emit({ type: 'agent_speech_started', itemId: event.itemId });
@@ -99,6 +104,7 @@ export class AgentSpeech {
 
   /** Stops the agent's speech now, barge-in or not (an answering machine took the call). */
   cut(lagMs?: number): UnheardItem[] {
+    this.#audible = undefined;
     if (this.#runningResponse) this.#silenced.add(this.#runningResponse);
     const now = this.#o.now();
     if (!this.silent) {

@@ -25,6 +25,7 @@ interface PendingMark {
 }
 
 interface ItemPlayback {
+  itemId: string;
   responseId: string;
   contentIndex: number;
   /** Audio received from the model for this item (ms), sent or not. */
@@ -49,8 +50,15 @@ export class PlaybackTracker {
   /** Marks sent and not yet echoed: `#pending[#head…]`, oldest first. */
   #pending: PendingMark[] = [];
   #head = 0;
-  /** Audio sent after the last mark: its item, where that mark left it (ms) and where it ends now. */
-  #unmarked: { itemId: string; fromMs: number; endMs: number } | undefined;
+  /** The item audio last came for: the hot path looks it up once per item, not once per chunk. */
+  #current: ItemPlayback | undefined;
+  /**
+   * Audio sent after the last mark: its item (undefined: none), where that mark left it (ms) and
+   * where it ends now. Three fields rather than an object, so a chunk allocates nothing.
+   */
+  #unmarkedItem: string | undefined;
+  #unmarkedFromMs = 0;
+  #unmarkedEndMs = 0;
   #nextMark = 0;
   /** Last known playhead: item, position within it, and when (clock ms). */
   #anchor: { itemId: string; ms: number; at: number } | undefined;
@@ -68,35 +76,35 @@ export class PlaybackTracker {
    * to embed in a frame unescaped.
    */
   sent(itemId: string, bytes: number, now: number): string | undefined {
-    const item = this.#items.get(itemId);
+    const item = this.#known(itemId);
     if (!item) throw new Error(`audio sent for item ${itemId} that was never received`);
-    const unmarked = this.#unmarked;
-    if (unmarked && unmarked.itemId !== itemId)
-      throw new Error(`audio of item ${itemId} sent before item ${unmarked.itemId}'s tail was marked`);
+    const unmarked = this.#unmarkedItem;
+    if (unmarked !== undefined && unmarked !== itemId)
+      throw new Error(`audio of item ${itemId} sent before item ${unmarked}'s tail was marked`);
     // nothing queued at Twilio: this audio starts playing now
     if (!this.playing) this.#anchor = { itemId, ms: item.sentMs, at: now };
-    const fromMs = unmarked ? unmarked.fromMs : item.sentMs;
-    item.sentMs += bytes / MULAW_BYTES_PER_MS;
-    if (item.sentMs - fromMs >= MARK_EVERY_MS) {
-      this.#unmarked = undefined;
-      return this.#mark(itemId, item.sentMs);
+    if (unmarked === undefined) {
+      this.#unmarkedItem = itemId;
+      this.#unmarkedFromMs = item.sentMs;
     }
-    if (unmarked) unmarked.endMs = item.sentMs;
-    else this.#unmarked = { itemId, fromMs, endMs: item.sentMs };
-    return undefined;
+    item.sentMs += bytes / MULAW_BYTES_PER_MS;
+    this.#unmarkedEndMs = item.sentMs;
+    if (item.sentMs - this.#unmarkedFromMs < MARK_EVERY_MS) return undefined;
+    this.#unmarkedItem = undefined;
+    return this.#mark(itemId, item.sentMs);
   }
 
   /** A mark for audio sent since the last one (an item's end), or undefined when there is none. */
   markTail(): string | undefined {
-    const unmarked = this.#unmarked;
-    if (!unmarked) return undefined;
-    this.#unmarked = undefined;
-    return this.#mark(unmarked.itemId, unmarked.endMs);
+    const unmarked = this.#unmarkedItem;
+    if (unmarked === undefined) return undefined;
+    this.#unmarkedItem = undefined;
+    return this.#mark(unmarked, this.#unmarkedEndMs);
   }
 
   /** The item whose audio was sent after its last mark, if any. */
   get unmarkedItemId(): string | undefined {
-    return this.#unmarked?.itemId;
+    return this.#unmarkedItem;
   }
 
   /** Handles a mark echoed by Twilio. Unknown names (e.g. echoes caused by a `clear`) are ignored. */
@@ -115,19 +123,19 @@ export class PlaybackTracker {
       this.#pending = this.#pending.slice(this.#head);
       this.#head = 0;
     }
-    const item = this.#items.get(mark.itemId);
+    const item = this.#known(mark.itemId);
     if (item) item.heardMs = Math.max(item.heardMs, mark.endMs);
     this.#anchor = { itemId: mark.itemId, ms: mark.endMs, at: now };
   }
 
   /** Audio is queued or playing at Twilio. */
   get playing(): boolean {
-    return this.#head < this.#pending.length || this.#unmarked !== undefined;
+    return this.#head < this.#pending.length || this.#unmarkedItem !== undefined;
   }
 
   /** The item currently at the playhead, if any audio is still queued. */
   get currentItemId(): string | undefined {
-    return this.#pending[this.#head]?.itemId ?? this.#unmarked?.itemId;
+    return this.#pending[this.#head]?.itemId ?? this.#unmarkedItem;
   }
 
   /**
@@ -160,9 +168,9 @@ export class PlaybackTracker {
     }
     this.#pending = [];
     this.#head = 0;
-    this.#unmarked = undefined;
+    this.#unmarkedItem = undefined;
     this.#anchor = undefined;
-    this.#items.clear();
+    this.#forgetItems();
     return cuts;
   }
 
@@ -171,14 +179,19 @@ export class PlaybackTracker {
    * Marks stay: the audio already sent still plays, and `playing` stays true until it has.
    */
   forgetItems(): void {
+    this.#forgetItems();
+  }
+
+  #forgetItems(): void {
     this.#items.clear();
+    this.#current = undefined;
   }
 
   /** Where the item's next queued mark (or its unmarked audio) ends; undefined if none is queued. */
   #queuedEndOf(itemId: string): number | undefined {
     for (let i = this.#head; i < this.#pending.length; i++)
       if (this.#pending[i]!.itemId === itemId) return this.#pending[i]!.endMs;
-    return this.#unmarked?.itemId === itemId ? this.#unmarked.endMs : undefined;
+    return this.#unmarkedItem === itemId ? this.#unmarkedEndMs : undefined;
   }
 
   #mark(itemId: string, endMs: number): string {
@@ -187,14 +200,24 @@ export class PlaybackTracker {
     return name;
   }
 
+  /** The item, when audio for it was received and it was not forgotten since. */
+  #known(itemId: string): ItemPlayback | undefined {
+    const current = this.#current;
+    if (current !== undefined && current.itemId === itemId) return current;
+    const item = this.#items.get(itemId);
+    if (item !== undefined) this.#current = item;
+    return item;
+  }
+
   #item(responseId: string, itemId: string, contentIndex: number): ItemPlayback {
-    let item = this.#items.get(itemId);
+    let item = this.#known(itemId);
     if (!item) {
       // the model speaks items in order: one fully sent with nothing left queued can no longer be cut
       for (const [id, old] of this.#items)
         if (old.sentMs >= old.receivedMs && this.#queuedEndOf(id) === undefined) this.#items.delete(id);
-      item = { responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
+      item = { itemId, responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
+      this.#current = item;
     }
     return item;
   }

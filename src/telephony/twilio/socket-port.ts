@@ -13,7 +13,7 @@ export const MAX_BUFFERED_BYTES = 64 * 1024;
 /** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
 export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
 /** The TCP socket under the WebSocket: batched writes, and frames written straight to it. */
-export type TcpSocket = FrameSocket & { cork(): void; uncork(): void };
+export type TcpSocket = FrameSocket & { cork(): void; uncork(): void; readonly writableLength: number };
 
 /** The Twilio side of one call, as the bridge sees it. */
 export class TwilioSocketPort implements MediaStreamPort {
@@ -50,6 +50,15 @@ export class TwilioSocketPort implements MediaStreamPort {
     }
   }
 
+  /**
+   * Bytes written and not yet sent. With the TCP socket that is its own count: `ws`'s
+   * `bufferedAmount` adds what its sender holds back, which is nothing here (see text-frame.ts), and
+   * reads three objects for it on every chunk.
+   */
+  get #buffered(): number {
+    return this.#tcp ? this.#tcp.writableLength : this.#ws.bufferedAmount;
+  }
+
   /** Holds this tick's frames (a chunk and its mark, deltas read together) for one system call. */
   #batch(): void {
     if (this.#corked || !this.#tcp) return;
@@ -60,12 +69,10 @@ export class TwilioSocketPort implements MediaStreamPort {
 
   sendMedia(payload: string): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
-    if (this.#ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+    const buffered = this.#buffered;
+    if (buffered > MAX_BUFFERED_BYTES) {
       if (this.#dropped++ === 0)
-        this.#log.warn(
-          { bufferedBytes: this.#ws.bufferedAmount },
-          'Twilio is not reading: dropping agent audio',
-        );
+        this.#log.warn({ bufferedBytes: buffered }, 'Twilio is not reading: dropping agent audio');
       return false;
     }
     if (this.#dropped > 0) {

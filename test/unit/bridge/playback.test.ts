@@ -157,6 +157,20 @@ describe('PlaybackTracker', () => {
     expect(p.currentItemId).toBe('a');
   });
 
+  it('an item cut by a barge-in or a new model session is forgotten, even the one audio last came for', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(40));
+    p.sent('a', ms(20), 0);
+    p.interrupt(10);
+    expect(() => p.sent('a', ms(20), 20)).toThrow(/never received/);
+
+    p.received('r2', 'b', 0, ms(40));
+    p.sent('b', ms(20), 30);
+    p.forgetItems();
+    expect(() => p.sent('b', ms(20), 50)).toThrow(/never received/);
+    expect(p.heardMs('b', 60)).toBe(0);
+  });
+
   it('echoes in order cost the same however far ahead the answer was generated', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(600_000));
