@@ -405,6 +405,11 @@ export async function runLoad({
   steady = true;
   await new Promise((r) => setTimeout(r, seconds * 1000));
   steady = false;
+  // frames this process managed to send, against 20 ms pacing for every call both ways: under ~97%
+  // it is saturated itself, and its own delay is in the latency figures
+  const pace =
+    (measure.sentIn - before.sentIn + measure.sentOut - before.sentOut) /
+    ((2 * calls * seconds * 1000) / FRAME_MS);
   const cpu = cpuSeconds(serve.pid) - before.cpu;
   const rss = rssMb(serve.pid);
   const framesIn = measure.receivedIn - before.in;
@@ -439,6 +444,7 @@ export async function runLoad({
     cpuSeconds: cpu,
     usPerFrame: (cpu * 1e6) / (framesIn + framesOut),
     rssMb: rss,
+    pace,
   };
   if (!quiet) printResults([result]);
   return result;
@@ -452,6 +458,12 @@ export function printResults(results) {
   for (const r of results)
     console.log(
       `${r.system.padEnd(22)} ${String(r.calls).padStart(6)}  ${`${r.framesIn}/${r.framesOut}`.padStart(14)}  ${String(r.lostIn + r.lostOut).padStart(6)}  ${String(r.lateIn + r.lateOut).padStart(9)}  ${`${f(r.inP50)}/${f(r.inP99)}`.padStart(13)}  ${`${f(r.outP50)}/${f(r.outP99)}`.padStart(14)}  ${f(r.cpuSeconds).padStart(5)}  ${f(r.usPerFrame).padStart(8)}  ${f(r.rssMb, 0).padStart(6)}`,
+    );
+  const behind = results.filter((r) => r.pace < 0.97);
+  if (behind.length > 0)
+    console.log(
+      `the load fell behind its 20 ms pacing (${behind.map((r) => `${(r.pace * 100).toFixed(0)}%`).join(', ')} of ` +
+        'its frames sent): it is saturated itself, and its delay is in those latency figures; use fewer calls or more cores',
     );
 }
 
