@@ -170,7 +170,7 @@ export class PlaybackTracker {
     this.#head = 0;
     this.#unmarkedItem = undefined;
     this.#anchor = undefined;
-    this.#forgetItems();
+    this.forgetItems();
     return cuts;
   }
 
@@ -179,10 +179,6 @@ export class PlaybackTracker {
    * Marks stay: the audio already sent still plays, and `playing` stays true until it has.
    */
   forgetItems(): void {
-    this.#forgetItems();
-  }
-
-  #forgetItems(): void {
     this.#items.clear();
     this.#current = undefined;
   }
