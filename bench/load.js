@@ -5,7 +5,8 @@
 // `start` with the stream token, a media frame every 20 ms in Twilio's field order, each mark echoed
 // once the audio before it has played in real time) and a Realtime stand-in that answers each call
 // with 200 ms of audio at once, then a 20 ms delta every 20 ms for as long as the call lasts. The
-// system under test is the real `voice-agent serve` (the built dist/) as a child process. Every
+// system under test is the real `voice-agent serve` (the built dist/) as a child process, measured
+// against the floor (bench/bare-relay.js) and Twilio's own sample (bench/twilio-sample.js). Every
 // frame carries its send time in its first 8 bytes (the relay never re-encodes audio), so the
 // receiving side measures each frame's latency: inbound (Twilio → serve → Realtime) and outbound
 // (Realtime → serve → Twilio).
@@ -176,9 +177,10 @@ async function placeCall(base, measure, index) {
       body: new URLSearchParams(params),
     })
   ).text();
+  // the stream token is voice-agent's (the relay sends a dummy one); Twilio's sample has none
   const token = /name="token" value="([^"]+)"/.exec(twiml)?.[1];
   const streamUrl = /<Stream url="([^"]+)"/.exec(twiml)?.[1];
-  if (!token || !streamUrl) throw new Error(`the webhook did not connect a stream: ${twiml.slice(0, 200)}`);
+  if (!streamUrl) throw new Error(`the webhook did not connect a stream: ${twiml.slice(0, 200)}`);
   const ws = new WebSocket(streamUrl, {
     headers: { 'x-twilio-signature': sign(streamUrl) },
     perMessageDeflate: false,
@@ -199,7 +201,7 @@ async function placeCall(base, measure, index) {
       streamSid,
       callSid,
       tracks: ['inbound'],
-      customParameters: { token, callSid },
+      customParameters: token ? { token, callSid } : { callSid },
       mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
     },
     streamSid,
@@ -280,9 +282,13 @@ function childrenOf(pid) {
   }
 }
 
+/** The systems a run can measure besides `serve`: the floor, and Twilio's own sample. */
+const SCRIPTS = { relay: 'bench/bare-relay.js', sample: 'bench/twilio-sample.js' };
+const NAMES = { relay: 'bare relay', sample: 'Twilio sample' };
+
 /**
- * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent')
- * or the floor ('relay', bench/bare-relay.js).
+ * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent'),
+ * the floor ('relay', bench/bare-relay.js) or Twilio's sample ('sample', bench/twilio-sample.js).
  */
 export async function runLoad({
   calls,
@@ -332,8 +338,8 @@ export async function runLoad({
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
-      ...(system === 'relay'
-        ? [join(ROOT, 'bench/bare-relay.js')]
+      ...(system in SCRIPTS
+        ? [join(ROOT, SCRIPTS[system])]
         : [
             join(root, 'bin/voice-agent.js'),
             'serve',
@@ -427,8 +433,8 @@ export async function runLoad({
   rmSync(dir, { recursive: true, force: true });
   const result = {
     system:
-      system === 'relay'
-        ? 'bare relay'
+      system in NAMES
+        ? NAMES[system]
         : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''})`,
     calls,
     framesIn,
@@ -484,7 +490,7 @@ function pinCores() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // the floor and voice-agent, one after the other, for --rounds rounds on the same machine
+  // the floor, Twilio's sample and voice-agent, one after the other, for --rounds rounds
   const options = {
     calls: Number(flag('calls', 50)),
     seconds: Number(flag('seconds', 15)),
@@ -494,48 +500,45 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const workers = Number(flag('workers', 1));
   // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
   const baseline = flag('baseline', undefined);
+  const systems = [
+    { name: 'voice-agent', run: () => runLoad({ ...options, workers }) },
+    ...(process.argv.includes('--no-sample')
+      ? []
+      : [{ name: 'Twilio sample', run: () => runLoad({ ...options, system: 'sample' }) }]),
+    ...(baseline ? [{ name: 'baseline', run: () => runLoad({ ...options, workers, root: baseline }) }] : []),
+  ].map((system) => ({ ...system, results: [] }));
   const floors = [];
-  const ours = [];
-  const baselines = [];
   const rounds = Number(flag('rounds', 1));
   for (let round = 0; round < rounds; round++) {
-    // every other round runs in the opposite order (relay, voice-agent, baseline; then baseline,
-    // voice-agent, relay), so a run's place in the sequence does not favour one system
+    // every other round runs in the opposite order (relay first, then relay last), so a run's
+    // place in the sequence does not favour one system
     const runs = [
       () => runLoad({ ...options, system: 'relay' }).then((r) => floors.push(r)),
-      () => runLoad({ ...options, workers }).then((r) => ours.push(r)),
-      ...(baseline
-        ? [() => runLoad({ ...options, workers, root: baseline }).then((r) => baselines.push(r))]
-        : []),
+      ...systems.map((system) => () => system.run().then((r) => system.results.push(r))),
     ];
     for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
   }
-  printResults(floors.flatMap((floor, i) => [floor, ours[i], ...(baseline ? [baselines[i]] : [])]));
-  // each round's ratio to the floor of the same round (the machine drifts between rounds), then
+  printResults(floors.flatMap((floor, i) => [floor, ...systems.map((system) => system.results[i])]));
+  // each round's ratio to a reference of the same round (the machine drifts between rounds), then
   // the median of those ratios (and their range, for CPU)
-  const perRound = (runs, key) => runs.map((run, i) => run[key] / floors[i][key]).sort((a, b) => a - b);
+  const perRound = (runs, refs, key) => runs.map((run, i) => run[key] / refs[i][key]).sort((a, b) => a - b);
   const median = (sorted) => {
     const middle = sorted.length >> 1;
     return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
   };
-  const ratio = (runs, key) => `${median(perRound(runs, key)).toFixed(2)}×`;
   const many = floors.length > 1;
   const ofRounds = many ? ` (median of ${floors.length} rounds)` : '';
-  for (const [name, runs] of [
-    ['voice-agent', ours],
-    ['baseline', baselines],
-  ]) {
-    if (runs.length === 0) continue;
+  const compare = (name, runs, refName, refs) => {
+    const ratio = (key) => `${median(perRound(runs, refs, key)).toFixed(2)}×`;
+    const range = perRound(runs, refs, 'usPerFrame');
     console.log(
-      `${name} vs the bare relay${ofRounds}: CPU per frame ${ratio(runs, 'usPerFrame')}` +
-        (many
-          ? ` (${perRound(runs, 'usPerFrame')
-              .map((r) => r.toFixed(2))
-              .filter((_, i, all) => i === 0 || i === all.length - 1)
-              .join('–')})`
-          : '') +
-        `, p99 in ${ratio(runs, 'inP99')}, p99 out ${ratio(runs, 'outP99')}` +
+      `${name} vs the ${refName}${ofRounds}: CPU per frame ${ratio('usPerFrame')}` +
+        (many ? ` (${range[0].toFixed(2)}–${range.at(-1).toFixed(2)})` : '') +
+        `, p99 in ${ratio('inP99')}, p99 out ${ratio('outP99')}` +
         (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : ''),
     );
-  }
+  };
+  for (const system of systems) compare(system.name, system.results, 'bare relay', floors);
+  const sample = systems.find((system) => system.name === 'Twilio sample');
+  if (sample) compare('voice-agent', systems[0].results, 'Twilio sample', sample.results);
 }
