@@ -1,4 +1,5 @@
 import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
+import { MarkQueue } from './mark-queue.js';
 
 /**
  * Tracks how much of each assistant audio item the caller has actually heard.
@@ -11,18 +12,12 @@ import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
  *
  * A mark follows every {@link MARK_EVERY_MS} of an item's audio and its end, not every 20 ms chunk:
  * each mark is two more messages on the wire (ours and its echo), and the clock is exact between
- * them. The queue of marks is walked from its head, so an echo in order costs O(1).
+ * them. The queue of marks is walked from its head, so an echo in order costs O(1), and a mark
+ * allocates nothing but its name ({@link MarkQueue}).
  */
 
 /** Audio of one item (ms) after which a mark is due. */
 export const MARK_EVERY_MS = 100;
-
-interface PendingMark {
-  name: string;
-  itemId: string;
-  /** Item audio (ms) that will have played when this mark comes back. */
-  endMs: number;
-}
 
 interface ItemPlayback {
   itemId: string;
@@ -47,21 +42,23 @@ export interface Interruption {
 
 export class PlaybackTracker {
   readonly #items = new Map<string, ItemPlayback>();
-  /** Marks sent and not yet echoed: `#pending[#head…]`, oldest first. */
-  #pending: PendingMark[] = [];
-  #head = 0;
+  /** Marks sent and not yet echoed, oldest first. */
+  readonly #marks = new MarkQueue<ItemPlayback>();
   /** The item audio last came for: the hot path looks it up once per item, not once per chunk. */
   #current: ItemPlayback | undefined;
   /**
    * Audio sent after the last mark: its item (undefined: none), where that mark left it (ms) and
-   * where it ends now. Three fields rather than an object, so a chunk allocates nothing.
+   * where it ends now. Fields rather than an object, so a chunk allocates nothing. Items are held
+   * as objects, not ids: an id string cut from a delta keeps that whole delta's text alive.
    */
-  #unmarkedItem: string | undefined;
+  #unmarkedItem: ItemPlayback | undefined;
   #unmarkedFromMs = 0;
   #unmarkedEndMs = 0;
   #nextMark = 0;
-  /** Last known playhead: item, position within it, and when (clock ms). */
-  #anchor: { itemId: string; ms: number; at: number } | undefined;
+  /** Last known playhead (undefined: none): item, position within it (ms), and when (clock ms). */
+  #anchorItem: ItemPlayback | undefined;
+  #anchorMs = 0;
+  #anchorAt = 0;
 
   /** Records model audio for an item (forwarded or still buffered). */
   received(responseId: string, itemId: string, contentIndex: number, bytes: number): void {
@@ -79,19 +76,19 @@ export class PlaybackTracker {
     const item = this.#known(itemId);
     if (!item) throw new Error(`audio sent for item ${itemId} that was never received`);
     const unmarked = this.#unmarkedItem;
-    if (unmarked !== undefined && unmarked !== itemId)
-      throw new Error(`audio of item ${itemId} sent before item ${unmarked}'s tail was marked`);
+    if (unmarked !== undefined && unmarked !== item)
+      throw new Error(`audio of item ${itemId} sent before item ${unmarked.itemId}'s tail was marked`);
     // nothing queued at Twilio: this audio starts playing now
-    if (!this.playing) this.#anchor = { itemId, ms: item.sentMs, at: now };
+    if (!this.playing) this.#anchor(item, item.sentMs, now);
     if (unmarked === undefined) {
-      this.#unmarkedItem = itemId;
+      this.#unmarkedItem = item;
       this.#unmarkedFromMs = item.sentMs;
     }
     item.sentMs += bytes / MULAW_BYTES_PER_MS;
     this.#unmarkedEndMs = item.sentMs;
     if (item.sentMs - this.#unmarkedFromMs < MARK_EVERY_MS) return undefined;
     this.#unmarkedItem = undefined;
-    return this.#mark(itemId, item.sentMs);
+    return this.#mark(item, item.sentMs);
   }
 
   /** A mark for audio sent since the last one (an item's end), or undefined when there is none. */
@@ -104,38 +101,33 @@ export class PlaybackTracker {
 
   /** The item whose audio was sent after its last mark, if any. */
   get unmarkedItemId(): string | undefined {
-    return this.#unmarkedItem;
+    return this.#unmarkedItem?.itemId;
   }
 
   /** Handles a mark echoed by Twilio. Unknown names (e.g. echoes caused by a `clear`) are ignored. */
   markEchoed(name: string, now: number): void {
-    let index = this.#head;
-    while (index < this.#pending.length && this.#pending[index]!.name !== name) index++;
-    if (index === this.#pending.length) return;
-    const mark = this.#pending[index]!;
-    this.#head = index + 1;
-    if (this.#head === this.#pending.length) {
-      this.#pending.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= 64 && this.#head * 2 >= this.#pending.length) {
-      // amortised O(1), and echoed marks are not kept: audio kept queued ahead (as the service sends
-      // it) means the queue never empties, and 1,024 echoed marks were 50 KB a call
-      this.#pending = this.#pending.slice(this.#head);
-      this.#head = 0;
-    }
-    const item = this.#known(mark.itemId);
-    if (item) item.heardMs = Math.max(item.heardMs, mark.endMs);
-    this.#anchor = { itemId: mark.itemId, ms: mark.endMs, at: now };
+    const index = this.#marks.indexOf(name);
+    if (index === -1) return;
+    const mark = this.#marks.at(index);
+    const item = mark.item!;
+    const endMs = mark.endMs;
+    this.#marks.drop(index + 1); // the marks before it have played too
+    item.heardMs = Math.max(item.heardMs, endMs);
+    this.#anchor(item, endMs, now);
   }
 
   /** Audio is queued or playing at Twilio. */
   get playing(): boolean {
-    return this.#head < this.#pending.length || this.#unmarkedItem !== undefined;
+    return this.#marks.size > 0 || this.#unmarkedItem !== undefined;
   }
 
   /** The item currently at the playhead, if any audio is still queued. */
   get currentItemId(): string | undefined {
-    return this.#pending[this.#head]?.itemId ?? this.#unmarkedItem;
+    return this.#playingItem?.itemId;
+  }
+
+  get #playingItem(): ItemPlayback | undefined {
+    return this.#marks.size > 0 ? this.#marks.at(0).item : this.#unmarkedItem;
   }
 
   /**
@@ -146,11 +138,11 @@ export class PlaybackTracker {
   heardMs(itemId: string, now: number): number {
     const item = this.#items.get(itemId);
     if (!item) return 0;
-    const bound = this.#queuedEndOf(itemId);
-    const anchor = this.#anchor;
-    if (bound === undefined || !anchor || this.currentItemId !== itemId) return item.heardMs;
-    const from = anchor.itemId === itemId ? anchor.ms : item.heardMs;
-    const estimate = from + Math.max(0, now - anchor.at);
+    const bound = this.#queuedEndOf(item);
+    const anchor = this.#anchorItem;
+    if (bound === undefined || anchor === undefined || this.#playingItem !== item) return item.heardMs;
+    const from = anchor === item ? this.#anchorMs : item.heardMs;
+    const estimate = from + Math.max(0, now - this.#anchorAt);
     return Math.max(item.heardMs, Math.min(estimate, bound));
   }
 
@@ -166,10 +158,9 @@ export class PlaybackTracker {
       if (heard >= Math.floor(item.receivedMs)) continue; // heard in full: nothing to cut
       cuts.push({ itemId, responseId: item.responseId, contentIndex: item.contentIndex, audioEndMs: heard });
     }
-    this.#pending = [];
-    this.#head = 0;
+    this.#marks.clear();
     this.#unmarkedItem = undefined;
-    this.#anchor = undefined;
+    this.#anchorItem = undefined;
     this.forgetItems();
     return cuts;
   }
@@ -184,16 +175,24 @@ export class PlaybackTracker {
   }
 
   /** Where the item's next queued mark (or its unmarked audio) ends; undefined if none is queued. */
-  #queuedEndOf(itemId: string): number | undefined {
-    for (let i = this.#head; i < this.#pending.length; i++)
-      if (this.#pending[i]!.itemId === itemId) return this.#pending[i]!.endMs;
-    return this.#unmarkedItem === itemId ? this.#unmarkedEndMs : undefined;
+  #queuedEndOf(item: ItemPlayback): number | undefined {
+    for (let i = 0; i < this.#marks.size; i++) {
+      const mark = this.#marks.at(i);
+      if (mark.item === item) return mark.endMs;
+    }
+    return this.#unmarkedItem === item ? this.#unmarkedEndMs : undefined;
   }
 
-  #mark(itemId: string, endMs: number): string {
+  #mark(item: ItemPlayback, endMs: number): string {
     const name = `m${(this.#nextMark++).toString(36)}`;
-    this.#pending.push({ name, itemId, endMs });
+    this.#marks.push(name, item, endMs);
     return name;
+  }
+
+  #anchor(item: ItemPlayback, ms: number, at: number): void {
+    this.#anchorItem = item;
+    this.#anchorMs = ms;
+    this.#anchorAt = at;
   }
 
   /** The item, when audio for it was received and it was not forgotten since. */
@@ -210,7 +209,7 @@ export class PlaybackTracker {
     if (!item) {
       // the model speaks items in order: one fully sent with nothing left queued can no longer be cut
       for (const [id, old] of this.#items)
-        if (old.sentMs >= old.receivedMs && this.#queuedEndOf(id) === undefined) this.#items.delete(id);
+        if (old.sentMs >= old.receivedMs && this.#queuedEndOf(old) === undefined) this.#items.delete(id);
       item = { itemId, responseId, contentIndex, receivedMs: 0, sentMs: 0, heardMs: 0 };
       this.#items.set(itemId, item);
       this.#current = item;

@@ -171,6 +171,17 @@ describe('PlaybackTracker', () => {
     expect(p.heardMs('b', 60)).toBe(0);
   });
 
+  it('a new model session that reuses an item id starts a new item: echoes of the old audio are not heard of it', () => {
+    const p = new PlaybackTracker();
+    p.received('r1', 'a', 0, ms(300));
+    const old = p.sent('a', ms(100), 0)!; // 100 ms of the old session's item, marked
+    p.forgetItems(); // the model session was replaced; the sent audio still plays
+    p.received('r2', 'a', 0, ms(500)); // the new session's first item has the same id
+    p.sent('a', ms(100), 10);
+    p.markEchoed(old, 100); // the old audio ended: the new item starts playing now
+    expect(p.interrupt(120)).toEqual([{ itemId: 'a', responseId: 'r2', contentIndex: 0, audioEndMs: 20 }]);
+  });
+
   it('echoes in order cost the same however far ahead the answer was generated', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(600_000));
