@@ -1,6 +1,7 @@
 import WebSocket from 'ws';
 import type { MediaStreamPort } from '../../bridge/ports.js';
-import { type FrameSocket, TextFrameSender } from '../../net/text-frame.js';
+import { type FrameSocket, textFrame, wrappedTextFrame } from '../../net/text-frame.js';
+import { afterThisTick } from '../../net/tick-flush.js';
 import type { Logger } from '../../observability/logger.js';
 import { clearMessage, markMessage, mediaMessage, mediaMessageParts } from './media-messages.js';
 
@@ -12,8 +13,8 @@ export const MAX_BUFFERED_BYTES = 64 * 1024;
 
 /** What the port needs of a socket (the `ws` WebSocket; a stub in unit tests). */
 export type MediaSocket = Pick<WebSocket, 'readyState' | 'bufferedAmount' | 'send' | 'close'>;
-/** The TCP socket under the WebSocket: batched writes, and frames written straight to it. */
-export type TcpSocket = FrameSocket & { cork(): void; uncork(): void; readonly writableLength: number };
+/** The TCP socket under the WebSocket: frames are written straight to it (see text-frame.ts). */
+export type TcpSocket = FrameSocket & { readonly writableLength: number };
 
 /** The Twilio side of one call, as the bridge sees it. */
 export class TwilioSocketPort implements MediaStreamPort {
@@ -22,18 +23,16 @@ export class TwilioSocketPort implements MediaStreamPort {
   readonly #log: Logger;
   /** Frames dropped in the current stall (0: not stalled). */
   #dropped = 0;
-  /** The TCP socket under the WebSocket: what is sent in one tick leaves in one write. */
-  readonly #tcp: TcpSocket | undefined;
   /**
-   * Media and marks as single frames on that socket (see text-frame.ts), and a media message's text
-   * around its payload, encoded once.
+   * The TCP socket under the WebSocket: media and marks go to it as single frames, and what is sent
+   * in one tick leaves in one write (tick-flush.ts).
    */
-  readonly #frames: { sender: TextFrameSender; mediaHead: Buffer; mediaTail: Buffer } | undefined;
-  #corked = false;
-  readonly #uncork = () => {
-    this.#corked = false;
-    this.#tcp?.uncork();
-  };
+  readonly #tcp: TcpSocket | undefined;
+  /** A media message's text around its payload, encoded once. */
+  readonly #mediaParts: { head: Buffer; tail: Buffer } | undefined;
+  /** The frames of this tick, oldest first (`#rest` only when there is more than one). */
+  #first: Buffer | undefined;
+  #rest: Buffer[] | undefined;
 
   constructor(ws: MediaSocket, streamSid: string, logger: Logger, tcp?: TcpSocket) {
     this.#ws = ws;
@@ -42,11 +41,7 @@ export class TwilioSocketPort implements MediaStreamPort {
     this.#tcp = tcp;
     if (tcp) {
       const { head, tail } = mediaMessageParts(streamSid);
-      this.#frames = {
-        sender: new TextFrameSender(ws, tcp, false),
-        mediaHead: Buffer.from(head, 'latin1'),
-        mediaTail: Buffer.from(tail, 'latin1'),
-      };
+      this.#mediaParts = { head: Buffer.from(head, 'latin1'), tail: Buffer.from(tail, 'latin1') };
     }
   }
 
@@ -59,12 +54,27 @@ export class TwilioSocketPort implements MediaStreamPort {
     return this.#tcp ? this.#tcp.writableLength : this.#ws.bufferedAmount;
   }
 
-  /** Holds this tick's frames (a chunk and its mark, deltas read together) for one system call. */
-  #batch(): void {
-    if (this.#corked || !this.#tcp) return;
-    this.#corked = true;
-    this.#tcp.cork();
-    process.nextTick(this.#uncork);
+  /** Queues a frame for the end of this tick. */
+  #queue(frame: Buffer): void {
+    if (this.#first === undefined) {
+      this.#first = frame;
+      afterThisTick(this);
+    } else if (this.#rest === undefined) this.#rest = [frame];
+    else this.#rest.push(frame);
+  }
+
+  /**
+   * Writes this tick's frames in one system call (tick-flush.ts calls it). Nothing is written once
+   * the WebSocket is closing: no frame may follow its close frame.
+   */
+  flushFrames(): void {
+    const first = this.#first;
+    if (first === undefined) return;
+    const rest = this.#rest;
+    this.#first = undefined;
+    this.#rest = undefined;
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#tcp!.write(rest === undefined ? first : Buffer.concat([first, ...rest]));
   }
 
   sendMedia(payload: string): boolean {
@@ -79,29 +89,27 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
       this.#dropped = 0;
     }
-    this.#batch();
-    const frames = this.#frames;
-    if (frames) frames.sender.sendWrapped(frames.mediaHead, payload, frames.mediaTail);
+    const parts = this.#mediaParts;
+    if (parts) this.#queue(wrappedTextFrame(parts.head, payload, parts.tail, false));
     else this.#ws.send(mediaMessage(this.#streamSid, payload));
     return true;
   }
 
   sendMark(name: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#batch();
-    this.#send(markMessage(this.#streamSid, name));
-  }
-
-  #send(text: string): void {
-    if (this.#frames) this.#frames.sender.send(text);
+    const text = markMessage(this.#streamSid, name);
+    if (this.#mediaParts) this.#queue(textFrame(text, false));
     else this.#ws.send(text);
   }
 
   sendClear(): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(clearMessage(this.#streamSid));
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.flushFrames(); // the clear must follow the audio it clears
+    this.#ws.send(clearMessage(this.#streamSid));
   }
 
   close(): void {
+    this.flushFrames();
     if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) {
       this.#ws.close(1000, 'call ended');
     }
