@@ -12,7 +12,9 @@ import WebSocket from 'ws';
  * Writing under `ws` is safe because its sender never holds a message back when there is no
  * compression and no Blob to read (`perMessageDeflate: false` on both of our sockets; we send only
  * strings): everything either of us writes goes to the socket at once, in call order. `ws` still
- * does the handshake, pings and the close, and nothing is written once it is closing. Reading is
+ * does the handshake, pings and the close, and nothing is written once it is closing. (The Twilio
+ * port holds a tick's frames until the tick ends, tick-flush.ts, and writes them before anything it
+ * sends through `ws` itself: a `clear`, the close.) Reading is
  * the other half, in frame-reader.ts.
  */
 
