@@ -103,7 +103,7 @@ export interface FrameSocket {
   write(frame: Buffer): unknown;
 }
 
-/** Sends a `ws` WebSocket's text messages as {@link textFrame}s on its socket. */
+/** Sends a `ws` WebSocket's text messages as single frames on its socket. */
 export class TextFrameSender {
   readonly #ws: Pick<WebSocket, 'readyState'>;
   readonly #socket: FrameSocket;
@@ -115,14 +115,10 @@ export class TextFrameSender {
     this.#masked = masked;
   }
 
-  /** False (nothing sent) unless the WebSocket is open. */
-  send(text: string): boolean {
-    if (this.#ws.readyState !== WebSocket.OPEN) return false;
-    this.#socket.write(textFrame(text, this.#masked));
-    return true;
-  }
-
-  /** {@link send} of `head + body + tail` (see {@link wrappedTextFrame}). */
+  /**
+   * Sends `head + body + tail` as one {@link wrappedTextFrame}. False (nothing sent) unless the
+   * WebSocket is open.
+   */
   sendWrapped(head: Buffer, body: string, tail: Buffer): boolean {
     if (this.#ws.readyState !== WebSocket.OPEN) return false;
     this.#socket.write(wrappedTextFrame(head, body, tail, this.#masked));

@@ -24,12 +24,11 @@ export class TwilioSocketPort implements MediaStreamPort {
   /** Frames dropped in the current stall (0: not stalled). */
   #dropped = 0;
   /**
-   * The TCP socket under the WebSocket: media and marks go to it as single frames, and what is sent
-   * in one tick leaves in one write (tick-flush.ts).
+   * The TCP socket under the WebSocket, which media and marks go to as single frames (what is sent
+   * in one tick leaves in one write, tick-flush.ts), and a media message's text around its payload,
+   * encoded once. Without it (unit tests' stubs) they go through `ws.send`.
    */
-  readonly #tcp: TcpSocket | undefined;
-  /** A media message's text around its payload, encoded once. */
-  readonly #mediaParts: { head: Buffer; tail: Buffer } | undefined;
+  readonly #direct: { tcp: TcpSocket; mediaHead: Buffer; mediaTail: Buffer } | undefined;
   /** The frames of this tick, oldest first (`#rest` only when there is more than one). */
   #first: Buffer | undefined;
   #rest: Buffer[] | undefined;
@@ -38,10 +37,9 @@ export class TwilioSocketPort implements MediaStreamPort {
     this.#ws = ws;
     this.#streamSid = streamSid;
     this.#log = logger;
-    this.#tcp = tcp;
     if (tcp) {
       const { head, tail } = mediaMessageParts(streamSid);
-      this.#mediaParts = { head: Buffer.from(head, 'latin1'), tail: Buffer.from(tail, 'latin1') };
+      this.#direct = { tcp, mediaHead: Buffer.from(head, 'latin1'), mediaTail: Buffer.from(tail, 'latin1') };
     }
   }
 
@@ -51,7 +49,7 @@ export class TwilioSocketPort implements MediaStreamPort {
    * reads three objects for it on every chunk.
    */
   get #buffered(): number {
-    return this.#tcp ? this.#tcp.writableLength : this.#ws.bufferedAmount;
+    return this.#direct ? this.#direct.tcp.writableLength : this.#ws.bufferedAmount;
   }
 
   /** Queues a frame for the end of this tick. */
@@ -69,12 +67,12 @@ export class TwilioSocketPort implements MediaStreamPort {
    */
   flushFrames(): void {
     const first = this.#first;
-    if (first === undefined) return;
+    if (first === undefined || this.#direct === undefined) return;
     const rest = this.#rest;
     this.#first = undefined;
     this.#rest = undefined;
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#tcp!.write(rest === undefined ? first : Buffer.concat([first, ...rest]));
+    this.#direct.tcp.write(rest === undefined ? first : Buffer.concat([first, ...rest]));
   }
 
   sendMedia(payload: string): boolean {
@@ -89,8 +87,8 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
       this.#dropped = 0;
     }
-    const parts = this.#mediaParts;
-    if (parts) this.#queue(wrappedTextFrame(parts.head, payload, parts.tail, false));
+    const direct = this.#direct;
+    if (direct) this.#queue(wrappedTextFrame(direct.mediaHead, payload, direct.mediaTail, false));
     else this.#ws.send(mediaMessage(this.#streamSid, payload));
     return true;
   }
@@ -98,7 +96,7 @@ export class TwilioSocketPort implements MediaStreamPort {
   sendMark(name: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     const text = markMessage(this.#streamSid, name);
-    if (this.#mediaParts) this.#queue(textFrame(text, false));
+    if (this.#direct) this.#queue(textFrame(text, false));
     else this.#ws.send(text);
   }
 

@@ -81,11 +81,13 @@ describe('TextFrameSender', () => {
     const written: Buffer[] = [];
     const ws: { readyState: WebSocket['readyState'] } = { readyState: WebSocket.CONNECTING };
     const sender = new TextFrameSender(ws, { write: (frame: Buffer) => written.push(frame) }, false);
-    expect(sender.send('early')).toBe(false);
+    const send = (text: string) =>
+      sender.sendWrapped(Buffer.from(text.slice(0, 1)), text.slice(1, -1), Buffer.from(text.slice(-1)));
+    expect(send('early')).toBe(false);
     ws.readyState = WebSocket.OPEN;
-    expect(sender.send('now')).toBe(true);
+    expect(send('now')).toBe(true);
     ws.readyState = WebSocket.CLOSING;
-    expect(sender.send('late')).toBe(false);
+    expect(send('late')).toBe(false);
     expect(written).toEqual([textFrame('now', false)]);
   });
 });
