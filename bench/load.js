@@ -500,13 +500,17 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const workers = Number(flag('workers', 1));
   // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
   const baseline = flag('baseline', undefined);
+  const ours = { name: 'voice-agent', run: () => runLoad({ ...options, workers }), results: [] };
+  const sample = process.argv.includes('--no-sample')
+    ? undefined
+    : { name: 'Twilio sample', run: () => runLoad({ ...options, system: 'sample' }), results: [] };
   const systems = [
-    { name: 'voice-agent', run: () => runLoad({ ...options, workers }) },
-    ...(process.argv.includes('--no-sample')
-      ? []
-      : [{ name: 'Twilio sample', run: () => runLoad({ ...options, system: 'sample' }) }]),
-    ...(baseline ? [{ name: 'baseline', run: () => runLoad({ ...options, workers, root: baseline }) }] : []),
-  ].map((system) => ({ ...system, results: [] }));
+    ours,
+    ...(sample ? [sample] : []),
+    ...(baseline
+      ? [{ name: 'baseline', run: () => runLoad({ ...options, workers, root: baseline }), results: [] }]
+      : []),
+  ];
   const floors = [];
   const rounds = Number(flag('rounds', 1));
   for (let round = 0; round < rounds; round++) {
@@ -539,6 +543,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     );
   };
   for (const system of systems) compare(system.name, system.results, 'bare relay', floors);
-  const sample = systems.find((system) => system.name === 'Twilio sample');
-  if (sample) compare('voice-agent', systems[0].results, 'Twilio sample', sample.results);
+  if (sample) compare(ours.name, ours.results, sample.name, sample.results);
 }
