@@ -29,6 +29,8 @@ describe('npm run bench:load', () => {
         .exec(line!.slice(system.length))!
         .slice(1)
         .map(Number);
+      // the last column: the load generator's own CPU while it drove this system
+      expect(line).toMatch(/\s\d+%$/);
       return { calls, framesIn, framesOut, lost };
     };
     // a 20 ms frame each way per call for the measured seconds; half of it is a generous floor
