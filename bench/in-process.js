@@ -9,7 +9,7 @@
 //
 //   npm run build && npm run bench:in-process -- --calls 200 --rounds 5
 //   --evict-kb K   read K KB of other memory before each tick (caches cold)
-//   --evict-each   ... before each call's frames instead
+//   --evict-each   ... before each call's frames instead (slow: use --ticks 200 --rounds 3)
 //   --syscall      one write to /dev/null before each frame
 import { openSync, writeSync } from 'node:fs';
 
