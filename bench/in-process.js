@@ -21,6 +21,7 @@ const { TwilioSocketPort } = await load('telephony/twilio/socket-port.js');
 const { TwilioStreamReader, toMediaEvent } = await load('telephony/twilio/media-messages.js');
 const { createLogger } = await load('observability/logger.js');
 const { TextFrameSender } = await load('net/text-frame.js');
+const { APPEND_BYTES } = await load('realtime/openai/connection.js');
 
 function flag(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,8 +43,6 @@ const BEHAVIOUR = {
   idleTimeoutS: 3600,
   logTranscripts: false,
 };
-const APPEND_HEAD = Buffer.from('{"type":"input_audio_buffer.append","audio":"', 'latin1');
-const APPEND_TAIL = Buffer.from('"}', 'latin1');
 const PAYLOAD = Buffer.alloc(160, 0x55).toString('base64');
 const DELTA = `{"type":"response.output_audio.delta","event_id":"evt_d","response_id":"resp_1","item_id":"item_1","output_index":0,"content_index":0,"delta":"${PAYLOAD}"}`;
 let bytesWritten = 0;
@@ -65,7 +64,8 @@ function startCall(index) {
     openedAt: 0,
     send() {},
     close() {},
-    appendAudio: (base64) => toRealtime.sendWrapped(APPEND_HEAD, base64, APPEND_TAIL),
+    // as the Realtime connection frames caller audio (its socket is the one thing left out)
+    appendAudio: (base64) => toRealtime.sendWrapped(APPEND_BYTES.head, base64, APPEND_BYTES.tail),
     attach: (l) => {
       listener = l;
     },

@@ -69,7 +69,7 @@ export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_HEARTBEAT_MS = 5_000;
 /** `input_audio_buffer.append` around its base64 audio, as text and encoded once. */
 const APPEND = { head: '{"type":"input_audio_buffer.append","audio":"', tail: '"}' };
-const APPEND_BYTES = { head: Buffer.from(APPEND.head), tail: Buffer.from(APPEND.tail) };
+export const APPEND_BYTES = { head: Buffer.from(APPEND.head), tail: Buffer.from(APPEND.tail) };
 /** Server events up to this size are read straight off the socket (see frame-reader.ts). */
 const MAX_READ_DIRECT_BYTES = 1024 * 1024;
 /** Bound on events queued before the socket opens (~20 s of 20 ms frames). */
