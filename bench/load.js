@@ -243,17 +243,15 @@ async function placeCall(base, measure, index) {
   ws.on('message', (data) => {
     const text = data.toString();
     // media and marks as the three servers write them are read where they are; anything else parsed
-    const event = text.startsWith('{"event":"media",')
-      ? 'payload'
-      : text.startsWith('{"event":"mark",')
-        ? 'name'
-        : undefined;
-    const at = event ? fieldAt(text, event) : -1;
-    const end = at > 0 ? text.indexOf('"', at) : -1;
-    if (end > 0 && text.charCodeAt(end - 1) !== 0x5c /* no escaped quote */) {
-      if (event === 'payload') played(text, at, end);
-      else marked(text.slice(at, end));
-      return;
+    const isMedia = text.startsWith('{"event":"media",');
+    if (isMedia || text.startsWith('{"event":"mark",')) {
+      const at = fieldAt(text, isMedia ? 'payload' : 'name');
+      const end = at > 0 ? text.indexOf('"', at) : -1;
+      if (end > 0 && text.charCodeAt(end - 1) !== 0x5c /* no escaped quote */) {
+        if (isMedia) played(text, at, end);
+        else marked(text.slice(at, end));
+        return;
+      }
     }
     const message = JSON.parse(text);
     if (message.event === 'media') played(message.media.payload, 0, message.media.payload.length);

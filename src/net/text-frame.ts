@@ -14,8 +14,7 @@ import WebSocket from 'ws';
  * strings): everything either of us writes goes to the socket at once, in call order. `ws` still
  * does the handshake, pings and the close, and nothing is written once it is closing. (The Twilio
  * port holds a tick's frames until the tick ends, tick-flush.ts, and writes them before anything it
- * sends through `ws` itself: a `clear`, the close.) Reading is
- * the other half, in frame-reader.ts.
+ * sends through `ws` itself: a `clear`, the close.) Reading is the other half, in frame-reader.ts.
  */
 
 /** Masks for client frames (RFC 6455 §5.3: fresh and unpredictable), drawn from a random pool. */
