@@ -316,15 +316,55 @@ const NAMES = { relay: 'bare relay', sample: 'Twilio sample' };
  * One run: `calls` calls for `seconds` through `system`: the real `serve --workers` ('voice-agent'),
  * the floor ('relay', bench/bare-relay.js) or Twilio's sample ('sample', bench/twilio-sample.js).
  */
-export async function runLoad({
-  calls,
-  seconds,
-  workers = 1,
-  system = 'voice-agent',
-  quiet = false,
-  serverCpus,
-  root = ROOT,
-}) {
+export async function runLoad({ calls, seconds, quiet = false, ...system }) {
+  return (await runTogether([system], { calls, seconds, quiet }))[0];
+}
+
+/**
+ * Runs `systems` at the same time, each with `calls` calls of its own, driven by one clock (their
+ * calls take turns within each 20 ms tick) and measured over the same window: a comparison the
+ * machine's drift between runs cannot tilt (`--together`).
+ */
+export async function runTogether(systems, { calls, seconds, quiet = false }) {
+  const started = [];
+  try {
+    for (const system of systems) started.push(await startSystem(system));
+    const live = [];
+    const clock = setInterval(() => {
+      for (const call of live) call.frame();
+    }, FRAME_MS);
+    // ramp up: a call every 10 ms
+    for (let i = 0; i < calls; i++) {
+      for (const system of started) live.push(await placeCall(system.base, system.measure, i + 1));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await new Promise((r) => setTimeout(r, 2_000)); // every greeting under way
+    const own = process.cpuUsage();
+    for (const system of started) system.startWindow();
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    // this process's own share of a core over the window: both clouds run here, so near 100% its own
+    // queueing is in the latency figures
+    const ownUsed = process.cpuUsage(own);
+    const loadBusy = (ownUsed.user + ownUsed.system) / 1e6 / seconds;
+    const results = started.map((system) => ({ ...system.endWindow(calls, seconds), loadBusy }));
+    // let frames in flight land, then count what never arrived
+    await new Promise((r) => setTimeout(r, 500));
+    clearInterval(clock);
+    await new Promise((r) => setTimeout(r, 500));
+    started.forEach((system, i) => {
+      results[i].lostIn = system.measure.gapsIn.lost;
+      results[i].lostOut = system.measure.gapsOut.lost;
+    });
+    for (const call of live) call.hangUp();
+    if (!quiet) printResults(results);
+    return results;
+  } finally {
+    for (const system of started) await system.stop();
+  }
+}
+
+/** Starts one system under test and its Realtime stand-in; its calls are placed by the caller. */
+async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, root = ROOT }) {
   const inbound = new Latencies();
   const outbound = new Latencies();
   let steady = false;
@@ -404,88 +444,78 @@ export async function runLoad({
   serve.stdout.on('data', (d) => {
     log += d;
   });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log}`)), 20_000);
-    const check = () => {
-      const match = /"webhookUrl":"(http:\/\/[^"]+)\/voice\/incoming"/.exec(log);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    };
-    serve.stderr.on('data', check);
-    serve.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
-  });
-
-  const live = [];
-  const clock = setInterval(() => {
-    for (const call of live) call.frame();
-  }, FRAME_MS);
-  // ramp up: a call every 10 ms
-  for (let i = 0; i < calls; i++) {
-    live.push(await placeCall(base, measure, i + 1));
-    await new Promise((r) => setTimeout(r, 10));
+  const stop = async () => {
+    if (serve.exitCode === null && serve.signalCode === null) {
+      serve.kill('SIGTERM');
+      await new Promise((r) => serve.once('exit', r));
+    }
+    await standIn.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  let base;
+  try {
+    base = await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve did not start:\n${log}`)), 20_000);
+      const check = () => {
+        const match = /"webhookUrl":"(http:\/\/[^"]+)\/voice\/incoming"/.exec(log);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      };
+      serve.stderr.on('data', check);
+      serve.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${log}`)));
+    });
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  await new Promise((r) => setTimeout(r, 2_000)); // every greeting under way
-  const before = {
-    cpu: cpuSeconds(serve.pid),
-    own: process.cpuUsage(),
-    in: measure.receivedIn,
-    out: measure.receivedOut,
-    sentIn: measure.sentIn,
-    sentOut: measure.sentOut,
+  let before;
+  return {
+    base,
+    measure,
+    stop,
+    startWindow() {
+      before = {
+        cpu: cpuSeconds(serve.pid),
+        in: measure.receivedIn,
+        out: measure.receivedOut,
+        sentIn: measure.sentIn,
+        sentOut: measure.sentOut,
+      };
+      steady = true;
+    },
+    /** The window's figures (frames lost are counted later, once frames in flight have landed). */
+    endWindow(calls, seconds) {
+      steady = false;
+      const cpu = cpuSeconds(serve.pid) - before.cpu;
+      const framesIn = measure.receivedIn - before.in;
+      const framesOut = measure.receivedOut - before.out;
+      return {
+        system:
+          system in NAMES
+            ? NAMES[system]
+            : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''})`,
+        calls,
+        framesIn,
+        framesOut,
+        lateIn: inbound.late,
+        lateOut: outbound.late,
+        inP50: inbound.pct(50),
+        inP99: inbound.pct(99),
+        outP50: outbound.pct(50),
+        outP99: outbound.pct(99),
+        cpuSeconds: cpu,
+        usPerFrame: (cpu * 1e6) / (framesIn + framesOut),
+        rssMb: rssMb(serve.pid),
+        // frames this process managed to send, against 20 ms pacing for every call both ways: under
+        // ~97% it is saturated itself, and its own delay is in the latency figures
+        pace:
+          (measure.sentIn - before.sentIn + measure.sentOut - before.sentOut) /
+          ((2 * calls * seconds * 1000) / FRAME_MS),
+      };
+    },
   };
-  steady = true;
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  steady = false;
-  // frames this process managed to send, against 20 ms pacing for every call both ways: under ~97%
-  // it is saturated itself, and its own delay is in the latency figures
-  const pace =
-    (measure.sentIn - before.sentIn + measure.sentOut - before.sentOut) /
-    ((2 * calls * seconds * 1000) / FRAME_MS);
-  const cpu = cpuSeconds(serve.pid) - before.cpu;
-  // this process's own share of a core over the window: both clouds run here, so near 100% its own
-  // queueing is in the latency figures
-  const own = process.cpuUsage(before.own);
-  const loadBusy = (own.user + own.system) / 1e6 / seconds;
-  const rss = rssMb(serve.pid);
-  const framesIn = measure.receivedIn - before.in;
-  const framesOut = measure.receivedOut - before.out;
-  // let frames in flight land, then count what never arrived
-  await new Promise((r) => setTimeout(r, 500));
-  clearInterval(clock);
-  await new Promise((r) => setTimeout(r, 500));
-  const lostIn = measure.gapsIn.lost;
-  const lostOut = measure.gapsOut.lost;
-  for (const call of live) call.hangUp();
-  serve.kill('SIGTERM');
-  await new Promise((r) => serve.once('exit', r));
-  await standIn.close();
-  rmSync(dir, { recursive: true, force: true });
-  const result = {
-    system:
-      system in NAMES
-        ? NAMES[system]
-        : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''})`,
-    calls,
-    framesIn,
-    framesOut,
-    lostIn,
-    lostOut,
-    lateIn: inbound.late,
-    lateOut: outbound.late,
-    inP50: inbound.pct(50),
-    inP99: inbound.pct(99),
-    outP50: outbound.pct(50),
-    outP99: outbound.pct(99),
-    cpuSeconds: cpu,
-    usPerFrame: (cpu * 1e6) / (framesIn + framesOut),
-    rssMb: rss,
-    pace,
-    loadBusy,
-  };
-  if (!quiet) printResults([result]);
-  return result;
 }
 
 export function printResults(results) {
@@ -522,7 +552,7 @@ function pinCores() {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  // the floor, Twilio's sample and voice-agent, one after the other, for --rounds rounds
+  // the floor, Twilio's sample and voice-agent, one after the other (or --together), for --rounds rounds
   const options = {
     calls: Number(flag('calls', 50)),
     seconds: Number(flag('seconds', 15)),
@@ -530,29 +560,35 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     serverCpus: process.argv.includes('--pin') ? pinCores() : undefined,
   };
   const workers = Number(flag('workers', 1));
+  const serverCpus = options.serverCpus;
   // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
   const baseline = flag('baseline', undefined);
-  const ours = { name: 'voice-agent', run: () => runLoad({ ...options, workers }), results: [] };
+  const ours = { name: 'voice-agent', spec: { workers, serverCpus }, results: [] };
   const sample = process.argv.includes('--no-sample')
     ? undefined
-    : { name: 'Twilio sample', run: () => runLoad({ ...options, system: 'sample' }), results: [] };
+    : { name: 'Twilio sample', spec: { system: 'sample', serverCpus }, results: [] };
   const systems = [
     ours,
     ...(sample ? [sample] : []),
-    ...(baseline
-      ? [{ name: 'baseline', run: () => runLoad({ ...options, workers, root: baseline }), results: [] }]
-      : []),
+    ...(baseline ? [{ name: 'baseline', spec: { workers, serverCpus, root: baseline }, results: [] }] : []),
   ];
+  const relay = { system: 'relay', serverCpus };
   const floors = [];
   const rounds = Number(flag('rounds', 1));
+  // --together: in each round every system runs at the same time (each with --calls calls, on the
+  // same cores), so they are measured over the same window; else one after the other
+  const together = process.argv.includes('--together');
   for (let round = 0; round < rounds; round++) {
     // every other round runs in the opposite order (relay first, then relay last), so a run's
-    // place in the sequence does not favour one system
-    const runs = [
-      () => runLoad({ ...options, system: 'relay' }).then((r) => floors.push(r)),
-      ...systems.map((system) => () => system.run().then((r) => system.results.push(r))),
-    ];
-    for (const run of round % 2 === 0 ? runs : runs.reverse()) await run();
+    // place in the sequence (or, together, in each tick) does not favour one system
+    const specs = [relay, ...systems.map((system) => system.spec)];
+    const order = round % 2 === 0 ? specs : [...specs].reverse();
+    let results = [];
+    if (together) results = await runTogether(order, options);
+    else for (const spec of order) results.push(await runLoad({ ...options, ...spec }));
+    const inOrder = round % 2 === 0 ? results : [...results].reverse();
+    floors.push(inOrder[0]);
+    for (const [i, system] of systems.entries()) system.results.push(inOrder[i + 1]);
   }
   printResults(floors.flatMap((floor, i) => [floor, ...systems.map((system) => system.results[i])]));
   // each round's ratio to a reference of the same round (the machine drifts between rounds), then
@@ -571,7 +607,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       `${name} vs the ${refName}${ofRounds}: CPU per frame ${ratio('usPerFrame')}` +
         (many ? ` (${range[0].toFixed(2)}–${range.at(-1).toFixed(2)})` : '') +
         `, p99 in ${ratio('inP99')}, p99 out ${ratio('outP99')}` +
-        (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : ''),
+        (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : '') +
+        (together ? ', systems run together' : ''),
     );
   };
   for (const system of systems) compare(system.name, system.results, 'bare relay', floors);
