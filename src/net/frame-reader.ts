@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { xorMask } from './text-frame.js';
+import { readEnded, readStarted } from './tick-flush.js';
 
 /**
  * The media path's WebSocket messages read straight off the socket, the reading half of
@@ -100,6 +101,15 @@ class FrameReader {
   }
 
   readonly onData = (chunk: Buffer): void => {
+    readStarted();
+    try {
+      this.#read(chunk);
+    } finally {
+      readEnded(); // what the frames' handlers queued is written now (tick-flush.ts)
+    }
+  };
+
+  #read(chunk: Buffer): void {
     let data = chunk;
     if (this.#carryBytes > 0) {
       this.#carry.push(chunk);
@@ -124,7 +134,7 @@ class FrameReader {
       this.#carry.push(rest.length * 4 < data.length ? Buffer.from(rest) : rest);
       this.#carryBytes = rest.length;
     }
-  };
+  }
 
   /**
    * Reads the frame at `at`: where the next one starts, or that it is not complete yet, or that the
