@@ -25,10 +25,13 @@ export class TwilioSocketPort implements MediaStreamPort {
   #dropped = 0;
   /**
    * The TCP socket under the WebSocket, which media and marks go to as single frames (what is sent
-   * in one tick leaves in one write, tick-flush.ts), and a media message's text around its payload,
-   * encoded once. Without it (unit tests' stubs) they go through `ws.send`.
+   * in one tick leaves in one write, tick-flush.ts). Without it (unit tests' stubs) they go through
+   * `ws.send`.
    */
-  readonly #direct: { tcp: TcpSocket; mediaHead: Buffer; mediaTail: Buffer } | undefined;
+  readonly #tcp: TcpSocket | undefined;
+  /** A media message's text around its payload, encoded once (fields, not an object: one less read per frame). */
+  readonly #mediaHead: Buffer;
+  readonly #mediaTail: Buffer;
   /** The frames of this tick, oldest first (`#rest` only when there is more than one). */
   #first: Buffer | undefined;
   #rest: Buffer[] | undefined;
@@ -37,10 +40,10 @@ export class TwilioSocketPort implements MediaStreamPort {
     this.#ws = ws;
     this.#streamSid = streamSid;
     this.#log = logger;
-    if (tcp) {
-      const { head, tail } = mediaMessageParts(streamSid);
-      this.#direct = { tcp, mediaHead: Buffer.from(head, 'latin1'), mediaTail: Buffer.from(tail, 'latin1') };
-    }
+    this.#tcp = tcp;
+    const { head, tail } = mediaMessageParts(streamSid);
+    this.#mediaHead = Buffer.from(head, 'latin1');
+    this.#mediaTail = Buffer.from(tail, 'latin1');
   }
 
   /**
@@ -49,7 +52,7 @@ export class TwilioSocketPort implements MediaStreamPort {
    * reads three objects for it on every chunk.
    */
   get #buffered(): number {
-    return this.#direct ? this.#direct.tcp.writableLength : this.#ws.bufferedAmount;
+    return this.#tcp ? this.#tcp.writableLength : this.#ws.bufferedAmount;
   }
 
   /** Queues a frame for the end of this tick. */
@@ -67,12 +70,13 @@ export class TwilioSocketPort implements MediaStreamPort {
    */
   flushFrames(): void {
     const first = this.#first;
-    if (first === undefined || this.#direct === undefined) return;
+    const tcp = this.#tcp;
+    if (first === undefined || tcp === undefined) return;
     const rest = this.#rest;
     this.#first = undefined;
     this.#rest = undefined;
     if (this.#ws.readyState !== WebSocket.OPEN) return;
-    this.#direct.tcp.write(rest === undefined ? first : Buffer.concat([first, ...rest]));
+    tcp.write(rest === undefined ? first : Buffer.concat([first, ...rest]));
   }
 
   sendMedia(payload: string): boolean {
@@ -87,8 +91,7 @@ export class TwilioSocketPort implements MediaStreamPort {
       this.#log.info({ droppedFrames: this.#dropped }, 'Twilio is reading again: agent audio resumes');
       this.#dropped = 0;
     }
-    const direct = this.#direct;
-    if (direct) this.#queue(wrappedTextFrame(direct.mediaHead, payload, direct.mediaTail, false));
+    if (this.#tcp) this.#queue(wrappedTextFrame(this.#mediaHead, payload, this.#mediaTail, false));
     else this.#ws.send(mediaMessage(this.#streamSid, payload));
     return true;
   }
@@ -96,7 +99,7 @@ export class TwilioSocketPort implements MediaStreamPort {
   sendMark(name: string): void {
     if (this.#ws.readyState !== WebSocket.OPEN) return;
     const text = markMessage(this.#streamSid, name);
-    if (this.#direct) this.#queue(textFrame(text, false));
+    if (this.#tcp) this.#queue(textFrame(text, false));
     else this.#ws.send(text);
   }
 
