@@ -42,15 +42,23 @@ export class AgentSpeech {
     return !this.#playback.playing && !this.#outbound.buffering;
   }
 
+  /**
+   * When the model's audio was last passed on to the phone (monotonic ms; -∞: never): the call's
+   * idle check reads it, so a chunk costs one clock reading, not two.
+   */
+  get lastAudioAt(): number {
+    return this.#outbound.lastAudioAt;
+  }
+
   /** The running response has sent audio. */
   get responseHadAudio(): boolean {
     return this.#responseHadAudio;
   }
 
-  /** Model audio (hot path). False when it belongs to a response the caller cut off. */
-  audio(event: Extract<ModelEvent, { type: 'audio' }>): boolean {
+  /** Model audio (hot path). Dropped when it belongs to a response the caller cut off. */
+  audio(event: Extract<ModelEvent, { type: 'audio' }>): void {
     if (event.responseId !== this.#audible) {
-      if (this.#silenced.has(event.responseId)) return false;
+      if (this.#silenced.has(event.responseId)) return;
       this.#audible = event.responseId;
     }
     if (event.itemId !== this.#speakingItem) {
@@ -59,7 +67,6 @@ export class AgentSpeech {
     }
     this.#responseHadAudio = true;
     this.#outbound.delta(event.responseId, event.itemId, event.contentIndex, event.chunk);
-    return true;
   }
 
   responseStarted(responseId: string): void {

@@ -330,7 +330,7 @@ export class CallSession implements CallControl {
   /** Re-arms one timer (never more than one handle, however long the call). */
   #scheduleIdleCheck(limitMs: number): void {
     this.#scope.timer('the idle timer', Math.max(250, limitMs / 4), () => {
-      const idleFor = this.#now() - this.#lastActivityAt;
+      const idleFor = this.#now() - Math.max(this.#lastActivityAt, this.#speech.lastAudioAt);
       if (idleFor >= limitMs && this.#speech.silent && !this.#input.speaking) {
         this.end({ kind: 'completed', reason: `no one spoke for ${Math.round(idleFor / 1000)} s` });
       } else {
@@ -355,7 +355,7 @@ export class CallSession implements CallControl {
     if (this.#state === 'ended') return;
     switch (event.type) {
       case 'audio':
-        if (this.#speech.audio(event)) this.#lastActivityAt = this.#now();
+        this.#speech.audio(event); // activity: its time is the speech's lastAudioAt
         return;
       case 'ready':
         this.#greet();

@@ -18,6 +18,8 @@ export class OutboundAudio {
   #smallBytes = 0;
   #smallItem: string | undefined;
   readonly #tap: CallAudioTap | undefined;
+  /** When model audio was last forwarded, or dropped for a stalled reader (monotonic ms; -∞: never). */
+  #lastAudioAt = Number.NEGATIVE_INFINITY;
 
   constructor(media: MediaStreamPort, playback: PlaybackTracker, now: () => number, tap?: CallAudioTap) {
     this.#media = media;
@@ -62,13 +64,18 @@ export class OutboundAudio {
     return this.#smallBytes > 0;
   }
 
+  get lastAudioAt(): number {
+    return this.#lastAudioAt;
+  }
+
   #forward(itemId: string, base64: string, bytes: number): void {
     // the previous item's last audio gets its mark before this item's first
     if (this.#playback.unmarkedItemId !== undefined && this.#playback.unmarkedItemId !== itemId)
       this.#markTail();
+    const now = this.#now();
+    this.#lastAudioAt = now;
     // audio dropped for a stalled reader is not playing: no mark, nothing counted as sent
     if (!this.#media.sendMedia(base64)) return;
-    const now = this.#now();
     this.#tap?.agent(base64, now);
     const mark = this.#playback.sent(itemId, bytes, now);
     if (mark !== undefined) this.#media.sendMark(mark);

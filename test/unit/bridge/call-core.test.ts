@@ -266,6 +266,21 @@ describe('the call core on fakes of its own ports', () => {
     expect(idle.model.closed).toBe(true);
     expect(idle.media.closed).toBe(true);
 
+    // the agent's audio is activity too: the limit counts from the last of it, once it has played
+    const talked = core({ behaviour: { idleTimeoutS: 5 } });
+    talked.model.emit({ type: 'ready' });
+    talked.model.startResponse('r1');
+    talked.clock.now += 4_000;
+    talked.model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    talked.model.finishResponse('r1');
+    for (const mark of talked.media.marks.splice(0)) talked.session.handleMedia({ type: 'played', mark });
+    talked.clock.now += 4_000; // 8 s since the call began, 4 s since the agent spoke
+    vi.advanceTimersByTime(2_000);
+    expect(talked.outcomes).toEqual([]);
+    talked.clock.now += 2_000;
+    vi.advanceTimersByTime(2_000);
+    expect(talked.outcomes).toEqual([{ kind: 'completed', reason: 'no one spoke for 6 s' }]);
+
     const long = core({ behaviour: { maxDurationS: 60, idleTimeoutS: 3_600 } });
     vi.advanceTimersByTime(60_000);
     expect(long.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
