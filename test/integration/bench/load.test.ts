@@ -42,7 +42,9 @@ describe('npm run bench:load', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expectWholeRows(stdout);
-    expect(stdout).toMatch(/voice-agent vs the bare relay: CPU per frame \d+\.\d\d×, p99 in \d+\.\d\d×/);
+    expect(stdout).toMatch(
+      /voice-agent vs the bare relay: CPU per frame \d+\.\d\d×, in user space \d+\.\d\d×, p99 in \d+\.\d\d×/,
+    );
     expect(stdout).toMatch(/Twilio sample vs the bare relay: CPU per frame \d+\.\d\d×/);
     expect(stdout).toMatch(/voice-agent vs the Twilio sample: CPU per frame \d+\.\d\d×/);
   }, 120_000);
