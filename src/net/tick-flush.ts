@@ -9,9 +9,10 @@
  * noise; 5 of the 8 rounds were lower).
  *
  * When the frames were queued while a socket's data was being read (frame-reader.ts), the flush
- * is that read's last step: no `process.nextTick`, which would cost Node a second call into
- * JavaScript (its tick queue) after every read that produced a frame. Anywhere else (a timer, a
- * message `ws` read) it is the next tick, as before. Either way it runs before any other I/O.
+ * is that read's last step, with no `process.nextTick` of our own. (Node's tick queue still runs
+ * after such a read: a socket write that completes at once schedules its own `afterWriteTick`. What
+ * is saved is our tick and its callback per read.) Anywhere else (a timer, a message `ws` read) it
+ * is the next tick, as before. Either way it runs before any other I/O.
  */
 export interface TickFlushed {
   /** Writes what was queued this tick. */
