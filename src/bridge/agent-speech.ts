@@ -79,8 +79,10 @@ export class AgentSpeech {
     if (!this.#silenced.has(responseId)) this.#outbound.flush();
   }
 
-  responseDone(): void {
+  /** The response is over, and so is its audio: an adapter that skipped `audio_done` leaves none unmarked. */
+  responseDone(responseId: string): void {
     this.#runningResponse = undefined;
+    this.audioDone(responseId);
   }
 
   /** Sends whatever small audio is held back (the call is finishing). */

@@ -432,7 +432,7 @@ export class CallSession implements CallControl {
   };
 
   #onResponseDone(event: Extract<ModelEvent, { type: 'response_done' }>): void {
-    this.#speech.responseDone();
+    this.#speech.responseDone(event.responseId);
     if (event.usage) this.#scope.emit({ type: 'usage', usage: event.usage });
     this.#finish?.responseDone(this.#speech.responseHadAudio, event.requestId);
     if (this.#state === 'greeting' && event.requestId === this.#greetingRequest) this.#enter('active');

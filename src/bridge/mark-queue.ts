@@ -4,6 +4,8 @@ export interface QueuedMark<Item> {
   item: Item | undefined;
   /** Item audio (ms) that will have played when this mark comes back. */
   endMs: number;
+  /** All audio sent before this mark, every item's (ms): where it falls in what the phone plays. */
+  streamMs: number;
 }
 
 /**
@@ -36,12 +38,13 @@ export class MarkQueue<Item> {
     return -1;
   }
 
-  push(name: string, item: Item, endMs: number): void {
+  push(name: string, item: Item, endMs: number, streamMs: number): void {
     if (this.#size === this.#slots.length) this.#grow();
     const slot = this.at(this.#size);
     slot.name = name;
     slot.item = item;
     slot.endMs = endMs;
+    slot.streamMs = streamMs;
     this.#size++;
   }
 
@@ -64,7 +67,7 @@ export class MarkQueue<Item> {
     const slots: QueuedMark<Item>[] = [];
     for (let i = 0; i < this.#size; i++) slots.push(this.at(i));
     const capacity = Math.max(16, this.#slots.length * 2);
-    while (slots.length < capacity) slots.push({ name: '', item: undefined, endMs: 0 });
+    while (slots.length < capacity) slots.push({ name: '', item: undefined, endMs: 0, streamMs: 0 });
     this.#slots = slots;
     this.#head = 0;
   }

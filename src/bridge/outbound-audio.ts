@@ -6,7 +6,7 @@ import type { CallAudioTap, MediaStreamPort } from './ports.js';
  * Model audio → Twilio. Deltas of at least one frame (20 ms) are forwarded untouched — the base64
  * string from OpenAI goes straight into the Twilio frame, no decode or re-encode. Smaller deltas are
  * merged until they make a frame, because tiny irregular chunks are a known cause of jitter at word
- * starts. A named mark follows every 100 ms of an item and its end, so playback can be tracked.
+ * starts. A named mark follows every 500 ms of an item and its end, so playback can be tracked.
  */
 export const MIN_OUTBOUND_CHUNK_BYTES = 160;
 

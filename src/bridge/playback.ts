@@ -10,14 +10,23 @@ import { MarkQueue } from './mark-queue.js';
  * the clock, bounded by the next mark's position, so a barge-in truncates within a frame of the real
  * playhead even when chunks are large.
  *
- * A mark follows every {@link MARK_EVERY_MS} of an item's audio and its end, not every 20 ms chunk:
- * each mark is two more messages on the wire (ours and its echo), and the clock is exact between
- * them. The queue of marks is walked from its head, so an echo in order costs O(1), and a mark
- * allocates nothing but its name ({@link MarkQueue}).
+ * The clock is exact between echoes while audio is queued at the phone; it is wrong only when the
+ * queue runs dry (the model fell behind real time) and the playhead waits for more. So the tracker
+ * also keeps when the audio sent so far will have played out: audio sent after that moment starts
+ * playing when it is sent, and the playhead is fixed there, as an echo would fix it. Each echo
+ * corrects that estimate with what it says was still queued.
+ *
+ * Marks are therefore sparse: one follows every {@link MARK_EVERY_MS} of an item's audio and its
+ * end, not every 20 ms chunk, since each mark is two more messages on the wire (ours and its echo).
+ * The queue of marks is walked from its head, so an echo in order costs O(1), and a mark allocates
+ * nothing but its name ({@link MarkQueue}).
  */
 
-/** Audio of one item (ms) after which a mark is due. */
-export const MARK_EVERY_MS = 100;
+/**
+ * Audio of one item (ms) after which a mark is due. The echoes still correct the clock twice a
+ * second where the network, not the model, starves the phone (jitter the sender cannot see).
+ */
+export const MARK_EVERY_MS = 500;
 
 interface ItemPlayback {
   itemId: string;
@@ -59,6 +68,10 @@ export class PlaybackTracker {
   #anchorItem: ItemPlayback | undefined;
   #anchorMs = 0;
   #anchorAt = 0;
+  /** Audio sent, every item's (ms): marks record where they fall in it. */
+  #streamMs = 0;
+  /** When the audio sent so far will have played out (clock ms), if played from when it was sent. */
+  #queueEndsAt = Number.NEGATIVE_INFINITY;
 
   /** Records model audio for an item (forwarded or still buffered). */
   received(responseId: string, itemId: string, contentIndex: number, bytes: number): void {
@@ -78,13 +91,20 @@ export class PlaybackTracker {
     const unmarked = this.#unmarkedItem;
     if (unmarked !== undefined && unmarked !== item)
       throw new Error(`audio of item ${itemId} sent before item ${unmarked.itemId}'s tail was marked`);
-    // nothing queued at Twilio: this audio starts playing now
-    if (!this.playing) this.#anchor(item, item.sentMs, now);
+    // nothing queued at Twilio (every mark echoed, or by the clock all of this item sent so far has
+    // played): this audio starts playing now. Behind another item's unechoed end, its echo decides.
+    if (!this.playing || (now >= this.#queueEndsAt && this.#playingItem === item)) {
+      this.#anchor(item, item.sentMs, now);
+      this.#queueEndsAt = now;
+    }
     if (unmarked === undefined) {
       this.#unmarkedItem = item;
       this.#unmarkedFromMs = item.sentMs;
     }
-    item.sentMs += bytes / MULAW_BYTES_PER_MS;
+    const ms = bytes / MULAW_BYTES_PER_MS;
+    item.sentMs += ms;
+    this.#streamMs += ms;
+    this.#queueEndsAt += ms;
     this.#unmarkedEndMs = item.sentMs;
     if (item.sentMs - this.#unmarkedFromMs < MARK_EVERY_MS) return undefined;
     this.#unmarkedItem = undefined;
@@ -111,6 +131,8 @@ export class PlaybackTracker {
     const mark = this.#marks.at(index);
     const item = mark.item!;
     const endMs = mark.endMs;
+    // what was sent after the mark is still queued: it plays out from now
+    this.#queueEndsAt = now + (this.#streamMs - mark.streamMs);
     this.#marks.drop(index + 1); // the marks before it have played too
     item.heardMs = Math.max(item.heardMs, endMs);
     this.#anchor(item, endMs, now);
@@ -185,7 +207,8 @@ export class PlaybackTracker {
 
   #mark(item: ItemPlayback, endMs: number): string {
     const name = `m${(this.#nextMark++).toString(36)}`;
-    this.#marks.push(name, item, endMs);
+    // a mark always follows the last audio sent, so it falls where the stream ends now
+    this.#marks.push(name, item, endMs, this.#streamMs);
     return name;
   }
 

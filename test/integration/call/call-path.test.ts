@@ -71,12 +71,15 @@ describe('a phone call through voice-agent', () => {
   });
 
   it.each([
-    ['no network delay', 0],
-    ['mark echoes 40 ms late', 40],
-  ])('barge-in (%s): clears Twilio and truncates the item at what the caller actually heard', async (_what, echoDelayMs) => {
+    ['no network delay', 0, {}],
+    ['mark echoes 40 ms late', 40, {}],
+    // 100 ms of audio every 250 ms: the phone runs dry between deltas, more often than marks are sent
+    ['the model slower than real time', 0, { deltaMs: 100, deltaIntervalMs: 250 }],
+  ])('barge-in (%s): clears Twilio and truncates the item at what the caller actually heard', async (_what, echoDelayMs, pace) => {
     h = await startHarness({
       fake: {
         brain: (ctx) => (ctx.trigger === 'create' ? { say: 'Hi.' } : { say: 'x'.repeat(100), audioMs: 5000 }),
+        ...pace,
       },
     });
     const caller = h.caller({ markEchoDelayMs: echoDelayMs });
@@ -85,7 +88,7 @@ describe('a phone call through voice-agent', () => {
     const beforeAnswer = caller.playback.heardMs();
 
     await caller.speak(mulawTone(600));
-    await caller.pause(700); // turn ends; the 5 s answer starts streaming (10x real time)
+    await caller.pause(700); // turn ends; the 5 s answer starts streaming (10x real time by default)
     await eventually(() => caller.playback.heardMs() - beforeAnswer > 1200);
     await caller.speak(mulawTone(300)); // interrupt
 

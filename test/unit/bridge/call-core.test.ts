@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
 import { type CallBehaviour, CallSession } from '../../../src/bridge/call-session.js';
+import { MARK_EVERY_MS } from '../../../src/bridge/playback.js';
 import type { CallAudioTap, CallOutcome, ToolExecutor } from '../../../src/bridge/ports.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { FakeModelSession } from '../../fakes/fake-model-session.js';
@@ -184,9 +185,16 @@ describe('the call core on fakes of its own ports', () => {
     const { model, session, media, clock, seen } = core();
     model.emit({ type: 'ready' });
     model.startResponse('r1');
+    model.emit({
+      type: 'audio',
+      responseId: 'r1',
+      itemId: 'A',
+      contentIndex: 0,
+      chunk: chunk(MARK_EVERY_MS),
+    });
     model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
-    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
-    model.finishResponse('r1');
+    model.finishResponse('r1'); // no audio_done: the response's end marks the tail all the same
+    expect(media.marks).toHaveLength(2);
     session.handleMedia({ type: 'played', mark: media.marks[0]! });
     expect(seen('agent_speech_stopped')).toEqual([]); // one chunk still playing
     session.handleMedia({ type: 'played', mark: media.marks[1]! });

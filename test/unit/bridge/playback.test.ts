@@ -2,28 +2,30 @@ import { describe, expect, it } from 'vitest';
 import { MARK_EVERY_MS, PlaybackTracker } from '../../../src/bridge/playback.js';
 
 const ms = (n: number) => n * 8; // μ-law bytes
+const M = MARK_EVERY_MS;
 
 describe('PlaybackTracker', () => {
   it('only echoed marks count as heard; between echoes the clock interpolates up to the next mark', () => {
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(300));
-    const m1 = p.sent('a', ms(100), 1000)!;
-    const m2 = p.sent('a', ms(100), 1001)!;
-    p.sent('a', ms(100), 1002);
+    p.received('r', 'a', 0, ms(3 * M));
+    const m1 = p.sent('a', ms(M), 1000)!;
+    const m2 = p.sent('a', ms(M), 1001)!;
+    p.sent('a', ms(M), 1002);
     expect(p.playing).toBe(true);
     expect(p.heardMs('a', 1000)).toBe(0);
     expect(p.heardMs('a', 1050)).toBe(50); // playing since the first send
-    expect(p.heardMs('a', 1500)).toBe(100); // never past the next unechoed mark
-    p.markEchoed(m1, 1100);
-    expect(p.heardMs('a', 1130)).toBe(130);
-    p.markEchoed(m2, 1210); // a late echo re-anchors the playhead
-    expect(p.heardMs('a', 1215)).toBe(205);
+    expect(p.heardMs('a', 1000 + 5 * M)).toBe(M); // never past the next unechoed mark
+    p.markEchoed(m1, 1000 + M);
+    expect(p.heardMs('a', 1030 + M)).toBe(M + 30);
+    p.markEchoed(m2, 1010 + 2 * M); // a late echo re-anchors the playhead
+    expect(p.heardMs('a', 1015 + 2 * M)).toBe(2 * M + 5);
   });
 
   it('a barge-in cuts the item at the playhead, clamped to audio received', () => {
     const p = new PlaybackTracker();
     p.received('r1', 'a', 0, ms(200));
-    p.markEchoed(p.sent('a', ms(200), 0)!, 200);
+    p.sent('a', ms(200), 0);
+    p.markEchoed(p.markTail()!, 200);
     expect(p.interrupt(250)).toEqual([]); // everything was heard: nothing to cut
 
     p.received('r2', 'b', 1, ms(500));
@@ -59,9 +61,9 @@ describe('PlaybackTracker', () => {
 
   it('ignores marks echoed because of a clear, and unknown marks', () => {
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(400));
-    const m1 = p.sent('a', ms(200), 0)!;
-    const m2 = p.sent('a', ms(200), 0)!;
+    p.received('r', 'a', 0, ms(2 * M));
+    const m1 = p.sent('a', ms(M), 0)!;
+    const m2 = p.sent('a', ms(M), 0)!;
     p.interrupt(50);
     p.markEchoed(m1, 60);
     p.markEchoed(m2, 60);
@@ -82,6 +84,7 @@ describe('PlaybackTracker', () => {
     p.received('r', 'a', 0, ms(100));
     p.received('r', 'b', 0, ms(100)); // b's audio arrives before a's was forwarded
     p.sent('a', ms(100), 0);
+    p.markTail();
     p.sent('b', ms(100), 0);
     expect(p.heardMs('b', 50)).toBe(0);
     expect(p.currentItemId).toBe('a');
@@ -90,7 +93,8 @@ describe('PlaybackTracker', () => {
   it('forgets an item once it has played and the next one starts', () => {
     const p = new PlaybackTracker();
     p.received('r', 'a', 0, ms(100));
-    p.markEchoed(p.sent('a', ms(100), 0)!, 100);
+    p.sent('a', ms(100), 0);
+    p.markEchoed(p.markTail()!, 100);
     expect(p.heardMs('a', 100)).toBe(100);
     p.received('r', 'b', 0, ms(100));
     expect(p.heardMs('a', 100)).toBe(0); // no longer tracked
@@ -98,52 +102,45 @@ describe('PlaybackTracker', () => {
     expect(p.heardMs('b', 150)).toBe(50);
   });
 
-  it('20 ms chunks: a mark every 100 ms and at the item’s end; playing and the playhead in between', () => {
+  it('20 ms chunks: a mark every MARK_EVERY_MS and at the item’s end; playing and the playhead in between', () => {
+    expect(M).toBe(500);
+    const perMark = M / 20;
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(260));
+    p.received('r', 'a', 0, ms(2 * M + 60));
     const marks: (string | undefined)[] = [];
-    for (let i = 0; i < 13; i++) marks.push(p.sent('a', ms(20), 1000 + i));
-    expect(MARK_EVERY_MS).toBe(100);
-    expect(marks.map((m) => m !== undefined)).toEqual([
-      false,
-      false,
-      false,
-      false,
-      true,
-      false,
-      false,
-      false,
-      false,
-      true,
-      false,
-      false,
-      false,
-    ]);
+    for (let i = 0; i < 2 * perMark + 3; i++) marks.push(p.sent('a', ms(20), 1000 + i));
+    const first = marks[perMark - 1];
+    const second = marks[2 * perMark - 1];
+    expect(marks.filter((m) => m !== undefined)).toEqual([first, second]);
+    expect(first).toBeDefined();
+    expect(second).toBeDefined();
     expect(p.playing).toBe(true); // 60 ms sent after the last mark are still queued
-    expect(p.heardMs('a', 1240)).toBe(100); // never past the first unechoed mark
-    p.markEchoed(marks[4]!, 1100);
-    p.markEchoed(marks[9]!, 1200);
+    expect(p.heardMs('a', 1000 + 3 * M)).toBe(M); // never past the first unechoed mark
+    p.markEchoed(first!, 1000 + M);
+    p.markEchoed(second!, 1000 + 2 * M);
     expect(p.playing).toBe(true);
-    expect(p.heardMs('a', 1230)).toBe(230); // the clock, bounded by the unmarked audio's end (260)
-    expect(p.heardMs('a', 1400)).toBe(260);
+    expect(p.heardMs('a', 1030 + 2 * M)).toBe(2 * M + 30); // the clock, bounded by the unmarked end
+    expect(p.heardMs('a', 1000 + 3 * M)).toBe(2 * M + 60);
     const tail = p.markTail()!;
     expect(p.markTail()).toBeUndefined();
-    p.markEchoed(tail, 1260);
+    p.markEchoed(tail, 1060 + 2 * M);
     expect(p.playing).toBe(false);
-    expect(p.interrupt(1300)).toEqual([]); // heard in full
+    expect(p.interrupt(1100 + 2 * M)).toEqual([]); // heard in full
   });
 
   it('a barge-in between marks cuts where the caller is, within a frame', () => {
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(1000));
+    p.received('r', 'a', 0, ms(10 * M));
     const marks: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      const mark = p.sent('a', ms(20), 0); // 1 s sent at once, faster than real time
+    for (let i = 0; i < (10 * M) / 20; i++) {
+      const mark = p.sent('a', ms(20), 0); // sent at once, faster than real time
       if (mark) marks.push(mark);
     }
     expect(marks).toHaveLength(10);
-    for (const [i, mark] of marks.slice(0, 4).entries()) p.markEchoed(mark, (i + 1) * 100); // played in real time
-    expect(p.interrupt(437)).toEqual([{ itemId: 'a', responseId: 'r', contentIndex: 0, audioEndMs: 437 }]);
+    for (const [i, mark] of marks.slice(0, 4).entries()) p.markEchoed(mark, (i + 1) * M); // played in real time
+    expect(p.interrupt(4 * M + 37)).toEqual([
+      { itemId: 'a', responseId: 'r', contentIndex: 0, audioEndMs: 4 * M + 37 },
+    ]);
   });
 
   it('audio of the next item must wait for the previous tail mark', () => {
@@ -173,36 +170,66 @@ describe('PlaybackTracker', () => {
 
   it('a new model session that reuses an item id starts a new item: echoes of the old audio are not heard of it', () => {
     const p = new PlaybackTracker();
-    p.received('r1', 'a', 0, ms(300));
-    const old = p.sent('a', ms(100), 0)!; // 100 ms of the old session's item, marked
+    p.received('r1', 'a', 0, ms(3 * M));
+    const old = p.sent('a', ms(M), 0)!; // the old session's item, marked
     p.forgetItems(); // the model session was replaced; the sent audio still plays
     p.received('r2', 'a', 0, ms(500)); // the new session's first item has the same id
     p.sent('a', ms(100), 10);
-    p.markEchoed(old, 100); // the old audio ended: the new item starts playing now
-    expect(p.interrupt(120)).toEqual([{ itemId: 'a', responseId: 'r2', contentIndex: 0, audioEndMs: 20 }]);
+    p.markEchoed(old, M); // the old audio ended: the new item starts playing now
+    expect(p.interrupt(M + 20)).toEqual([{ itemId: 'a', responseId: 'r2', contentIndex: 0, audioEndMs: 20 }]);
   });
 
   it('echoes in order cost the same however far ahead the answer was generated', () => {
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(600_000));
-    const names = Array.from({ length: 6_000 }, () => p.sent('a', ms(100), 0)!);
-    for (const [i, name] of names.entries()) p.markEchoed(name, i * 100);
+    p.received('r', 'a', 0, ms(6_000 * M));
+    const names = Array.from({ length: 6_000 }, () => p.sent('a', ms(M), 0)!);
+    for (const [i, name] of names.entries()) p.markEchoed(name, i * M);
     expect(p.playing).toBe(false);
-    expect(p.heardMs('a', 0)).toBe(600_000);
+    expect(p.heardMs('a', 0)).toBe(6_000 * M);
   });
 
   it('audio kept queued ahead: every echo still moves the playhead to its own mark', () => {
     const p = new PlaybackTracker();
-    p.received('r', 'a', 0, ms(300_000));
+    p.received('r', 'a', 0, ms(3_000 * M));
     const queued: string[] = [];
     for (let i = 1; i <= 3_000; i++) {
-      queued.push(p.sent('a', ms(100), i * 100)!);
+      queued.push(p.sent('a', ms(M), i * M)!);
       // two marks stay queued at the phone, so the queue never empties
       if (queued.length > 2) {
-        p.markEchoed(queued.shift()!, i * 100);
-        expect(p.heardMs('a', i * 100)).toBe((i - 2) * 100);
+        p.markEchoed(queued.shift()!, i * M);
+        expect(p.heardMs('a', i * M)).toBe((i - 2) * M);
       }
     }
     expect(p.playing).toBe(true);
+  });
+
+  it('the model falls behind between marks: the playhead waits where the phone ran dry and goes on from the next send', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(400));
+    for (let i = 0; i < 10; i++) expect(p.sent('a', ms(20), i)).toBeUndefined(); // 200 ms, no mark yet
+    expect(p.heardMs('a', 300)).toBe(200); // played out at 200, then waiting
+    for (let i = 0; i < 10; i++) p.sent('a', ms(20), 700 + i); // the rest comes 500 ms late
+    expect(p.heardMs('a', 800)).toBe(300); // 100 ms of the new audio, not 400 ms of wall clock
+    expect(p.interrupt(850)).toEqual([{ itemId: 'a', responseId: 'r', contentIndex: 0, audioEndMs: 350 }]);
+  });
+
+  it('the next item after the phone ran dry: the one before counts as heard until its own end comes back', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'A', 0, ms(200));
+    p.sent('A', ms(200), 0);
+    p.markTail(); // its echo is on its way
+    p.received('r', 'B', 0, ms(200));
+    p.sent('B', ms(200), 250);
+    expect(p.interrupt(255)).toEqual([{ itemId: 'B', responseId: 'r', contentIndex: 0, audioEndMs: 0 }]);
+  });
+
+  it('an echo says what the phone still has queued: audio sent then is not taken as starting to play', () => {
+    const p = new PlaybackTracker();
+    p.received('r', 'a', 0, ms(3 * M));
+    const first = p.sent('a', ms(M), 0)!;
+    p.sent('a', ms(M), 0);
+    p.markEchoed(first, M + 100); // the phone started 100 ms after the send: M ms still queued
+    p.sent('a', ms(M), 2 * M + 50); // by the send times alone the phone ran dry at 2M
+    expect(p.heardMs('a', 2 * M + 60)).toBe(2 * M - 40); // still playing what was queued
   });
 });
