@@ -423,6 +423,8 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
       ...(process.env.BENCH_PROFILE_DIR
         ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`]
         : []),
+      // BENCH_PERF_MAP=1: the server writes /tmp/perf-<pid>.map, so `perf report` names its JavaScript
+      ...(process.env.BENCH_PERF_MAP ? ['--perf-basic-prof-only-functions'] : []),
       ...(system in SCRIPTS
         ? [join(ROOT, SCRIPTS[system])]
         : [
