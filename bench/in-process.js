@@ -61,7 +61,6 @@ const MEDIA_TEXTS = Array.from(
 /** One call wired as `serve` wires it, with sockets that only count what is written to them. */
 function startCall(index) {
   const id = String(index).padStart(32, '0');
-  const streamSid = STREAM_SID;
   const ws = { readyState: 1, bufferedAmount: 0, send() {}, close() {} };
   const tcp = {
     writableLength: 0,
@@ -81,7 +80,7 @@ function startCall(index) {
       listener = l;
     },
   };
-  const port = new TwilioSocketPort(ws, streamSid, logger, tcp);
+  const port = new TwilioSocketPort(ws, STREAM_SID, logger, tcp);
   const marks = [];
   const media = {
     sendMedia: (payload) => port.sendMedia(payload),
@@ -94,7 +93,7 @@ function startCall(index) {
   };
   const session = new CallSession({
     callSid: `CA${id}`,
-    streamSid,
+    streamSid: STREAM_SID,
     media,
     model: new OpenAiModelSession(connection, { instructions: 'Talk.' }),
     logger,
@@ -108,12 +107,12 @@ function startCall(index) {
   serverEvent({ type: 'response.created', response: { id: 'resp_1', metadata: {} } });
   let sequence = MEDIA_TEXTS.length;
   const markEcho = (name) =>
-    `{"event":"mark","sequenceNumber":"${++sequence}","streamSid":"${streamSid}","mark":{"name":"${name}"}}`;
+    `{"event":"mark","sequenceNumber":"${++sequence}","streamSid":"${STREAM_SID}","mark":{"name":"${name}"}}`;
   // the session attached itself to the connection when it was made
   return {
     session,
     realtime: listener,
-    reader: new TwilioStreamReader(streamSid),
+    reader: new TwilioStreamReader(STREAM_SID),
     marks,
     markEcho,
   };

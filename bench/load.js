@@ -583,10 +583,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     calls: Number(flag('calls', 50)),
     seconds: Number(flag('seconds', 15)),
     quiet: true,
-    serverCpus: process.argv.includes('--pin') ? pinCores() : undefined,
   };
   const workers = Number(flag('workers', 1));
-  const serverCpus = options.serverCpus;
+  // --pin: every system's server on the same core(s), part of each system's spec
+  const serverCpus = process.argv.includes('--pin') ? pinCores() : undefined;
   // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
   const baseline = flag('baseline', undefined);
   const ours = { name: 'voice-agent', spec: { workers, serverCpus }, results: [] };
@@ -636,7 +636,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
       `${name} vs the ${refName}${ofRounds}: CPU per frame ${ratio('usPerFrame')}${range('usPerFrame')}` +
         `, in user space ${ratio('userUsPerFrame')}${range('userUsPerFrame')}` +
         `, p99 in ${ratio('inP99')}, p99 out ${ratio('outP99')}` +
-        (options.serverCpus ? ` (server pinned to core ${options.serverCpus})` : '') +
+        (serverCpus ? ` (server pinned to core ${serverCpus})` : '') +
         (together ? ', systems run together' : ''),
     );
   };
