@@ -3,10 +3,19 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { closest } from './did-you-mean.js';
 import { commandExists } from './find-command.js';
 import { coerceScalar, interpolate, isWholeReference } from './interpolate.js';
 import { errorMap, formatPath, toPathIssues } from './issues.js';
-import { type AgentConfig, agentJsonSchema, agentSchema } from './schema.js';
+import { describeLifecycle, type LifecycleFinding, lifecycleOf, modelsOf } from './model-lifecycle.js';
+import {
+  type AgentConfig,
+  type AgentFile,
+  agentJsonSchema,
+  agentSchema,
+  HINTED_TRANSCRIPTION_MODELS,
+  TRANSCRIPTION_MODELS,
+} from './schema.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -21,15 +30,19 @@ export interface LoadAgentOptions {
    * throwaway directory offered to them as `${VOICE_AGENT_SCRATCH_DIR}`.
    */
   simulation?: { scratchDir: string };
+  /** Today, for the model shutdown calendar (tests pin it). */
+  now?: Date;
 }
 
 /** Keys whose inline (non-`${VAR}`) values look like secrets; reported as warnings. */
-const SECRET_KEY = /(key|token|secret|password|authorization)/i;
+const SECRET_KEY = /(key|token|secret|password|authorization)$/i;
 
 export interface LoadedAgent {
   agent: AgentConfig;
   /** Non-fatal findings, e.g. a secret written inline instead of referenced. */
   warnings: ConfigProblem[];
+  /** Models of this agent that OpenAI shuts down within 90 days (or has shut down), by its calendar. */
+  lifecycle: LifecycleFinding[];
 }
 
 /** Reads `.env` from `cwd` (if present) under `process.env`: real environment wins. */
@@ -98,7 +111,11 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
           message: `environment variable ${name} is not set (set it, add it to .env, or write \${${name}:-default})`,
         });
       }
-      if (!result.referenced && SECRET_KEY.test(path.split('.').pop() ?? '') && raw.length > 0) {
+      if (
+        !result.referenced &&
+        SECRET_KEY.test((path.split('.').pop() ?? '').replace(/\[\d+\]$/, '')) &&
+        raw.length > 0
+      ) {
         warnings.push({
           file: shown,
           ...at(node.range?.[0]),
@@ -144,6 +161,25 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
     throw new ConfigError(problems);
   }
 
+  const where = (path: readonly PropertyKey[]) => ({
+    file: shown,
+    ...at(locate(doc.contents, path)),
+    path: formatPath([...path]),
+  });
+  warnings.push(...modelWarnings(parsed.data, where));
+  const lifecycle = modelsOf(parsed.data)
+    .map(({ role, model }) => lifecycleOf(role, model, options.now ?? new Date()))
+    .filter((f): f is LifecycleFinding => f !== undefined);
+  for (const finding of lifecycle)
+    warnings.push({
+      ...where(
+        finding.role === 'speech' && parsed.data.engine === 'live'
+          ? ['live', 'model']
+          : MODEL_PATHS[finding.role],
+      ),
+      message: describeLifecycle(finding),
+    });
+
   const { instructions_file, instructions, ...rest } = parsed.data;
   const baseDir = dirname(absolute);
   let resolvedInstructions = instructions ?? '';
@@ -181,7 +217,41 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
   return {
     agent: { ...rest, mcp_servers: mcpServers, instructions: resolvedInstructions, source: absolute },
     warnings,
+    lifecycle,
   };
+}
+
+/** Where each model is set in the agent file (its default's place when it is not written). */
+const MODEL_PATHS: Record<LifecycleFinding['role'], PropertyKey[]> = {
+  speech: ['model'],
+  transcription: ['realtime', 'transcription', 'model'],
+  'post-call': ['post_call', 'model'],
+  delegation: ['live', 'responses', 'model'],
+};
+
+/** Transcription settings OpenAI may refuse: said before a call finds out. */
+function modelWarnings(
+  agent: AgentFile,
+  where: (path: readonly PropertyKey[]) => Omit<ConfigProblem, 'message'>,
+): ConfigProblem[] {
+  if (agent.engine !== 'realtime' || !agent.realtime.transcription.enabled) return [];
+  const t = agent.realtime.transcription;
+  const warnings: ConfigProblem[] = [];
+  if (!(TRANSCRIPTION_MODELS as readonly string[]).includes(t.model)) {
+    const hint = closest(t.model, TRANSCRIPTION_MODELS);
+    warnings.push({
+      ...where(['realtime', 'transcription', 'model']),
+      message: `"${t.model}" is not a transcription model voice-agent knows${hint ? ` (did you mean "${hint}"?)` : ` (${TRANSCRIPTION_MODELS.join(', ')})`}; OpenAI decides, and if it refuses, calls go on without transcription`,
+    });
+  }
+  for (const key of ['keywords', 'languages'] as const) {
+    if (t[key] && !HINTED_TRANSCRIPTION_MODELS.has(t.model))
+      warnings.push({
+        ...where(['realtime', 'transcription', key]),
+        message: `${key} needs gpt-live-transcribe or gpt-transcribe; ${t.model} may refuse it`,
+      });
+  }
+  return warnings;
 }
 
 /** The YAML library's messages end with a code excerpt; keep the sentence. */

@@ -19,7 +19,12 @@ export const REALTIME_VOICES = [
   'cedar',
 ] as const;
 
-export const DEFAULT_MODEL = 'gpt-realtime';
+/**
+ * The defaults follow OpenAI's recommendations of 2026-12-07: `gpt-realtime-2.1` replaces
+ * `gpt-realtime` (shut down 2027-01-20), `gpt-live-transcribe` the gpt-4o transcription models and
+ * whisper-1 (2027-02-26), `gpt-6.1-terra` gpt-5-mini (2026-12-11). See model-lifecycle.ts.
+ */
+export const DEFAULT_MODEL = 'gpt-realtime-2.1';
 export const DEFAULT_VOICE = 'marin';
 export const DEFAULT_REALTIME_URL = 'wss://api.openai.com/v1/realtime';
 export const DEFAULT_TOOL_TIMEOUT_MS = 10_000;
@@ -29,18 +34,26 @@ export const DEFAULT_MCP_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_IDLE_TIMEOUT_S = 60;
 
 /**
- * Transcription models the Realtime API accepts for `audio.input.transcription.model` (the
- * `AudioTranscription` type in the openai package, 6.49, and the Realtime reference §2). Anything
- * else makes the service reject the whole session configuration.
+ * Transcription models the Realtime API documents for `audio.input.transcription.model` (the
+ * `AudioTranscription` type of the openai package 7.60). Another name is only a warning: the service
+ * is the judge, and this list goes stale as OpenAI ships models.
  */
 export const TRANSCRIPTION_MODELS = [
+  'gpt-live-transcribe',
+  'gpt-transcribe',
+  'gpt-realtime-whisper',
   'gpt-4o-mini-transcribe',
   'gpt-4o-mini-transcribe-2025-12-15',
   'gpt-4o-transcribe',
   'gpt-4o-transcribe-diarize',
-  'gpt-realtime-whisper',
   'whisper-1',
 ] as const;
+export const DEFAULT_TRANSCRIPTION_MODEL = 'gpt-live-transcribe';
+/** Models that take `keywords` and `languages` (the openai package's AudioTranscription notes). */
+export const HINTED_TRANSCRIPTION_MODELS: ReadonlySet<string> = new Set([
+  'gpt-transcribe',
+  'gpt-live-transcribe',
+]);
 
 /** ISO-639-1 codes: the only form `transcription.language` takes. */
 const ISO_639_1 = new Set(
@@ -65,6 +78,10 @@ export const E164_PATTERN = /^\+[1-9]\d{6,14}$/;
 const E164 = z.string().regex(E164_PATTERN, { error: 'expected an E.164 phone number such as +15551234567' });
 
 const envMap = z.record(z.string(), z.string());
+
+const isoLanguage = z.string().refine((code) => ISO_639_1.has(code), {
+  error: 'expected a two-letter ISO-639-1 code such as "en", "es" or "de"',
+});
 
 const INTERRUPT_HELP =
   'Caller speech interrupts the agent (barge-in): its audio stops at once and the model forgets what was not heard. false: the agent always finishes what it is saying; a turn the caller ends meanwhile is answered afterwards.';
@@ -114,26 +131,55 @@ const realtimeSchema = z.strictObject({
   transcription: z
     .strictObject({
       model: z
-        .enum(TRANSCRIPTION_MODELS)
-        .default('gpt-4o-mini-transcribe')
-        .describe('A transcription model the Realtime API accepts.'),
-      language: z
         .string()
-        .refine((code) => ISO_639_1.has(code), {
-          error: 'expected a two-letter ISO-639-1 code such as "en", "es" or "de"',
-        })
+        .min(1)
+        .default(DEFAULT_TRANSCRIPTION_MODEL)
+        .describe(
+          'The transcription model (gpt-live-transcribe, gpt-transcribe, gpt-realtime-whisper, …). A name voice-agent does not know is a warning: OpenAI decides.',
+        ),
+      language: isoLanguage
         .optional()
-        .describe('ISO-639-1 code such as "en".'),
+        .describe('The language of the caller, an ISO-639-1 code such as "en".'),
+      languages: z
+        .array(isoLanguage)
+        .min(1)
+        .optional()
+        .describe('The languages callers may speak, e.g. [en, es] (gpt-live-transcribe and gpt-transcribe).'),
+      keywords: z
+        .array(z.string().min(1).max(100))
+        .min(1)
+        .max(100)
+        .optional()
+        .describe(
+          'Words to listen for: your company name, street names, towns (gpt-live-transcribe and gpt-transcribe).',
+        ),
+      prompt: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('Free text that guides transcription (not with gpt-realtime-whisper).'),
+      delay: z
+        .enum(['minimal', 'low', 'medium', 'high', 'xhigh'])
+        .optional()
+        .describe('Latency against accuracy (gpt-realtime-whisper only).'),
+      enabled: z
+        .boolean()
+        .default(true)
+        .describe('false: no transcription of the caller (records keep only what the agent said).'),
     })
-    .default({ model: 'gpt-4o-mini-transcribe' })
+    .default({ model: DEFAULT_TRANSCRIPTION_MODEL, enabled: true })
     .describe('Caller speech transcription (for logs and call records).'),
   speed: z.number().min(0.25).max(1.5).default(1),
 });
 
 export const DEFAULT_LIVE_URL = 'wss://api.openai.com/v1/live/sessions';
-export const DEFAULT_LIVE_MODEL = 'gpt-live-1';
-/** The backend model Live delegates tool work to (unverified against the live service). */
-export const DEFAULT_LIVE_DELEGATE_MODEL = 'gpt-5-mini';
+/** GPT-Live 1.1 (API since 2026-11-20). */
+export const DEFAULT_LIVE_MODEL = 'gpt-live-1.1';
+/**
+ * The Responses model Live delegates tool work to: the one OpenAI's delegation guide and the
+ * GPT-Live 1.1 examples configure (gpt-5-mini, the old default, shuts down on 2026-12-11).
+ */
+export const DEFAULT_LIVE_DELEGATE_MODEL = 'gpt-6-luna';
 
 const liveSchema = z
   .strictObject({
@@ -170,8 +216,17 @@ const liveSchema = z
           .describe('Caller loudness (μ-law RMS) that counts as speech while the agent talks.'),
         start_ms: z.number().int().min(20).max(1000).default(120),
         stop_ms: z.number().int().min(100).max(3000).default(700),
+        interrupt_after_ms: z
+          .number()
+          .int()
+          .min(0)
+          .max(3000)
+          .default(600)
+          .describe(
+            'Caller speech over the agent stops it only after this long, or when GPT-Live stops by itself: an "mm-hm" or a cough does not cut it off. 0: any caller sound stops it at once.',
+          ),
       })
-      .default({ threshold: 600, start_ms: 120, stop_ms: 700 })
+      .default({ threshold: 600, start_ms: 120, stop_ms: 700, interrupt_after_ms: 600 })
       .describe(
         'GPT-Live reports no caller speech: voice-agent detects it by energy, to stop the agent’s queued audio at Twilio and to count turns.',
       ),
@@ -394,7 +449,8 @@ const toolHookSchema = z.strictObject({
   events: hookEvents,
 });
 
-export const DEFAULT_POST_CALL_MODEL = 'gpt-5-mini';
+/** OpenAI's replacement for gpt-5-mini (shut down 2026-12-11), a text model of the Responses API. */
+export const DEFAULT_POST_CALL_MODEL = 'gpt-6.1-terra';
 
 const postCallSchema = z
   .strictObject({

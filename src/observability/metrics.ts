@@ -81,6 +81,18 @@ export class CallMetrics {
     });
   }
 
+  /** Days until each retiring model of the agent shuts down (serve's model-lifecycle guard). */
+  modelShutdowns(notices: readonly { role: string; model: string; daysLeft?: number }[]): void {
+    const gauge = new Gauge({
+      name: 'voice_agent_model_shutdown_days',
+      help: 'Days until OpenAI shuts down a model this agent uses (only models within 90 days).',
+      labelNames: ['role', 'model'],
+      registers: [this.registry],
+    });
+    for (const n of notices)
+      if (n.daysLeft !== undefined) gauge.set({ role: n.role, model: n.model }, n.daysLeft);
+  }
+
   onEvent(callSid: string, event: CallEvent): void {
     switch (event.type) {
       case 'started':

@@ -14,7 +14,7 @@ export interface Prices {
 }
 
 /**
- * OpenAI's published prices (developers.openai.com/api/docs/models, read 2026-11-25). Override them
+ * OpenAI's published prices (developers.openai.com/api/docs/models, read 2026-12-07). Override them
  * in the agent file (`records.prices`) when yours differ or for a model not listed here.
  */
 const FLAGSHIP: Prices = {
@@ -34,10 +34,15 @@ const MINI: Prices = {
   audio_output: 20,
 };
 
+/** The reasoning generation (gpt-realtime-2 and 2.1): text output at $24. */
+const REASONING: Prices = { ...FLAGSHIP, text_output: 24 };
+
 /**
- * GPT-Live: $0.05 per session minute, billed per second (the brief in shared/reference/gpt-live.md,
- * from OpenAI's model page). The delegated Responses model's tokens are billed on top and are not
- * in this cost.
+ * GPT-Live: per session minute, billed per second. gpt-live-1 at a flat $0.05 (the brief in
+ * shared/reference/gpt-live.md); gpt-live-1.1 at $0.05 per active minute and $0.02 per standby
+ * minute (its model page, 2026-11-20): costed here at the active rate, an upper bound, since the
+ * session does not report which minutes were standby. The delegated Responses model's tokens are
+ * billed on top and are not in this cost.
  */
 const LIVE: Prices = {
   text_input: 0,
@@ -51,9 +56,11 @@ const LIVE: Prices = {
 
 export const MODEL_PRICES: Record<string, Prices> = {
   'gpt-live-1': LIVE,
+  'gpt-live-1.1': LIVE,
   'gpt-realtime': FLAGSHIP,
   'gpt-realtime-1.5': FLAGSHIP,
-  'gpt-realtime-2': { ...FLAGSHIP, text_output: 24 },
+  'gpt-realtime-2': REASONING,
+  'gpt-realtime-2.1': REASONING,
   'gpt-realtime-mini': MINI,
   'gpt-realtime-2.1-mini': MINI,
 };
@@ -63,7 +70,12 @@ export const MODEL_PRICES: Record<string, Prices> = {
  * per-minute estimate). Billed on top of the model.
  */
 export const TRANSCRIPTION_PRICES_PER_MINUTE: Record<string, number> = {
+  'gpt-live-transcribe': 0.017,
+  'gpt-realtime-whisper': 0.017,
+  'gpt-transcribe': 0.0045,
   'gpt-4o-mini-transcribe': 0.003,
+  'gpt-4o-mini-transcribe-2025-12-15': 0.003,
+  'gpt-4o-transcribe-diarize': 0.006,
   'gpt-4o-transcribe': 0.006,
   'whisper-1': 0.006,
 };
@@ -144,7 +156,10 @@ export function pricingFor(agent: AgentConfig): {
 } {
   const own = agent.records.prices;
   // GPT-Live transcribes within its session price; Realtime bills transcription on top
-  const transcription = agent.engine === 'live' ? undefined : agent.realtime.transcription.model;
+  const transcription =
+    agent.engine === 'live' || !agent.realtime.transcription.enabled
+      ? undefined
+      : agent.realtime.transcription.model;
   const perMinute = transcription === undefined ? undefined : TRANSCRIPTION_PRICES_PER_MINUTE[transcription];
   if (!own) return { prices: MODEL_PRICES[speechModelOf(agent)], transcriptionPerMinute: perMinute };
   const { transcription_per_minute, ...prices } = own;

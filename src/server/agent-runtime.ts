@@ -29,7 +29,7 @@ export type AgentRuntimeOptions = Omit<VoiceServerOptions, 'tools' | 'readiness'
   /** With an account SID, transfers and the drain deadline redirect the live call over REST. */
   twilioRest?: { accountSid: string; apiBaseUrl?: string };
   /** The model endpoint's start-up check, for /readyz (`skipped` when none was made). */
-  realtimeCheck?: () => Pick<Readiness, 'realtime' | 'realtimeError'>;
+  realtimeCheck?: () => Pick<Readiness, 'realtime' | 'realtimeError' | 'modelWarnings'>;
   /** Records every call (history, recording, latency, cost); closed with the runtime. */
   records?: CallRecords;
   /** Counts every call for Prometheus. */

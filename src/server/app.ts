@@ -25,6 +25,8 @@ export interface Readiness {
   realtimeError?: string;
   /** MCP servers that are not connected (calls still work, without their tools). */
   mcpDown: { name: string; state: string; error?: string }[];
+  /** Models of the agent that OpenAI retires within 90 days, or does not know. */
+  modelWarnings?: string[];
 }
 
 /** The HTTP side: health and readiness, the Twilio webhooks, one error handler. */
@@ -51,6 +53,7 @@ export function createApp(options: AppOptions): express.Express {
       realtime: r.realtime,
       ...(r.realtimeError ? { realtime_error: r.realtimeError } : {}),
       mcp_down: r.mcpDown,
+      ...(r.modelWarnings?.length ? { model_warnings: r.modelWarnings } : {}),
       active_calls: options.activeCalls(),
     });
   });

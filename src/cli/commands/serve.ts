@@ -22,6 +22,7 @@ import { toolCountWarning } from '../../tools/tool-count.js';
 import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
 import { selfTestTunnel } from '../../tunnel/self-test.js';
 import { type CliIo, colours } from '../io.js';
+import { guardModels, noticesFromEnv } from '../model-guard.js';
 import { parseBaseUrl, requireEnv } from '../options.js';
 import { waitForShutdownSignal } from '../runtime.js';
 import { serveOptionsWithEnv } from '../serve-env.js';
@@ -197,9 +198,10 @@ export async function serveCommand(
   if (metrics && role === 'worker') shareMetrics(metrics.registry);
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
 
-  let realtimeCheck: { realtime: 'ok' | 'skipped' } = {
+  let realtimeCheck: { realtime: 'ok' | 'skipped'; modelWarnings?: string[] } = {
     realtime: role === 'worker' && env.VOICE_AGENT_PREFLIGHT === 'ok' ? 'ok' : 'skipped',
   };
+  let modelNotices = role === 'worker' ? noticesFromEnv(env.VOICE_AGENT_MODEL_NOTICES) : [];
   // every process of a deployment must mint and check the same stream tokens
   const secret =
     env.VOICE_AGENT_SECRET ||
@@ -225,6 +227,13 @@ export async function serveCommand(
       );
       realtimeCheck = { realtime: 'ok' };
     }
+    if (!options.skipPreflight && role !== 'worker')
+      modelNotices = await guardModels({ io, agent, url: realtimeUrl, apiKey: openaiApiKey, jsonLog });
+    if (modelNotices.length > 0) {
+      realtimeCheck = { ...realtimeCheck, modelWarnings: modelNotices.map((n) => n.message) };
+      metrics?.modelShutdowns(modelNotices);
+      if (role !== 'worker') for (const n of modelNotices) logger.warn(n.message);
+    }
     // said once, before any worker starts (a worker connects for itself)
     const checked =
       databaseUrl && role !== 'worker'
@@ -247,6 +256,7 @@ export async function serveCommand(
             logger,
             env: {
               VOICE_AGENT_PREFLIGHT: realtimeCheck.realtime,
+              ...(modelNotices.length ? { VOICE_AGENT_MODEL_NOTICES: JSON.stringify(modelNotices) } : {}),
               ...(secret ? { VOICE_AGENT_SECRET: secret } : {}),
             },
             ...(publicUrl ? { publicUrl } : {}),

@@ -1,4 +1,5 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import { describeLifecycle } from '../../config/model-lifecycle.js';
 import { type AgentConfig, speechModelOf } from '../../config/schema.js';
 import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
@@ -62,6 +63,13 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
       printJson(io, { ok: false, file, errors: error.problems });
       throw error;
     }
+    throw error;
+  }
+  // a model OpenAI no longer serves fails every call: not a warning any more
+  const gone = loaded.lifecycle.filter((f) => f.daysLeft <= 0).map(describeLifecycle);
+  if (gone.length > 0) {
+    const error = new ConfigError(loaded.warnings.filter((w) => gone.includes(w.message)));
+    if (options.json) printJson(io, { ok: false, file, errors: error.problems });
     throw error;
   }
   const servers = options.checkServers ? await checkServers(io, loaded.agent) : undefined;

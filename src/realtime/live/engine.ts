@@ -30,6 +30,7 @@ export function liveEngine(options: LiveEngineOptions): ModelEngine {
           startMs: agent.live.barge_in.start_ms,
           stopMs: agent.live.barge_in.stop_ms,
         },
+        interruptAfterMs: agent.live.barge_in.interrupt_after_ms,
       });
     },
   };

@@ -1,4 +1,4 @@
-import type { ClientEvent, ServerEvent, SessionStartEvent } from 'openai-live/resources/live/live';
+import type { ClientEvent, ServerEvent, SessionStartEvent } from 'openai/resources/live/live';
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
 import { errorMessage } from '../../errors.js';

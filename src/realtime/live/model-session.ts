@@ -4,7 +4,7 @@ import type {
   InitialItem,
   ServerEvent,
   SessionStartEvent,
-} from 'openai-live/resources/live/live';
+} from 'openai/resources/live/live';
 import { SilenceCheck, SpeechDetector, type SpeechDetectorOptions } from '../../audio/speech-detector.js';
 import type {
   ModelErrorCode,
@@ -18,6 +18,8 @@ import { LiveSocket } from './live-socket.js';
 
 /** Agent audio stops for this long: that stretch of speech is over (Live has no response events). */
 export const SPEECH_GAP_MS = 500;
+/** Caller speech over the agent this long is an interruption (a backchannel is shorter). */
+export const DEFAULT_INTERRUPT_AFTER_MS = 600;
 /** Waits before each reconnect attempt after a lost session: at once, then with backoff. */
 const RECONNECT_DELAYS_MS = [0, 500, 2_000];
 /** A session is replaced this long before it expires (`expires_at`), at a quiet moment. */
@@ -33,6 +35,12 @@ export interface LiveSessionOptions {
   /** The first message (built by {@link buildSessionStart}), asked anew for each session: tool lists change. */
   start: () => SessionStartEvent;
   speech: SpeechDetectorOptions;
+  /**
+   * Caller speech over the agent cuts it off only once it has lasted this long, or once Live itself
+   * stops talking (model-controlled barge-in): a backchannel or a cough does not cut a sentence Live
+   * goes on with. 0: any caller sound cuts at once (the old behaviour).
+   */
+  interruptAfterMs?: number;
   /** Monotonic ms (tests). */
   now?: () => number;
   reconnectDelaysMs?: readonly number[];
@@ -85,8 +93,6 @@ export class LiveModelSession implements ModelSession {
   readonly #unanswered = new Set<string>();
   /** A batch of calls ended: the backend waits for `response.create` once every output is in. */
   #awaitingContinue = false;
-  /** `response.create` went out and the core has not asked for its answer yet. */
-  #continued = false;
   #stretch: { id: string; requestId: string | undefined; timer: NodeJS.Timeout; told?: boolean } | undefined;
   /** Tool calls by delegated response, until that response completes. */
   readonly #batches = new Map<string, ModelToolCall[]>();
@@ -94,6 +100,9 @@ export class LiveModelSession implements ModelSession {
   readonly #running = new Map<string, string>();
   #callerText = '';
   #agentText = '';
+  /** Caller speech over the agent, not yet barge-in: since when (see `interruptAfterMs`). */
+  #heldSince: number | undefined;
+  readonly #interruptAfterMs: number;
   #lastStretchId = '';
 
   constructor(options: LiveSessionOptions) {
@@ -102,6 +111,7 @@ export class LiveModelSession implements ModelSession {
     this.#now = options.now ?? (() => performance.now());
     this.openedAt = this.#now();
     this.#speech = new SpeechDetector(options.speech);
+    this.#interruptAfterMs = options.interruptAfterMs ?? DEFAULT_INTERRUPT_AFTER_MS;
     this.#socket = this.#open(options.start());
   }
 
@@ -120,13 +130,37 @@ export class LiveModelSession implements ModelSession {
     if (this.#socket.started)
       this.#socket.sendRaw(`{"type":"session.input_audio.append","audio":"${base64}"}`);
     const change = this.#speech.frame(base64);
-    if (change === 'started') {
-      this.#emit({ type: 'speech_started' });
-      this.#tellInterrupted();
-    } else if (change === 'stopped') {
-      this.#emit({ type: 'speech_stopped' });
-      this.#emit({ type: 'turn_committed' });
+    if (change === 'started') this.#callerStarted();
+    else if (change === 'stopped') this.#callerStopped();
+    else if (this.#heldSince !== undefined && this.#now() - this.#heldSince >= this.#interruptAfterMs)
+      this.#releaseHeld();
+  }
+
+  /** Caller speech over a stretch waits (see `interruptAfterMs`); otherwise it is a turn at once. */
+  #callerStarted(): void {
+    if (this.#stretch && this.#interruptAfterMs > 0) {
+      this.#heldSince ??= this.#now();
+      return;
     }
+    this.#emit({ type: 'speech_started' });
+    this.#tellInterrupted();
+  }
+
+  #callerStopped(): void {
+    // a sound shorter than interruptAfterMs over the agent: Live went on, and so does the call
+    if (this.#heldSince !== undefined) {
+      this.#heldSince = undefined;
+      return;
+    }
+    this.#emit({ type: 'speech_stopped' });
+    this.#emit({ type: 'turn_committed' });
+  }
+
+  /** The caller has talked over the agent long enough (or Live stopped): now it is barge-in. */
+  #releaseHeld(): void {
+    this.#heldSince = undefined;
+    this.#emit({ type: 'speech_started' });
+    this.#tellInterrupted();
   }
 
   addCallerText(text: string): void {
@@ -134,20 +168,16 @@ export class LiveModelSession implements ModelSession {
     this.#send({ type: 'session.thinking.append', content: text, delegation_id: null });
   }
 
+  /**
+   * Live's turns are the model's: a bare "answer now" (after a caller turn, after tool outputs) sends
+   * nothing — OpenAI's migration guide removes such triggers, and an appended instruction can cut
+   * Live's current speech. Only real words (a greeting, a farewell) are appended.
+   */
   respond(addendum?: string): string {
     const id = `live_req_${++this.#nextId}`;
     this.#requests.push(id);
-    if (this.#continued && addendum === undefined) {
-      // the core's "answer now" after tool outputs: the backend was already told to go on
-      this.#continued = false;
-    } else {
-      this.#continued = false;
-      this.#send({
-        type: 'session.instructions.append',
-        content: addendum ?? 'Answer the caller now.',
-        delegation_id: null,
-      });
-    }
+    if (addendum !== undefined)
+      this.#send({ type: 'session.instructions.append', content: addendum, delegation_id: null });
     return id;
   }
 
@@ -169,7 +199,6 @@ export class LiveModelSession implements ModelSession {
   #maybeContinue(): void {
     if (this.#batches.size > 0 || this.#unanswered.size > 0 || !this.#awaitingContinue) return;
     this.#awaitingContinue = false;
-    this.#continued = true;
     this.#send({ type: 'response.create' });
   }
 
@@ -352,7 +381,7 @@ export class LiveModelSession implements ModelSession {
       case 'session.input_transcript.delta':
         this.#callerText += event.delta;
         // words while the agent talks: the caller is speaking even if too softly for the detector
-        if (this.#stretch && !this.#speech.speaking) this.#emit({ type: 'speech_started' });
+        if (this.#stretch && !this.#speech.speaking && this.#heldSince === undefined) this.#callerStarted();
         return;
       case 'session.output_transcript.delta':
         this.#agentText += event.delta;
@@ -404,6 +433,8 @@ export class LiveModelSession implements ModelSession {
   #endStretch(): void {
     const stretch = this.#stretch;
     if (!stretch) return;
+    // Live stopped while the caller talks over it: it yielded, so what is still queued goes
+    if (this.#heldSince !== undefined) this.#releaseHeld();
     this.#stretch = undefined;
     this.#emit({ type: 'audio_done', responseId: stretch.id, itemId: stretch.id });
     if (this.#agentText) {

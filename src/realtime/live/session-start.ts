@@ -1,4 +1,4 @@
-import type { FunctionTool, SessionStartEvent } from 'openai-live/resources/live/live';
+import type { FunctionTool, SessionStartEvent } from 'openai/resources/live/live';
 import type { AgentConfig } from '../../config/schema.js';
 import type { ToolDefinition } from '../../tools/types.js';
 

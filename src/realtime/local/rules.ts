@@ -49,10 +49,12 @@ const SESSION_KEYS = new Set([
   'reasoning',
 ]);
 /**
- * The service's transcription models (openai 6.49 `AudioTranscription.model`). The exact error code
+ * The service's transcription models (openai 7.60 `AudioTranscription.model`). The exact error code
  * the service answers for another value is unverified; it rejects the whole update either way.
  */
 const TRANSCRIPTION_MODELS = new Set([
+  'gpt-transcribe',
+  'gpt-live-transcribe',
   'whisper-1',
   'gpt-4o-mini-transcribe',
   'gpt-4o-mini-transcribe-2025-12-15',
@@ -60,6 +62,7 @@ const TRANSCRIPTION_MODELS = new Set([
   'gpt-4o-transcribe-diarize',
   'gpt-realtime-whisper',
 ]);
+const TRANSCRIPTION_DELAYS = new Set(['minimal', 'low', 'medium', 'high', 'xhigh']);
 const NOISE_REDUCTION = new Set(['near_field', 'far_field']);
 const EAGERNESS = new Set(['low', 'medium', 'high', 'auto']);
 const AUDIO_INPUT_KEYS = new Set(['format', 'noise_reduction', 'transcription', 'turn_detection']);
@@ -143,6 +146,18 @@ function checkInputExtras(input: Json): RuleViolation | undefined {
       return invalid('session.audio.input.transcription.model', t.model);
     if (t.language !== undefined && !/^[a-z]{2}$/.test(String(t.language)))
       return invalid('session.audio.input.transcription.language', t.language);
+    if (
+      t.languages !== undefined &&
+      (!Array.isArray(t.languages) || !t.languages.every((l) => /^[a-z]{2}$/.test(String(l))))
+    )
+      return invalid('session.audio.input.transcription.languages', t.languages);
+    if (
+      t.keywords !== undefined &&
+      (!Array.isArray(t.keywords) || !t.keywords.every((k) => typeof k === 'string'))
+    )
+      return invalid('session.audio.input.transcription.keywords', t.keywords);
+    if (t.delay !== undefined && !TRANSCRIPTION_DELAYS.has(String(t.delay)))
+      return invalid('session.audio.input.transcription.delay', t.delay);
   }
   const nr = input.noise_reduction;
   if (nr !== undefined && nr !== null && (!isObject(nr) || !NOISE_REDUCTION.has(String(nr.type))))

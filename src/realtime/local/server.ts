@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { defaultBrain } from './brain.js';
 import { LocalLiveSession } from './live-session.js';
+import { handleModel } from './models.js';
 import { handleResponses, type ResponsesRequestLog } from './responses.js';
 import { id, type LocalRealtimeOptions, LocalRealtimeSession, type SessionOptions } from './session.js';
 
@@ -64,6 +65,10 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
   const server = createServer((req, res) => {
     if (req.method === 'POST' && req.url === '/v1/responses') {
       handleResponses(req, res, apiKey, responses).catch(() => res.destroy());
+      return;
+    }
+    if (req.method === 'GET' && req.url?.startsWith('/v1/models/')) {
+      handleModel(req, res, apiKey, options.modelShutdowns ?? {});
       return;
     }
     res.writeHead(404).end();

@@ -26,6 +26,8 @@ export interface LocalRealtimeOptions {
   liveIdleSilence?: boolean;
   /** GPT-Live stand-in: seconds until a session expires (`expires_at`; default one hour). */
   liveExpiresInS?: number;
+  /** `GET /v1/models/{id}`: shutdown dates that replace or add to the stand-in's catalogue. */
+  modelShutdowns?: Record<string, string | null>;
   /** Called with every valid client event before the session handles it (to stage races). */
   onClientEvent?: (event: Record<string, unknown>, session: LocalRealtimeSession) => void;
 }
@@ -37,7 +39,10 @@ export interface ProtocolError {
 }
 
 export type SessionOptions = Required<
-  Omit<LocalRealtimeOptions, 'apiKey' | 'handshakeStatus' | 'refuseFirst' | 'onClientEvent'>
+  Omit<
+    LocalRealtimeOptions,
+    'apiKey' | 'handshakeStatus' | 'refuseFirst' | 'onClientEvent' | 'modelShutdowns'
+  >
 > &
   Pick<LocalRealtimeOptions, 'onClientEvent'>;
 

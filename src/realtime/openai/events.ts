@@ -18,6 +18,7 @@ export type ServerEvent =
   | { type: 'input_audio_buffer.speech_started'; itemId: string | undefined; audioStartMs: number }
   | { type: 'input_audio_buffer.speech_stopped'; itemId: string | undefined }
   | { type: 'input_audio_buffer.committed'; itemId: string | undefined }
+  | { type: 'input_audio_buffer.timeout_triggered'; itemId: string | undefined }
   | {
       type: 'response.created';
       responseId: string;
@@ -159,6 +160,7 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
       return { type, itemId: s(e.item_id) || undefined, audioStartMs: n(e.audio_start_ms) };
     case 'input_audio_buffer.speech_stopped':
     case 'input_audio_buffer.committed':
+    case 'input_audio_buffer.timeout_triggered':
       return { type, itemId: s(e.item_id) || undefined };
     case 'response.created': {
       const response = (e.response ?? {}) as Json;

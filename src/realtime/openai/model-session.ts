@@ -85,6 +85,8 @@ export class OpenAiModelSession implements ModelSession {
   #resuming: { attempt: number; since: number; cutShort: boolean; rollover: boolean } | undefined;
   #rolloverTimer: NodeJS.Timeout | undefined;
   #rolloverDue = false;
+  /** An idle timeout fired: the commit of its item (or the next one) is not a caller turn. */
+  #idleCommit: string | true | undefined;
   /** Caller audio sent to the current session (its input audio clock: `audio_start_ms`). */
   #appendedBytes = 0;
 
@@ -309,7 +311,17 @@ export class OpenAiModelSession implements ModelSession {
         this.#turnAwaitingAnswer = true;
         this.#emit({ type: 'speech_stopped' });
         return;
+      case 'input_audio_buffer.timeout_triggered':
+        // idle_timeout_ms: the service commits empty audio and prompts the model itself
+        this.#idleCommit = event.itemId ?? true;
+        return;
       case 'input_audio_buffer.committed':
+        // that empty commit is not a caller turn: it must not open a confirmation gate (no "yes")
+        if (this.#idleCommit !== undefined) {
+          const idle = this.#idleCommit === true || this.#idleCommit === event.itemId;
+          this.#idleCommit = undefined;
+          if (idle) return;
+        }
         this.#emit({ type: 'turn_committed' });
         return;
       case 'response.created':

@@ -1,4 +1,5 @@
 import type {
+  AudioTranscription,
   RealtimeFunctionTool,
   RealtimeSessionCreateRequest,
   SessionUpdateEvent,
@@ -21,8 +22,10 @@ export function buildSessionUpdate(
   agent: AgentConfig,
   tools: readonly ToolDefinition[],
   instructions = agent.instructions,
+  options: { transcription?: boolean } = {},
 ): SessionUpdateEvent {
   const { realtime } = agent;
+  const transcribe = realtime.transcription.enabled && options.transcription !== false;
   const td = realtime.turn_detection;
   const turnDetection: NonNullable<
     NonNullable<RealtimeSessionCreateRequest['audio']>['input']
@@ -54,24 +57,42 @@ export function buildSessionUpdate(
         ...(realtime.noise_reduction === 'off'
           ? {}
           : { noise_reduction: { type: realtime.noise_reduction } }),
-        transcription: {
-          model: realtime.transcription.model,
-          ...(realtime.transcription.language ? { language: realtime.transcription.language } : {}),
-        },
+        ...(transcribe ? { transcription: transcriptionOf(realtime.transcription) } : {}),
         turn_detection: turnDetection,
       },
       output: { format: { type: 'audio/pcmu' }, voice: agent.voice, speed: realtime.speed },
     },
-    // only what the model is told: a definition's own flags (destructive) stay here
-    tools: tools.map(
-      (tool): RealtimeFunctionTool => ({
-        type: 'function',
-        name: tool.name,
-        description: tool.description,
-        parameters: tool.parameters,
-      }),
-    ),
+    tools: functionTools(tools),
     tool_choice: 'auto',
   };
   return { type: 'session.update', event_id: SESSION_CONFIG_EVENT_ID, session };
+}
+
+/** Only what the model is told: a definition's own flags (destructive) stay here. */
+export function functionTools(tools: readonly ToolDefinition[]): RealtimeFunctionTool[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    name: tool.name,
+    description: tool.description,
+    parameters: tool.parameters,
+  }));
+}
+
+/** A partial `session.update` that replaces the tool list only (a server came back mid-call). */
+export function buildToolsUpdate(tools: readonly ToolDefinition[]): SessionUpdateEvent {
+  return { type: 'session.update', session: { type: 'realtime', tools: functionTools(tools) } };
+}
+
+type Transcription = AgentConfig['realtime']['transcription'];
+
+/** The agent file's transcription section, as the service takes it: only the fields set. */
+function transcriptionOf(t: Transcription): AudioTranscription {
+  return {
+    model: t.model,
+    ...(t.language ? { language: t.language } : {}),
+    ...(t.languages ? { languages: t.languages } : {}),
+    ...(t.keywords ? { keywords: t.keywords } : {}),
+    ...(t.prompt ? { prompt: t.prompt } : {}),
+    ...(t.delay ? { delay: t.delay } : {}),
+  };
 }

@@ -1,4 +1,4 @@
-import type { SessionStartEvent } from 'openai-live/resources/live/live';
+import type { SessionStartEvent } from 'openai/resources/live/live';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mulawTone } from '../../../src/audio/mulaw.js';

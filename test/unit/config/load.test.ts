@@ -29,7 +29,7 @@ describe('loadAgent: valid files', () => {
     expect(agent).toMatchObject({
       name: 'mini',
       instructions: 'Be brief.',
-      model: 'gpt-realtime',
+      model: 'gpt-realtime-2.1',
       voice: 'marin',
       mcp_servers: [],
       tools: { end_call: true },
@@ -42,7 +42,9 @@ describe('loadAgent: valid files', () => {
           silence_duration_ms: 500,
           interrupt_response: true,
         },
+        transcription: { model: 'gpt-live-transcribe', enabled: true },
       },
+      live: { model: 'gpt-live-1.1', responses: { model: 'gpt-6-luna' } },
       call: { max_duration_s: 1800, fallback: { say: expect.stringContaining('Sorry') } },
     });
     expect(agent.greeting).toBeUndefined();
@@ -243,11 +245,6 @@ describe('loadAgent: YAML the library refuses late', () => {
 
 describe('loadAgent: values the Realtime API would reject are caught first', () => {
   it.each([
-    [
-      'realtime:\n  transcription:\n    model: gpt-4o-transcrbe\n',
-      'realtime.transcription.model',
-      'gpt-4o-transcribe',
-    ],
     ['realtime:\n  transcription:\n    language: english\n', 'realtime.transcription.language', 'ISO-639-1'],
     ['realtime:\n  noise_reduction: near\n', 'realtime.noise_reduction', 'near_field'],
   ])('%s', (yaml, path, hint) => {
@@ -261,5 +258,93 @@ describe('loadAgent: values the Realtime API would reject are caught first', () 
     }
     expect(message).toContain(path);
     expect(message).toContain(hint);
+  });
+});
+
+describe('loadAgent: models', () => {
+  const at = (now: string, yaml: string) => {
+    const dir = tmp();
+    writeFiles(dir, { 'a.yaml': `name: a\ninstructions: x\n${yaml}` });
+    return loadAgent(join(dir, 'a.yaml'), { cwd: dir, env: {}, now: new Date(now) });
+  };
+
+  it('a transcription model it does not know is a located warning with a hint, not an error', () => {
+    const { agent, warnings } = at(
+      '2026-12-07',
+      'realtime:\n  transcription:\n    model: gpt-live-transcrib\n',
+    );
+    expect(agent.realtime.transcription.model).toBe('gpt-live-transcrib');
+    expect(warnings.map(formatProblem)).toEqual([
+      expect.stringMatching(
+        /^a\.yaml:5:12 realtime\.transcription\.model: .*did you mean "gpt-live-transcribe".*calls go on without transcription/,
+      ),
+    ]);
+  });
+
+  it('takes the current transcription models and their hints (keywords, languages), no secret warning', () => {
+    const { agent, warnings } = at(
+      '2026-12-07',
+      'realtime:\n  transcription:\n    model: gpt-transcribe\n    keywords: [Swift Movers, Elm Street]\n    languages: [en, es]\n',
+    );
+    expect(agent.realtime.transcription).toMatchObject({
+      model: 'gpt-transcribe',
+      keywords: ['Swift Movers', 'Elm Street'],
+      languages: ['en', 'es'],
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('hints a model cannot take are a warning; a language that is not ISO-639-1 is an error', () => {
+    const { warnings } = at(
+      '2026-12-07',
+      'realtime:\n  transcription:\n    model: gpt-realtime-whisper\n    keywords: [Elm]\n',
+    );
+    expect(warnings.map((w) => w.message)).toEqual([
+      expect.stringContaining('keywords needs gpt-live-transcribe'),
+    ]);
+    expect(() => at('2026-12-07', 'realtime:\n  transcription:\n    languages: [english]\n')).toThrow(
+      /ISO-639-1/,
+    );
+  });
+
+  it('knows the shutdown calendar: a model within 90 days is a warning naming its replacement, at its line', () => {
+    const { warnings, lifecycle } = at('2026-12-07', 'model: gpt-realtime\n');
+    expect(lifecycle).toEqual([
+      {
+        role: 'speech',
+        model: 'gpt-realtime',
+        shutdown: '2027-01-20',
+        replacement: 'gpt-realtime-2.1',
+        daysLeft: 44,
+      },
+    ]);
+    expect(warnings.map(formatProblem)).toEqual([
+      'a.yaml:3:8 model: the speech model gpt-realtime shuts down on 2027-01-20 (in 44 days); use gpt-realtime-2.1',
+    ]);
+  });
+
+  it('warns for every model the agent uses: transcription, post-call and GPT-Live delegation too', () => {
+    const postCall =
+      'post_call:\n  model: gpt-5-mini\n  schema: { type: object, properties: { x: { type: string } } }\n';
+    const realtime = at('2026-12-07', `realtime:\n  transcription:\n    model: whisper-1\n${postCall}`);
+    expect(realtime.lifecycle.map((f) => `${f.role} ${f.model} ${f.daysLeft}`)).toEqual([
+      'transcription whisper-1 81',
+      'post-call gpt-5-mini 4',
+    ]);
+    const live = at('2026-12-07', 'engine: live\nlive:\n  responses:\n    model: gpt-5-mini\n');
+    expect(live.lifecycle.map((f) => `${f.role} ${f.model} ${f.replacement}`)).toEqual([
+      'delegation gpt-5-mini gpt-6.1-terra',
+    ]);
+  });
+
+  it('the defaults retire nothing within 90 days', () => {
+    expect(at('2026-12-07', '').lifecycle).toEqual([]);
+  });
+
+  it('a model past its date says it was shut down; further than 90 days away it says nothing', () => {
+    expect(at('2027-01-21', 'model: gpt-realtime\n').warnings[0]?.message).toBe(
+      'the speech model gpt-realtime was shut down by OpenAI on 2027-01-20; use gpt-realtime-2.1',
+    );
+    expect(at('2026-10-01', 'model: gpt-realtime\n').lifecycle).toEqual([]);
   });
 });

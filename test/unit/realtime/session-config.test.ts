@@ -28,7 +28,7 @@ describe('buildSessionUpdate', () => {
           input: {
             format: { type: 'audio/pcmu' },
             noise_reduction: { type: 'near_field' },
-            transcription: { model: 'gpt-4o-mini-transcribe' },
+            transcription: { model: 'gpt-live-transcribe' },
             turn_detection: {
               type: 'server_vad',
               threshold: 0.5,
@@ -63,7 +63,7 @@ describe('buildSessionUpdate', () => {
     );
     expect(session.type === 'realtime' && session.audio?.input).toEqual({
       format: { type: 'audio/pcmu' },
-      transcription: { model: 'gpt-4o-mini-transcribe' },
+      transcription: { model: 'gpt-live-transcribe' },
       turn_detection: {
         type: 'semantic_vad',
         eagerness: 'high',
