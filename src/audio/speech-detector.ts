@@ -34,6 +34,11 @@ export class SpeechDetector {
     return this.#speaking;
   }
 
+  /** How long the current run of speech has lasted (ms; gaps under three frames included). */
+  get loudMs(): number {
+    return this.#loudMs;
+  }
+
   /** One frame of caller audio (base64 μ-law, usually 20 ms). */
   frame(base64: string): SpeechChange {
     const bytes = this.#frame.write(base64, 'base64');

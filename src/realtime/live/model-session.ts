@@ -100,8 +100,8 @@ export class LiveModelSession implements ModelSession {
   readonly #running = new Map<string, string>();
   #callerText = '';
   #agentText = '';
-  /** Caller speech over the agent, not yet barge-in: since when (see `interruptAfterMs`). */
-  #heldSince: number | undefined;
+  /** Caller speech over the agent that is not barge-in yet (see `interruptAfterMs`). */
+  #held = false;
   readonly #interruptAfterMs: number;
   #lastStretchId = '';
 
@@ -132,14 +132,13 @@ export class LiveModelSession implements ModelSession {
     const change = this.#speech.frame(base64);
     if (change === 'started') this.#callerStarted();
     else if (change === 'stopped') this.#callerStopped();
-    else if (this.#heldSince !== undefined && this.#now() - this.#heldSince >= this.#interruptAfterMs)
-      this.#releaseHeld();
+    else if (this.#held && this.#speech.loudMs >= this.#interruptAfterMs) this.#releaseHeld();
   }
 
   /** Caller speech over a stretch waits (see `interruptAfterMs`); otherwise it is a turn at once. */
   #callerStarted(): void {
     if (this.#stretch && this.#interruptAfterMs > 0) {
-      this.#heldSince ??= this.#now();
+      this.#held = true;
       return;
     }
     this.#emit({ type: 'speech_started' });
@@ -148,8 +147,8 @@ export class LiveModelSession implements ModelSession {
 
   #callerStopped(): void {
     // a sound shorter than interruptAfterMs over the agent: Live went on, and so does the call
-    if (this.#heldSince !== undefined) {
-      this.#heldSince = undefined;
+    if (this.#held) {
+      this.#held = false;
       return;
     }
     this.#emit({ type: 'speech_stopped' });
@@ -158,7 +157,7 @@ export class LiveModelSession implements ModelSession {
 
   /** The caller has talked over the agent long enough (or Live stopped): now it is barge-in. */
   #releaseHeld(): void {
-    this.#heldSince = undefined;
+    this.#held = false;
     this.#emit({ type: 'speech_started' });
     this.#tellInterrupted();
   }
@@ -381,7 +380,7 @@ export class LiveModelSession implements ModelSession {
       case 'session.input_transcript.delta':
         this.#callerText += event.delta;
         // words while the agent talks: the caller is speaking even if too softly for the detector
-        if (this.#stretch && !this.#speech.speaking && this.#heldSince === undefined) this.#callerStarted();
+        if (this.#stretch && !this.#speech.speaking && !this.#held) this.#callerStarted();
         return;
       case 'session.output_transcript.delta':
         this.#agentText += event.delta;
@@ -434,7 +433,7 @@ export class LiveModelSession implements ModelSession {
     const stretch = this.#stretch;
     if (!stretch) return;
     // Live stopped while the caller talks over it: it yielded, so what is still queued goes
-    if (this.#heldSince !== undefined) this.#releaseHeld();
+    if (this.#held) this.#releaseHeld();
     this.#stretch = undefined;
     this.#emit({ type: 'audio_done', responseId: stretch.id, itemId: stretch.id });
     if (this.#agentText) {

@@ -4,8 +4,11 @@ export type Plan =
   | { call: { name: string; arguments: Record<string, unknown> }[]; say?: string; audioMs?: number };
 
 export interface BrainContext {
-  /** Why the response started: caller turn, explicit response.create (with its instructions). */
-  trigger: 'turn' | 'create';
+  /**
+   * Why the response started: a caller turn, an explicit response.create (with its instructions),
+   * or the server's idle timeout (the caller said nothing for `idle_timeout_ms`).
+   */
+  trigger: 'turn' | 'create' | 'idle';
   instructions: string | undefined;
   /** How many caller turns so far. */
   callerTurns: number;
@@ -25,6 +28,7 @@ export type Brain = (ctx: BrainContext) => Plan;
 
 /** Default brain: greets with the text in the instructions, answers each turn, uses no tools. */
 export const defaultBrain: Brain = (ctx) => {
+  if (ctx.trigger === 'idle') return { say: IDLE_PROMPT };
   const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
   if (ctx.trigger === 'create' && quoted) return { say: quoted };
   return { say: `Answer number ${ctx.callerTurns}.` };
@@ -39,6 +43,8 @@ export type ScriptStep =
 
 /** What the local model says to a caller turn when it has no script (or the script is used up). */
 export const ACKNOWLEDGEMENT = 'Okay, I understand.';
+/** What the local model says when the server's idle timeout prompts it. */
+export const IDLE_PROMPT = 'Are you still there?';
 
 /**
  * A brain that follows a script: the greeting (and any other exact wording the bridge asks for) as
@@ -50,6 +56,7 @@ export const ACKNOWLEDGEMENT = 'Okay, I understand.';
 export function scriptBrain(script: readonly ScriptStep[] = []): Brain {
   let next = 0;
   return (ctx) => {
+    if (ctx.trigger === 'idle') return { say: IDLE_PROMPT };
     const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
     if (ctx.trigger === 'create' && ctx.toolOutputs.length === 0 && ctx.instructions) {
       if (quoted) return { say: quoted };

@@ -13,8 +13,11 @@ import {
 } from './live-rules.js';
 import { id, type SessionOptions } from './session.js';
 
-/** How long the stand-in keeps talking after the caller starts (Live stops on its own, not at once). */
-const STOP_AFTER_MS = 150;
+/**
+ * Model-controlled barge-in, as GPT-Live does it: the stand-in stops talking only when the caller has
+ * spoken over it this long; a shorter sound (a backchannel, a cough) is not a turn and it goes on.
+ */
+const YIELD_AFTER_MS = 400;
 
 /**
  * One GPT-Live session of the local stand-in (`/v1/live/sessions`): `session.start` first and
@@ -28,6 +31,10 @@ export class LocalLiveSession {
   readonly errors: LiveProblem[] = [];
   /** What it said, and whether the caller cut it short. */
   readonly spoken: { say: string; cut: boolean }[] = [];
+  /** Times an appended instruction cut its speech. */
+  interruptedByAppend = 0;
+  /** The caller started talking over it, until they stop. */
+  #overAgent = false;
   readonly headers: IncomingMessage['headers'];
   callerTurns = 0;
   appendedBytes = 0;
@@ -132,6 +139,11 @@ export class LocalLiveSession {
           start_ms: elapsed,
           end_ms: elapsed,
         });
+        // "an appended instruction can interrupt the model's current speech" (the delegation guide)
+        if (type === 'session.instructions.append' && this.#speaking) {
+          this.#stopSpeaking();
+          this.interruptedByAppend++;
+        }
         // an instruction with exact words (a greeting, a goodbye) is spoken; other context is taken in
         const content = String(event.content);
         if (
@@ -187,17 +199,13 @@ export class LocalLiveSession {
       });
     this.appendedBytes += Buffer.byteLength(audio, 'base64');
     const change = this.#detector.frame(audio);
-    if (change === 'started' && this.#speaking) {
-      const speaking = this.#speaking;
-      setTimeout(() => {
-        if (this.#speaking !== speaking) return;
-        clearInterval(speaking.timer);
-        speaking.record.cut = true;
-        this.#speaking = undefined;
-        this.#queue.length = 0;
-      }, STOP_AFTER_MS).unref();
-    }
+    if (change === 'started' && this.#speaking) this.#overAgent = true;
+    if (this.#overAgent && this.#speaking && this.#detector.loudMs >= YIELD_AFTER_MS) this.#stopSpeaking();
     if (change !== 'stopped') return;
+    const over = this.#overAgent;
+    this.#overAgent = false;
+    // a short sound over the agent that it talked through: not a caller turn
+    if (over && this.#speaking) return;
     this.callerTurns++;
     const transcript =
       this.#options.callerTranscripts[this.callerTurns - 1] ?? `caller turn ${this.callerTurns}`;
@@ -217,6 +225,16 @@ export class LocalLiveSession {
         session: this,
       }),
     );
+  }
+
+  /** Stops talking: the rest of what it was saying is dropped. */
+  #stopSpeaking(): void {
+    const speaking = this.#speaking;
+    if (!speaking) return;
+    clearInterval(speaking.timer);
+    speaking.record.cut = true;
+    this.#speaking = undefined;
+    this.#queue.length = 0;
   }
 
   #itemCreate(event: Record<string, unknown>): void {

@@ -241,34 +241,93 @@ export function checkSessionUpdate(event: Json): RuleViolation | undefined {
         return invalid('session.audio.output.speed', output.speed);
     }
   }
-  if (session.tools !== undefined) {
-    if (!Array.isArray(session.tools))
-      return { code: 'invalid_type', message: 'session.tools must be an array' };
-    for (const [i, tool] of session.tools.entries()) {
-      if (!isObject(tool) || tool.type !== 'function')
-        return { code: 'invalid_value', message: `session.tools[${i}].type` };
-      const bad = unknownKeys(tool, TOOL_KEYS, `session.tools[${i}].`);
-      if (bad) return bad;
-      if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) {
-        return {
-          code: 'invalid_value',
-          message: `Invalid 'session.tools[${i}].name': string does not match pattern`,
-        };
-      }
-      const params = tool.parameters;
-      const badSchema =
-        !isObject(params) ||
-        params.type !== 'object' ||
-        (params.properties !== undefined && !isObject(params.properties)) ||
-        (params.required !== undefined &&
-          (!Array.isArray(params.required) || params.required.some((r) => typeof r !== 'string')));
-      if (badSchema) {
-        return {
-          code: 'invalid_function_parameters',
-          message: `Invalid schema for function '${String(tool.name)}'`,
-        };
-      }
+  return checkTools(session.tools) ?? checkResponseFields(session, 'session.');
+}
+
+/**
+ * `session.tools`: function tools (`parameters` optional, as in the openai 7.60 types) and hosted
+ * MCP servers (`{type: "mcp", server_label, server_url | connector_id}`, a GA session tool).
+ */
+function checkTools(tools: unknown): RuleViolation | undefined {
+  if (tools === undefined) return undefined;
+  if (!Array.isArray(tools)) return { code: 'invalid_type', message: 'session.tools must be an array' };
+  for (const [i, tool] of tools.entries()) {
+    if (isObject(tool) && tool.type === 'mcp') {
+      if (typeof tool.server_label !== 'string' || !tool.server_label)
+        return missing(`session.tools[${i}].server_label`);
+      if (typeof tool.server_url !== 'string' && typeof tool.connector_id !== 'string')
+        return missing(`session.tools[${i}].server_url`);
+      continue;
     }
+    if (!isObject(tool) || tool.type !== 'function')
+      return { code: 'invalid_value', message: `session.tools[${i}].type` };
+    const bad = unknownKeys(tool, TOOL_KEYS, `session.tools[${i}].`);
+    if (bad) return bad;
+    if (typeof tool.name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name)) {
+      return {
+        code: 'invalid_value',
+        message: `Invalid 'session.tools[${i}].name': string does not match pattern`,
+      };
+    }
+    const params = tool.parameters;
+    if (params === undefined) continue;
+    const badSchema =
+      !isObject(params) ||
+      params.type !== 'object' ||
+      (params.properties !== undefined && !isObject(params.properties)) ||
+      (params.required !== undefined &&
+        (!Array.isArray(params.required) || params.required.some((r) => typeof r !== 'string')));
+    if (badSchema) {
+      return {
+        code: 'invalid_function_parameters',
+        message: `Invalid schema for function '${String(tool.name)}'`,
+      };
+    }
+  }
+  return undefined;
+}
+
+function missing(param: string): RuleViolation {
+  return { code: 'missing_required_parameter', message: `Missing required parameter: '${param}'.`, param };
+}
+
+const TOOL_CHOICES = new Set(['auto', 'none', 'required']);
+
+/**
+ * Fields a session and a response share, with the values the service documents (openai 7.60
+ * `realtime.d.ts`): max_output_tokens 1–4096 or "inf", one output modality, a tool choice that is a
+ * mode or names a function or MCP server, metadata of string values.
+ */
+export function checkResponseFields(fields: Json, prefix: string): RuleViolation | undefined {
+  const max = fields.max_output_tokens;
+  if (max !== undefined && max !== 'inf' && !(Number.isInteger(max) && inRange(max, 1, 4096)))
+    return {
+      code: 'integer_above_max_value',
+      message: `Invalid '${prefix}max_output_tokens': expected an integer between 1 and 4096, or "inf".`,
+      param: `${prefix}max_output_tokens`,
+    };
+  const modalities = fields.output_modalities;
+  if (
+    modalities !== undefined &&
+    (!Array.isArray(modalities) ||
+      modalities.length !== 1 ||
+      (modalities[0] !== 'audio' && modalities[0] !== 'text'))
+  )
+    return invalid(`${prefix}output_modalities`, modalities);
+  const choice = fields.tool_choice;
+  if (choice !== undefined) {
+    const ok =
+      (typeof choice === 'string' && TOOL_CHOICES.has(choice)) ||
+      (isObject(choice) && choice.type === 'function' && typeof choice.name === 'string') ||
+      (isObject(choice) && choice.type === 'mcp' && typeof choice.server_label === 'string');
+    if (!ok) return invalid(`${prefix}tool_choice`, choice);
+  }
+  const metadata = fields.metadata;
+  if (metadata !== undefined && metadata !== null) {
+    if (!isObject(metadata)) return invalid(`${prefix}metadata`, metadata);
+    for (const [key, value] of Object.entries(metadata))
+      if (typeof value !== 'string' || value.length > 512 || key.length > 64)
+        return invalid(`${prefix}metadata.${key}`, value);
   }
   return undefined;
 }

@@ -3,7 +3,9 @@ import WebSocket from 'ws';
 import { FRAME_BYTES, MULAW_BYTES_PER_MS, mulawRms, mulawTone } from '../../audio/mulaw.js';
 import { synthVoice } from '../../audio/synth-voice.js';
 import type { Brain } from './brain.js';
-import { CLIENT_EVENT_TYPES, checkSessionUpdate } from './rules.js';
+import { id } from './ids.js';
+import { CLIENT_EVENT_TYPES, checkResponseFields, checkSessionUpdate } from './rules.js';
+import { defaultSession, mergeSession } from './session-defaults.js';
 
 export interface LocalRealtimeOptions {
   apiKey?: string;
@@ -52,8 +54,7 @@ interface AudioItem {
   truncatedAt?: number;
 }
 
-let nextId = 0;
-export const id = (prefix: string) => `${prefix}_${(++nextId).toString(36).padStart(6, '0')}`;
+export { id };
 
 /**
  * One Realtime session of the local stand-in: the GA wire format, strictly (see rules.ts), an energy
@@ -66,10 +67,19 @@ export class LocalRealtimeSession {
   readonly deletions: string[] = [];
   readonly headers: IncomingMessage['headers'];
   readonly url: URL;
-  /** Effective session config after session.update. */
+  /** Effective session config after session.update (undefined until the first one). */
   config: Record<string, unknown> | undefined;
+  /** What `session.created` announced: the service's defaults, the model, `expires_at`. */
+  readonly #defaults: Record<string, unknown>;
+  /** Caller audio appended since the last commit or clear (ms). */
+  #bufferMs = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Every conversation item as the client can retrieve it. */
+  readonly #itemBodies = new Map<string, Record<string, unknown>>();
   appendedBytes = 0;
   callerTurns = 0;
+  /** Idle timeouts that fired (each committed empty audio and prompted a response). */
+  idleTimeouts = 0;
   readonly responses: {
     id: string;
     status: string;
@@ -106,11 +116,12 @@ export class LocalRealtimeSession {
     this.#options = options;
     this.#closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data, isBinary) => this.#onMessage(data.toString(), isBinary));
-    ws.on('close', () => this.#active?.timer && clearInterval(this.#active.timer));
-    this.#emit({
-      type: 'session.created',
-      session: { id: id('sess'), object: 'realtime.session', type: 'realtime' },
+    ws.on('close', () => {
+      if (this.#active?.timer) clearInterval(this.#active.timer);
+      clearTimeout(this.#idleTimer);
     });
+    this.#defaults = defaultSession(this.url.searchParams.get('model') ?? 'gpt-realtime-2.1');
+    this.#emit({ type: 'session.created', session: this.#defaults });
   }
 
   get open(): boolean {
@@ -212,6 +223,13 @@ export class LocalRealtimeSession {
         return this.#itemCreate(event);
       case 'conversation.item.delete':
         return this.#itemDelete(event);
+      case 'input_audio_buffer.commit':
+        return this.#commit(event);
+      case 'input_audio_buffer.clear':
+        this.#bufferMs = 0;
+        return this.#emit({ type: 'input_audio_buffer.cleared' });
+      case 'conversation.item.retrieve':
+        return this.#retrieve(event);
       case 'output_audio_buffer.clear':
         // unverified: no source states this rejection for WebSocket sessions (plausible; never sent by us)
         return this.#error(
@@ -233,16 +251,17 @@ export class LocalRealtimeSession {
       );
     const newVoice = voiceOf(event.session);
     if (this.#spokeAudio && newVoice !== undefined && newVoice !== voiceOf(this.config)) {
-      // the documented rule; the error code itself is unverified
+      // the code and text of the real error (openai/openai-agents-python #1661)
       return this.#error(
         'cannot_update_voice',
-        'Voice cannot be changed during the session once the model has responded with audio.',
+        "Cannot update a conversation's voice if assistant audio is present.",
         'session.update',
         event.event_id,
       );
     }
-    this.config = { ...(this.config ?? {}), ...(event.session as Record<string, unknown>) };
-    this.#emit({ type: 'session.updated', session: { id: id('sess'), ...this.config } });
+    // only the fields present change (S7): a partial update keeps the rest
+    this.config = mergeSession(this.config ?? this.#defaults, event.session as Record<string, unknown>);
+    this.#emit({ type: 'session.updated', session: this.config });
   }
 
   #turnDetection(): Record<string, unknown> | undefined {
@@ -261,6 +280,7 @@ export class LocalRealtimeSession {
     }
     const bytes = Buffer.from(audio, 'base64');
     if (bytes.length > 15 * 1024 * 1024) return this.#error('invalid_value', 'Audio too large.');
+    this.#bufferMs += bytes.length / MULAW_BYTES_PER_MS;
     for (const byte of bytes) {
       this.#frame[this.#frameFill++] = byte;
       this.appendedBytes++;
@@ -288,6 +308,7 @@ export class LocalRealtimeSession {
           audio_start_ms: Math.max(0, positionMs - 40 - Number(td.prefix_padding_ms ?? 300)),
           item_id: this.#speechItem,
         });
+        clearTimeout(this.#idleTimer);
         if (this.#active && td.interrupt_response !== false) this.#active.cancel('turn_detected');
       }
       return;
@@ -303,17 +324,7 @@ export class LocalRealtimeSession {
       audio_end_ms: positionMs - silenceMs,
       item_id: itemId,
     });
-    this.#emit({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
-    this.#emit({
-      type: 'conversation.item.added',
-      item: {
-        id: itemId,
-        type: 'message',
-        role: 'user',
-        status: 'completed',
-        content: [{ type: 'input_audio' }],
-      },
-    });
+    this.#commitUserAudio(itemId);
     const audio = this.config?.audio as { input?: { transcription?: unknown } } | undefined;
     if (audio?.input?.transcription) {
       const transcript =
@@ -331,12 +342,85 @@ export class LocalRealtimeSession {
     }
   }
 
+  /**
+   * The buffer becomes a user item: `committed`, then the item with `transcript: null` (as the
+   * service sends it; @openai/agents-realtime requires the field), added and done.
+   */
+  #commitUserAudio(itemId: string): void {
+    this.#bufferMs = 0;
+    this.#emit({ type: 'input_audio_buffer.committed', previous_item_id: null, item_id: itemId });
+    const item = {
+      id: itemId,
+      object: 'realtime.item',
+      type: 'message',
+      role: 'user',
+      status: 'completed',
+      content: [{ type: 'input_audio', transcript: null }],
+    };
+    this.#conversation.set(itemId, 'other');
+    this.#itemBodies.set(itemId, item);
+    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item });
+    this.#emit({ type: 'conversation.item.done', previous_item_id: null, item });
+  }
+
+  /** A manual commit: refused on an empty buffer (the service's rule and words). */
+  #commit(event: Record<string, unknown>): void {
+    if (this.#bufferMs < 100)
+      return this.#error(
+        'input_audio_buffer_commit_empty',
+        `Error committing input audio buffer: buffer too small. Expected at least 100ms of audio, but buffer only has ${this.#bufferMs.toFixed(2)}ms of audio.`,
+        'input_audio_buffer.commit',
+        event.event_id,
+      );
+    this.callerTurns++;
+    this.#commitUserAudio(id('item'));
+  }
+
+  #retrieve(event: Record<string, unknown>): void {
+    const item = this.#itemBodies.get(String(event.item_id));
+    if (!item)
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${String(event.item_id)}`,
+        'conversation.item.retrieve',
+        event.event_id,
+      );
+    this.#emit({ type: 'conversation.item.retrieved', item });
+  }
+
+  /**
+   * server_vad's `idle_timeout_ms`: silence that long after the model's last response commits the empty
+   * buffer as a user item and prompts a response (`input_audio_buffer.timeout_triggered`).
+   */
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    const idle = Number(this.#turnDetection()?.idle_timeout_ms ?? 0);
+    if (!idle || this.#speaking) return;
+    this.#idleTimer = setTimeout(() => {
+      if (this.#active || this.#speaking || !this.open) return;
+      const itemId = id('item');
+      const at = this.appendedBytes / MULAW_BYTES_PER_MS;
+      this.#emit({
+        type: 'input_audio_buffer.timeout_triggered',
+        audio_start_ms: Math.max(0, Math.round(at - idle)),
+        audio_end_ms: Math.round(at),
+        item_id: itemId,
+      });
+      this.#commitUserAudio(itemId);
+      this.idleTimeouts++;
+      this.#startResponse('idle', undefined, undefined);
+    }, idle);
+    this.#idleTimer.unref();
+  }
+
   #responseCreate(event: Record<string, unknown>): void {
     const response = (event.response ?? {}) as {
       instructions?: unknown;
       conversation?: unknown;
       metadata?: unknown;
     };
+    const violation = checkResponseFields(response as Record<string, unknown>, 'response.');
+    if (violation) return this.#error(violation.code, violation.message, 'response.create', event.event_id);
     if (response.conversation === 'none') {
       // out-of-band responses may run beside the conversation's own; this stand-in gives them no output
       const responseId = id('resp');
@@ -412,6 +496,15 @@ export class LocalRealtimeSession {
     const item = event.item as Record<string, unknown> | undefined;
     if (!item || typeof item !== 'object')
       return this.#error('missing_required_parameter', "Missing 'item'.");
+    const previous = event.previous_item_id;
+    // "If the ID cannot be found, an error will be returned" (openai 7.60); the code is unverified
+    if (typeof previous === 'string' && previous !== 'root' && !this.#conversation.has(previous))
+      return this.#error(
+        'item_not_found',
+        `Item with item_id not found: ${previous}`,
+        'conversation.item.create',
+        event.event_id,
+      );
     if (item.type === 'function_call_output') {
       const callId = String(item.call_id);
       const name = this.#functionCalls.get(callId);
@@ -449,8 +542,10 @@ export class LocalRealtimeSession {
     }
     const itemId = typeof item.id === 'string' ? item.id : id('item');
     this.#conversation.set(itemId, 'other');
-    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: { id: itemId, ...item } });
-    this.#emit({ type: 'conversation.item.done', previous_item_id: null, item: { id: itemId, ...item } });
+    const body = { id: itemId, object: 'realtime.item', ...item };
+    this.#itemBodies.set(itemId, body);
+    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: body });
+    this.#emit({ type: 'conversation.item.done', previous_item_id: null, item: body });
   }
 
   #itemDelete(event: Record<string, unknown>): void {
@@ -468,7 +563,11 @@ export class LocalRealtimeSession {
     this.#emit({ type: 'conversation.item.deleted', item_id: itemId });
   }
 
-  #startResponse(trigger: 'turn' | 'create', instructions: string | undefined, metadata: unknown): void {
+  #startResponse(
+    trigger: 'turn' | 'create' | 'idle',
+    instructions: string | undefined,
+    metadata: unknown,
+  ): void {
     const toolOutputs = this.#pendingOutputs;
     this.#pendingOutputs = [];
     const plan = this.#options.brain({
@@ -505,6 +604,7 @@ export class LocalRealtimeSession {
     const finish = (status: 'completed' | 'cancelled', reason?: string) => {
       this.#active = undefined;
       record.status = status;
+      this.#armIdle();
       this.#emit({
         type: 'response.done',
         response: {

@@ -32,7 +32,7 @@ describe('a phone call through voice-agent', () => {
     const rt = await eventually(() => h!.fake.sessions[0]);
     expect(rt.headers.authorization).toBe('Bearer sk-test-key');
     expect(rt.headers['openai-beta']).toBeUndefined();
-    expect(rt.url.searchParams.get('model')).toBe('gpt-realtime');
+    expect(rt.url.searchParams.get('model')).toBe('gpt-realtime-2.1');
     expect(rt.sent('session.update')[0]).toMatchObject({
       session: {
         type: 'realtime',

@@ -176,6 +176,55 @@ describe('the GPT-Live engine', () => {
   });
 });
 
+describe("GPT-Live turns are the model's", () => {
+  const longAnswer: Brain = (ctx) =>
+    ctx.trigger === 'create'
+      ? { say: 'Hi.' }
+      : { say: 'Let me tell you all about our moving services. '.repeat(6) };
+
+  it('an "mm-hm" over the agent does not cut it off: Live talks on, Twilio is not cleared, nothing is appended', async () => {
+    fake = await startFakeRealtime({ apiKey: API_KEY, brain: longAnswer, deltaIntervalMs: 20, deltaMs: 20 });
+    await liveCallOn(fake, longAnswer);
+    const caller = h!.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(600));
+    const live = fake.liveSessions[0]!;
+    await caller.pause(1_500); // well into the long answer
+    expect(live.spoken[1]?.cut).toBe(false);
+    await caller.speak(mulawTone(250)); // a backchannel
+    await caller.pause(1_500);
+    expect(caller.clears).toEqual([]);
+    expect(live.spoken[1]!.cut).toBe(false);
+    expect(live.interruptedByAppend).toBe(0);
+    expect(live.sent('session.instructions.append').map((e) => e.content)).not.toContainEqual(
+      expect.stringContaining('did not hear the rest'),
+    );
+    await caller.hangUp();
+  });
+
+  it('a caller turn is never followed by an appended "Answer the caller now.": Live answers by itself', async () => {
+    const brain: Brain = (ctx) => (ctx.trigger === 'create' ? { say: 'Hi.' } : { say: 'Sure, I can help.' });
+    fake = await startFakeRealtime({ apiKey: API_KEY, brain, deltaIntervalMs: 20, deltaMs: 20 });
+    await liveCallOn(fake, brain);
+    const caller = h!.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    for (let turn = 0; turn < 2; turn++) {
+      await caller.speak(mulawTone(600));
+      await caller.pause(2_000);
+    }
+    const live = fake.liveSessions[0]!;
+    expect(live.callerTurns).toBe(2);
+    const appended = live.sent('session.instructions.append').map((e) => String(e.content));
+    expect(appended).toHaveLength(1); // the greeting only
+    expect(appended[0]).toMatch(/greet|Hi/i);
+    expect(live.interruptedByAppend).toBe(0);
+    expect(live.spoken.map((s) => s.say)).toEqual(['Hi.', 'Sure, I can help.', 'Sure, I can help.']);
+    await caller.hangUp();
+  });
+});
+
 /** The harness on the stand-in already started (its Live endpoint). */
 async function liveCallOn(started: FakeRealtimeServer, brain: Brain) {
   const calls: string[] = [];

@@ -49,7 +49,7 @@ describe('voice-agent CLI', () => {
     expect(JSON.parse(stdout)).toMatchObject({
       ok: true,
       name: 'moving',
-      model: 'gpt-realtime',
+      model: 'gpt-realtime-2.1',
       voice: 'marin',
       greeting: true,
       mcp_servers: [{ name: 'moving', transport: 'stdio' }],

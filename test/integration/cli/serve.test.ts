@@ -125,6 +125,58 @@ describe('voice-agent serve (child process)', () => {
     expect(rows).toEqual([{ customer_name: 'Jane Doe', status: 'booked' }]);
   });
 
+  it('no booking without a yes: silence after "Shall I book it?" (the idle timeout) is not a caller turn', async () => {
+    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    const booking = {
+      customer_name: 'Jane Doe',
+      phone: '+1 555 010 0199',
+      from_address: '12 Elm St',
+      to_address: '4 Oak Ave',
+      move_date: inAWeek,
+      slot: 'morning',
+      idempotency_key: 'idle-0001',
+    };
+    fake = await startFakeRealtime({
+      apiKey: 'sk-cli',
+      // a model that, prompted by the silence, tries the booking again with the same arguments
+      brain: (ctx) => {
+        const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
+        if (ctx.trigger === 'create' && quoted) return { say: quoted };
+        const last = ctx.toolOutputs.at(-1);
+        if (last)
+          return { say: JSON.parse(last.output).status === 'booked' ? "You're booked." : 'Shall I book it?' };
+        return { call: [{ name: 'book_move', arguments: booking }] };
+      },
+    });
+    const db = join(tmp(), 'moving.sqlite');
+    serve = await startServe(['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1'], {
+      OPENAI_API_KEY: 'sk-cli',
+      OPENAI_REALTIME_URL: fake.url,
+      TWILIO_AUTH_TOKEN: 'cli-token',
+      MOVING_DB: db,
+    });
+    const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.speak(mulawTone(500)); // "book it for me"
+    const rt = fake.callSessions()[0]!;
+    const outputs = () =>
+      rt
+        .sent('conversation.item.create')
+        .filter((e) => (e.item as { type: string }).type === 'function_call_output')
+        .map((e) => JSON.parse((e.item as { output: string }).output).status);
+    // the caller says nothing: agents/moving.yaml's idle_timeout_ms (8 s) prompts the model
+    await eventually(() => outputs().length >= 2, 25_000);
+    expect(rt.idleTimeouts).toBe(1);
+    expect(rt.callerTurns).toBe(1);
+    expect(outputs()).toEqual(['confirmation_required', 'confirmation_required']);
+    await caller.hangUp();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+    const rows = new Database(db, { readonly: true }).prepare('SELECT status FROM bookings').all();
+    expect(rows).toEqual([]);
+  });
+
   it('a container needs no flags: serve reads the agent file and every setting from VOICE_AGENT_* variables; a flag still wins', async () => {
     fake = await startFakeRealtime({ apiKey: 'sk-cli' });
     const dir = tmp();

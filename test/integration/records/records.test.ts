@@ -91,7 +91,7 @@ describe('call records', () => {
     const record = (await store.get(callSid))!;
     expect(record).toMatchObject({
       callSid,
-      agent: { name: 'test', model: 'gpt-realtime' },
+      agent: { name: 'test', model: 'gpt-realtime-2.1' },
       from: '+15551234567',
       to: '+15557654321',
       simulated: false,
