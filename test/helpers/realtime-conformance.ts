@@ -25,6 +25,7 @@ const BETA_KEYS = [
 const MOVED_KEYS = ['voice', 'turn_detection'];
 
 let validators: Map<string, ValidateFunction> | undefined;
+let serverValidators: Map<string, ValidateFunction> | undefined;
 
 /** OpenAPI's `nullable: true` is not JSON Schema: turn it into a `null` type, in place. */
 function dropNullable(node: unknown): void {
@@ -51,10 +52,17 @@ function load(): Map<string, ValidateFunction> {
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
   ajv.addSchema(doc, 'realtime');
   validators = new Map();
+  serverValidators = new Map();
   for (const [name, schema] of Object.entries(doc.components.schemas)) {
-    if (!name.startsWith('RealtimeClientEvent') || name === 'RealtimeClientEvent') continue;
+    const server = name.startsWith('RealtimeServerEvent') && name !== 'RealtimeServerEvent';
+    const client = name.startsWith('RealtimeClientEvent') && name !== 'RealtimeClientEvent';
+    if (!server && !client) continue;
     const type = schema.properties?.type?.const ?? schema.properties?.type?.enum?.[0];
-    if (type) validators.set(type, ajv.getSchema(`realtime#/components/schemas/${name}`)!);
+    if (type)
+      (server ? serverValidators : validators).set(
+        type,
+        ajv.getSchema(`realtime#/components/schemas/${name}`)!,
+      );
   }
   return validators;
 }
@@ -93,4 +101,33 @@ export function nonConformingEvents(events: readonly Record<string, unknown>[]):
     problems.push(...conformanceProblems(event));
   }
   return problems;
+}
+
+/**
+ * Problems with one server event the stand-in sent; empty when it conforms. An event type the
+ * schema does not list is a problem too: the stand-in must not invent events.
+ */
+export function serverEventProblems(event: Record<string, unknown>): string[] {
+  load();
+  const type = String(event.type);
+  const validate = serverValidators!.get(type);
+  if (!validate) return [`unknown server event type ${type}`];
+  if (validate(withoutNulls(event))) return [];
+  return (validate.errors ?? []).map((e) => `${type}${e.instancePath}: ${e.message}`);
+}
+
+/**
+ * The live service sends `null` for unset fields that the published schema types as objects or
+ * strings (recorded GA traffic: `"transcription":null`, `"noise_reduction":null`, `"include":null` in
+ * session.created; `"transcript":null` on a user's input_audio): an optional null is read as absent.
+ * A required field sent as null then shows as missing, so that is still caught.
+ */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
 }

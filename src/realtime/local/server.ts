@@ -53,6 +53,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     voice: options.voice ?? 'tone',
     liveExpiresInS: options.liveExpiresInS ?? 3600,
     liveIdleSilence: options.liveIdleSilence ?? false,
+    recordServerEvents: options.recordServerEvents ?? false,
   };
   const sessions: LocalRealtimeSession[] = [];
   const handshakes: LocalRealtimeServer['handshakes'] = [];

@@ -49,7 +49,7 @@ const isPlain = (v: unknown): v is Record<string, unknown> =>
 /**
  * A partial `session.update` changes only the fields present ("only the fields that are present are
  * updated"; openai 7.60 `SessionUpdateEvent`): objects are merged key by key, everything else
- * (lists, strings, null) replaces. A turn detection of another type replaces the whole object.
+ * (lists, strings, null) replaces. An object of another `type` (format, turn detection) replaces the whole.
  */
 export function mergeSession(
   config: Record<string, unknown>,
@@ -58,8 +58,13 @@ export function mergeSession(
   const merged: Record<string, unknown> = { ...config };
   for (const [key, value] of Object.entries(update)) {
     const current = merged[key];
+    // a union member of another kind (an audio format, a turn detection) replaces the whole object
     const replaceWhole =
-      key === 'turn_detection' && isPlain(value) && isPlain(current) && value.type !== current.type;
+      isPlain(value) &&
+      isPlain(current) &&
+      'type' in value &&
+      'type' in current &&
+      value.type !== current.type;
     merged[key] = isPlain(value) && isPlain(current) && !replaceWhole ? mergeSession(current, value) : value;
   }
   return merged;

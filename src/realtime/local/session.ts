@@ -28,6 +28,8 @@ export interface LocalRealtimeOptions {
   liveIdleSilence?: boolean;
   /** GPT-Live stand-in: seconds until a session expires (`expires_at`; default one hour). */
   liveExpiresInS?: number;
+  /** Keep every server event sent (`emitted`), for the schema check; off in simulations. */
+  recordServerEvents?: boolean;
   /** `GET /v1/models/{id}`: shutdown dates that replace or add to the stand-in's catalogue. */
   modelShutdowns?: Record<string, string | null>;
   /** Called with every valid client event before the session handles it (to stage races). */
@@ -78,6 +80,8 @@ export class LocalRealtimeSession {
   readonly #itemBodies = new Map<string, Record<string, unknown>>();
   appendedBytes = 0;
   callerTurns = 0;
+  /** Every event it sent, when `recordServerEvents` is on (tests check them against the schema). */
+  readonly emitted: Record<string, unknown>[] = [];
   /** Idle timeouts that fired (each committed empty audio and prompted a response). */
   idleTimeouts = 0;
   readonly responses: {
@@ -107,6 +111,9 @@ export class LocalRealtimeSession {
   #voicedRun = 0;
   #silentMs = 0;
   #speechItem = '';
+  /** Where the caller's current or last turn started, and how long it lasted (audio ms). */
+  #turnStartMs = 0;
+  #turnMs = 0;
   readonly #closed: Promise<void>;
 
   constructor(ws: WebSocket, req: IncomingMessage, options: SessionOptions) {
@@ -168,8 +175,10 @@ export class LocalRealtimeSession {
 
   #emit({ type, ...fields }: Record<string, unknown>): void {
     // in the service's order: type, event_id, then the event's own fields
-    if (this.#ws.readyState === WebSocket.OPEN && !this.#stalled)
-      this.#ws.send(JSON.stringify({ type, event_id: id('event'), ...fields }));
+    if (this.#ws.readyState !== WebSocket.OPEN || this.#stalled) return;
+    const event = { type, event_id: id('event'), ...fields };
+    if (this.#options.recordServerEvents) this.emitted.push(event);
+    this.#ws.send(JSON.stringify(event));
   }
 
   #error(code: string, message: string, eventType?: string, eventId?: unknown): void {
@@ -302,6 +311,7 @@ export class LocalRealtimeSession {
       if (this.#voicedRun >= 2) {
         this.#speaking = true;
         this.#silentMs = 0;
+        this.#turnStartMs = positionMs;
         this.#speechItem = id('item');
         this.#emit({
           type: 'input_audio_buffer.speech_started',
@@ -318,6 +328,7 @@ export class LocalRealtimeSession {
     this.#speaking = false;
     this.#voicedRun = 0;
     this.callerTurns++;
+    this.#turnMs = positionMs - silenceMs - this.#turnStartMs;
     const itemId = this.#speechItem;
     this.#emit({
       type: 'input_audio_buffer.speech_stopped',
@@ -334,6 +345,8 @@ export class LocalRealtimeSession {
         item_id: itemId,
         content_index: 0,
         transcript,
+        // billed by duration for the live transcription models (the schema's TranscriptTextUsageDuration)
+        usage: { type: 'duration', seconds: Math.max(1, Math.round(this.#turnMs / 1000)) },
       });
     }
     if (td.create_response !== false) {

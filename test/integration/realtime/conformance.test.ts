@@ -1,7 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { eventually, type Harness, startHarness } from '../../helpers/call-harness.js';
-import { conformanceProblems, nonConformingEvents } from '../../helpers/realtime-conformance.js';
+import {
+  conformanceProblems,
+  nonConformingEvents,
+  serverEventProblems,
+} from '../../helpers/realtime-conformance.js';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -46,6 +50,7 @@ describe('Realtime client events conform to the published GA schema', () => {
     h = await startHarness({
       agent,
       fake: {
+        recordServerEvents: true,
         deltaIntervalMs: 50,
         brain: (ctx) =>
           ctx.trigger === 'create' && ctx.toolOutputs.length === 0 && ctx.callerTurns === 0
@@ -84,5 +89,8 @@ describe('Realtime client events conform to the published GA schema', () => {
     );
     expect(rt.errors).toEqual([]);
     expect(nonConformingEvents(events)).toEqual([]);
+    // and the stand-in's own side: every server event it sent in that call, as the schema allows
+    expect(rt.emitted.length).toBeGreaterThan(30);
+    expect([...new Set(rt.emitted.flatMap(serverEventProblems))]).toEqual([]);
   });
 });
