@@ -171,6 +171,11 @@ export interface ModelSession {
   sendToolResult(callId: string, output: string): void;
   /** Make the model forget what the caller did not hear (barge-in). */
   forgetUnheard(items: readonly UnheardItem[]): void;
+  /**
+   * The agent's tools changed (an MCP server came back mid-call): the running session is told the
+   * new list at once. Optional: an engine without live updates picks the list up on its next session.
+   */
+  toolsChanged?(): void;
   /** Events (and a close) that came before a subscriber are replayed to it. */
   subscribe(listener: (event: ModelEvent) => void): void;
   close(): void;

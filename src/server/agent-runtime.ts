@@ -154,6 +154,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       },
       readiness: () => ({
         ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
+        starting: !pool.settled,
         mcpDown: pool
           .status()
           .filter((s) => s.state !== 'ready')

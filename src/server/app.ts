@@ -27,6 +27,8 @@ export interface Readiness {
   mcpDown: { name: string; state: string; error?: string }[];
   /** Models of the agent that OpenAI retires within 90 days, or does not know. */
   modelWarnings?: string[];
+  /** Some tool server has not been tried yet: a call now would wait for it (not ready). */
+  starting?: boolean;
 }
 
 /** The HTTP side: health and readiness, the Twilio webhooks, one error handler. */
@@ -47,9 +49,17 @@ export function createApp(options: AppOptions): express.Express {
   app.get(ROUTES.ready, (_req, res) => {
     const r = options.readiness?.() ?? { realtime: 'skipped' as const, mcpDown: [] };
     const draining = options.calls.draining();
-    const ready = !draining && r.realtime !== 'failed';
+    const ready = !draining && !r.starting && r.realtime !== 'failed';
     res.status(ready ? 200 : 503).json({
-      status: draining ? 'draining' : !ready ? 'not_ready' : r.mcpDown.length ? 'degraded' : 'ready',
+      status: draining
+        ? 'draining'
+        : r.starting
+          ? 'starting'
+          : !ready
+            ? 'not_ready'
+            : r.mcpDown.length
+              ? 'degraded'
+              : 'ready',
       realtime: r.realtime,
       ...(r.realtimeError ? { realtime_error: r.realtimeError } : {}),
       mcp_down: r.mcpDown,

@@ -28,6 +28,10 @@ export interface CallTools {
   definitions(): ToolDefinition[];
   /** An executor bound to one call (built-ins such as end_call act on that call). */
   forCall(control: CallControl, logger: Logger): ToolExecutor;
+  /** Resolves once every tool server has been tried once: sessions are configured after it. */
+  ready?(): Promise<void>;
+  /** Calls `listener` whenever the tool list changes; returns how to stop. */
+  onChange?(listener: () => void): () => void;
 }
 
 export interface VoiceServerOptions {
@@ -134,17 +138,21 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
   let publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
   let draining = false;
 
-  const tools = () => options.tools?.definitions() ?? [];
+  const toolList = {
+    tools: () => options.tools?.definitions() ?? [],
+    ...(options.tools?.ready ? { toolsReady: () => options.tools!.ready!() } : {}),
+    ...(options.tools?.onChange ? { onToolsChange: (l: () => void) => options.tools!.onChange!(l) } : {}),
+  };
   const engine =
     options.engine ??
     (agent.engine === 'live'
-      ? liveEngine({ agent, url: options.realtimeUrl, apiKey: options.openaiApiKey, logger, tools })
+      ? liveEngine({ agent, url: options.realtimeUrl, apiKey: options.openaiApiKey, logger, ...toolList })
       : openAiEngine({
           agent,
           url: options.realtimeUrl,
           apiKey: options.openaiApiKey,
           logger,
-          tools,
+          ...toolList,
           heartbeatMs: options.realtimeHeartbeatMs,
           rolloverAfterMs: options.realtimeRolloverMs,
         }));

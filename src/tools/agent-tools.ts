@@ -27,6 +27,15 @@ export class AgentTools {
     this.#hookTools = new Set(agent.webhooks.flatMap((hook) => ('tool' in hook ? [hook.tool] : [])));
   }
 
+  /** Resolves once every MCP server has been tried once (at once when there are none). */
+  ready(): Promise<void> {
+    return this.#pool?.ready?.() ?? Promise.resolve();
+  }
+
+  onChange(listener: () => void): () => void {
+    return this.#pool?.onChange?.(listener) ?? (() => {});
+  }
+
   definitions(): ToolDefinition[] {
     const mcp = (this.#pool?.definitions() ?? []).filter((d) => !this.#hookTools.has(d.name));
     return [...builtinDefinitions(this.#agent), ...mcp];

@@ -15,6 +15,13 @@ export interface ToolDefinition {
  */
 export interface ToolSource {
   definitions(): ToolDefinition[];
+  /**
+   * Resolves once every server has been tried once (connected, or failed within its connect
+   * timeout): a call configured before then would run without tools it is promised.
+   */
+  ready?(): Promise<void>;
+  /** Calls `listener` whenever the tool list changes; returns how to stop. */
+  onChange?(listener: () => void): () => void;
   has(name: string): boolean;
   /** Never throws: a failure is an error output for the model. */
   call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string>;

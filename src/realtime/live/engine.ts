@@ -13,6 +13,10 @@ export interface LiveEngineOptions {
   logger: Logger;
   /** The tools offered, read when each session starts (a replacement session gets the current list). */
   tools(): readonly ToolDefinition[];
+  /** Sessions start only after this resolves (every tool server tried once). */
+  toolsReady?: () => Promise<void>;
+  /** A running session gets the new list when it changes (a server came back mid-call). */
+  onToolsChange?: (listener: () => void) => () => void;
 }
 
 /** The GPT-Live engine (`engine: live`): each call gets a {@link LiveModelSession}. */
@@ -31,6 +35,8 @@ export function liveEngine(options: LiveEngineOptions): ModelEngine {
           stopMs: agent.live.barge_in.stop_ms,
         },
         interruptAfterMs: agent.live.barge_in.interrupt_after_ms,
+        ...(options.toolsReady ? { waitFor: options.toolsReady() } : {}),
+        ...(options.onToolsChange ? { onToolsChange: options.onToolsChange } : {}),
       });
     },
   };

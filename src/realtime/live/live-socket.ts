@@ -29,14 +29,30 @@ export class LiveSocket {
   readonly #startTimer: NodeJS.Timeout;
   #closedWaiter: (() => void) | undefined;
 
-  constructor(o: { url: string; apiKey: string; start: SessionStartEvent; listener: LiveSocketListener }) {
+  constructor(o: {
+    url: string;
+    apiKey: string;
+    /** The first message, built when it is sent (after `waitFor`). */
+    start: () => SessionStartEvent;
+    /** `session.start` waits for this (the tool servers being tried). */
+    waitFor?: Promise<unknown>;
+    listener: LiveSocketListener;
+  }) {
     this.#listener = o.listener;
     this.#ws = new WebSocket(o.url, {
       headers: { authorization: `Bearer ${o.apiKey}` },
       perMessageDeflate: false,
       handshakeTimeout: START_TIMEOUT_MS,
     });
-    this.#ws.on('open', () => this.send(o.start));
+    const waited = o.waitFor ?? Promise.resolve();
+    this.#ws.on('open', () => {
+      const send = () => {
+        if (this.#closing) return;
+        this.#startTimer.refresh(); // the wait for tools is not the service's time to answer
+        this.send(o.start());
+      };
+      waited.then(send, send);
+    });
     this.#ws.on('message', (data) => this.#onMessage(data.toString()));
     this.#ws.on('unexpected-response', (_req, res) => {
       res.resume();

@@ -41,6 +41,10 @@ export interface LiveSessionOptions {
    * goes on with. 0: any caller sound cuts at once (the old behaviour).
    */
   interruptAfterMs?: number;
+  /** The first session starts only after this settles (the tool servers being tried). */
+  waitFor?: Promise<unknown>;
+  /** Subscribes to tool list changes; the returned function unsubscribes (at the session's end). */
+  onToolsChange?: (listener: () => void) => () => void;
   /** Monotonic ms (tests). */
   now?: () => number;
   reconnectDelaysMs?: readonly number[];
@@ -100,6 +104,7 @@ export class LiveModelSession implements ModelSession {
   readonly #running = new Map<string, string>();
   #callerText = '';
   #agentText = '';
+  #stopToolUpdates: (() => void) | undefined;
   /** Caller speech over the agent that is not barge-in yet (see `interruptAfterMs`). */
   #held = false;
   readonly #interruptAfterMs: number;
@@ -112,7 +117,12 @@ export class LiveModelSession implements ModelSession {
     this.openedAt = this.#now();
     this.#speech = new SpeechDetector(options.speech);
     this.#interruptAfterMs = options.interruptAfterMs ?? DEFAULT_INTERRUPT_AFTER_MS;
-    this.#socket = this.#open(options.start());
+    this.#socket = this.#open(() => options.start(), options.waitFor);
+    this.#stopToolUpdates = options.onToolsChange?.(() => this.#refreshTools());
+  }
+
+  toolsChanged(): void {
+    this.#refreshTools();
   }
 
   get closed(): boolean {
@@ -236,6 +246,7 @@ export class LiveModelSession implements ModelSession {
   #stop(): boolean {
     if (this.#closed) return false;
     this.#closed = true;
+    this.#stopToolUpdates?.();
     clearTimeout(this.#rolloverTimer);
     if (this.#stretch) clearTimeout(this.#stretch.timer);
     this.#socket.close();
@@ -243,11 +254,12 @@ export class LiveModelSession implements ModelSession {
     return true;
   }
 
-  #open(start: SessionStartEvent): LiveSocket {
+  #open(start: () => SessionStartEvent, waitFor?: Promise<unknown>): LiveSocket {
     const socket: LiveSocket = new LiveSocket({
       url: this.#o.url,
       apiKey: this.#o.apiKey,
       start,
+      ...(waitFor ? { waitFor } : {}),
       listener: {
         event: (event) => this.#onEvent(socket, event),
         lost: (code, message) => this.#onLost(socket, code, message),
@@ -311,7 +323,7 @@ export class LiveModelSession implements ModelSession {
     this.#emit({ type: 'warning', message: `${message}; reconnecting (attempt ${attempt})` });
     const timer = setTimeout(
       () => {
-        if (!this.#closed) this.#socket = this.#open(this.#restart());
+        if (!this.#closed) this.#socket = this.#open(() => this.#restart());
       },
       delays[attempt - 1],
     );
@@ -339,7 +351,7 @@ export class LiveModelSession implements ModelSession {
     if (!this.#rolloverDue || !quiet || this.#next || this.#resuming || this.#closed) return;
     this.#rolloverDue = false;
     this.#resuming = { reason: 'rollover', attempt: 1, since: this.#now() };
-    this.#next = this.#open(this.#restart());
+    this.#next = this.#open(() => this.#restart());
   }
 
   /** The first message of a replacement session: the same configuration, and the call so far. */

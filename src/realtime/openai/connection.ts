@@ -51,8 +51,13 @@ export interface ConnectRealtimeOptions {
   model: string;
   apiKey: string;
   logger: Logger;
-  /** Sent as soon as the socket opens, before anything else. */
-  firstEvent?: RealtimeClientEvent;
+  /**
+   * Sent as soon as the socket opens (and `waitFor` has resolved), before anything else; a function
+   * is called then, so what it builds is current.
+   */
+  firstEvent?: RealtimeClientEvent | (() => RealtimeClientEvent);
+  /** Nothing is sent before this settles (the tool servers being tried); events queue meanwhile. */
+  waitFor?: Promise<unknown>;
   handshakeTimeoutMs?: number;
   /** Ping interval; a socket that has not answered the previous ping is considered lost. */
   heartbeatMs?: number;
@@ -149,8 +154,27 @@ class WsRealtimeConnection implements RealtimeConnection {
   constructor(options: ConnectRealtimeOptions) {
     this.#logger = options.logger;
     this.#socket = openRealtimeSocket(options);
-    if (options.firstEvent) this.#queue!.push(JSON.stringify(options.firstEvent));
     let tcp: Duplex | undefined;
+    let opened = false;
+    let waited = options.waitFor === undefined;
+    const flush = () => {
+      if (!opened || !waited || this.#queue === undefined || this.#socket.readyState !== WebSocket.OPEN) return;
+      const first = options.firstEvent;
+      const queued = this.#queue;
+      this.#queue = undefined;
+      if (first) this.#socket.send(JSON.stringify(typeof first === 'function' ? first() : first));
+      for (const text of queued) this.#socket.send(text);
+    };
+    options.waitFor?.then(
+      () => {
+        waited = true;
+        flush();
+      },
+      () => {
+        waited = true;
+        flush();
+      },
+    );
     this.#socket.on('open', () => {
       readTextFrames(
         this.#socket,
@@ -158,9 +182,8 @@ class WsRealtimeConnection implements RealtimeConnection {
         { text: (text) => this.#onText(text), binary: () => {} },
         { server: false, maxBytes: MAX_READ_DIRECT_BYTES },
       );
-      const queued = this.#queue ?? [];
-      this.#queue = undefined;
-      for (const text of queued) this.#socket.send(text);
+      opened = true;
+      flush();
       this.#startHeartbeat(options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
     });
     this.#socket.on('upgrade', (response) => {

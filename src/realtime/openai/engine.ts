@@ -14,6 +14,10 @@ export interface OpenAiEngineOptions {
   logger: Logger;
   /** The tools offered, read at each (re)connect so list changes reach new sessions. */
   tools(): readonly ToolDefinition[];
+  /** Sessions are configured only after this resolves (every tool server tried once). */
+  toolsReady?: () => Promise<void>;
+  /** A running session gets the new list when it changes (a server came back mid-call). */
+  onToolsChange?: (listener: () => void) => () => void;
   /** Socket ping interval (default 5 s); one unanswered ping counts as a lost socket. */
   heartbeatMs?: number;
   /** Session age after which it is rolled over at a quiet moment (default 55 min). */
@@ -32,12 +36,16 @@ export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
           model: agent.model,
           apiKey: options.apiKey,
           logger: options.logger.child({ callSid }),
-          firstEvent: buildSessionUpdate(agent, options.tools(), instructions),
+          // built when sent: after the tool servers were tried, with the list as it is then
+          firstEvent: () => buildSessionUpdate(agent, options.tools(), instructions),
+          ...(options.toolsReady ? { waitFor: options.toolsReady() } : {}),
           heartbeatMs: options.heartbeatMs,
         });
       return new OpenAiModelSession(connect(), {
         instructions,
         reconnect: connect,
+        tools: options.tools,
+        ...(options.onToolsChange ? { onToolsChange: options.onToolsChange } : {}),
         rolloverAfterMs: options.rolloverAfterMs,
         prefixPaddingMs:
           agent.realtime.turn_detection.type === 'server_vad'

@@ -12,7 +12,8 @@ import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';
 import { forgetUnheardEvents } from './forget-unheard.js';
 import { ResponseSequencer } from './response-sequencer.js';
-import { SESSION_CONFIG_EVENT_ID } from './session-config.js';
+import type { ToolDefinition } from '../../tools/types.js';
+import { buildToolsUpdate, SESSION_CONFIG_EVENT_ID } from './session-config.js';
 
 /** Waits before each reconnect attempt: at once, then twice more with backoff. */
 export const RECONNECT_DELAYS_MS = [0, 400, 1_200];
@@ -46,6 +47,10 @@ export interface OpenAiModelSessionOptions {
    * really began this much later in the audio.
    */
   prefixPaddingMs?: number;
+  /** The agent's tools as they are now: sent again when they change mid-call. */
+  tools?: () => readonly ToolDefinition[];
+  /** Subscribes to tool list changes; the returned function unsubscribes (at the session's end). */
+  onToolsChange?: (listener: () => void) => () => void;
 }
 
 /** Only complete calls run: a cancelled response also reports its (incomplete) items. */
@@ -85,6 +90,7 @@ export class OpenAiModelSession implements ModelSession {
   #resuming: { attempt: number; since: number; cutShort: boolean; rollover: boolean } | undefined;
   #rolloverTimer: NodeJS.Timeout | undefined;
   #rolloverDue = false;
+  readonly #stopToolUpdates: (() => void) | undefined;
   /** An idle timeout fired: the commit of its item (or the next one) is not a caller turn. */
   #idleCommit: string | true | undefined;
   /** Caller audio sent to the current session (its input audio clock: `audio_start_ms`). */
@@ -96,6 +102,17 @@ export class OpenAiModelSession implements ModelSession {
     this.#responses = new ResponseSequencer((event) => this.#conn.send(event));
     this.#attach(connection);
     this.#scheduleRollover();
+    this.#stopToolUpdates = options.onToolsChange?.(() => this.toolsChanged());
+  }
+
+  /**
+   * A tool server came back (or changed its list) during the call: the session gets the new list
+   * (a partial `session.update`). Before its configuration, or while a new socket is being opened,
+   * there is nothing to do: the configuration is built from the list as it is when sent.
+   */
+  toolsChanged(): void {
+    if (this.#ended || !this.#configured || this.#resuming || !this.#o.tools) return;
+    this.#conn.send(buildToolsUpdate(this.#o.tools()));
   }
 
   get openedAt(): number {
@@ -152,6 +169,7 @@ export class OpenAiModelSession implements ModelSession {
   close(): void {
     this.#ended = true;
     clearTimeout(this.#rolloverTimer);
+    this.#stopToolUpdates?.();
     this.#conn.close();
   }
 
@@ -183,6 +201,7 @@ export class OpenAiModelSession implements ModelSession {
   #report(closed: { code: ModelErrorCode; message: string; expected: boolean }): void {
     this.#ended = true;
     clearTimeout(this.#rolloverTimer);
+    this.#stopToolUpdates?.();
     this.#emit({ type: 'closed', ...closed });
   }
 

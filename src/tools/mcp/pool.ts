@@ -26,18 +26,41 @@ export class McpPool {
   readonly #reserved: string[];
   #exposed = new Map<string, ToolRef>();
   #definitions: ToolDefinition[] = [];
+  readonly #listeners = new Set<() => void>();
+  readonly #settled: Promise<void>;
+  #settle: () => void = () => {};
+  #isSettled = false;
 
   constructor(servers: readonly McpServerConfig[], logger: Logger, reservedNames: readonly string[] = []) {
     this.#reserved = [...reservedNames];
     this.#connections = servers.map(
       (config) => new McpServerConnection(config, logger, () => this.#rebuild()),
     );
+    this.#settled = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
   }
 
   /** Connects every server (in parallel); resolves when each has connected or failed once. */
   async start(): Promise<void> {
     await Promise.all(this.#connections.map((c) => c.start()));
     this.#rebuild();
+    this.#isSettled = true;
+    this.#settle();
+  }
+
+  /** Every server has been tried once (see {@link start}). */
+  get settled(): boolean {
+    return this.#isSettled;
+  }
+
+  ready(): Promise<void> {
+    return this.#settled;
+  }
+
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   definitions(): ToolDefinition[] {
@@ -79,6 +102,13 @@ export class McpPool {
   }
 
   #rebuild(): void {
+    const before = JSON.stringify(this.#definitions);
+    this.#build();
+    if (JSON.stringify(this.#definitions) === before) return;
+    for (const listener of this.#listeners) listener();
+  }
+
+  #build(): void {
     const refs: ToolRef[] = [];
     const byRef = new Map<
       string,

@@ -1,7 +1,9 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
+import { startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import {
+  API_KEY,
   AUTH_TOKEN,
   eventually,
   type Harness,
@@ -442,6 +444,67 @@ describe('a phone call through voice-agent', () => {
     expect(JSON.stringify(created)).toContain('keypad key \\"5\\"');
     await eventually(() => rt.sent('response.create').length === 1);
     await caller.hangUp();
+  });
+});
+
+describe('tools that change during a call', () => {
+  /** Tools whose list changes on demand, as the MCP pool's does when a server comes back. */
+  function changingTools() {
+    const listeners = new Set<() => void>();
+    let defs = [
+      { name: 'end_call', description: 'Hang up.', parameters: { type: 'object', properties: {} } },
+    ];
+    return {
+      tools: {
+        definitions: () => defs,
+        forCall: () => ({ execute: async () => '{"ok":true}' }),
+        onChange: (listener: () => void) => {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+      },
+      serverCameBack() {
+        defs = [
+          ...defs,
+          { name: 'get_quote', description: 'A price.', parameters: { type: 'object', properties: {} } },
+        ];
+        for (const listener of listeners) listener();
+      },
+      listeners,
+    };
+  }
+
+  it.each([
+    'realtime',
+    'live',
+  ])('a server that comes back mid-call adds its tools to the live session (%s engine); the session stops listening when the call ends', async (engine) => {
+    const changing = changingTools();
+    // GPT-Live's stand-in is the same server's /v1/live/sessions: one started first, its URL given
+    const liveFake = engine === 'live' ? await startFakeRealtime({ apiKey: API_KEY }) : undefined;
+    h = await startHarness({
+      agent: { engine, greeting: 'Hello.' },
+      server: { tools: changing.tools, ...(liveFake ? { realtimeUrl: liveFake.liveUrl } : {}) },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    changing.serverCameBack();
+    if (engine === 'realtime') {
+      const rt = h.fake.callSessions()[0]!;
+      await eventually(() => rt.sent('session.update').length === 2, 5_000);
+      const update = rt.sent('session.update')[1]!.session as { tools: { name: string }[] };
+      expect(update.tools.map((t) => t.name)).toEqual(['end_call', 'get_quote']);
+      expect(rt.errors).toEqual([]);
+    } else {
+      const live = liveFake!.liveSessions[0]!;
+      await eventually(() => live.sent('session.update').length === 1, 5_000);
+      const config = live.config as { delegation: { responses: { tools: { name: string }[] } } };
+      expect(config.delegation.responses.tools.map((t) => t.name)).toEqual(['end_call', 'get_quote']);
+      expect(live.errors).toEqual([]);
+    }
+    await caller.hangUp();
+    await eventually(() => changing.listeners.size === 0, 5_000);
+    await liveFake?.close();
   });
 });
 

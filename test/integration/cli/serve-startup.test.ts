@@ -1,9 +1,11 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
-import { runCli } from '../../helpers/cli.js';
+import { BIN, ROOT, runCli } from '../../helpers/cli.js';
 import { EVERYTHING_BIN } from '../../helpers/mcp-servers.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
@@ -185,5 +187,53 @@ describe('tool servers never hold start-up hostage', () => {
     expect(body.status).toBe('degraded');
     expect(body.mcp_down[0]).toMatchObject({ name: 'hang' });
     expect(body.mcp_down[0]!.error).toContain('did not connect and list its tools within 1 s');
+  });
+});
+
+describe('calls are never half-equipped', () => {
+  it('a call that arrives while a tool server is still starting waits for it: /readyz says starting, the session has its tools', async () => {
+    fake = await startFakeRealtime();
+    const dir = tmp();
+    const slowServer = join(ROOT, 'test/fixtures/mcp/slow-server.mjs');
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}greeting: Hello.\nmcp_servers:\n  - name: slow\n    command: node\n    args: [${JSON.stringify(slowServer)}]\n    env: { SLOW_MS: "2500" }\n    connect_timeout_ms: 8000\n`,
+    });
+    const port = await closedPort();
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', 'agent.yaml', '--port', String(port), '--host', '127.0.0.1'],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH,
+          OPENAI_API_KEY: 'sk-test-key',
+          OPENAI_REALTIME_URL: fake.url,
+          TWILIO_AUTH_TOKEN: 't',
+          VOICE_AGENT_DATA_DIR: join(dir, 'data'),
+        },
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      // the moment a load balancer or a rolling deploy sees the process alive
+      for (let tries = 0; !(await fetch(`${base}/healthz`).catch(() => undefined))?.ok; tries++) {
+        if (tries > 1_500) throw new Error('serve never answered /healthz');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(((await ready.json()) as { status: string }).status).toBe('starting');
+      const caller = new TwilioCaller({ webhookUrl: `${base}/voice/incoming`, authToken: 't' });
+      await caller.dial();
+      await caller.waitForAgent({ timeoutMs: 15_000 });
+      const rt = fake.callSessions()[0]!;
+      const tools = (rt.sent('session.update')[0]!.session as { tools: { name: string }[] }).tools;
+      expect(tools.map((t) => t.name)).toEqual(['end_call', 'get_quote']);
+      await caller.hangUp();
+      expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
