@@ -70,8 +70,10 @@ export interface VoiceServerOptions {
   actionGraceMs?: number;
   /** Realtime socket ping interval (default 5 s); one unanswered ping ends the session. */
   realtimeHeartbeatMs?: number;
-  /** Session age after which it is rolled over at a quiet moment (default 55 min; tests shorten it). */
+  /** Session age after which it is rolled over at a quiet moment, when the service announces no `expires_at` (55 min). */
   realtimeRolloverMs?: number;
+  /** How long before the service's `expires_at` a session is rolled over (5 min; tests change it). */
+  realtimeRolloverLeadMs?: number;
   /** Media socket deadlines (defaults: 10 s for `start`, a ping every 10 s). */
   mediaTimeouts?: { startMs?: number; pingIntervalMs?: number };
   /**
@@ -155,6 +157,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
           ...toolList,
           heartbeatMs: options.realtimeHeartbeatMs,
           rolloverAfterMs: options.realtimeRolloverMs,
+          rolloverLeadMs: options.realtimeRolloverLeadMs,
         }));
 
   const callEnded = (session: CallSession) => {

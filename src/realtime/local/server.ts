@@ -52,6 +52,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
     callerTranscripts: options.callerTranscripts ?? [],
     voice: options.voice ?? 'tone',
     liveExpiresInS: options.liveExpiresInS ?? 3600,
+    realtimeLifetimeS: options.realtimeLifetimeS ?? 3600,
     liveIdleSilence: options.liveIdleSilence ?? false,
     recordServerEvents: options.recordServerEvents ?? false,
   };

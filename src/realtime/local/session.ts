@@ -28,6 +28,8 @@ export interface LocalRealtimeOptions {
   liveIdleSilence?: boolean;
   /** GPT-Live stand-in: seconds until a session expires (`expires_at`; default one hour). */
   liveExpiresInS?: number;
+  /** Realtime stand-in: seconds until a session expires (`expires_at`, then close 1001; default 60 min). */
+  realtimeLifetimeS?: number;
   /** Keep every server event sent (`emitted`), for the schema check; off in simulations. */
   recordServerEvents?: boolean;
   /** `GET /v1/models/{id}`: shutdown dates that replace or add to the stand-in's catalogue. */
@@ -76,6 +78,7 @@ export class LocalRealtimeSession {
   /** Caller audio appended since the last commit or clear (ms). */
   #bufferMs = 0;
   #idleTimer: NodeJS.Timeout | undefined;
+  #expiry: NodeJS.Timeout | undefined;
   /** Every conversation item as the client can retrieve it. */
   readonly #itemBodies = new Map<string, Record<string, unknown>>();
   appendedBytes = 0;
@@ -126,9 +129,19 @@ export class LocalRealtimeSession {
     ws.on('close', () => {
       if (this.#active?.timer) clearInterval(this.#active.timer);
       clearTimeout(this.#idleTimer);
+      clearTimeout(this.#expiry);
     });
-    this.#defaults = defaultSession(this.url.searchParams.get('model') ?? 'gpt-realtime-2.1');
+    this.#defaults = defaultSession(
+      this.url.searchParams.get('model') ?? 'gpt-realtime-2.1',
+      options.realtimeLifetimeS,
+    );
     this.#emit({ type: 'session.created', session: this.#defaults });
+    // the service's session limit (S12): at expires_at the socket closes with 1001
+    this.#expiry = setTimeout(
+      () => this.close(1001, 'Your session hit the maximum duration of 60 minutes.'),
+      options.realtimeLifetimeS * 1000,
+    );
+    this.#expiry.unref();
   }
 
   get open(): boolean {
@@ -181,7 +194,7 @@ export class LocalRealtimeSession {
     this.#ws.send(JSON.stringify(event));
   }
 
-  #error(code: string, message: string, eventType?: string, eventId?: unknown): void {
+  #error(code: string, message: string, eventType?: string, eventId?: unknown, param?: string): void {
     this.errors.push({ code, message, eventType });
     this.#emit({
       type: 'error',
@@ -189,7 +202,7 @@ export class LocalRealtimeSession {
         type: 'invalid_request_error',
         code,
         message,
-        param: null,
+        param: param ?? null,
         event_id: typeof eventId === 'string' ? eventId : null,
       },
     });
@@ -253,7 +266,8 @@ export class LocalRealtimeSession {
 
   #sessionUpdate(event: Record<string, unknown>): void {
     const violation = checkSessionUpdate(event);
-    if (violation) return this.#error(violation.code, violation.message, 'session.update', event.event_id);
+    if (violation)
+      return this.#error(violation.code, violation.message, 'session.update', event.event_id, violation.param);
     const voiceOf = (config: unknown) =>
       JSON.stringify(
         (config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice,
@@ -433,7 +447,8 @@ export class LocalRealtimeSession {
       metadata?: unknown;
     };
     const violation = checkResponseFields(response as Record<string, unknown>, 'response.');
-    if (violation) return this.#error(violation.code, violation.message, 'response.create', event.event_id);
+    if (violation)
+      return this.#error(violation.code, violation.message, 'response.create', event.event_id, violation.param);
     if (response.conversation === 'none') {
       // out-of-band responses may run beside the conversation's own; this stand-in gives them no output
       const responseId = id('resp');

@@ -7,14 +7,25 @@ import type { ModelUsage } from '../../bridge/ports.js';
  */
 
 export type ServerEvent =
-  | { type: 'session.created' }
+  | {
+      type: 'session.created';
+      /** When the service ends this session (unix seconds), as `session.created` announces it. */
+      expiresAt: number | undefined;
+    }
   | {
       type: 'session.updated';
       /** `audio.input.format.type` / `audio.output.format.type` as the service echoed them. */
       inputFormat: string | undefined;
       outputFormat: string | undefined;
     }
-  | { type: 'error'; code: string | undefined; message: string; eventId: string | undefined }
+  | {
+      type: 'error';
+      code: string | undefined;
+      message: string;
+      eventId: string | undefined;
+      /** The field the service refused (e.g. `session.audio.input.transcription.model`). */
+      param: string | undefined;
+    }
   | { type: 'input_audio_buffer.speech_started'; itemId: string | undefined; audioStartMs: number }
   | { type: 'input_audio_buffer.speech_stopped'; itemId: string | undefined }
   | { type: 'input_audio_buffer.committed'; itemId: string | undefined }
@@ -137,8 +148,10 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
         delta,
       };
     }
-    case 'session.created':
-      return { type };
+    case 'session.created': {
+      const expires = (e.session as Json | undefined)?.expires_at;
+      return { type, expiresAt: typeof expires === 'number' && expires > 0 ? expires : undefined };
+    }
     case 'session.updated': {
       const audio = ((e.session as Json | undefined)?.audio ?? {}) as Json;
       const formatOf = (side: unknown) => {
@@ -154,6 +167,7 @@ export function parseServerEvent(text: string): ServerEvent | undefined {
         code: typeof err.code === 'string' ? err.code : undefined,
         message: s(err.message) || 'unknown error',
         eventId: typeof err.event_id === 'string' ? err.event_id : undefined,
+        param: typeof err.param === 'string' ? err.param : undefined,
       };
     }
     case 'input_audio_buffer.speech_started':

@@ -12,6 +12,7 @@ import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';
 import { forgetUnheardEvents } from './forget-unheard.js';
 import { ResponseSequencer } from './response-sequencer.js';
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { ToolDefinition } from '../../tools/types.js';
 import { buildToolsUpdate, SESSION_CONFIG_EVENT_ID } from './session-config.js';
 
@@ -25,10 +26,12 @@ export const RECONNECT_DELAYS_MS = [0, 400, 1_200];
 const RECONNECTABLE = new Set<ModelErrorCode>(['closed', 'stalled', 'unreachable', 'session_limit']);
 
 /**
- * OpenAI ends a session after 60 minutes (close 1001). From this age on, the session is replaced at
- * the first quiet moment — no response running or requested, caller not speaking — so a long call
- * never has a sentence cut by the limit. Nothing announces expiry; Strands uses 50 min, we use 55.
+ * OpenAI ends a session at its `expires_at` (announced in `session.created`; 60 minutes today, close
+ * 1001). This long before it, the session is replaced at the first quiet moment — no response running
+ * or requested, caller not speaking — so a long call never has a sentence cut by the limit.
  */
+export const ROLLOVER_LEAD_MS = 5 * 60_000;
+/** When the service announces no `expires_at`: replace the session from this age on. */
 export const ROLLOVER_AFTER_MS = 55 * 60_000;
 
 /** Said to the model after a reconnect that cut a response or a caller turn short. */
@@ -40,13 +43,20 @@ export interface OpenAiModelSessionOptions {
   /** Opens a new, configured connection for this call; without it a lost socket ends the session. */
   reconnect?: () => RealtimeConnection;
   reconnectDelaysMs?: readonly number[];
-  /** Session age after which it is rolled over at a quiet moment (needs `reconnect`). */
+  /** Session age after which it is rolled over at a quiet moment, when `expires_at` is not known. */
   rolloverAfterMs?: number;
+  /** How long before the service's `expires_at` the session is rolled over (default 5 min). */
+  rolloverLeadMs?: number;
   /**
    * server_vad's `prefix_padding_ms`: `audio_start_ms` of speech_started includes it, so speech
    * really began this much later in the audio.
    */
   prefixPaddingMs?: number;
+  /**
+   * The service refused the transcription settings: the configuration without them, for this
+   * session and every later one of the call (transcription is a side feature; the call goes on).
+   */
+  withoutTranscription?: () => RealtimeClientEvent;
   /** The agent's tools as they are now: sent again when they change mid-call. */
   tools?: () => readonly ToolDefinition[];
   /** Subscribes to tool list changes; the returned function unsubscribes (at the session's end). */
@@ -91,6 +101,10 @@ export class OpenAiModelSession implements ModelSession {
   #rolloverTimer: NodeJS.Timeout | undefined;
   #rolloverDue = false;
   readonly #stopToolUpdates: (() => void) | undefined;
+  /** The service refused the transcription settings: later sessions are configured without them. */
+  #transcriptionOff = false;
+  /** The current session's `expires_at` (unix seconds), once the service said it. */
+  #expiresAt: number | undefined;
   /** An idle timeout fired: the commit of its item (or the next one) is not a caller turn. */
   #idleCommit: string | true | undefined;
   /** Caller audio sent to the current session (its input audio clock: `audio_start_ms`). */
@@ -216,17 +230,21 @@ export class OpenAiModelSession implements ModelSession {
     this.#report({ code: closed.code, message: closed.message, expected: closed.expected });
   }
 
-  #scheduleRollover(): void {
+  /**
+   * The replacement is due `rolloverLeadMs` before the service's `expires_at` (once `session.created`
+   * said it), else at a fixed age; whichever comes first.
+   */
+  #scheduleRollover(expiresAt = this.#expiresAt): void {
     if (!this.#o.reconnect) return;
     clearTimeout(this.#rolloverTimer);
     const age = performance.now() - this.#conn.openedAt;
-    this.#rolloverTimer = setTimeout(
-      () => {
-        this.#rolloverDue = true;
-        this.#maybeRollover();
-      },
-      Math.max(0, (this.#o.rolloverAfterMs ?? ROLLOVER_AFTER_MS) - age),
-    );
+    let dueInMs = (this.#o.rolloverAfterMs ?? ROLLOVER_AFTER_MS) - age;
+    if (expiresAt !== undefined)
+      dueInMs = Math.min(dueInMs, expiresAt * 1000 - Date.now() - (this.#o.rolloverLeadMs ?? ROLLOVER_LEAD_MS));
+    this.#rolloverTimer = setTimeout(() => {
+      this.#rolloverDue = true;
+      this.#maybeRollover();
+    }, Math.max(0, dueInMs));
     this.#rolloverTimer.unref();
   }
 
@@ -251,6 +269,7 @@ export class OpenAiModelSession implements ModelSession {
     if (this.#ended) return;
     this.#configured = false;
     this.#appendedBytes = 0;
+    this.#expiresAt = undefined;
     this.#conn = this.#o.reconnect!();
     this.#attach(this.#conn);
     // queued behind the connection's own session.update, in order
@@ -316,6 +335,11 @@ export class OpenAiModelSession implements ModelSession {
           contentIndex: event.contentIndex,
           chunk: event.delta,
         });
+        return;
+      case 'session.created':
+        // the service says when this session ends: roll over before that, not at a guessed age
+        this.#expiresAt = event.expiresAt;
+        if (event.expiresAt !== undefined) this.#scheduleRollover();
         return;
       case 'session.updated':
         this.#onSessionUpdated(event);
@@ -413,6 +437,12 @@ export class OpenAiModelSession implements ModelSession {
     else this.#emit({ type: 'ready' });
   }
 
+  /** A refusal of the configuration that names its transcription (once: a second one is fatal). */
+  #transcriptionRefused(event: Extract<ServerEvent, { type: 'error' }>): boolean {
+    if (this.#transcriptionOff || !this.#o.withoutTranscription) return false;
+    return /(^|\.)transcription(\.|$)/.test(event.param ?? '') || /transcription/i.test(event.message);
+  }
+
   #onError(event: Extract<ServerEvent, { type: 'error' }>): void {
     const what = `${event.message} (${event.code ?? 'no code'})`;
     if (this.#resuming && !this.#configured) {
@@ -420,6 +450,15 @@ export class OpenAiModelSession implements ModelSession {
       const failed = this.#conn;
       this.#reconnect(what);
       failed.close();
+      return;
+    }
+    if (!this.#configured && this.#transcriptionRefused(event)) {
+      this.#transcriptionOff = true;
+      this.#emit({
+        type: 'warning',
+        message: `OpenAI refused the transcription settings (${what}): this call goes on without transcription of the caller`,
+      });
+      this.#conn.send(this.#o.withoutTranscription!());
       return;
     }
     if (event.eventId === SESSION_CONFIG_EVENT_ID || !this.#configured) {

@@ -256,6 +256,30 @@ describe('a phone call through voice-agent', () => {
     expect(h.logs.join('\n')).toContain('OpenAI rejected the session configuration');
   });
 
+  it('a transcription setting OpenAI refuses does not end the call: it goes on without transcription, and says why', async () => {
+    const events: { type: string; message?: string }[] = [];
+    h = await startHarness({
+      agent: { realtime: { transcription: { model: 'gpt-4o-transcrbe' } } },
+      server: { onCallEvent: (_sid, event) => events.push(event) },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // answered: the call goes on
+    const rt = h.fake.callSessions()[0]!;
+    const updates = rt
+      .sent('session.update')
+      .map((e) => e.session as { audio: { input: Record<string, unknown> } });
+    expect(updates[0]!.audio.input.transcription).toEqual({ model: 'gpt-4o-transcrbe' });
+    expect(updates[1]!.audio.input).not.toHaveProperty('transcription');
+    expect(rt.errors.map((e) => e.code)).toEqual(['invalid_value']);
+    expect(events.filter((e) => e.type === 'warning').map((e) => e.message)).toEqual([
+      expect.stringContaining('this call goes on without transcription of the caller'),
+    ]);
+    await caller.hangUp();
+  });
+
   it('a pre-warmed Realtime socket that failed before the stream started is re-opened for the call', async () => {
     h = await startHarness({ fake: { refuseFirst: 1 } });
     const caller = h.caller({ streamDelayMs: 300 }); // the pre-warm fails (429) before the stream opens
@@ -350,6 +374,29 @@ describe('a phone call through voice-agent', () => {
     expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true); // answered by the new session
     expect(h.logs.join('\n')).toContain('rolled the model session over before its time limit');
     expect(h.logs.join('\n')).not.toContain('lost the OpenAI session');
+    await caller.hangUp();
+  });
+
+  it('the session lifetime comes from the service: rolled over before expires_at, never cut by the close at expiry', async () => {
+    h = await startHarness({
+      // sessions that the service ends after 4 s (close 1001), announced in session.created
+      fake: { realtimeLifetimeS: 4 },
+      // no fixed age: only expires_at can cause the rollover, 2.5 s before it
+      server: { realtimeRolloverMs: 3_600_000, realtimeRolloverLeadMs: 2_500 },
+    });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const first = h.fake.callSessions()[0]!;
+    expect(first.sent('session.update')).toHaveLength(1);
+    await eventually(() => h!.fake.callSessions().length >= 2, 5_000);
+    await eventually(() => first.open === false);
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    const logs = h.logs.join('\n');
+    expect(logs).toContain('rolled the model session over before its time limit');
+    expect(logs).not.toContain('60-minute limit');
+    expect(logs).not.toContain('lost the OpenAI session');
     await caller.hangUp();
   });
 
