@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { createServer, type Server } from 'node:tls';
@@ -37,4 +38,31 @@ export async function startTlsTerminator(
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * `fetch` over node:https trusting the test certificate (Node's global fetch takes no `ca`): for
+ * clients such as the openai package, given as their `fetch` option.
+ */
+export function fetchTrustingLoopback(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+  const headers: Record<string, string> = {};
+  new Headers(init?.headers).forEach((value, key) => {
+    headers[key] = value;
+  });
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method: init?.method ?? 'GET', headers, ca: LOOPBACK_CA }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const out = new Headers();
+        for (const [key, value] of Object.entries(res.headers))
+          if (value !== undefined) out.set(key, Array.isArray(value) ? value.join(', ') : value);
+        resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: out }));
+      });
+    });
+    req.on('error', reject);
+    if (typeof init?.body === 'string') req.write(init.body);
+    req.end();
+  });
 }

@@ -237,3 +237,51 @@ describe('calls are never half-equipped', () => {
     }
   });
 });
+
+describe('the model-lifecycle guard', () => {
+  const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
+
+  it('a model OpenAI shuts down within 90 days is named in the banner, in /readyz and as a metric, with its replacement', async () => {
+    fake = await startFakeRealtime({ modelShutdowns: { 'gpt-realtime': inDays(30) } });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': `${AGENT}model: gpt-realtime\n` });
+    serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--metrics-port', '0'],
+      { OPENAI_API_KEY: 'sk-test-key', OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 't' },
+      dir,
+    );
+    const warning =
+      /the speech model gpt-realtime shuts down on \d{4}-\d\d-\d\d \(in 3[01] days\); use gpt-realtime-2\.1/;
+    expect(serve.stderr()).toMatch(warning);
+    const ready = (await (await fetch(serve.webhookUrl.replace('/voice/incoming', '/readyz'))).json()) as {
+      status: string;
+      model_warnings: string[];
+    };
+    expect(ready.status).toBe('ready');
+    expect(ready.model_warnings).toEqual([expect.stringMatching(warning)]);
+    const metricsUrl = serve.stdout().match(/Metrics:\s+(\S+)/)![1]!;
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toMatch(/voice_agent_model_shutdown_days\{role="speech",model="gpt-realtime"\} 3[01]/);
+  });
+
+  it('a model past its shutdown date stops start-up with the replacement to use (exit 1); the defaults pass', async () => {
+    fake = await startFakeRealtime({ modelShutdowns: { 'gpt-4o-mini-transcribe': inDays(-1) } });
+    const dir = tmp();
+    writeFiles(dir, {
+      'agent.yaml': `${AGENT}realtime:\n  transcription:\n    model: gpt-4o-mini-transcribe\n`,
+      'ok.yaml': AGENT,
+    });
+    const env = { OPENAI_API_KEY: 'sk-test-key', OPENAI_REALTIME_URL: fake.url, TWILIO_AUTH_TOKEN: 't' };
+    const refused = await runCli(['serve', 'agent.yaml', '--port', '0', '--host', '127.0.0.1'], {
+      cwd: dir,
+      env,
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /the transcription model gpt-4o-mini-transcribe was shut down by OpenAI on \d{4}-\d\d-\d\d; use gpt-live-transcribe: change the agent file/,
+    );
+    expect(refused.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    serve = await startServe(['ok.yaml', '--port', '0', '--host', '127.0.0.1'], env, dir);
+    expect(serve.stderr()).toContain('checking the models’ shutdown dates: none is retiring');
+  });
+});

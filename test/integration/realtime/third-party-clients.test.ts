@@ -6,7 +6,7 @@ import { mulawTone } from '../../../src/audio/mulaw.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually } from '../../helpers/call-harness.js';
 import { serverEventProblems } from '../../helpers/realtime-conformance.js';
-import { LOOPBACK_CA, startTlsTerminator } from '../../helpers/tls-terminator.js';
+import { fetchTrustingLoopback, LOOPBACK_CA, startTlsTerminator } from '../../helpers/tls-terminator.js';
 
 /**
  * Real clients judge our fake (house rule 16): the official `openai` Realtime WebSocket client and
@@ -176,6 +176,28 @@ describe('the official openai client (OpenAIRealtimeWS) on the local stand-in', 
     const problems = events.flatMap((e) => serverEventProblems(e as unknown as Record<string, unknown>));
     expect(events.length).toBeGreaterThan(10);
     expect([...new Set(problems)]).toEqual([]);
+  });
+});
+
+describe("the official openai client on the stand-in's models API", () => {
+  it('models.retrieve reads shutdown_date; an unknown model is a NotFoundError; a wrong key an AuthenticationError', async () => {
+    fake = await startFakeRealtime({ apiKey: KEY });
+    tls = await startTlsTerminator(Number(new URL(fake.url).port));
+    const client = (key: string) =>
+      new OpenAI({
+        apiKey: key,
+        baseURL: `https://127.0.0.1:${tls!.port}/v1`,
+        maxRetries: 0,
+        fetch: fetchTrustingLoopback,
+      });
+    const retiring = await client(KEY).models.retrieve('gpt-realtime');
+    expect(retiring).toMatchObject({ id: 'gpt-realtime', object: 'model', shutdown_date: '2027-01-20' });
+    const current = await client(KEY).models.retrieve('gpt-realtime-2.1');
+    expect(current.shutdown_date).toBeNull();
+    await expect(client(KEY).models.retrieve('gpt-nope')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client('sk-wrong').models.retrieve('gpt-realtime')).rejects.toBeInstanceOf(
+      OpenAI.AuthenticationError,
+    );
   });
 });
 
