@@ -2,13 +2,15 @@
 /**
  * Swift Movers' MCP tools server: quotes, availability and bookings.
  *
- *   node dist/agents/moving-tools/server.js [--db moving.sqlite] [--rate-card rate-card.json]
- *       → MCP over stdio (how agents/moving.yaml starts it)
+ *   node dist/agents/moving-tools/server.js [--db bookings.sqlite | --data-dir DIR] [--rate-card rate-card.json]
+ *       → MCP over stdio (how agents/moving.yaml starts it); the database is --db, else
+ *         DIR/moving.sqlite (voice-agent's data directory), else moving.sqlite here
  *   MOVING_TOOLS_TOKEN=secret node dist/agents/moving-tools/server.js --http [--port 3030] [--host 127.0.0.1]
  *       → MCP over Streamable HTTP at http://host:port/mcp, bearer-token auth, for hosting it separately
  */
 import { timingSafeEqual } from 'node:crypto';
-import { resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -28,7 +30,8 @@ const { values } = (() => {
   try {
     return parseArgs({
       options: {
-        db: { type: 'string', default: 'moving.sqlite' },
+        db: { type: 'string', default: '' },
+        'data-dir': { type: 'string', default: '' },
         'rate-card': { type: 'string' },
         http: { type: 'boolean', default: false },
         port: { type: 'string', default: '3030' },
@@ -46,7 +49,20 @@ try {
 } catch (error) {
   fail((error as Error).message);
 }
-const store = new BookingStore(resolve(values.db), rateCard.crews_per_slot);
+const store = new BookingStore(databasePath(), rateCard.crews_per_slot);
+
+/** --db, else the data directory's moving.sqlite (created with the directory, owner only). */
+function databasePath(): string {
+  if (values.db) return resolve(values.db);
+  if (!values['data-dir']) return resolve('moving.sqlite');
+  const dir = resolve(values['data-dir']);
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    fail(`cannot create the data directory ${dir}: ${(error as Error).message}`);
+  }
+  return join(dir, 'moving.sqlite');
+}
 const deps: ToolDeps = {
   store,
   rateCard,

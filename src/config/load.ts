@@ -3,6 +3,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { isMap, isScalar, LineCounter, type Node, parseDocument, visit } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { dataDir } from './data-dir.js';
 import { closest } from './did-you-mean.js';
 import { commandExists } from './find-command.js';
 import { coerceScalar, interpolate, isWholeReference } from './interpolate.js';
@@ -32,6 +33,11 @@ export interface LoadAgentOptions {
   simulation?: { scratchDir: string };
   /** Today, for the model shutdown calendar (tests pin it). */
   now?: Date;
+  /**
+   * The data directory in use (`--data-dir`), offered to the file as `${VOICE_AGENT_DATA_DIR}`
+   * (e.g. where a tools server keeps its database). Default: {@link dataDir}'s.
+   */
+  dataDir?: string;
 }
 
 /** Keys whose inline (non-`${VAR}`) values look like secrets; reported as warnings. */
@@ -93,8 +99,11 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
   const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
   const simulation = options.simulation;
-  const baseEnv: Env = simulation ? { ...env, VOICE_AGENT_SCRATCH_DIR: simulation.scratchDir } : env;
-  const effectiveEnv: Env = simulation ? { ...baseEnv, ...simulationEnv(doc, baseEnv) } : env;
+  const withData: Env = { ...env, VOICE_AGENT_DATA_DIR: options.dataDir ?? dataDir(env, undefined, cwd) };
+  const baseEnv: Env = simulation
+    ? { ...withData, VOICE_AGENT_SCRATCH_DIR: simulation.scratchDir }
+    : withData;
+  const effectiveEnv: Env = simulation ? { ...baseEnv, ...simulationEnv(doc, baseEnv) } : withData;
   visit(doc, {
     Scalar(key, node, ancestors) {
       if (key === 'key' || typeof node.value !== 'string') return;

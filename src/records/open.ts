@@ -1,5 +1,4 @@
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { AgentConfig } from '../config/schema.js';
 import { connectPostgres, databaseUrlOf } from '../db/open.js';
 import { errorMessage } from '../errors.js';
@@ -10,15 +9,7 @@ import { PostgresCallStore } from './postgres-store.js';
 import { SqliteCallStore } from './sqlite-store.js';
 import type { CallStore } from './store.js';
 
-/**
- * Where records live: `--data-dir`, else `VOICE_AGENT_DATA_DIR`, else `$XDG_DATA_HOME/voice-agent`
- * (`~/.local/share/voice-agent`).
- */
-export function dataDir(env: Readonly<Record<string, string | undefined>>, flag?: string, cwd = '.'): string {
-  if (flag) return resolve(cwd, flag);
-  if (env.VOICE_AGENT_DATA_DIR) return resolve(cwd, env.VOICE_AGENT_DATA_DIR);
-  return join(env.XDG_DATA_HOME || join(homedir(), '.local', 'share'), 'voice-agent');
-}
+export { dataDir } from '../config/data-dir.js';
 
 /** Opens the embedded store (SQLite plus recordings) in a data directory, creating it on first use. */
 export function openCallStore(dir: string): CallStore {

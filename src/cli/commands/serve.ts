@@ -92,7 +92,8 @@ export async function serveCommand(
     throw new UsageError(
       'give the agent file: voice-agent serve agents/moving.yaml (or set VOICE_AGENT_FILE)',
     );
-  const { agent, warnings } = loadAgent(file, { cwd: io.cwd, env });
+  const dir = dataDir(env, options.dataDir, io.cwd);
+  const { agent, warnings } = loadAgent(file, { cwd: io.cwd, env, dataDir: dir });
   const port = parsePort(options.port);
   const drainS = Number(options.drainTimeout);
   if (!Number.isFinite(drainS) || drainS < 0)
@@ -136,7 +137,6 @@ export async function serveCommand(
   const twilio = numberToConfigure && role !== 'worker' ? twilioFromEnv(env) : undefined;
   const host = options.host ?? (options.tunnel ? '127.0.0.1' : '0.0.0.0');
   const databaseUrl = databaseUrlOf(env);
-  const dir = dataDir(env, options.dataDir, io.cwd);
 
   const rootLogger = createLogger({
     level: options.logLevel as LogLevel,

@@ -72,6 +72,7 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
     ({ agent } = loadAgent(file, {
       cwd: io.cwd,
       env,
+      dataDir: dataDir(env, options.dataDir, io.cwd),
       ...(scratchDir ? { simulation: { scratchDir } } : {}),
     }));
   } catch (error) {

@@ -267,7 +267,13 @@ export class LocalRealtimeSession {
   #sessionUpdate(event: Record<string, unknown>): void {
     const violation = checkSessionUpdate(event);
     if (violation)
-      return this.#error(violation.code, violation.message, 'session.update', event.event_id, violation.param);
+      return this.#error(
+        violation.code,
+        violation.message,
+        'session.update',
+        event.event_id,
+        violation.param,
+      );
     const voiceOf = (config: unknown) =>
       JSON.stringify(
         (config as { audio?: { output?: { voice?: unknown } } } | undefined)?.audio?.output?.voice,
@@ -448,7 +454,13 @@ export class LocalRealtimeSession {
     };
     const violation = checkResponseFields(response as Record<string, unknown>, 'response.');
     if (violation)
-      return this.#error(violation.code, violation.message, 'response.create', event.event_id, violation.param);
+      return this.#error(
+        violation.code,
+        violation.message,
+        'response.create',
+        event.event_id,
+        violation.param,
+      );
     if (response.conversation === 'none') {
       // out-of-band responses may run beside the conversation's own; this stand-in gives them no output
       const responseId = id('resp');

@@ -158,7 +158,8 @@ class WsRealtimeConnection implements RealtimeConnection {
     let opened = false;
     let waited = options.waitFor === undefined;
     const flush = () => {
-      if (!opened || !waited || this.#queue === undefined || this.#socket.readyState !== WebSocket.OPEN) return;
+      if (!opened || !waited || this.#queue === undefined || this.#socket.readyState !== WebSocket.OPEN)
+        return;
       const first = options.firstEvent;
       const queued = this.#queue;
       this.#queue = undefined;

@@ -1,3 +1,4 @@
+import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import { base64ByteLength } from '../../audio/base64.js';
 import { MULAW_BYTES_PER_MS } from '../../audio/mulaw.js';
 import type {
@@ -7,13 +8,12 @@ import type {
   ModelToolCall,
   UnheardItem,
 } from '../../bridge/ports.js';
+import type { ToolDefinition } from '../../tools/types.js';
 import type { RealtimeClosed, RealtimeConnection } from './connection.js';
 import { ConversationHistory } from './conversation-history.js';
 import type { FunctionCallItem, ServerEvent } from './events.js';
 import { forgetUnheardEvents } from './forget-unheard.js';
 import { ResponseSequencer } from './response-sequencer.js';
-import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
-import type { ToolDefinition } from '../../tools/types.js';
 import { buildToolsUpdate, SESSION_CONFIG_EVENT_ID } from './session-config.js';
 
 /** Waits before each reconnect attempt: at once, then twice more with backoff. */
@@ -240,11 +240,17 @@ export class OpenAiModelSession implements ModelSession {
     const age = performance.now() - this.#conn.openedAt;
     let dueInMs = (this.#o.rolloverAfterMs ?? ROLLOVER_AFTER_MS) - age;
     if (expiresAt !== undefined)
-      dueInMs = Math.min(dueInMs, expiresAt * 1000 - Date.now() - (this.#o.rolloverLeadMs ?? ROLLOVER_LEAD_MS));
-    this.#rolloverTimer = setTimeout(() => {
-      this.#rolloverDue = true;
-      this.#maybeRollover();
-    }, Math.max(0, dueInMs));
+      dueInMs = Math.min(
+        dueInMs,
+        expiresAt * 1000 - Date.now() - (this.#o.rolloverLeadMs ?? ROLLOVER_LEAD_MS),
+      );
+    this.#rolloverTimer = setTimeout(
+      () => {
+        this.#rolloverDue = true;
+        this.#maybeRollover();
+      },
+      Math.max(0, dueInMs),
+    );
     this.#rolloverTimer.unref();
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { agentJsonSchema } from '../../../src/config/schema.js';
@@ -141,13 +141,27 @@ describe('voice-agent CLI', () => {
 });
 
 describe('the npm package', () => {
-  it('ships the CLI, the agents, the schemas and the LICENSE, and no database', () => {
-    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  it('ships the CLI, the agents, the schemas and the LICENSE, and no database, recording or .env, even after use', () => {
+    // what using the product in a checkout can leave in the tree (names no other test uses)
+    const planted = [
+      'agents/planted-by-test.sqlite',
+      'agents/planted-by-test.sqlite-wal',
+      'agents/moving-tools/planted-by-test.db',
+      'agents/planted-by-test.wav',
+      'agents/.env',
+    ];
+    for (const file of planted) writeFileSync(join(ROOT, file), 'customer data');
+    let files: string[];
+    try {
+      const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    } finally {
+      for (const file of planted) rmSync(join(ROOT, file), { force: true });
+    }
     expect(files).toEqual(
       expect.arrayContaining([
         'LICENSE',
@@ -158,7 +172,13 @@ describe('the npm package', () => {
         'agents/test-suite.schema.json',
       ]),
     );
-    expect(files.filter((f) => /\.(sqlite|db)(-\w+)?$/.test(f))).toEqual([]);
+    expect(files.filter((f) => /\.(sqlite|db)(-\w+)?$|\.wav$|(^|\/)\.env$/.test(f))).toEqual([]);
+  });
+
+  it('.dockerignore keeps databases, recordings and .env out of images wherever they are in the tree', () => {
+    const rules = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const pattern of ['**/*.sqlite', '**/*.sqlite-*', '**/*.db', '**/*.wav', '**/.env'])
+      expect(rules).toContain(pattern);
   });
 });
 

@@ -6,7 +6,7 @@ import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually } from '../../helpers/call-harness.js';
-import { runCli } from '../../helpers/cli.js';
+import { ROOT, runCli } from '../../helpers/cli.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
 import { useTmpDir, writeFiles } from '../../helpers/tmp.js';
 
@@ -68,6 +68,24 @@ describe('voice-agent serve (child process)', () => {
     expect(JSON.parse(output)).toMatchObject({ quote_id: expect.stringMatching(/^Q-/), currency: 'USD' });
     expect(existsSync(db)).toBe(true);
     await caller.hangUp();
+    serve.child.kill('SIGTERM');
+    expect(await serve.exited).toBe(0);
+  });
+
+  it('serve agents/moving.yaml keeps the bookings in the data directory, never beside the agent file', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-cli' });
+    const data = join(tmp(), 'data');
+    serve = await startServe(
+      ['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1', '--data-dir', data],
+      {
+        OPENAI_API_KEY: 'sk-cli',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: 'cli-token',
+      },
+    );
+    expect(serve.stderr()).toContain('MCP server moving ready');
+    expect(existsSync(join(data, 'moving.sqlite'))).toBe(true);
+    expect(existsSync(join(ROOT, 'agents/moving.sqlite'))).toBe(false);
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
   });
