@@ -54,6 +54,10 @@ export interface CallSessionOptions {
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
+/** A failed response is asked for again after this pause (a rate limit usually passes in a second). */
+export const RETRY_FAILED_RESPONSE_AFTER_MS = 1_000;
+/** At most this many failed responses are asked for again in one call (no loop, no runaway bill). */
+export const MAX_FAILED_RESPONSE_RETRIES = 2;
 
 /**
  * One phone call: the phone side's media ⇄ the model session. All per-call state lives here (house
@@ -90,6 +94,8 @@ export class CallSession implements CallControl {
   #completingFinish = false;
   /** Caller turns the model committed (a confirmation must come after its question). */
   #callerTurns = 0;
+  /** Failed responses asked for again so far (see {@link MAX_FAILED_RESPONSE_RETRIES}). */
+  #failedRetries = 0;
 
   constructor(options: CallSessionOptions) {
     this.#o = options;
@@ -436,11 +442,27 @@ export class CallSession implements CallControl {
     if (event.usage) this.#scope.emit({ type: 'usage', usage: event.usage });
     this.#finish?.responseDone(this.#speech.responseHadAudio, event.requestId);
     if (this.#state === 'greeting' && event.requestId === this.#greetingRequest) this.#enter('active');
-    if (event.failure)
-      this.#log.warn({ responseId: event.responseId }, `the model's response failed: ${event.failure}`);
+    if (event.failure) this.#responseFailed(event.responseId, event.failure);
     this.#functionCalls.responseDone(event.responseId, event.toolCalls);
     if (this.#finish) this.#speech.flush();
     this.#maybeFinish();
+  }
+
+  /**
+   * A response the service failed (a rate limit, a quota, a server error; often with no error event,
+   * W8): said in the call's record, and asked for again after a pause, at most
+   * {@link MAX_FAILED_RESPONSE_RETRIES} times a call, so the caller is not left in silence.
+   */
+  #responseFailed(responseId: string, failure: string): void {
+    this.#log.warn({ responseId }, `the model's response failed: ${failure}`);
+    this.#scope.emit({ type: 'warning', message: `the model's response failed: ${failure}` });
+    if (this.#failedRetries >= MAX_FAILED_RESPONSE_RETRIES) return;
+    this.#failedRetries++;
+    this.#scope.timer('the retry of a failed response', RETRY_FAILED_RESPONSE_AFTER_MS, () => {
+      // the caller spoke or something else answered meanwhile: that answer replaces the retry
+      if (this.#state === 'ended' || this.#o.model.responding || this.#input.speaking) return;
+      this.#o.model.respond();
+    });
   }
 
   /**

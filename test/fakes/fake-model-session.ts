@@ -65,6 +65,8 @@ export class FakeModelSession implements ModelSession {
     responseId: string,
     toolCalls: { callId: string; name: string; arguments: string }[] = [],
     usage?: ModelUsage,
+    /** The service failed it (status failed), with this reason. */
+    failure?: string,
   ): void {
     const served = this.#running === 'model' ? undefined : this.#running;
     this.#running = undefined;
@@ -74,6 +76,7 @@ export class FakeModelSession implements ModelSession {
       requestId: served,
       toolCalls,
       ...(usage ? { usage } : {}),
+      ...(failure ? { failure } : {}),
     });
   }
 }

@@ -181,6 +181,12 @@ export class LocalRealtimeSession {
     (this.#ws as unknown as { _socket: { pause(): void } })._socket.pause();
   }
 
+  /** Ends a stall: the socket reads and answers again (a pong that was only late). */
+  unstall(): void {
+    this.#stalled = false;
+    (this.#ws as unknown as { _socket: { resume(): void } })._socket.resume();
+  }
+
   /** Close from the server side (e.g. session expiry). */
   close(code = 1000, reason = ''): void {
     this.#ws.close(code, reason);

@@ -66,12 +66,14 @@ export interface ConnectRealtimeOptions {
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
  * A Realtime socket can stall without closing (a half-dead TCP connection): the caller would hear
- * silence until they hang up. A ping every 5 s, and one unanswered ping ends the session (so a stall
- * is found within 10 s). RFC 6455 obliges the peer to answer; not verified against the live service
- * from here — if something in the path ever swallowed pings, every call would end after ~10 s, which
- * the first real call would show at once.
+ * silence until they hang up. A ping every 5 s; the session is lost only after
+ * {@link MISSED_PINGS_ALLOWED} intervals in a row with neither a pong nor any event (a stall is found
+ * within 15 s), so one late pong — a congested path, a long GC pause — is not a reconnect (W7; common
+ * clients wait 20 s). RFC 6455 obliges the peer to answer; not verified against the live service.
  */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
+/** Heartbeat intervals in a row without a sign of life before the socket counts as stalled. */
+export const MISSED_PINGS_ALLOWED = 2;
 /** `input_audio_buffer.append` around its base64 audio, as text and encoded once. */
 const APPEND = { head: '{"type":"input_audio_buffer.append","audio":"', tail: '"}' };
 export const APPEND_BYTES = { head: Buffer.from(APPEND.head), tail: Buffer.from(APPEND.tail) };
@@ -148,6 +150,7 @@ class WsRealtimeConnection implements RealtimeConnection {
   #expired = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #awaitingPong = false;
+  #missedPings = 0;
   /** Caller audio as single frames on the socket, once it is known (see text-frame.ts). */
   #frames: TextFrameSender | undefined;
 
@@ -191,9 +194,7 @@ class WsRealtimeConnection implements RealtimeConnection {
       tcp = response.socket;
       this.#frames = new TextFrameSender(this.#socket, response.socket, true);
     });
-    this.#socket.on('pong', () => {
-      this.#awaitingPong = false;
-    });
+    this.#socket.on('pong', () => this.#alive());
     this.#socket.on('unexpected-response', (_req, res) => {
       this.#failure = handshakeFailure(res.statusCode ?? 0);
       res.resume();
@@ -266,6 +267,8 @@ class WsRealtimeConnection implements RealtimeConnection {
 
   /** A server event (binary frames are not part of the protocol and are ignored). */
   #onText(text: string): void {
+    this.#awaitingPong = false; // any event is a sign of life (two field writes on the hot path)
+    this.#missedPings = 0;
     const event = parseServerEvent(text);
     if (!event) return;
     if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
@@ -285,10 +288,10 @@ class WsRealtimeConnection implements RealtimeConnection {
 
   #startHeartbeat(intervalMs: number): void {
     this.#heartbeat = setInterval(() => {
-      if (this.#awaitingPong) {
+      if (this.#awaitingPong && ++this.#missedPings >= MISSED_PINGS_ALLOWED) {
         this.#failure = {
           code: 'stalled',
-          message: `the OpenAI Realtime socket stopped answering (no pong within ${intervalMs / 1000} s)`,
+          message: `the OpenAI Realtime socket stopped answering (no pong or event for ${(intervalMs * MISSED_PINGS_ALLOWED) / 1000} s)`,
         };
         this.#socket.terminate(); // 'close' follows and reports the failure
         return;
@@ -297,6 +300,12 @@ class WsRealtimeConnection implements RealtimeConnection {
       this.#socket.ping();
     }, intervalMs);
     this.#heartbeat.unref();
+  }
+
+  /** A pong or any event: the socket is alive. */
+  #alive(): void {
+    this.#awaitingPong = false;
+    this.#missedPings = 0;
   }
 
   #finish(closed: RealtimeClosed): void {

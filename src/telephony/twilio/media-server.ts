@@ -22,6 +22,8 @@ export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Every media socket is pinged this often; one that did not answer the previous ping is dropped. */
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
+/** Ping intervals in a row without a pong before the phone counts as lost (one late pong is not). */
+export const MISSED_PINGS_ALLOWED = 2;
 /** Messages kept while a stream's start is checked (about 2 s of audio); more ends the stream. */
 const MAX_WAITING_MESSAGES = 100;
 
@@ -209,17 +211,17 @@ export class TwilioMediaServer {
       }
     };
     ws.on('pong', () => {
-      alive = true;
+      missed = 0;
     });
-    let alive = true;
+    // a ping every 10 s; lost only after MISSED_PINGS_ALLOWED intervals in a row without a pong (W7)
+    let missed = 0;
     const heartbeat = setInterval(() => {
-      if (!alive) {
+      if (missed++ >= MISSED_PINGS_ALLOWED) {
         log.warn('the media stream stopped answering pings; ending the call');
         if (session) session.fail('phone_lost', 'Twilio stopped answering pings (connection lost)');
         ws.terminate();
         return;
       }
-      alive = false;
       ws.ping();
     }, this.#o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
     heartbeat.unref();

@@ -469,6 +469,23 @@ describe('a phone call through voice-agent', () => {
     await caller.hangUp();
   });
 
+  it('one late pong is not a lost socket: a stall shorter than two heartbeats costs no reconnect', async () => {
+    h = await startHarness({ server: { realtimeHeartbeatMs: 400 } });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    const rt = h.fake.sessions[0]!;
+    rt.stall();
+    await caller.pause(600); // one ping goes unanswered for a while (a GC pause, a congested path)
+    rt.unstall();
+    await caller.pause(1_200);
+    expect(h.fake.sessions).toHaveLength(1);
+    expect(h.logs.join('\n')).not.toContain('stopped answering');
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    await caller.hangUp();
+  });
+
   it('feeds silence when Twilio stops sending frames, so the turn still ends', async () => {
     h = await startHarness({ agent: { greeting: undefined } });
     const caller = h.caller({ suppressSilence: true });

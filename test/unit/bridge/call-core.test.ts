@@ -262,6 +262,35 @@ describe('the call core on fakes of its own ports', () => {
     expect(model.forgotten).toEqual([]);
   });
 
+  it('a failed response (a rate limit) is in the record and asked for again, twice at most: no silence', () => {
+    vi.useFakeTimers();
+    const { model, seen } = core();
+    model.emit({ type: 'ready' });
+    model.emit({ type: 'turn_committed' });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      model.startResponse(`r${attempt}`);
+      model.finishResponse(`r${attempt}`, [], undefined, 'Rate limit reached');
+      vi.advanceTimersByTime(1_000);
+    }
+    expect(model.requests).toHaveLength(2); // two retries, then it stops asking
+    expect(seen('warning')).toEqual([
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+    ]);
+  });
+
+  it('a failed response is not asked for again when the caller has started talking meanwhile', () => {
+    vi.useFakeTimers();
+    const { model } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1', [], undefined, 'server_error');
+    model.emit({ type: 'speech_started' });
+    vi.advanceTimersByTime(1_000);
+    expect(model.requests).toEqual([]);
+  });
+
   it('ends a call nobody speaks on after the idle limit, and one that reaches its maximum length', () => {
     vi.useFakeTimers();
     const idle = core({ behaviour: { idleTimeoutS: 5 } });
