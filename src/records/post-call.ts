@@ -121,6 +121,13 @@ function readAnswer(answer: ResponsesAnswer | undefined): Omit<PostCallResult, '
  */
 export function strictSchema(schema: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...schema };
+  // an object with no properties listed is closed too (W10): strict mode refuses any open object
+  const isObject = schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object'));
+  if (isObject && !isRecord(schema.properties)) {
+    out.properties = {};
+    out.required = [];
+    out.additionalProperties = false;
+  }
   if (isRecord(schema.properties)) {
     const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
     out.properties = Object.fromEntries(

@@ -9,6 +9,8 @@ type Schema = Record<string, unknown>;
 export type RepairResult = { ok: true; schema: Schema } | { ok: false; reason: string };
 
 const ROOT_COMBINATORS = ['oneOf', 'anyOf', 'allOf', 'not', 'enum'];
+/** Keywords whose value is data, not a schema: copied as they are, never "repaired" (C6). */
+const VALUE_KEYWORDS = new Set(['default', 'enum', 'const', 'examples', 'example']);
 const MAX_DEPTH = 32;
 
 function repairNode(node: unknown, depth: number): unknown {
@@ -18,6 +20,10 @@ function repairNode(node: unknown, depth: number): unknown {
   const out: Schema = {};
   for (const [key, value] of Object.entries(node as Schema)) {
     if (key === '$schema') continue;
+    if (VALUE_KEYWORDS.has(key)) {
+      out[key] = value;
+      continue;
+    }
     out[key] =
       key === 'properties' && value && typeof value === 'object'
         ? Object.fromEntries(Object.entries(value as Schema).map(([k, v]) => [k, repairNode(v, depth + 1)]))
@@ -51,6 +57,8 @@ export function repairToolSchema(input: unknown): RepairResult {
     schema = { ...rest, type: 'object', properties };
   }
   if (schema.type === undefined) schema.type = 'object';
+  // a root that may also be null (type: [object, null]) is an object to the model (C6)
+  if (Array.isArray(schema.type) && schema.type.includes('object')) schema.type = 'object';
   if (schema.type !== 'object')
     return { ok: false, reason: `input schema root is type "${String(schema.type)}", not "object"` };
   if (schema.properties === undefined) schema.properties = {};

@@ -11,12 +11,18 @@ interface ContentBlock {
   text?: string;
   /** `resource` blocks: an embedded document; its text is as useful to the model as a text block. */
   resource?: { uri?: string; text?: string };
+  /** `resource_link` blocks (MCP 2025-06-18): a link the model can name to the caller. */
+  uri?: string;
+  name?: string;
+  description?: string;
 }
 
 /** Text for one content block; media the voice model cannot use is named, not dropped silently. */
 function blockText(block: ContentBlock): string {
   if (block.type === 'text') return block.text ?? '';
   if (block.type === 'resource' && typeof block.resource?.text === 'string') return block.resource.text;
+  if (block.type === 'resource_link' && block.uri)
+    return `${[block.name, block.description].filter(Boolean).join(': ') || 'link'} (${block.uri})`;
   return `[${block.type} omitted]`;
 }
 

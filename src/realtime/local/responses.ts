@@ -211,6 +211,9 @@ function strictViolation(
   path: string[],
 ): { path: string[]; message: string } | undefined {
   const properties = schema.properties;
+  const isObject = schema.type === 'object' || (Array.isArray(schema.type) && schema.type.includes('object'));
+  if (isObject && schema.additionalProperties !== false)
+    return { path, message: "'additionalProperties' is required to be supplied and to be false." };
   if (typeof properties === 'object' && properties !== null) {
     if (schema.additionalProperties !== false)
       return { path, message: "'additionalProperties' is required to be supplied and to be false." };

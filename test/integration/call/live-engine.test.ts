@@ -64,7 +64,7 @@ describe('the GPT-Live engine', () => {
         model: 'gpt-live-1',
         delegation: {
           type: 'responses',
-          responses: { model: 'gpt-5-mini', tools: [{ type: 'function', name: 'x', input_schema: {} }] },
+          responses: { model: 'gpt-6-luna', tools: [{ type: 'function', name: 'x', input_schema: {} }] },
         },
       }),
     );
@@ -329,7 +329,7 @@ describe('a GPT-Live session that is lost or expires', () => {
 
     const raw = await rawLive(fake.liveUrl);
     raw.ws.send(
-      start({ model: 'gpt-live-1', delegation: { type: 'responses', responses: { model: 'gpt-5-mini' } } }),
+      start({ model: 'gpt-live-1.1', delegation: { type: 'responses', responses: { model: 'gpt-6-luna' } } }),
     );
     await eventually(() => raw.got.some((e) => e.type === 'session.started'));
     raw.ws.send(JSON.stringify({ type: 'session.update', session: { delegation: { type: 'client' } } }));

@@ -72,7 +72,7 @@ function quoteCall(): CallRecord {
 
 const config = (schema: Record<string, unknown> = SCHEMA) => ({
   schema,
-  model: 'gpt-5-mini',
+  model: 'gpt-6.1-terra',
   timeout_ms: 10_000,
 });
 
@@ -94,7 +94,7 @@ describe('post-call outcome', () => {
     expect(result.usage?.inputTokens).toBeGreaterThan(0);
     const [request] = fake.responses;
     expect(request!.status).toBe(200);
-    expect(request!.body).toMatchObject({ model: 'gpt-5-mini', store: false });
+    expect(request!.body).toMatchObject({ model: 'gpt-6.1-terra', store: false });
     expect(String(request!.body.input)).toContain('Tool get_quote arguments: {"from_address":"12 Elm St"');
     expect(String(request!.body.input)).toContain('[00:03] Caller: How much to move from 12 Elm St?');
     const format = (request!.body.text as { format: Record<string, unknown> }).format;
@@ -125,6 +125,22 @@ describe('post-call outcome', () => {
     });
   });
 
+  it('objects without listed properties are closed too, nested and in lists (strict mode refuses open ones)', () => {
+    const strict = strictSchema({
+      type: 'object',
+      properties: { meta: { type: 'object' }, tags: { type: 'array', items: { type: 'object' } } },
+      required: ['meta', 'tags'],
+    });
+    const props = strict.properties as Record<string, Record<string, unknown>>;
+    expect(props.meta).toEqual({ type: 'object', properties: {}, required: [], additionalProperties: false });
+    expect(props.tags!.items).toEqual({
+      type: 'object',
+      properties: {},
+      required: [],
+      additionalProperties: false,
+    });
+  });
+
   it('the stand-in refuses what the service refuses; a failed analysis says why and never throws', async () => {
     fake = await startFakeRealtime({ apiKey: KEY });
     const url = responsesUrlBeside(fake.url);
@@ -138,7 +154,7 @@ describe('post-call outcome', () => {
         error: ((await r.json()) as { error: { message: string } }).error,
       }));
     const loose = await post({
-      model: 'gpt-5-mini',
+      model: 'gpt-6.1-terra',
       input: 'x',
       text: { format: { type: 'json_schema', name: 'o', strict: true, schema: SCHEMA } },
     });
@@ -146,9 +162,9 @@ describe('post-call outcome', () => {
     expect(loose.error.message).toContain(
       "'additionalProperties' is required to be supplied and to be false",
     );
-    const moved = await post({ model: 'gpt-5-mini', input: 'x', response_format: { type: 'json_object' } });
+    const moved = await post({ model: 'gpt-6.1-terra', input: 'x', response_format: { type: 'json_object' } });
     expect(moved.error.message).toContain("moved to 'text.format'");
-    const unknown = await post({ model: 'gpt-5-mini', input: 'x', schema: {} });
+    const unknown = await post({ model: 'gpt-6.1-terra', input: 'x', schema: {} });
     expect(unknown.error.message).toBe("Unknown parameter: 'schema'.");
 
     const wrongKey = await analyzeCall(quoteCall(), { config: config(), url, apiKey: 'sk-wrong' });
@@ -247,7 +263,7 @@ webhooks:
     expect(sim.code).toBe(0);
     const callSid = JSON.parse(sim.stdout).call_sid as string;
     const shown = await runCli(['calls', 'show', callSid], { cwd: dir, env });
-    expect(shown.stdout).toContain('Outcome (gpt-5-mini)');
+    expect(shown.stdout).toContain('Outcome (gpt-6.1-terra)');
     expect(shown.stdout).toContain('from_address: 12 Elm St');
     expect(shown.stdout).toContain('move_date: 2027-03-16');
     expect(shown.stdout).toMatch(/quote_id: Q-[0-9A-F]{8}/);

@@ -53,4 +53,28 @@ describe('repairToolSchema', () => {
     expect(repairToolSchema({ oneOf: [{ type: 'string' }, { type: 'number' }] }).ok).toBe(false);
     expect(repairToolSchema([1, 2]).ok).toBe(false);
   });
+  it('leaves values alone (default, enum, const, examples are data, not schemas); a nullable object root is an object', () => {
+    const result = repairToolSchema({
+      type: ['object', 'null'],
+      properties: {
+        filter: { type: 'object', default: { type: 'array' }, examples: [{ type: 'object' }] },
+        kind: { enum: [{ type: 'array' }], const: { type: 'array' } },
+      },
+    });
+    expect(result).toEqual({
+      ok: true,
+      schema: {
+        type: 'object',
+        properties: {
+          filter: {
+            type: 'object',
+            properties: {},
+            default: { type: 'array' },
+            examples: [{ type: 'object' }],
+          },
+          kind: { enum: [{ type: 'array' }], const: { type: 'array' } },
+        },
+      },
+    });
+  });
 });

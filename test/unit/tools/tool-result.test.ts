@@ -25,6 +25,21 @@ describe('formatToolResult', () => {
     ).toBe('Our terms:\nDeposits are refundable.\n[resource omitted]');
   });
 
+  it('a resource_link gives the model its name, description and address (MCP 2025-06-18)', () => {
+    expect(
+      formatToolResult({
+        content: [
+          {
+            type: 'resource_link',
+            uri: 'https://swiftmovers.example/rights.pdf',
+            name: 'Your Rights and Responsibilities',
+            description: 'the FMCSA booklet',
+          },
+        ],
+      }),
+    ).toBe('Your Rights and Responsibilities: the FMCSA booklet (https://swiftmovers.example/rights.pdf)');
+  });
+
   it('turns isError into an error the model can talk about', () => {
     expect(
       JSON.parse(formatToolResult({ isError: true, content: [{ type: 'text', text: 'slot taken' }] })),
