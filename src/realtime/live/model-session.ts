@@ -18,6 +18,15 @@ import { LiveSocket } from './live-socket.js';
 
 /** Agent audio stops for this long: that stretch of speech is over (Live has no response events). */
 export const SPEECH_GAP_MS = 500;
+/** Commands remembered by event_id, to name the one an error refuses. */
+const MAX_REMEMBERED_COMMANDS = 64;
+
+/** A command as a warning names it: its type, and the tool call an output answers. */
+function describeCommand(event: ClientEvent): string {
+  const item = (event as { item?: { type?: string; call_id?: string } }).item;
+  return item?.call_id ? `${event.type} (the output of call ${item.call_id})` : event.type;
+}
+
 /** Caller speech over the agent this long is an interruption (a backchannel is shorter). */
 export const DEFAULT_INTERRUPT_AFTER_MS = 600;
 /** Waits before each reconnect attempt after a lost session: at once, then with backoff. */
@@ -105,6 +114,8 @@ export class LiveModelSession implements ModelSession {
   #callerText = '';
   #agentText = '';
   #stopToolUpdates: (() => void) | undefined;
+  /** What each recent command was, by its event_id (for refusals). */
+  readonly #commands = new Map<string, string>();
   /** Caller speech over the agent that is not barge-in yet (see `interruptAfterMs`). */
   #held = false;
   readonly #interruptAfterMs: number;
@@ -400,9 +411,16 @@ export class LiveModelSession implements ModelSession {
       case 'response.event':
         this.#delegated(event.delegation_id ?? 'delegation', event.event as unknown as DelegatedEvent);
         return;
-      case 'error':
-        this.#emit({ type: 'warning', message: `GPT-Live: ${event.error.message} (${event.error.code})` });
+      case 'error': {
+        const command = event.error.client_event_id
+          ? this.#commands.get(event.error.client_event_id)
+          : undefined;
+        this.#emit({
+          type: 'warning',
+          message: `GPT-Live${command ? ` refused ${command}` : ''}: ${event.error.message} (${event.error.code})`,
+        });
         return;
+      }
       default:
         return;
     }
@@ -505,8 +523,16 @@ export class LiveModelSession implements ModelSession {
     }
   }
 
+  /**
+   * Every command carries an event_id, so a refusal (`error.client_event_id`) names what it refused
+   * (W11). The last few are remembered for that; caller audio goes raw, untagged (hot path).
+   */
   #send(event: ClientEvent): void {
-    this.#socket.send(event);
+    const eventId = `va_${++this.#nextId}`;
+    this.#commands.set(eventId, describeCommand(event));
+    if (this.#commands.size > MAX_REMEMBERED_COMMANDS)
+      this.#commands.delete(this.#commands.keys().next().value!);
+    this.#socket.send({ ...event, event_id: eventId } as ClientEvent);
   }
 
   #emit(event: ModelEvent): void {

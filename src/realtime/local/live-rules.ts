@@ -142,8 +142,8 @@ function validFormat(format: unknown): boolean {
   if (Object.keys(format).some((k) => k !== 'type' && k !== 'rate')) return false;
   if (format.type === 'audio/pcm')
     return format.rate === undefined || format.rate === 16000 || format.rate === 24000;
-  if (format.type === 'audio/pcmu' || format.type === 'audio/pcma')
-    return format.rate === undefined || format.rate === 8000;
+  // G.711 names its rate (openai 7.60 live.d.ts: AudioPCMU.rate and AudioPCMA.rate are required)
+  if (format.type === 'audio/pcmu' || format.type === 'audio/pcma') return format.rate === 8000;
   return false;
 }
 
@@ -153,7 +153,17 @@ function checkDelegation(delegation: unknown): LiveProblem | undefined {
     return { code: 'invalid_type', message: "Invalid type for 'session.delegation'." };
   const keys = Object.keys(delegation).filter((k) => k !== 'type' && k !== 'acknowledgement_delay_ms');
   if (delegation.type === 'client') return keys.length ? unknown('session.delegation', keys[0]!) : undefined;
-  if (delegation.type === 'decisions') return undefined;
+  if (delegation.type === 'decisions') {
+    const decisions = delegation.decisions;
+    if (!isObject(decisions) || typeof decisions.model !== 'string' || !Array.isArray(decisions.questions))
+      return {
+        code: 'missing_required_parameter',
+        message: "Missing required parameter: 'session.delegation.decisions' (model and questions).",
+        param: 'session.delegation.decisions',
+      };
+    for (const key of keys) if (key !== 'decisions') return unknown('session.delegation', key);
+    return undefined;
+  }
   if (delegation.type !== 'responses')
     return {
       code: 'invalid_value',

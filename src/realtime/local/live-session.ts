@@ -31,6 +31,8 @@ export class LocalLiveSession {
   readonly errors: LiveProblem[] = [];
   /** What it said, and whether the caller cut it short. */
   readonly spoken: { say: string; cut: boolean }[] = [];
+  /** The event_id of the client command being handled (errors and acknowledgements name it). */
+  #clientEventId: string | undefined;
   /** Times an appended instruction cut its speech. */
   interruptedByAppend = 0;
   /** The caller started talking over it, until they stop. */
@@ -82,6 +84,7 @@ export class LocalLiveSession {
       return this.#error({ code: 'invalid_json', message: 'The message is not valid JSON.' });
     }
     this.received.push(event);
+    this.#clientEventId = typeof event.event_id === 'string' ? event.event_id : undefined;
     const type = String(event.type);
     if (!LIVE_CLIENT_EVENTS.has(type))
       return this.#error({ code: 'invalid_value', message: `Invalid event type: '${type}'.`, param: 'type' });
@@ -175,6 +178,22 @@ export class LocalLiveSession {
         return this.#itemCreate(event);
       case 'response.create':
         return this.#responseCreate();
+      case 'session.input_audio.mute':
+      case 'session.input_audio.unmute':
+        // acknowledged as the service does (S10): …muted / …unmuted
+        return this.#emit({ type: `${type}d`, ...this.#answering() });
+      case 'session.output_audio.fixture.play': {
+        if (typeof event.audio !== 'string' || !event.audio)
+          return this.#error({
+            code: 'missing_required_parameter',
+            message: "Missing 'audio'.",
+            param: 'audio',
+          });
+        const elapsed = Date.now() - this.#startedAt;
+        this.#emit({ type: 'session.output_audio.fixture.playing', start_ms: elapsed, ...this.#answering() });
+        this.#emit({ type: 'session.output_audio.fixture.played', end_ms: elapsed, ...this.#answering() });
+        return;
+      }
       case 'session.close':
         this.#emit({
           type: 'session.closed',
@@ -225,6 +244,11 @@ export class LocalLiveSession {
         session: this,
       }),
     );
+  }
+
+  /** `client_event_id` for an acknowledgement, when the command carried an event_id. */
+  #answering(): { client_event_id?: string } {
+    return this.#clientEventId ? { client_event_id: this.#clientEventId } : {};
   }
 
   /** Stops talking: the rest of what it was saying is dropped. */
@@ -366,6 +390,8 @@ export class LocalLiveSession {
         code: problem.code,
         message: problem.message,
         ...(problem.param ? { param: problem.param } : {}),
+        // which command it refuses, when the client tagged it (W11)
+        ...(this.#clientEventId ? { client_event_id: this.#clientEventId } : {}),
       },
     });
   }
@@ -376,7 +402,9 @@ export class LocalLiveSession {
     this.#ws.close(1008, problem.code);
   }
 
+  /** Every server event has an event_id (the SDK marks it required, S10). */
   #emit(event: Record<string, unknown>): void {
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(JSON.stringify(event));
+    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(JSON.stringify(event.event_id ? event : { ...event, event_id: id('event') }));
   }
 }

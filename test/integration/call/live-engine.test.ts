@@ -338,6 +338,50 @@ describe('a GPT-Live session that is lost or expires', () => {
     raw.ws.close();
   });
 
+  it('every command carries an event_id, so a refusal names the command it refuses (W11)', async () => {
+    const { session, events } = await liveSession();
+    session.addCallerText(''); // refused by the service: an append needs content
+    await eventually(() => events.some((e) => e.type === 'warning'), 5_000);
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({
+      message: expect.stringMatching(
+        /^GPT-Live refused session\.thinking\.append: Missing required parameter: 'content'/,
+      ),
+    });
+    const live = fake!.liveSessions[0]!;
+    const commands = live.received.filter(
+      (e) => e.type !== 'session.input_audio.append' && e.type !== 'session.start',
+    );
+    expect(commands.length).toBeGreaterThan(0);
+    for (const command of commands) expect(command.event_id).toMatch(/^va_\d+$/);
+    session.close();
+  });
+
+  it('the stand-in is as strict as Live: G.711 without a rate, a decisions delegation without questions; it acknowledges mute and fixtures', async () => {
+    fake = await startFakeRealtime({ apiKey: API_KEY });
+    const noRate = await rawLive(fake.liveUrl);
+    noRate.ws.send(start({ model: 'gpt-live-1.1', audio: { format: { type: 'audio/pcmu' } } }));
+    await eventually(() => errorOf(noRate.got) !== undefined);
+    const decisions = await rawLive(fake.liveUrl);
+    decisions.ws.send(start({ model: 'gpt-live-1.1', delegation: { type: 'decisions' } }));
+    await eventually(() => errorOf(decisions.got) !== undefined);
+    expect(errorOf(decisions.got).code).toBe('missing_required_parameter');
+    const ok = await rawLive(fake.liveUrl);
+    ok.ws.send(start({ model: 'gpt-live-1.1', audio: { format: { type: 'audio/pcmu', rate: 8000 } } }));
+    await eventually(() => ok.got.some((e) => e.type === 'session.started'));
+    ok.ws.send(JSON.stringify({ type: 'session.input_audio.mute', event_id: 'm1' }));
+    ok.ws.send(JSON.stringify({ type: 'session.input_audio.unmute', event_id: 'm2' }));
+    ok.ws.send(JSON.stringify({ type: 'session.output_audio.fixture.play', audio: 'AAAA', event_id: 'f1' }));
+    await eventually(() => ok.got.some((e) => e.type === 'session.output_audio.fixture.played'));
+    expect(ok.got.map((e) => [e.type, e.client_event_id]).filter(([, id]) => id)).toEqual([
+      ['session.input_audio.muted', 'm1'],
+      ['session.input_audio.unmuted', 'm2'],
+      ['session.output_audio.fixture.playing', 'f1'],
+      ['session.output_audio.fixture.played', 'f1'],
+    ]);
+    for (const event of ok.got) expect(event.event_id).toEqual(expect.any(String));
+    for (const raw of [noRate, decisions, ok]) raw.ws.close();
+  });
+
   it('a key refused is not retried: the call ends with the reason', async () => {
     fake = await startFakeRealtime({ apiKey: API_KEY });
     const session = new LiveModelSession({

@@ -162,7 +162,11 @@ describe('post-call outcome', () => {
     expect(loose.error.message).toContain(
       "'additionalProperties' is required to be supplied and to be false",
     );
-    const moved = await post({ model: 'gpt-6.1-terra', input: 'x', response_format: { type: 'json_object' } });
+    const moved = await post({
+      model: 'gpt-6.1-terra',
+      input: 'x',
+      response_format: { type: 'json_object' },
+    });
     expect(moved.error.message).toContain("moved to 'text.format'");
     const unknown = await post({ model: 'gpt-6.1-terra', input: 'x', schema: {} });
     expect(unknown.error.message).toBe("Unknown parameter: 'schema'.");
