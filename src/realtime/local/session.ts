@@ -644,6 +644,14 @@ export class LocalRealtimeSession {
         metadata: metadata ?? null,
       },
     });
+    // as the service does after each response.created (S8)
+    this.#emit({
+      type: 'rate_limits.updated',
+      rate_limits: [
+        { name: 'requests', limit: 5000, remaining: 4999, reset_seconds: 0.012 },
+        { name: 'tokens', limit: 400000, remaining: 398000, reset_seconds: 0.3 },
+      ],
+    });
 
     const output: Record<string, unknown>[] = [];
     let audioSentMs = 0;
@@ -742,6 +750,18 @@ export class LocalRealtimeSession {
       },
     });
     this.#emit({
+      type: 'conversation.item.added',
+      previous_item_id: null,
+      item: {
+        id: itemId,
+        object: 'realtime.item',
+        type: 'message',
+        role: 'assistant',
+        status: 'in_progress',
+        content: [],
+      },
+    });
+    this.#emit({
       type: 'response.content_part.added',
       response_id: responseId,
       item_id: itemId,
@@ -776,6 +796,7 @@ export class LocalRealtimeSession {
     };
     const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
     let offset = 0;
+    let transcriptSent = 0;
     const timer = setInterval(() => {
       if (offset < tone.length) {
         const chunk = tone.subarray(offset, offset + deltaBytes);
@@ -791,6 +812,21 @@ export class LocalRealtimeSession {
           content_index: 0,
           delta: chunk.toString('base64'),
         });
+        // the words as they are said, with the service's padding field (S8)
+        const said = plan.say ?? '';
+        const upTo = Math.round((said.length * offset) / tone.length);
+        if (upTo > transcriptSent) {
+          this.#emit({
+            type: 'response.output_audio_transcript.delta',
+            response_id: responseId,
+            item_id: itemId,
+            output_index: 0,
+            content_index: 0,
+            delta: said.slice(transcriptSent, upTo),
+            obfuscation: 'x'.repeat(1 + (upTo % 7)),
+          });
+          transcriptSent = upTo;
+        }
         return;
       }
       clearInterval(timer);
