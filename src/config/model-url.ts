@@ -19,3 +19,17 @@ export function resolveModelUrl(
   if (!/^wss?:\/\/\S+$/.test(url)) throw new UsageError(`${what} URL must be ws:// or wss://, got "${url}"`);
   return url;
 }
+
+/**
+ * An OpenAI REST endpoint beside a model endpoint: `wss://api.openai.com/v1/realtime` →
+ * `https://api.openai.com/v1/<resource>` (ws → http), so a stand-in's URL points both at itself.
+ */
+export function apiUrlBeside(modelUrl: string, resource: string): string {
+  const url = new URL(modelUrl);
+  url.protocol = url.protocol === 'ws:' ? 'http:' : 'https:';
+  url.pathname = /\/v1\//.test(url.pathname)
+    ? url.pathname.replace(/\/v1\/.*$/, `/v1/${resource}`)
+    : url.pathname.replace(/[^/]*\/?$/, resource);
+  url.search = '';
+  return url.toString();
+}

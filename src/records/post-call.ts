@@ -1,3 +1,4 @@
+import { apiUrlBeside } from '../config/model-url.js';
 import type { PostCallConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { CallRecord } from './call-record.js';
@@ -17,13 +18,7 @@ export interface PostCallResult {
  * `https://host/v1/responses`.
  */
 export function responsesUrlBeside(modelUrl: string): string {
-  const url = new URL(modelUrl);
-  url.protocol = url.protocol === 'ws:' ? 'http:' : 'https:';
-  url.pathname = /\/v1\//.test(url.pathname)
-    ? url.pathname.replace(/\/v1\/.*$/, '/v1/responses')
-    : url.pathname.replace(/[^/]*\/?$/, 'responses');
-  url.search = '';
-  return url.toString();
+  return apiUrlBeside(modelUrl, 'responses');
 }
 
 const INSTRUCTIONS =

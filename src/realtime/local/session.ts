@@ -736,31 +736,21 @@ export class LocalRealtimeSession {
       this.#options.voice === 'synthetic'
         ? synthVoice(audioMs, this.responses.length)
         : mulawTone(audioMs, 300 + (this.responses.length % 5) * 50);
+    const started = {
+      id: itemId,
+      object: 'realtime.item',
+      type: 'message',
+      role: 'assistant',
+      status: 'in_progress',
+      content: [],
+    };
     this.#emit({
       type: 'response.output_item.added',
       response_id: responseId,
       output_index: 0,
-      item: {
-        id: itemId,
-        object: 'realtime.item',
-        type: 'message',
-        role: 'assistant',
-        status: 'in_progress',
-        content: [],
-      },
+      item: started,
     });
-    this.#emit({
-      type: 'conversation.item.added',
-      previous_item_id: null,
-      item: {
-        id: itemId,
-        object: 'realtime.item',
-        type: 'message',
-        role: 'assistant',
-        status: 'in_progress',
-        content: [],
-      },
-    });
+    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: started });
     this.#emit({
       type: 'response.content_part.added',
       response_id: responseId,

@@ -1,4 +1,5 @@
 import { type LifecycleFinding, lifecycleOf, type ModelRole } from '../../config/model-lifecycle.js';
+import { apiUrlBeside } from '../../config/model-url.js';
 
 export const MODEL_LOOKUP_TIMEOUT_MS = 5_000;
 
@@ -9,17 +10,6 @@ export interface LifecycleReport {
   unknown: { role: ModelRole; model: string }[];
   /** Look-ups that failed (network, 5xx): nothing is concluded about those models. */
   unchecked: string[];
-}
-
-/** `https://api.openai.com/v1/models` beside a Realtime or Live endpoint (ws → http). */
-export function modelsUrlBeside(modelUrl: string): string {
-  const url = new URL(modelUrl);
-  url.protocol = url.protocol === 'ws:' ? 'http:' : 'https:';
-  url.pathname = /\/v1\//.test(url.pathname)
-    ? url.pathname.replace(/\/v1\/.*$/, '/v1/models')
-    : url.pathname.replace(/[^/]*\/?$/, 'models');
-  url.search = '';
-  return url.toString();
 }
 
 /**
@@ -35,7 +25,7 @@ export async function checkModelLifecycle(options: {
   now?: Date;
   timeoutMs?: number;
 }): Promise<LifecycleReport> {
-  const base = modelsUrlBeside(options.url);
+  const base = apiUrlBeside(options.url, 'models');
   const report: LifecycleReport = { findings: [], unknown: [], unchecked: [] };
   const seen = new Map<string, Promise<{ status: number; shutdown?: string | null }>>();
   const lookUp = (model: string) =>

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
-import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
+import { type Brain, type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually } from '../../helpers/call-harness.js';
 import { ROOT, runCli } from '../../helpers/cli.js';
 import { type ServeProcess, startServe } from '../../helpers/serve-process.js';
@@ -21,6 +21,31 @@ afterEach(async () => {
   await fake?.close();
   fake = undefined;
 });
+
+/**
+ * A model that books a move for Jane Doe: the booking tool at the caller's first turn, then, with its
+ * output, "Shall I book it?" until the server says booked. Prompted again (by silence, say), it tries
+ * the same booking once more, as a real model might.
+ */
+function bookingBrain(idempotencyKey: string): Brain {
+  const booking = {
+    customer_name: 'Jane Doe',
+    phone: '+1 555 010 0199',
+    from_address: '12 Elm St',
+    to_address: '4 Oak Ave',
+    move_date: new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10),
+    slot: 'morning',
+    idempotency_key: idempotencyKey,
+  };
+  return (ctx) => {
+    const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
+    if (ctx.trigger === 'create' && quoted) return { say: quoted };
+    const last = ctx.toolOutputs.at(-1);
+    if (last)
+      return { say: JSON.parse(last.output).status === 'booked' ? "You're booked." : 'Shall I book it?' };
+    return { call: [{ name: 'book_move', arguments: booking }] };
+  };
+}
 
 describe('voice-agent serve (child process)', () => {
   it('serve agents/moving.yaml: the moving tools server starts and its tools work in a call', async () => {
@@ -86,32 +111,10 @@ describe('voice-agent serve (child process)', () => {
     expect(serve.stderr()).toContain('MCP server moving ready');
     expect(existsSync(join(data, 'moving.sqlite'))).toBe(true);
     expect(existsSync(join(ROOT, 'agents/moving.sqlite'))).toBe(false);
-    serve.child.kill('SIGTERM');
-    expect(await serve.exited).toBe(0);
   });
 
   it('serve agents/moving.yaml on GPT-Live (MOVING_ENGINE=live): a caller books a move, confirmed first, in the tools server’s database', async () => {
-    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
-    const booking = {
-      customer_name: 'Jane Doe',
-      phone: '+1 555 010 0199',
-      from_address: '12 Elm St',
-      to_address: '4 Oak Ave',
-      move_date: inAWeek,
-      slot: 'morning',
-      idempotency_key: 'serve-live-0001',
-    };
-    fake = await startFakeRealtime({
-      apiKey: 'sk-cli',
-      brain: (ctx) => {
-        const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
-        if (ctx.trigger === 'create' && quoted) return { say: quoted };
-        const last = ctx.toolOutputs.at(-1);
-        if (last)
-          return { say: JSON.parse(last.output).status === 'booked' ? "You're booked." : 'Shall I book it?' };
-        return { call: [{ name: 'book_move', arguments: booking }] };
-      },
-    });
+    fake = await startFakeRealtime({ apiKey: 'sk-cli', brain: bookingBrain('serve-live-0001') });
     const db = join(tmp(), 'moving.sqlite');
     serve = await startServe(['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1'], {
       OPENAI_API_KEY: 'sk-cli',
@@ -144,28 +147,7 @@ describe('voice-agent serve (child process)', () => {
   });
 
   it('no booking without a yes: silence after "Shall I book it?" (the idle timeout) is not a caller turn', async () => {
-    const inAWeek = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
-    const booking = {
-      customer_name: 'Jane Doe',
-      phone: '+1 555 010 0199',
-      from_address: '12 Elm St',
-      to_address: '4 Oak Ave',
-      move_date: inAWeek,
-      slot: 'morning',
-      idempotency_key: 'idle-0001',
-    };
-    fake = await startFakeRealtime({
-      apiKey: 'sk-cli',
-      // a model that, prompted by the silence, tries the booking again with the same arguments
-      brain: (ctx) => {
-        const quoted = [...(ctx.instructions?.matchAll(/"([^"]+)"/g) ?? [])].at(-1)?.[1];
-        if (ctx.trigger === 'create' && quoted) return { say: quoted };
-        const last = ctx.toolOutputs.at(-1);
-        if (last)
-          return { say: JSON.parse(last.output).status === 'booked' ? "You're booked." : 'Shall I book it?' };
-        return { call: [{ name: 'book_move', arguments: booking }] };
-      },
-    });
+    fake = await startFakeRealtime({ apiKey: 'sk-cli', brain: bookingBrain('idle-0001') });
     const db = join(tmp(), 'moving.sqlite');
     serve = await startServe(['agents/moving.yaml', '--port', '0', '--host', '127.0.0.1'], {
       OPENAI_API_KEY: 'sk-cli',
