@@ -52,11 +52,26 @@ export function formatReadable(line: string): string {
     ...rest
   } = JSON.parse(line) as Record<string, unknown>;
   const clock = new Date(time as number).toISOString().slice(11, 19);
-  const who = callSid ? ` [${String(callSid)}]` : '';
+  const who = callSid ? ` [${escapeControl(String(callSid))}]` : '';
   const extras = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${escapeControl(k)}=${typeof v === 'string' ? escapeControl(v) : JSON.stringify(v)}`)
     .join(' ');
-  return `${clock} ${LEVEL_NAMES[level as number] ?? level}${who} ${msg ?? ''}${extras ? ` ${extras}` : ''}\n`;
+  return `${clock} ${LEVEL_NAMES[level as number] ?? level}${who} ${escapeControl(String(msg ?? ''))}${extras ? ` ${extras}` : ''}\n`;
+}
+
+/**
+ * Control characters in a readable line, escaped: a newline in a peer's value (an event name, a
+ * header) would forge a log line of its own, an ANSI sequence would reach the terminal raw.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {

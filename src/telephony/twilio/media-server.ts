@@ -22,6 +22,8 @@ export const MAX_TWILIO_FRAME_BYTES = 64 * 1024;
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 /** Every media socket is pinged this often; one that did not answer the previous ping is dropped. */
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
+/** Unknown event names logged per stream (one line each); after them, one line says the rest is not. */
+const MAX_UNKNOWN_EVENTS_LOGGED = 5;
 /** Ping intervals in a row without a pong before the phone counts as lost (one late pong is not). */
 export const MISSED_PINGS_ALLOWED = 2;
 /** Messages kept while a stream's start is checked (about 2 s of audio); more ends the stream. */
@@ -152,8 +154,12 @@ export class TwilioMediaServer {
         return endSocket(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
       }
       if (message.event === 'unknown') {
-        if (!ignored.has(message.name)) log.info({ event: message.name }, 'ignoring an unknown Twilio event');
+        // a few names are worth a line each; a peer inventing names must not fill the disk (test 21)
+        if (ignored.has(message.name) || ignored.size > MAX_UNKNOWN_EVENTS_LOGGED) return;
         ignored.add(message.name);
+        if (ignored.size > MAX_UNKNOWN_EVENTS_LOGGED)
+          log.warn('more unknown Twilio events on this stream: no longer logged');
+        else log.info({ event: message.name }, 'ignoring an unknown Twilio event');
         return;
       }
       if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless

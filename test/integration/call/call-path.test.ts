@@ -712,6 +712,21 @@ describe('robustness', () => {
     await caller.hangUp();
   });
 
+  it('a peer inventing event names cannot flood the log: five are logged, then one line says the rest is not', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    for (let i = 0; i < 500; i++)
+      caller.sendRaw(JSON.stringify({ event: `e${i}`, streamSid: caller.streamSid }));
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    const logs = h.logs.join('\n');
+    expect(logs.match(/ignoring an unknown Twilio event/g)).toHaveLength(5);
+    expect(logs.match(/no longer logged/g)).toHaveLength(1);
+    await caller.hangUp();
+  });
+
   it('a frame before start ends the stream', async () => {
     h = await startHarness();
     const { default: WebSocket } = await import('ws');
