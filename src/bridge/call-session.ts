@@ -54,6 +54,8 @@ export interface CallSessionOptions {
 
 /** The longest we wait for a goodbye to be heard before ending a call anyway. */
 export const FINISH_SPEECH_TIMEOUT_MS = 20_000;
+/** How far a caller frame's timestamp may run ahead of the call's wall clock (stream start vs ours). */
+const CALLER_TIMESTAMP_SLACK_MS = 2_000;
 /** A failed response is asked for again after this pause (a rate limit usually passes in a second). */
 export const RETRY_FAILED_RESPONSE_AFTER_MS = 1_000;
 /** At most this many failed responses are asked for again in one call (no loop, no runaway bill). */
@@ -110,7 +112,7 @@ export class CallSession implements CallControl {
       onCrash: (what, error) => this.#crash(what, error),
     });
     this.#lastActivityAt = this.#scope.startedAt;
-    this.#tap = options.audioTap && callTimeline(options.audioTap, this.#scope.startedAt);
+    this.#tap = options.audioTap && callTimeline(options.audioTap, this.#scope.startedAt, this.#now);
     this.#speech = new AgentSpeech({
       media: options.media,
       model: options.model,
@@ -537,9 +539,12 @@ export class CallSession implements CallControl {
 }
 
 /** A tap whose agent-side times are monotonic clock readings, moved onto the call's timeline. */
-function callTimeline(tap: CallAudioTap, startedAt: number): CallAudioTap {
+function callTimeline(tap: CallAudioTap, startedAt: number, now: () => number): CallAudioTap {
   return {
-    caller: (payload, timestampMs) => tap.caller(payload, timestampMs),
+    // Twilio's timestamp places the frame, but never beyond the call's real length: one frame stamped
+    // hours ahead must not make the recording hours long (reliability test 1b)
+    caller: (payload, timestampMs) =>
+      tap.caller(payload, Math.min(timestampMs, now() - startedAt + CALLER_TIMESTAMP_SLACK_MS)),
     agent: (payload, at) => tap.agent(payload, at - startedAt),
     cleared: (at) => tap.cleared(at - startedAt),
   };

@@ -727,6 +727,26 @@ describe('robustness', () => {
     await caller.hangUp();
   });
 
+  it('unpadded base64 ("AAA") is audio like any other: the call goes on', async () => {
+    h = await startHarness({ agent: { greeting: undefined } });
+    const caller = h.caller();
+    await caller.dial();
+    await eventually(() => h!.server.activeCalls === 1);
+    for (let i = 1; i <= 5; i++)
+      caller.sendRaw(
+        JSON.stringify({
+          event: 'media',
+          streamSid: caller.streamSid,
+          media: { track: 'inbound', chunk: String(i), timestamp: String(i * 20), payload: 'AAA' },
+        }),
+      );
+    await caller.speak(mulawTone(500));
+    expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+    expect(h.server.activeCalls).toBe(1);
+    expect(h.logs.join('\n')).not.toContain('internal error');
+    await caller.hangUp();
+  });
+
   it('a frame before start ends the stream', async () => {
     h = await startHarness();
     const { default: WebSocket } = await import('ws');

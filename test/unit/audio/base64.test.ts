@@ -24,6 +24,11 @@ describe('isBase64', () => {
 });
 
 describe('base64ByteLength', () => {
+  it('matches what Buffer decodes for every base64 text, padded or not (an "AAA" payload)', () => {
+    for (const text of ['AAA', 'AA', 'A', 'AAAAA', 'AAAAAA', 'AAAAAAA', 'AAA=', 'AA==', '/////w', '/////w=='])
+      expect(base64ByteLength(text), text).toBe(Buffer.from(text, 'base64').length);
+  });
+
   it('computes base64 byte length with and without padding', () => {
     for (const n of [0, 1, 2, 3, 159, 160, 161]) {
       expect(base64ByteLength(Buffer.alloc(n, 7).toString('base64'))).toBe(n);

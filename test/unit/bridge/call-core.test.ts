@@ -242,6 +242,16 @@ describe('the call core on fakes of its own ports', () => {
     expect(tap.cleared).toHaveBeenCalledWith(350);
   });
 
+  it('a caller frame stamped hours ahead is recorded where the call really is, not hours into a recording', () => {
+    const tap = { caller: vi.fn(), agent: vi.fn(), cleared: vi.fn() };
+    const { model, session, clock } = core({ audioTap: tap });
+    model.emit({ type: 'ready' });
+    clock.now += 3_000; // three seconds into the call
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 14_399_000 });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 3_020 });
+    expect(tap.caller.mock.calls.map(([, at]) => at)).toEqual([5_000, 3_020]); // at most 2 s ahead
+  });
+
   it('with create_response off, the core asks for each answer when the turn is committed', () => {
     const { model } = core({ behaviour: { createResponse: false } });
     model.emit({ type: 'ready' });
