@@ -508,6 +508,33 @@ const outboundSchema = z
       .describe(
         "Twilio's asynchronous answering-machine detection: the agent greets at once and switches to the voicemail when a machine is detected.",
       ),
+    allowed_destinations: z
+      .array(
+        z.string().regex(/^\+[1-9]\d{0,14}$/, { error: 'expected an E.164 prefix such as "+1" or "+4420"' }),
+      )
+      .min(1)
+      .optional()
+      .describe(
+        'Numbers calls may go to, by E.164 prefix (e.g. ["+1"]). Default: the country calling code of the agent\'s own number. Premium-rate, shared-cost and satellite numbers are never called.',
+      ),
+    caller_ids: z
+      .array(E164)
+      .default([])
+      .describe(
+        "More of the account's numbers the agent may call from (besides outbound.from and twilio.phone_number).",
+      ),
+    max_per_minute: z
+      .number()
+      .int()
+      .positive()
+      .default(10)
+      .describe('At most this many outbound calls a minute (per serving process).'),
+    max_per_day: z
+      .number()
+      .int()
+      .positive()
+      .default(200)
+      .describe('At most this many outbound calls a day (per serving process).'),
   })
   .describe('Calls the agent places itself (voice-agent call, POST /calls/outbound).');
 

@@ -23,6 +23,7 @@ export class CallMetrics {
   readonly #reconnects: Counter;
   readonly #warnings: Counter;
   readonly #cost: Counter;
+  readonly #outboundRefused: Counter<'reason'>;
   readonly #pricing: { prices: Prices | undefined; transcriptionPerMinute: number | undefined };
   /** Per live call: tokens and caller speech so far (for its cost at the end). */
   readonly #live = new Map<string, { usage: ModelUsage; speechStartedAt?: number; speechMs: number }>();
@@ -74,11 +75,22 @@ export class CallMetrics {
       help: 'Problems a call survived (a refused response, a lost socket being replaced).',
       registers,
     });
+    this.#outboundRefused = new Counter({
+      name: 'voice_agent_outbound_refused_total',
+      help: 'Outbound call requests refused: a destination or caller ID not allowed, or over the rate limit.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.#cost = new Counter({
       name: 'voice_agent_cost_usd_total',
       help: "What ended calls cost at the model's prices (tokens) plus transcription, in USD.",
       registers,
     });
+  }
+
+  /** An outbound call request the guard refused (destination, caller ID, rate). */
+  outboundRefused(reason: string): void {
+    this.#outboundRefused.inc({ reason });
   }
 
   /** Days until each retiring model of the agent shuts down (serve's model-lifecycle guard). */

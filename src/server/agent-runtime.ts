@@ -17,6 +17,7 @@ import { McpPool } from '../tools/mcp/pool.js';
 import type { ToolSource } from '../tools/types.js';
 import type { Readiness } from './app.js';
 import { placeOutboundCall } from './outbound.js';
+import { OutboundGuard } from './outbound-guard.js';
 import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from './voice-server.js';
 
 /**
@@ -87,6 +88,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
     : undefined;
   const pool = new McpPool(startMcpServers ? agent.mcp_servers : [], logger, BUILTIN_TOOL_NAMES);
+  const guard = new OutboundGuard(agent);
   let server: VoiceServer | undefined;
   const source = toolSource ? toolSource(pool) : pool;
   const tools = new AgentTools(
@@ -135,9 +137,10 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
         ? {
             outbound: {
               adminToken,
+              ...(metrics ? { onRefused: (reason: string) => metrics.outboundRefused(reason) } : {}),
               place: rest
                 ? (request) =>
-                    placeOutboundCall({ client: rest, agent, publicUrl: server!.publicUrl, request })
+                    placeOutboundCall({ client: rest, agent, publicUrl: server!.publicUrl, request, guard })
                 : undefined,
             },
           }

@@ -4,6 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import { maskNumber } from '../observability/mask.js';
 import { requireBearer } from './admin-token.js';
 import type { OutboundRequest } from './outbound.js';
+import { type OutboundRefusal, OutboundRefused } from './outbound-guard.js';
 
 export const OUTBOUND_PATH = '/calls/outbound';
 
@@ -13,6 +14,8 @@ export interface OutboundEndpointOptions {
   /** Places the call; undefined when the server has no Twilio REST credentials. */
   place: ((request: OutboundRequest) => Promise<{ callSid: string; to: string; from: string }>) | undefined;
   logger: Logger;
+  /** Counts a refused request (metrics), by reason. */
+  onRefused?: (reason: OutboundRefusal) => void;
 }
 
 /**
@@ -40,7 +43,17 @@ export function outboundRouter(options: OutboundEndpointOptions): express.Router
       options.logger.info({ callSid: placed.callSid, to: maskNumber(placed.to) }, 'placed an outbound call');
       res.status(201).json(placed);
     } catch (error) {
-      if (error instanceof UsageError) res.status(400).json({ error: error.message });
+      if (error instanceof OutboundRefused) {
+        // every refusal is logged (number masked) and counted: an admin token in the wrong hands shows
+        options.logger.warn(
+          { reason: error.reason, to: typeof body.to === 'string' ? maskNumber(body.to) : undefined },
+          `refused an outbound call: ${error.message}`,
+        );
+        options.onRefused?.(error.reason);
+        res
+          .status(error.reason === 'rate_limited' ? 429 : 403)
+          .json({ error: error.message, code: error.reason });
+      } else if (error instanceof UsageError) res.status(400).json({ error: error.message });
       else if (error instanceof PeerError) res.status(502).json({ error: error.message });
       else {
         options.logger.error({ reason: errorMessage(error) }, 'could not place an outbound call');

@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { placeTwilioCall } from '../telephony/twilio/outbound-call.js';
 import type { TwilioClient } from '../telephony/twilio/rest.js';
 import type { CallBrief } from './call-brief.js';
+import { OutboundGuard } from './outbound-guard.js';
 
 /** Values an outbound call carries for its `{{name}}` placeholders. */
 export type CallContext = Record<string, string>;
@@ -121,6 +122,8 @@ export async function placeOutboundCall(o: {
   agent: AgentConfig;
   publicUrl: string;
   request: OutboundRequest;
+  /** Who may be called, from which number, how often: the serving process's guard (one per process). */
+  guard?: OutboundGuard;
 }): Promise<{ callSid: string; to: string; from: string }> {
   const { agent, request } = o;
   if (typeof request.to !== 'string' || !E164.test(request.to))
@@ -134,6 +137,7 @@ export async function placeOutboundCall(o: {
   if (!E164.test(from))
     throw new UsageError('from: expected an E.164 phone number such as +15551234567', 'bad_number');
   const context = checkContext(agent, request.context);
+  (o.guard ?? new OutboundGuard(agent)).admit(request.to, from);
   const { callSid } = await placeTwilioCall(o.client, {
     to: request.to,
     from,

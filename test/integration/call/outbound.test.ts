@@ -39,11 +39,12 @@ outbound:
   greeting: "Hi {{name}}, this is Mia from Swift Movers, calling about your move {{reference}}."
   instructions: Confirm that the move on {{date}} still suits them.
   voicemail: "Hi {{name}}, Swift Movers here about your move {{reference}}. Please call us back."
+  caller_ids: ["+15550000001"]
 `;
 
 /** serve's runtime for the agent file, with REST credentials pointing at the fake Twilio API. */
-async function serveAgent(dir: string) {
-  writeFiles(dir, { 'agent.yaml': AGENT });
+async function serveAgent(dir: string, yaml = AGENT) {
+  writeFiles(dir, { 'agent.yaml': yaml });
   const { agent } = loadAgent(join(dir, 'agent.yaml'));
   fake = await startFakeRealtime({ apiKey: API_KEY });
   rest = await startFakeTwilioRest({ authToken: AUTH_TOKEN });
@@ -181,12 +182,12 @@ describe('outbound calls', () => {
     expect(((await missing.json()) as { error: string }).error).toContain(
       'outbound.greeting uses {{reference}}',
     );
-    const unowned = await post({
-      to: '+15551234567',
-      from: '+15550000000',
-      context: { name: 'J', reference: 'R', date: 'D' },
-    });
-    expect(unowned.status).toBe(502); // Twilio refuses a caller ID the account does not own
+    const context = { name: 'J', reference: 'R', date: 'D' };
+    const foreign = await post({ to: '+15551234567', from: '+15550000000', context });
+    expect(foreign.status).toBe(403); // not one of the agent's numbers: refused before Twilio is asked
+    expect(((await foreign.json()) as { code: string }).code).toBe('caller_id_not_allowed');
+    const unowned = await post({ to: '+15551234567', from: '+15550000001', context });
+    expect(unowned.status).toBe(502); // listed, but Twilio refuses a caller ID the account does not own
     expect(((await unowned.json()) as { error: string }).error).toContain('not yet verified');
 
     const placed = await post({
@@ -215,6 +216,34 @@ describe('outbound calls', () => {
     const shown = await runCli(['calls', 'show', callSid, '--data-dir', join(dir, 'data')], { cwd: dir });
     expect(shown.stdout).toContain('answered by a machine');
     expect(shown.stdout).toContain('left a voicemail message on an answering machine');
+  });
+
+  it('the admin token is not a dialler: premium, satellite and foreign numbers are refused, and calls are rate limited', async () => {
+    const dir = tmp();
+    const { base } = await serveAgent(dir, `${AGENT}  max_per_minute: 3\n`);
+    const post = (to: string) =>
+      fetch(`${base}/calls/outbound`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ to, context: { name: 'J', reference: 'R', date: 'D' } }),
+      });
+    const refused: Record<string, [number, string]> = {};
+    for (const to of ['+19005551234', '+882123456789', '+881612345678', '+5351234567', '+447700900123']) {
+      const res = await post(to);
+      refused[to] = [res.status, ((await res.json()) as { code: string }).code];
+    }
+    expect(refused).toEqual({
+      '+19005551234': [403, 'destination_not_allowed'], // US premium rate
+      '+882123456789': [403, 'destination_not_allowed'], // international networks
+      '+881612345678': [403, 'destination_not_allowed'], // satellite
+      '+5351234567': [403, 'destination_not_allowed'], // outside +1, the agent's own country code
+      '+447700900123': [403, 'destination_not_allowed'],
+    });
+    expect(rest!.placedCalls).toEqual([]);
+    const burst = [];
+    for (let i = 0; i < 5; i++) burst.push((await post(`+1555123456${i}`)).status);
+    expect(burst).toEqual([201, 201, 201, 429, 429]);
+    expect(rest!.placedCalls).toHaveLength(3);
   });
 
   it('voice-agent call says what to fix: no URL, a bad context, no credentials', async () => {
