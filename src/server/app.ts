@@ -35,6 +35,11 @@ export interface Readiness {
 export function createApp(options: AppOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // no answer of this server is to be read as anything but its declared type
+  app.use((_req, res, next) => {
+    res.set('x-content-type-options', 'nosniff');
+    next();
+  });
 
   // liveness: the process answers
   app.get(ROUTES.health, (_req, res) => {

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from '../observability/logger.js';
 import { callListPage, callPage, loginPage } from '../records/page/pages.js';
 import { CALL_OUTCOMES, type CallFilter, type CallStore } from '../records/store.js';
 import { bearerOf, sameSecret } from './admin-token.js';
@@ -10,7 +11,25 @@ export interface CallsPageOptions {
   adminToken: string | undefined;
   /** Whether cookies must be `Secure` (the public URL is https). */
   secureCookies(): boolean;
+  /** Failed logins are logged here (a guesser shows in the log). */
+  logger?: Logger;
+  /** Monotonic-enough wall clock (tests). */
+  now?: () => number;
 }
+
+/** A login session lasts this long, checked by the server (the cookie's own expiry is the browser's). */
+export const SESSION_TTL_MS = 12 * 3_600_000;
+/** A wrong token is answered after this pause: guessing costs a second a try. */
+export const FAILED_LOGIN_DELAY_MS = 1_000;
+/** More wrong tokens than this in a minute and the login refuses everyone for the rest of that minute. */
+const MAX_FAILED_LOGINS_PER_MINUTE = 10;
+
+/**
+ * What the pages may load: their own inline style and the recording from this server, nothing else
+ * (the pages show what callers said: no script may ever run there).
+ */
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export const CALLS_BASE = '/calls';
 const API_BASE = '/api/calls';
@@ -26,16 +45,26 @@ const OUTCOMES = new Set<string>(CALL_OUTCOMES);
 export function callsRouter(options: CallsPageOptions): express.Router {
   const router = express.Router();
   const token = options.adminToken;
-  const session = token
-    ? createHmac('sha256', token).update('voice-agent calls page').digest('base64url')
-    : '';
+  const now = options.now ?? Date.now;
+  /** A session cookie: its expiry and an HMAC of it under the token (never the token itself). */
+  const sign = (expires: number) =>
+    createHmac('sha256', token ?? '')
+      .update(`voice-agent calls page ${expires}`)
+      .digest('base64url');
+  const sessionUntil = (expires: number) => `${expires}.${sign(expires)}`;
+  const validSession = (cookie: string): boolean => {
+    const [expires, mac] = cookie.split('.');
+    const at = Number(expires);
+    return Number.isFinite(at) && at > now() && mac !== undefined && sameSecret(mac, sign(at));
+  };
+  const failures: number[] = [];
 
   const authorised = (req: Request): boolean => {
     if (!token) return true;
     const bearer = bearerOf(req);
     if (bearer !== undefined) return sameSecret(bearer, token);
     const cookie = cookies(req.header('cookie'))[COOKIE];
-    return cookie !== undefined && sameSecret(cookie, session);
+    return cookie !== undefined && validSession(cookie);
   };
   const page = (req: Request, res: Response, next: NextFunction) => {
     if (authorised(req)) return next();
@@ -55,21 +84,35 @@ export function callsRouter(options: CallsPageOptions): express.Router {
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': CONTENT_SECURITY_POLICY,
       })
       .send(body);
 
   router.get(`${CALLS_BASE}/login`, (_req, res) => html(res, loginPage(`${CALLS_BASE}/login`, false)));
   router.post(`${CALLS_BASE}/login`, express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    if (!token || !sameSecret(String(req.body?.token ?? ''), token)) {
-      html(res, loginPage(`${CALLS_BASE}/login`, true), 401);
+    const at = now();
+    while (failures.length > 0 && failures[0]! <= at - 60_000) failures.shift();
+    if (failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
+      res
+        .status(429)
+        .set('retry-after', '60')
+        .type('text/plain')
+        .send('Too many wrong tokens: try again in a minute\n');
       return;
     }
-    res.cookie(COOKIE, session, {
+    if (!token || !sameSecret(String(req.body?.token ?? ''), token)) {
+      failures.push(at);
+      options.logger?.warn({ ip: req.ip }, 'a wrong admin token at the calls page login');
+      setTimeout(() => html(res, loginPage(`${CALLS_BASE}/login`, true), 401), FAILED_LOGIN_DELAY_MS).unref();
+      return;
+    }
+    res.cookie(COOKIE, sessionUntil(at + SESSION_TTL_MS), {
       httpOnly: true,
       sameSite: 'strict',
       secure: options.secureCookies(),
       path: '/',
-      maxAge: 12 * 3_600_000,
+      maxAge: SESSION_TTL_MS,
     });
     res.redirect(303, CALLS_BASE);
   });

@@ -295,7 +295,9 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
       : {}),
     readiness: options.readiness,
     ...(options.callsPage
-      ? { callsPage: { ...options.callsPage, secureCookies: () => publicUrl.startsWith('https:') } }
+      ? {
+          callsPage: { ...options.callsPage, secureCookies: () => publicUrl.startsWith('https:'), logger },
+        }
       : {}),
   });
 

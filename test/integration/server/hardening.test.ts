@@ -1,6 +1,8 @@
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mulawTone } from '../../../src/audio/mulaw.js';
+import { MemoryCallStore } from '../../../src/records/memory-store.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { AUTH_TOKEN, eventually, type Harness, startHarness } from '../../helpers/call-harness.js';
 
@@ -204,5 +206,54 @@ describe("shutdown never cuts a caller to Twilio's application error", () => {
     expect(h.server.activeCalls).toBe(0);
     // no wait for an action request that a REST redirect makes Twilio skip
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('the calls page door', () => {
+  const ADMIN = 'admin-token-0123456789abcdef';
+  const startPage = () =>
+    startHarness({ server: { callsPage: { store: new MemoryCallStore(), adminToken: ADMIN } } });
+  const login = (token: string) =>
+    fetch(`${h!.server.publicUrl}/calls/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token }),
+      redirect: 'manual',
+    });
+
+  it('a wrong token costs a second and a log line; ten a minute close the door for that minute', async () => {
+    h = await startPage();
+    const started = performance.now();
+    expect((await login('wrong-guess-0000000000')).status).toBe(401);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect(h.logs.join('\n')).toContain('a wrong admin token at the calls page login');
+    await Promise.all(Array.from({ length: 9 }, () => login('wrong-guess-0000000000')));
+    const shut = await login(ADMIN); // even the right token waits out the minute
+    expect(shut.status).toBe(429);
+    expect(shut.headers.get('retry-after')).toBe('60');
+  });
+
+  it('a session expires on the server: an old cookie, even correctly signed, is sent back to the login', async () => {
+    h = await startPage();
+    const ok = await login(ADMIN);
+    expect(ok.status).toBe(303);
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    const page = (c: string) =>
+      fetch(`${h!.server.publicUrl}/calls`, { headers: { cookie: c }, redirect: 'manual' });
+    expect((await page(cookie)).status).toBe(200);
+    const past = Date.now() - 1_000;
+    const signed = createHmac('sha256', ADMIN).update(`voice-agent calls page ${past}`).digest('base64url');
+    expect((await page(`va_admin=${past}.${signed}`)).status).toBe(303);
+    expect((await page('va_admin=9999999999999.forged')).status).toBe(303);
+  });
+
+  it('pages allow no script and no sniffing; every answer says nosniff', async () => {
+    h = await startPage();
+    const res = await fetch(`${h.server.publicUrl}/calls/login`);
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(res.headers.get('content-security-policy')).not.toContain('script-src');
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await fetch(`${h.server.publicUrl}/healthz`)).headers.get('x-content-type-options')).toBe(
+      'nosniff',
+    );
   });
 });
