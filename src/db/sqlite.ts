@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { privateFile } from './private-files.js';
 import type { Sql, SqlQuery } from './sql.js';
 
 /**
@@ -23,6 +24,7 @@ export class SqliteSql implements Sql {
   constructor(file: string) {
     this.location = file;
     this.db = new Database(file);
+    privateFile(file);
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 5000');
   }

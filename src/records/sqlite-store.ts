@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { PRIVATE_DIR, PRIVATE_FILE, privateFile } from '../db/private-files.js';
 import type { CallRecord } from './call-record.js';
 import type { CallFilter, CallStore, CallSummary } from './store.js';
 
@@ -35,10 +36,12 @@ export class SqliteCallStore implements CallStore {
   readonly #upsert: Database.Statement;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
+    // callers' numbers, words and voices: readable by the service's user only (test 23)
+    mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
     this.#recordings = join(dataDir, 'recordings');
     this.location = join(dataDir, 'calls.db');
     this.#db = new Database(this.location);
+    privateFile(this.location);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
@@ -58,9 +61,9 @@ export class SqliteCallStore implements CallStore {
     for (const { record, wav } of batch) {
       let audioFile: string | null = null;
       if (wav && record.audio) {
-        mkdirSync(this.#recordings, { recursive: true });
+        mkdirSync(this.#recordings, { recursive: true, mode: PRIVATE_DIR });
         audioFile = record.audio.file;
-        await writeFile(join(this.#recordings, audioFile), wav);
+        await writeFile(join(this.#recordings, audioFile), wav, { mode: PRIVATE_FILE });
       }
       rows.push({
         callSid: record.callSid,

@@ -457,7 +457,7 @@ export async function serveCommand(
 /** The data directory's SQLite file, which the workers of one machine share. */
 function openSqlite(dir: string): SqliteSql {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     return new SqliteSql(join(dir, 'calls.db'));
   } catch (error) {
     throw new UsageError(

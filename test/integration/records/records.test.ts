@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, mulawTone } from '../../../src/audio/mulaw.js';
@@ -85,6 +85,19 @@ async function recordedCall(
 }
 
 describe('call records', () => {
+  it('the records are private to the service: the data directory 0700, calls.db and recordings 0600, whatever the umask', async () => {
+    const dir = join(tmp(), 'data');
+    const { callSid, store } = await recordedCall(dir);
+    const record = (await store.get(callSid))!;
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(join(dir, 'calls.db'))).toBe(0o600);
+    expect(mode(join(dir, 'recordings'))).toBe(0o700);
+    expect(mode(join(dir, 'recordings', record.audio!.file))).toBe(0o600);
+    for (const side of ['calls.db-wal', 'calls.db-shm'])
+      if (existsSync(join(dir, side))) expect(mode(join(dir, side)), side).toBe(0o600);
+  });
+
   it('a served call leaves a record: transcript with times, tool calls, latency, cost and both audio channels', async () => {
     const dir = tmp();
     const { callSid, store } = await recordedCall(dir);
