@@ -430,8 +430,19 @@ const hookEvents = z
   .default([...WEBHOOK_EVENTS])
   .describe('What to send.');
 
+/**
+ * A URL voice-agent sends callers' data to: https://, or http:// to this machine only (a receiver
+ * beside serve, a test). Plain http elsewhere would send transcripts and numbers in the clear.
+ */
+const dataUrl = z
+  .url({ protocol: /^https?$/, error: 'expected an https:// URL' })
+  .refine((url) => url.startsWith('https://') || LOOPBACK_HTTP.test(url), {
+    error: 'expected an https:// URL (http:// only for localhost or 127.0.0.1): callers’ data must not travel in the clear',
+  });
+const LOOPBACK_HTTP = /^http:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?(\/|$)/;
+
 const urlHookSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+  url: dataUrl,
   secret: z
     .string()
     .min(16, { error: 'at least 16 characters: it signs every delivery' })
@@ -468,8 +479,7 @@ const postCallSchema = z
       .optional()
       .describe('Extra guidance for the extraction (e.g. what counts as a follow-up).'),
     model: z.string().min(1).default(DEFAULT_POST_CALL_MODEL).describe('A text model of the Responses API.'),
-    url: z
-      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+    url: dataUrl
       .optional()
       .describe(
         'Responses API endpoint. Default: env OPENAI_RESPONSES_URL, else the host of the Realtime endpoint (so --realtime-url points both at a stand-in).',

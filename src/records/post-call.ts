@@ -61,6 +61,8 @@ export async function analyzeCall(
       method: 'POST',
       headers: { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
+      // the key and the call's transcript go to the configured host only, never where a redirect says
+      redirect: 'manual',
       signal: AbortSignal.any([AbortSignal.timeout(o.config.timeout_ms), ...(o.signal ? [o.signal] : [])]),
     });
     const answer = (await res.json().catch(() => undefined)) as ResponsesAnswer | undefined;

@@ -139,6 +139,8 @@ export class CallWebhooks {
             'x-voice-agent-signature': `sha256=${signature}`,
           },
           body,
+          // a redirect would carry the signed body (and any token in the URL) somewhere unconfigured
+          redirect: 'manual',
           signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS),
         });
         if (res.ok) return true;

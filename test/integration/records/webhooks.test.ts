@@ -105,3 +105,48 @@ describe('webhooks', () => {
     expect(logs.join('\n')).not.toContain(SECRET);
   });
 });
+
+describe('webhooks never follow a redirect', () => {
+  it('a 307 to another host is not followed: the signed summary reaches only the configured receiver', async () => {
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      elsewhere.push(req.url ?? '');
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}/stolen`;
+    let asked = 0;
+    const redirecting = createServer((req, res) => {
+      asked++;
+      req.resume();
+      res.writeHead(307, { location: otherUrl }).end();
+    });
+    await new Promise<void>((r) => redirecting.listen(0, '127.0.0.1', r));
+    close = () => {
+      other.close();
+      redirecting.close();
+    };
+    const agentFile = {
+      greeting: 'Hello.',
+      webhooks: [
+        { url: `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/hook`, secret: SECRET },
+      ],
+    };
+    const logs: string[] = [];
+    const hooks = new CallWebhooks({
+      agent: testAgent(agentFile),
+      logger: createLogger({ level: 'debug', json: true, write: (l) => logs.push(l) }),
+      retryDelaysMs: [10],
+    });
+    h = await startHarness({ agent: agentFile, server: { ...recordReaders(testAgent(agentFile), hooks) } });
+    const caller = h.caller();
+    await caller.dial();
+    await caller.waitForAgent({ timeoutMs: 10_000 });
+    await caller.hangUp();
+    await eventually(() => h!.server.activeCalls === 0);
+    await hooks.settled();
+    expect(asked).toBe(2); // the first try and its one retry
+    expect(elsewhere).toEqual([]);
+    expect(logs.join('\n')).toContain('"status":307');
+  });
+});

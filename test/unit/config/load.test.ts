@@ -348,3 +348,21 @@ describe('loadAgent: models', () => {
     expect(at('2026-10-01', 'model: gpt-realtime\n').lifecycle).toEqual([]);
   });
 });
+
+describe("loadAgent: where callers' data may be sent", () => {
+  it('webhooks and post_call.url take https://, or http:// to this machine only', () => {
+    const hook = (url: string) =>
+      `name: a\ninstructions: x\nwebhooks:\n  - url: ${url}\n    secret: \${HOOK_SECRET}\n`;
+    const env = { HOOK_SECRET: 'a-secret-of-16-chars-or-more' };
+    expect(problems(hook('http://crm.example.com/hook'), env)).toEqual([
+      expect.stringContaining('expected an https:// URL (http:// only for localhost or 127.0.0.1)'),
+    ]);
+    for (const ok of ['https://crm.example.com/hook', 'http://127.0.0.1:8080/hook', 'http://localhost/hook'])
+      expect(load(hook(ok), env).agent.webhooks).toHaveLength(1);
+    expect(
+      problems(
+        'name: a\ninstructions: x\npost_call:\n  url: http://10.0.0.5/v1/responses\n  schema: { type: object, properties: { x: { type: string } } }\n',
+      ),
+    ).toEqual([expect.stringContaining('post_call.url: expected an https:// URL')]);
+  });
+});
