@@ -437,7 +437,8 @@ const hookEvents = z
 const dataUrl = z
   .url({ protocol: /^https?$/, error: 'expected an https:// URL' })
   .refine((url) => url.startsWith('https://') || LOOPBACK_HTTP.test(url), {
-    error: 'expected an https:// URL (http:// only for localhost or 127.0.0.1): callers’ data must not travel in the clear',
+    error:
+      'expected an https:// URL (http:// only for localhost or 127.0.0.1): callers’ data must not travel in the clear',
   });
 const LOOPBACK_HTTP = /^http:\/\/(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d+)?(\/|$)/;
 

@@ -5,6 +5,8 @@ import { errorMessage } from '../../errors.js';
 
 /** How long `session.start` may take to be confirmed. */
 const START_TIMEOUT_MS = 10_000;
+const DEFAULT_HEARTBEAT_MS = 5_000;
+const MISSED_PINGS_ALLOWED = 2;
 /** After `session.close`, how long we wait for `session.closed` (the service drains for up to 10 s). */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -27,6 +29,8 @@ export class LiveSocket {
   readonly #ws: WebSocket;
   readonly #listener: LiveSocketListener;
   readonly #startTimer: NodeJS.Timeout;
+  readonly #heartbeat: NodeJS.Timeout;
+  #missedPings = 0;
   #closedWaiter: (() => void) | undefined;
 
   constructor(o: {
@@ -36,6 +40,8 @@ export class LiveSocket {
     start: () => SessionStartEvent;
     /** `session.start` waits for this (the tool servers being tried). */
     waitFor?: Promise<unknown>;
+    /** Ping interval (default 5 s); two quiet intervals in a row and the session is lost. */
+    heartbeatMs?: number;
     listener: LiveSocketListener;
   }) {
     this.#listener = o.listener;
@@ -53,7 +59,28 @@ export class LiveSocket {
       };
       waited.then(send, send);
     });
-    this.#ws.on('message', (data) => this.#onMessage(data.toString()));
+    this.#ws.on('message', (data) => {
+      this.#missedPings = 0; // any event is a sign of life
+      this.#onMessage(data.toString());
+    });
+    this.#ws.on('pong', () => {
+      this.#missedPings = 0;
+    });
+    // a stalled socket (half-open TCP) closes nothing: without this the caller talks into silence
+    // until max_duration_s (reliability test 5L). The Realtime socket's rule: lost after two quiet
+    // intervals in a row.
+    this.#heartbeat = setInterval(() => {
+      if (this.#ws.readyState !== WebSocket.OPEN) return;
+      if (this.#missedPings++ >= MISSED_PINGS_ALLOWED) {
+        this.#lose(
+          'stalled',
+          `GPT-Live stopped answering (no pong or event for ${((o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS) * MISSED_PINGS_ALLOWED) / 1000} s)`,
+        );
+        return;
+      }
+      this.#ws.ping();
+    }, o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    this.#heartbeat.unref();
     this.#ws.on('unexpected-response', (_req, res) => {
       res.resume();
       const status = res.statusCode ?? 0;
@@ -66,6 +93,7 @@ export class LiveSocket {
       this.#lose('unreachable', `cannot reach GPT-Live: ${errorMessage(error)}`),
     );
     this.#ws.on('close', () => {
+      clearInterval(this.#heartbeat);
       this.#closedWaiter?.();
       this.#lose('unreachable', 'the GPT-Live connection was lost');
     });
@@ -95,6 +123,7 @@ export class LiveSocket {
     if (this.#closing) return;
     this.#closing = true;
     clearTimeout(this.#startTimer);
+    clearInterval(this.#heartbeat);
     if (this.#ws.readyState !== WebSocket.OPEN) {
       this.#ws.terminate();
       return;
@@ -134,6 +163,7 @@ export class LiveSocket {
   }
 
   #lose(code: ModelErrorCode, message: string): void {
+    clearInterval(this.#heartbeat);
     if (this.#gone || this.#closing) return;
     this.#gone = true;
     clearTimeout(this.#startTimer);

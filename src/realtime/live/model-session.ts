@@ -52,6 +52,8 @@ export interface LiveSessionOptions {
   interruptAfterMs?: number;
   /** The first session starts only after this settles (the tool servers being tried). */
   waitFor?: Promise<unknown>;
+  /** Socket ping interval (default 5 s); two quiet intervals in a row are a lost session. */
+  heartbeatMs?: number;
   /** Subscribes to tool list changes; the returned function unsubscribes (at the session's end). */
   onToolsChange?: (listener: () => void) => () => void;
   /** Monotonic ms (tests). */
@@ -271,6 +273,7 @@ export class LiveModelSession implements ModelSession {
       apiKey: this.#o.apiKey,
       start,
       ...(waitFor ? { waitFor } : {}),
+      ...(this.#o.heartbeatMs ? { heartbeatMs: this.#o.heartbeatMs } : {}),
       listener: {
         event: (event) => this.#onEvent(socket, event),
         lost: (code, message) => this.#onLost(socket, code, message),

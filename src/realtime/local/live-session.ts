@@ -31,6 +31,7 @@ export class LocalLiveSession {
   readonly errors: LiveProblem[] = [];
   /** What it said, and whether the caller cut it short. */
   readonly spoken: { say: string; cut: boolean }[] = [];
+  #stalled = false;
   /** The event_id of the client command being handled (errors and acknowledgements name it). */
   #clientEventId: string | undefined;
   /** Times an appended instruction cut its speech. */
@@ -59,6 +60,12 @@ export class LocalLiveSession {
     this.#detector = new SpeechDetector({ threshold: options.vadRmsThreshold, startMs: 40, stopMs: 500 });
     ws.on('message', (data) => this.#onMessage(data.toString()));
     ws.on('close', () => this.#speaking && clearInterval(this.#speaking.timer));
+  }
+
+  /** The connection stalls without closing (a half-open TCP connection): nothing is read or sent. */
+  stall(): void {
+    this.#stalled = true;
+    (this.#ws as unknown as { _socket: { pause(): void } })._socket.pause();
   }
 
   /** The connection drops without a close (a network failure). */
@@ -404,7 +411,7 @@ export class LocalLiveSession {
 
   /** Every server event has an event_id (the SDK marks it required, S10). */
   #emit(event: Record<string, unknown>): void {
-    if (this.#ws.readyState !== WebSocket.OPEN) return;
+    if (this.#ws.readyState !== WebSocket.OPEN || this.#stalled) return;
     this.#ws.send(JSON.stringify(event.event_id ? event : { ...event, event_id: id('event') }));
   }
 }

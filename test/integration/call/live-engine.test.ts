@@ -254,7 +254,9 @@ describe('a GPT-Live session that is lost or expires', () => {
   const quiet = createLogger({ level: 'error', json: true, write: () => {} });
 
   /** A LiveModelSession on the stand-in, with every event it reports. */
-  async function liveSession(options: { expiresInS?: number; rolloverLeadMs?: number } = {}) {
+  async function liveSession(
+    options: { expiresInS?: number; rolloverLeadMs?: number; heartbeatMs?: number } = {},
+  ) {
     fake = await startFakeRealtime({ apiKey: API_KEY, liveExpiresInS: options.expiresInS });
     const agent = testAgent(agentFile);
     const session = new LiveModelSession({
@@ -265,6 +267,7 @@ describe('a GPT-Live session that is lost or expires', () => {
       speech: { threshold: 600, startMs: 120, stopMs: 700 },
       reconnectDelaysMs: [0, 100],
       ...(options.rolloverLeadMs ? { rolloverLeadMs: options.rolloverLeadMs } : {}),
+      ...(options.heartbeatMs ? { heartbeatMs: options.heartbeatMs } : {}),
     });
     const events: ModelEvent[] = [];
     session.subscribe((e) => events.push(e));
@@ -288,6 +291,18 @@ describe('a GPT-Live session that is lost or expires', () => {
       { role: 'assistant', content: [{ type: 'output_text', text: 'Hello, Swift Movers.' }] },
       { role: 'developer', content: [{ type: 'input_text', text: expect.stringContaining('Do not greet') }] },
     ]);
+    session.close();
+  });
+
+  it('a connection that stalls without closing is noticed by its heartbeat and replaced: no talking into silence', async () => {
+    const { session, events } = await liveSession({ heartbeatMs: 200 });
+    fake!.liveSessions[0]!.stall();
+    await eventually(() => events.some((e) => e.type === 'resumed'), 5_000);
+    expect(events.find((e) => e.type === 'resumed')).toMatchObject({ reason: 'lost', attempt: 1 });
+    expect(events.find((e) => e.type === 'warning')).toMatchObject({
+      message: expect.stringContaining('GPT-Live stopped answering'),
+    });
+    expect(fake!.liveSessions).toHaveLength(2);
     session.close();
   });
 
