@@ -143,21 +143,36 @@ function send(worker: Worker, message: PrimaryMessage): void {
  * In a worker: says it is listening, follows the public URL the primary gives, and resolves when
  * the primary says drain (or is gone), with the drain's timeout.
  */
-export function followPrimary(server: {
-  boundAddress: string;
-  localUrl: string;
-  setPublicUrl(url: string): void;
-}): Promise<number> {
+export function followPrimary(
+  server: {
+    boundAddress: string;
+    localUrl: string;
+    setPublicUrl(url: string): void;
+  },
+  /** How long live calls may go on once the primary is gone (serve's --drain-timeout). */
+  drainMs: number,
+): Promise<number> {
   // the primary decides when to stop: a terminal's Ctrl-C reaches every process of the group
-  process.on('SIGINT', () => undefined);
-  process.on('SIGTERM', () => undefined);
+  const ignore = () => undefined;
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
   return new Promise((resolve) => {
     process.on('message', (message: PrimaryMessage) => {
       if (message.type === 'public-url') server.setPublicUrl(message.url);
       else if (message.type === 'drain') resolve(message.timeoutMs);
     });
-    // the primary died: no new connections can reach this worker; let its calls finish
-    process.once('disconnect', () => resolve(30_000));
+    // Node's cluster worker exits at once when its primary goes (its own 'disconnect' listener),
+    // cutting every live call of this process (reliability test 20). Take that listener off: the
+    // connections this worker already holds stay open, so its calls drain instead; new calls cannot
+    // reach it any more (the primary held the port), and a supervisor's SIGTERM now counts.
+    for (const listener of process.listeners('disconnect')) process.removeListener('disconnect', listener);
+    process.once('disconnect', () => {
+      process.removeListener('SIGTERM', ignore);
+      process.removeListener('SIGINT', ignore);
+      process.once('SIGTERM', () => resolve(0));
+      process.once('SIGINT', () => resolve(0));
+      resolve(drainMs);
+    });
     process.send?.({
       type: 'listening',
       boundAddress: server.boundAddress,

@@ -330,7 +330,7 @@ export async function serveCommand(
       const toolWarning = role === 'worker' ? undefined : toolCountWarning(started.toolCount());
       if (toolWarning) logger.warn(toolWarning);
       if (role === 'worker') {
-        const drainMs = await followPrimary(started.server);
+        const drainMs = await followPrimary(started.server, drainS * 1000);
         await started.server.drain(drainMs);
         return;
       }

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -142,6 +142,46 @@ describe('serve --workers', () => {
     }
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
+  }, 60_000);
+
+  it('the primary killed: its workers drain their live calls instead of cutting them, then exit', async () => {
+    fake = await startFakeRealtime({ apiKey: 'sk-w' });
+    const dir = tmp();
+    writeFiles(dir, { 'agent.yaml': AGENT });
+    const serve = await startServe(
+      ['agent.yaml', '--port', '0', '--host', '127.0.0.1', '--workers', '2', '--json-logs'],
+      {
+        OPENAI_API_KEY: 'sk-w',
+        OPENAI_REALTIME_URL: fake.url,
+        TWILIO_AUTH_TOKEN: TOKEN,
+        VOICE_AGENT_DATA_DIR: join(dir, 'data'),
+      },
+      dir,
+    );
+    serves.push(serve);
+    const workers = readdirSync(`/proc/${serve.child.pid}/task`).flatMap((task) =>
+      readFileSync(`/proc/${serve.child.pid}/task/${task}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean),
+    );
+    expect(workers).toHaveLength(2);
+    try {
+      const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: TOKEN });
+      await caller.dial();
+      expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+      serve.child.kill('SIGKILL'); // the primary, as a crash or an OOM kill would
+      await serve.exited;
+      await caller.pause(1_000);
+      // the worker holding the call is still there, and so is the call
+      await caller.speak(mulawTone(500));
+      expect(await caller.waitForAgent({ timeoutMs: 10_000 })).toBe(true);
+      await caller.hangUp();
+      // with no call left, both workers finish on their own
+      await eventually(() => workers.every((pid) => !existsSync(`/proc/${pid}`)), 15_000);
+    } finally {
+      for (const pid of workers) if (existsSync(`/proc/${pid}`)) process.kill(Number(pid), 'SIGKILL');
+    }
   }, 60_000);
 
   it('--workers must be a count or auto', async () => {
