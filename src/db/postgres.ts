@@ -4,6 +4,9 @@ import { redactedUrl, type Sql, type SqlQuery } from './sql.js';
 // BIGINT (epoch milliseconds, counts) as numbers: every value we keep fits in a double
 pg.types.setTypeParser(pg.types.builtins.INT8, (text) => Number(text));
 
+/** The longest one query may take before it fails (the server stopped answering). */
+export const QUERY_TIMEOUT_MS = 5_000;
+
 /** {@link Sql} over a pg pool (`DATABASE_URL`). */
 export class PostgresSql implements Sql {
   readonly dialect = 'postgres';
@@ -16,6 +19,8 @@ export class PostgresSql implements Sql {
       connectionString: url,
       max: options.max ?? 10,
       connectionTimeoutMillis: 5_000,
+      // a frozen server must not hold a call's admission (or anything else) for ever
+      query_timeout: QUERY_TIMEOUT_MS,
     });
     // an idle client whose server went away must not take the process down; the next query reconnects
     this.#pool.on('error', () => undefined);

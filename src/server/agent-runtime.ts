@@ -158,6 +158,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       readiness: () => ({
         ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
         starting: !pool.settled,
+        ...(serverOptions.sharedCalls?.problem ? { databaseError: serverOptions.sharedCalls.problem } : {}),
         mcpDown: pool
           .status()
           .filter((s) => s.state !== 'ready')

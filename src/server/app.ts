@@ -29,6 +29,8 @@ export interface Readiness {
   modelWarnings?: string[];
   /** Some tool server has not been tried yet: a call now would wait for it (not ready). */
   starting?: boolean;
+  /** The database this process needs (shared call state) cannot be reached: not ready. */
+  databaseError?: string;
 }
 
 /** The HTTP side: health and readiness, the Twilio webhooks, one error handler. */
@@ -54,7 +56,7 @@ export function createApp(options: AppOptions): express.Express {
   app.get(ROUTES.ready, (_req, res) => {
     const r = options.readiness?.() ?? { realtime: 'skipped' as const, mcpDown: [] };
     const draining = options.calls.draining();
-    const ready = !draining && !r.starting && r.realtime !== 'failed';
+    const ready = !draining && !r.starting && !r.databaseError && r.realtime !== 'failed';
     res.status(ready ? 200 : 503).json({
       status: draining
         ? 'draining'
@@ -69,6 +71,7 @@ export function createApp(options: AppOptions): express.Express {
       ...(r.realtimeError ? { realtime_error: r.realtimeError } : {}),
       mcp_down: r.mcpDown,
       ...(r.modelWarnings?.length ? { model_warnings: r.modelWarnings } : {}),
+      ...(r.databaseError ? { database_error: r.databaseError } : {}),
       active_calls: options.activeCalls(),
     });
   });

@@ -107,6 +107,7 @@ export class SharedCalls {
   #loop: NodeJS.Timeout | undefined;
   #ticks = 0;
   #draining = false;
+  #problem: string | undefined;
 
   private constructor(sql: Sql, instance: string, now: () => number) {
     this.#sql = sql;
@@ -351,10 +352,23 @@ export class SharedCalls {
   }
 
   /**
-   * Runs the heartbeat and hands this process's commands to `onCommand`, until {@link stop}. A
-   * database that fails is reported to `onError` and tried again at the next tick.
+   * Why the shared call state cannot be reached now (the last tick failed), or undefined: `/readyz`
+   * is not ready while it is set, since new calls could not be admitted or their streams claimed.
    */
-  start(onCommand: (command: CallCommand) => void, onError: (error: unknown) => void): void {
+  get problem(): string | undefined {
+    return this.#problem;
+  }
+
+  /**
+   * Runs the heartbeat and hands this process's commands to `onCommand`, until {@link stop}. A
+   * database that fails is reported to `onError` once (not at every tick), tried again at the next
+   * tick, and `onRecovered` is told when it answers again.
+   */
+  start(
+    onCommand: (command: CallCommand) => void,
+    onError: (error: unknown) => void,
+    onRecovered: () => void = () => {},
+  ): void {
     if (this.#loop) return;
     let busy = false;
     this.#loop = setInterval(async () => {
@@ -363,8 +377,13 @@ export class SharedCalls {
       try {
         if (++this.#ticks % Math.round(HEARTBEAT_MS / COMMAND_POLL_MS) === 0) await this.heartbeat();
         for (const command of await this.takeCommands()) onCommand(command);
+        if (this.#problem !== undefined) {
+          this.#problem = undefined;
+          onRecovered();
+        }
       } catch (error) {
-        onError(error);
+        if (this.#problem === undefined) onError(error);
+        this.#problem = error instanceof Error ? error.message : String(error);
       } finally {
         busy = false;
       }

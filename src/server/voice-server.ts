@@ -377,8 +377,14 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
     if (command.kind === 'hangup') here.session.end({ kind: 'completed', reason: command.reason });
     else here.session.answeredBy(command.by, here.brief.voicemail);
   };
-  shared.start(onCommand, (error) =>
-    logger.warn({ reason: errorMessage(error) }, 'the shared call state is unreachable; retrying'),
+  shared.start(
+    onCommand,
+    (error) =>
+      logger.error(
+        { reason: errorMessage(error) },
+        'the shared call state is unreachable; /readyz says not ready; retrying',
+      ),
+    () => logger.info('the shared call state answers again'),
   );
 
   const hangUp = async (callSid: string, reason: string): Promise<'here' | 'sent' | 'not_live'> => {

@@ -183,3 +183,46 @@ describe('call records in PostgreSQL', () => {
     await two.close();
   });
 });
+
+describe('readiness tells the truth about the database', () => {
+  it('/readyz is not ready while the shared PostgreSQL is down, and says why (logged once)', async () => {
+    const { startPostgres } = await import('../../helpers/postgres.js');
+    const { startHarness } = await import('../../helpers/call-harness.js');
+    const own = await startPostgres(); // a server of its own: this test stops it
+    const shared = await SharedCalls.open(new PostgresSql(await own.database('readyz')), 'readyz-test');
+    const h = await startHarness({
+      server: {
+        sharedCalls: shared,
+        readiness: () => ({
+          realtime: 'skipped',
+          mcpDown: [],
+          ...(shared.problem ? { databaseError: shared.problem } : {}),
+        }),
+      },
+    });
+    const readyz = async () => {
+      const res = await fetch(`${h.server.publicUrl}/readyz`);
+      return { status: res.status, body: (await res.json()) as { status: string; database_error?: string } };
+    };
+    try {
+      expect((await readyz()).status).toBe(200);
+      await own.stop();
+      const down = await (async () => {
+        for (let i = 0; i < 200; i++) {
+          const r = await readyz();
+          if (r.status === 503) return r;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        throw new Error('/readyz stayed ready with the database down');
+      })();
+      expect(down.body).toMatchObject({ status: 'not_ready', database_error: expect.any(String) });
+      expect(h.logs.join('\n')).toContain('the shared call state is unreachable');
+      // logged once, not at every tick of the loop
+      expect(h.logs.join('\n').match(/the shared call state is unreachable/g)).toHaveLength(1);
+    } finally {
+      await h.close();
+      await shared.stop();
+      await shared.close().catch(() => undefined);
+    }
+  }, 60_000);
+});
