@@ -95,6 +95,9 @@ function schema(dialect: Sql['dialect']): string[] {
   ];
 }
 
+/** A streaming row of this process this old, for a call it does not hold, is ended by the heartbeat. */
+const RECONCILE_AFTER_MS = 10_000;
+
 /** Counts as live: admitted with its token still valid, or streaming on an instance still alive. */
 const LIVE_WHERE = `(c.state = 'admitted' AND c.updated_at > $2)
   OR (c.state = 'streaming' AND EXISTS (SELECT 1 FROM instances i WHERE i.id = c.instance AND i.seen_at > $3))`;
@@ -108,6 +111,8 @@ export class SharedCalls {
   #ticks = 0;
   #draining = false;
   #problem: string | undefined;
+  /** Call ends the database did not take yet, retried at every tick. */
+  readonly #unstoredEnds = new Map<string, CallOutcome>();
 
   private constructor(sql: Sql, instance: string, now: () => number) {
     this.#sql = sql;
@@ -194,11 +199,53 @@ export class SharedCalls {
   }
 
   /** The stream ended: how, for the action request. */
+  /**
+   * The call's stream ended. A database that fails now does not lose it: the end is kept and tried
+   * again at every tick until stored (else the call would hold a `max_concurrent` slot for as long as
+   * this process lives, reliability test 18); the failure is still thrown, for the caller's log.
+   */
   async ended(callSid: string, outcome: CallOutcome): Promise<void> {
+    try {
+      await this.#storeEnd(callSid, outcome);
+      this.#unstoredEnds.delete(callSid);
+    } catch (error) {
+      this.#unstoredEnds.set(callSid, outcome);
+      throw error;
+    }
+  }
+
+  async #storeEnd(callSid: string, outcome: CallOutcome): Promise<void> {
     await this.#sql.query(
       `UPDATE live_calls SET state = 'ended', outcome = $2, updated_at = $3 WHERE call_sid = $1`,
       [callSid, JSON.stringify(outcome), this.#now()],
     );
+  }
+
+  /** Stores the ends a failing database missed, oldest first; throws at the first that fails again. */
+  async #retryEnds(): Promise<void> {
+    for (const [callSid, outcome] of this.#unstoredEnds) {
+      await this.#storeEnd(callSid, outcome);
+      this.#unstoredEnds.delete(callSid);
+    }
+  }
+
+  /**
+   * This process's rows that say `streaming` for a call it no longer holds (an end lost some other
+   * way) are ended: the heartbeat's reconciliation. Rows younger than {@link RECONCILE_AFTER_MS} are
+   * left alone: a stream just claimed may not be held yet.
+   */
+  async #reconcile(held: ReadonlySet<string>): Promise<void> {
+    const rows = await this.#sql.query<{ call_sid: string }>(
+      `SELECT call_sid FROM live_calls WHERE instance = $1 AND state = 'streaming' AND updated_at < $2`,
+      [this.instance, this.#now() - RECONCILE_AFTER_MS],
+    );
+    for (const { call_sid } of rows)
+      if (!held.has(call_sid))
+        await this.#storeEnd(call_sid, {
+          kind: 'failed',
+          code: 'instance_lost',
+          reason: 'the call ended without its end being stored',
+        });
   }
 
   /**
@@ -368,6 +415,8 @@ export class SharedCalls {
     onCommand: (command: CallCommand) => void,
     onError: (error: unknown) => void,
     onRecovered: () => void = () => {},
+    /** The calls whose stream this process holds now (for the heartbeat's reconciliation). */
+    held: () => ReadonlySet<string> = () => new Set(),
   ): void {
     if (this.#loop) return;
     let busy = false;
@@ -375,7 +424,11 @@ export class SharedCalls {
       if (busy) return;
       busy = true;
       try {
-        if (++this.#ticks % Math.round(HEARTBEAT_MS / COMMAND_POLL_MS) === 0) await this.heartbeat();
+        if (this.#unstoredEnds.size > 0) await this.#retryEnds();
+        if (++this.#ticks % Math.round(HEARTBEAT_MS / COMMAND_POLL_MS) === 0) {
+          await this.heartbeat();
+          await this.#reconcile(held());
+        }
         for (const command of await this.takeCommands()) onCommand(command);
         if (this.#problem !== undefined) {
           this.#problem = undefined;

@@ -207,7 +207,10 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         registry
           .recordOutcome(callSid, outcome)
           .catch((error) =>
-            log.error({ reason: errorMessage(error) }, 'could not record how the stream ended'),
+            log.error(
+              { reason: errorMessage(error) },
+              'could not record how the stream ended; retrying until the shared call state answers',
+            ),
           );
         callEnded(ended);
       },
@@ -385,6 +388,7 @@ export async function startVoiceServer(options: VoiceServerOptions): Promise<Voi
         'the shared call state is unreachable; /readyz says not ready; retrying',
       ),
     () => logger.info('the shared call state answers again'),
+    () => new Set(held.keys()),
   );
 
   const hangUp = async (callSid: string, reason: string): Promise<'here' | 'sent' | 'not_live'> => {

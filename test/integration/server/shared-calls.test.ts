@@ -14,6 +14,15 @@ import { useTmpDir } from '../../helpers/tmp.js';
  */
 const postgres = usePostgres();
 
+/** Polls an asynchronous condition until it holds (or fails the test after `timeoutMs`). */
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const tempDir = useTmpDir();
 let databases = 0;
 const backends: [string, () => Promise<() => Sql>][] = [
@@ -119,6 +128,50 @@ describe.each(backends)('shared call state on %s', (_name, database) => {
       (await a.admit({ callSid: 'CA2', agent: 'moving', brief, parties: {}, maxConcurrent: 1 })).kind,
     ).toBe('admitted');
     await close();
+  });
+
+  it('no ghost slots: an end the database missed is stored once it answers; a row no process holds is reconciled', async () => {
+    const connect = await database();
+    let down = false;
+    const real = connect();
+    // the same database, failing on demand (an outage, a held lock)
+    const flaky: Sql = {
+      dialect: real.dialect,
+      location: real.location,
+      query: (text, params) => (down ? Promise.reject(new Error('database down')) : real.query(text, params)),
+      transaction: (lock, work) =>
+        down ? Promise.reject(new Error('database down')) : real.transaction(lock, work),
+      close: () => real.close(),
+    } as Sql;
+    const clock = { now: Date.now() };
+    const calls = await SharedCalls.open(flaky, 'host-c:3:cc', () => clock.now);
+    for (const callSid of ['CA1', 'CA2']) {
+      await calls.admit({ callSid, agent: 'moving', brief, parties: {}, maxConcurrent: 2 });
+      await calls.claim(callSid, 1);
+    }
+    await calls.heartbeat();
+    expect((await calls.live('moving')).length).toBe(2);
+    down = true;
+    await expect(calls.ended('CA1', { kind: 'completed', reason: 'caller hung up' })).rejects.toThrow(
+      'database down',
+    );
+    down = false;
+    const held = new Set(['CA2']);
+    calls.start(
+      () => {},
+      () => {},
+      () => {},
+      () => held,
+    );
+    // CA1's end is retried at the next tick: its slot is free again
+    await until(async () => (await calls.live('moving')).length === 1, 5_000);
+    // CA2 ended without a word (its end lost some other way): once its row is old enough, the
+    // heartbeat ends it, since this process no longer holds it
+    held.clear();
+    clock.now += 15_000;
+    await until(async () => (await calls.live('moving')).length === 0, 10_000);
+    await calls.stop();
+    await calls.close();
   });
 });
 
