@@ -26,16 +26,18 @@ export class SqliteSql implements Sql {
     this.db = new Database(file);
     privateFile(file);
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
+    // never wait on a lock inside SQLite: that wait blocks the event loop, and every call of the
+    // process with it (reliability test 17). A busy database is tried again on a timer instead.
+    this.db.pragma('busy_timeout = 0');
   }
 
   async query<Row>(text: string, params: readonly unknown[] = []): Promise<Row[]> {
-    return this.#run<Row>(text, params);
+    return whenNotBusy(() => this.#run<Row>(text, params));
   }
 
   transaction<T>(_lock: string, work: (tx: SqlQuery) => Promise<T>): Promise<T> {
     const run = async () => {
-      this.db.exec('BEGIN IMMEDIATE');
+      await whenNotBusy(() => this.db.exec('BEGIN IMMEDIATE'));
       try {
         const result = await work({
           query: async <Row>(text: string, params: readonly unknown[] = []) => this.#run<Row>(text, params),
@@ -82,5 +84,26 @@ export class SqliteSql implements Sql {
     if (prepared.statement.reader) return prepared.statement.all(...values) as Row[];
     prepared.statement.run(...values);
     return [];
+  }
+}
+
+/** The longest a statement waits (on timers, not the event loop) for another process's lock. */
+export const MAX_BUSY_WAIT_MS = 3_000;
+
+/**
+ * Runs `statement` now; while another connection holds the lock (SQLITE_BUSY), again after 5, 10, 20…
+ * ms (at most 200 ms apart) until {@link MAX_BUSY_WAIT_MS} have passed, then fails with the lock error.
+ */
+export async function whenNotBusy<T>(statement: () => T): Promise<T> {
+  const started = Date.now();
+  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return statement();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+      if (!busy || Date.now() - started + delay > MAX_BUSY_WAIT_MS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }

@@ -32,7 +32,7 @@ export class CallRecords {
     string,
     { recorder: AudioRecorder; startedAtMs: number; timer: NodeJS.Timeout }
   >();
-  #queue: { record: CallRecord; wav?: Buffer }[] = [];
+  #queue: { record: CallRecord; wav?: Buffer; attempts?: number }[] = [];
   #flushTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -139,7 +139,7 @@ export class CallRecords {
     this.#parked.set(record.callSid, { recorder, startedAtMs: Date.parse(record.startedAt), timer });
   }
 
-  #enqueue(item: { record: CallRecord; wav?: Buffer }): void {
+  #enqueue(item: { record: CallRecord; wav?: Buffer; attempts?: number }): void {
     // a later write of the same record replaces the earlier one still waiting
     this.#queue = this.#queue.filter((q) => q.record !== item.record || (q.wav && !item.wav));
     this.#queue.push(item);
@@ -157,14 +157,39 @@ export class CallRecords {
     this.#queue = [];
     this.#writing = this.#writing
       .then(() => this.#store.write(batch))
-      .catch((error) => {
+      .catch(async (error) => {
         this.#log.error(
           { reason: errorMessage(error), calls: batch.length, store: this.#store.location },
-          'could not write call records; the calls are not affected',
+          'could not write call records; the calls are not affected; retrying each',
         );
+        // one at a time: a record whose recording cannot be written must not keep the others out
+        for (const item of batch) await this.#store.write([item]).catch(() => this.#retryLater(item));
       });
   }
+
+  /**
+   * A record the store refused is written again after a pause that doubles (1 s … 60 s), at most
+   * {@link MAX_WRITE_ATTEMPTS} times; a newer version of the same record queued meanwhile replaces it.
+   */
+  #retryLater(item: { record: CallRecord; wav?: Buffer; attempts?: number }): void {
+    const attempts = (item.attempts ?? 0) + 1;
+    if (attempts >= MAX_WRITE_ATTEMPTS) {
+      this.#log.error({ callSid: item.record.callSid }, 'gave up writing a call record');
+      return;
+    }
+    const timer = setTimeout(
+      () => {
+        if (this.#queue.some((q) => q.record.callSid === item.record.callSid)) return;
+        this.#enqueue({ ...item, attempts });
+      },
+      Math.min(60_000, 1_000 * 2 ** (attempts - 1)),
+    );
+    timer.unref();
+  }
 }
+
+/** Tries to write one record before it is given up (about 8 minutes of backoff in all). */
+const MAX_WRITE_ATTEMPTS = 10;
 
 /** How long a transferred call's recording waits for the caller to come back (the transfer rings at most 60 s). */
 const PARK_MS = 5 * 60_000;

@@ -3,6 +3,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { PRIVATE_DIR, PRIVATE_FILE, privateFile } from '../db/private-files.js';
+import { whenNotBusy } from '../db/sqlite.js';
 import type { CallRecord } from './call-record.js';
 import type { CallFilter, CallStore, CallSummary } from './store.js';
 
@@ -43,7 +44,7 @@ export class SqliteCallStore implements CallStore {
     this.#db = new Database(this.location);
     privateFile(this.location);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('busy_timeout = 5000');
+    this.#db.pragma('busy_timeout = 0'); // a lock is waited for on timers (whenNotBusy), never here
     this.#db.exec(SCHEMA);
     this.#upsert = this.#db.prepare(`
       INSERT INTO calls (call_sid, agent, started_at, duration_ms, outcome, code, reason, cost_usd,
@@ -56,14 +57,26 @@ export class SqliteCallStore implements CallStore {
         audio_file = COALESCE(excluded.audio_file, calls.audio_file), record = excluded.record`);
   }
 
+  /**
+   * Writes the rows, with their recordings. A recording that cannot be written (disk full, no
+   * permission) leaves no partial file and does not keep the rows out: they are written without it,
+   * and the failure is thrown afterwards, so the caller tries that record again (reliability test 16).
+   */
   async write(batch: { record: CallRecord; wav?: Buffer }[]): Promise<void> {
     const rows: Record<string, unknown>[] = [];
+    let audioFailure: unknown;
     for (const { record, wav } of batch) {
       let audioFile: string | null = null;
       if (wav && record.audio) {
-        mkdirSync(this.#recordings, { recursive: true, mode: PRIVATE_DIR });
-        audioFile = record.audio.file;
-        await writeFile(join(this.#recordings, audioFile), wav, { mode: PRIVATE_FILE });
+        const path = join(this.#recordings, record.audio.file);
+        try {
+          mkdirSync(this.#recordings, { recursive: true, mode: PRIVATE_DIR });
+          await writeFile(path, wav, { mode: PRIVATE_FILE });
+          audioFile = record.audio.file;
+        } catch (error) {
+          audioFailure ??= error;
+          await rm(path, { force: true }).catch(() => undefined);
+        }
       }
       rows.push({
         callSid: record.callSid,
@@ -80,9 +93,11 @@ export class SqliteCallStore implements CallStore {
         record: JSON.stringify(record),
       });
     }
-    this.#db.transaction(() => {
+    const upsertAll = this.#db.transaction(() => {
       for (const row of rows) this.#upsert.run(row);
-    })();
+    });
+    await whenNotBusy(() => upsertAll());
+    if (audioFailure) throw audioFailure;
   }
 
   async list(filter: CallFilter = {}): Promise<CallSummary[]> {

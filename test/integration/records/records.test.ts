@@ -2,6 +2,7 @@
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMulaw, mulawTone } from '../../../src/audio/mulaw.js';
 import { parseWav } from '../../../src/audio/wav.js';
@@ -85,6 +86,40 @@ async function recordedCall(
 }
 
 describe('call records', () => {
+  it('another process holding the SQLite lock never freezes calls; the records are written once it lets go', async () => {
+    const dir = join(tmp(), 'data');
+    let lock: Database.Database | undefined;
+    // the event loop's longest stall while the lock is held (each waited-on statement used to spin 5 s)
+    let last = performance.now();
+    let longestStallMs = 0;
+    const probe = setInterval(() => {
+      const now = performance.now();
+      longestStallMs = Math.max(longestStallMs, now - last);
+      last = now;
+    }, 20);
+    try {
+      const { callSid, store } = await recordedCall(dir, {}, () => {
+        // an operator's sqlite3 shell, a backup, a second serve: it holds the write lock for the call
+        lock = new Database(join(dir, 'calls.db'));
+        lock.exec('BEGIN EXCLUSIVE');
+        return {};
+      });
+      expect(longestStallMs).toBeLessThan(1_000);
+      expect(await store.get(callSid)).toBeUndefined(); // nothing could be written yet
+      lock!.exec('COMMIT');
+      lock!.close();
+      lock = undefined;
+      for (let i = 0; i < 100 && (await store.get(callSid))?.outcome.kind !== 'completed'; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      const record = (await store.get(callSid))!;
+      expect(record.outcome.kind).toBe('completed');
+      expect(record.audio?.file).toEqual(expect.any(String));
+    } finally {
+      clearInterval(probe);
+      lock?.close();
+    }
+  });
+
   it('the records are private to the service: the data directory 0700, calls.db and recordings 0600, whatever the umask', async () => {
     const dir = join(tmp(), 'data');
     const { callSid, store } = await recordedCall(dir);
