@@ -99,7 +99,10 @@ export class CallRecords {
     });
   }
 
-  /** Deletes records past retention now and once a day from now on. */
+  /**
+   * Deletes records past retention, and closes records a stopped server left `in_progress`, now and
+   * once a day from now on.
+   */
   startPruning(): void {
     const prune = () => {
       const before = new Date(Date.now() - this.#agent.records.retention_days * DAY_MS);
@@ -109,10 +112,42 @@ export class CallRecords {
           if (n > 0) this.#log.info({ deleted: n }, 'deleted call records past retention');
         })
         .catch((error) => this.#log.warn({ reason: errorMessage(error) }, 'could not prune call records'));
+      this.#closeStale()
+        .then((n) => {
+          if (n > 0) this.#log.info({ closed: n }, 'closed call records a stopped server left in progress');
+        })
+        .catch((error) =>
+          this.#log.warn({ reason: errorMessage(error) }, 'could not close stale call records'),
+        );
     };
     prune();
     this.#pruneTimer = setInterval(prune, DAY_MS);
     this.#pruneTimer.unref();
+  }
+
+  /**
+   * A record still `in_progress` although its call started longer ago than the longest call this
+   * agent allows (plus a margin) belongs to a server that stopped during the call (a crash, a
+   * kill -9, a failed write at its end, reliability test 19): it is closed as failed, saying so.
+   */
+  async #closeStale(): Promise<number> {
+    const cutoff = Date.now() - this.#agent.call.max_duration_s * 1000 - STALE_MARGIN_MS;
+    const stale = (await this.#store.list({ outcome: 'in_progress', limit: 500 })).filter(
+      (summary) => Date.parse(summary.startedAt) < cutoff,
+    );
+    let closed = 0;
+    for (const summary of stale) {
+      const record = await this.#store.get(summary.callSid);
+      if (!record || record.outcome.kind !== 'in_progress') continue;
+      record.outcome = {
+        kind: 'failed',
+        code: 'instance_lost',
+        reason: 'the server stopped during the call: its end was never recorded',
+      };
+      await this.#store.write([{ record }]);
+      closed++;
+    }
+    return closed;
   }
 
   /** Writes everything queued (and waits for writes under way): before exit, or to read a record. */
@@ -187,6 +222,9 @@ export class CallRecords {
     timer.unref();
   }
 }
+
+/** A live call's record older than the longest call plus this is a stopped server's leftover. */
+const STALE_MARGIN_MS = 10 * 60_000;
 
 /** Tries to write one record before it is given up (about 8 minutes of backoff in all). */
 const MAX_WRITE_ATTEMPTS = 10;
