@@ -138,7 +138,7 @@ export class CallRecords {
     let closed = 0;
     for (const summary of stale) {
       const record = await this.#store.get(summary.callSid);
-      if (!record || record.outcome.kind !== 'in_progress') continue;
+      if (record?.outcome.kind !== 'in_progress') continue;
       record.outcome = {
         kind: 'failed',
         code: 'instance_lost',

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { AgentConfig } from '../config/schema.js';
 import { connectPostgres, databaseUrlOf } from '../db/open.js';
 import { errorMessage } from '../errors.js';
