@@ -2,11 +2,12 @@ import type { ClientEvent, ServerEvent, SessionStartEvent } from 'openai/resourc
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
 import { errorMessage } from '../../errors.js';
+import { Heartbeat } from '../../net/heartbeat.js';
 
 /** How long `session.start` may take to be confirmed. */
 const START_TIMEOUT_MS = 10_000;
+/** Ping interval of a Live socket (see heartbeat.ts): a stall is found within two of them. */
 const DEFAULT_HEARTBEAT_MS = 5_000;
-const MISSED_PINGS_ALLOWED = 2;
 /** After `session.close`, how long we wait for `session.closed` (the service drains for up to 10 s). */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -29,8 +30,7 @@ export class LiveSocket {
   readonly #ws: WebSocket;
   readonly #listener: LiveSocketListener;
   readonly #startTimer: NodeJS.Timeout;
-  readonly #heartbeat: NodeJS.Timeout;
-  #missedPings = 0;
+  #heartbeat: Heartbeat | undefined;
   #closedWaiter: (() => void) | undefined;
 
   constructor(o: {
@@ -52,6 +52,14 @@ export class LiveSocket {
     });
     const waited = o.waitFor ?? Promise.resolve();
     this.#ws.on('open', () => {
+      // a stalled socket (half-open TCP) closes nothing: without this the caller talks into silence
+      // until max_duration_s (reliability test 5L)
+      this.#heartbeat = new Heartbeat({
+        intervalMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+        ping: () => this.#ws.ping(),
+        stalled: (quietMs) =>
+          this.#lose('stalled', `GPT-Live stopped answering (no pong or event for ${quietMs / 1000} s)`),
+      });
       const send = () => {
         if (this.#closing) return;
         this.#startTimer.refresh(); // the wait for tools is not the service's time to answer
@@ -60,27 +68,10 @@ export class LiveSocket {
       waited.then(send, send);
     });
     this.#ws.on('message', (data) => {
-      this.#missedPings = 0; // any event is a sign of life
+      this.#heartbeat?.alive(); // any event is a sign of life
       this.#onMessage(data.toString());
     });
-    this.#ws.on('pong', () => {
-      this.#missedPings = 0;
-    });
-    // a stalled socket (half-open TCP) closes nothing: without this the caller talks into silence
-    // until max_duration_s (reliability test 5L). The Realtime socket's rule: lost after two quiet
-    // intervals in a row.
-    this.#heartbeat = setInterval(() => {
-      if (this.#ws.readyState !== WebSocket.OPEN) return;
-      if (this.#missedPings++ >= MISSED_PINGS_ALLOWED) {
-        this.#lose(
-          'stalled',
-          `GPT-Live stopped answering (no pong or event for ${((o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS) * MISSED_PINGS_ALLOWED) / 1000} s)`,
-        );
-        return;
-      }
-      this.#ws.ping();
-    }, o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
-    this.#heartbeat.unref();
+    this.#ws.on('pong', () => this.#heartbeat?.alive());
     this.#ws.on('unexpected-response', (_req, res) => {
       res.resume();
       const status = res.statusCode ?? 0;
@@ -93,7 +84,7 @@ export class LiveSocket {
       this.#lose('unreachable', `cannot reach GPT-Live: ${errorMessage(error)}`),
     );
     this.#ws.on('close', () => {
-      clearInterval(this.#heartbeat);
+      this.#heartbeat?.stop();
       this.#closedWaiter?.();
       this.#lose('unreachable', 'the GPT-Live connection was lost');
     });
@@ -123,7 +114,7 @@ export class LiveSocket {
     if (this.#closing) return;
     this.#closing = true;
     clearTimeout(this.#startTimer);
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.stop();
     if (this.#ws.readyState !== WebSocket.OPEN) {
       this.#ws.terminate();
       return;
@@ -163,7 +154,7 @@ export class LiveSocket {
   }
 
   #lose(code: ModelErrorCode, message: string): void {
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.stop();
     if (this.#gone || this.#closing) return;
     this.#gone = true;
     clearTimeout(this.#startTimer);

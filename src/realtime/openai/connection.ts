@@ -3,6 +3,7 @@ import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
 import { readTextFrames } from '../../net/frame-reader.js';
+import { Heartbeat } from '../../net/heartbeat.js';
 import { TextFrameSender } from '../../net/text-frame.js';
 import type { Logger } from '../../observability/logger.js';
 import { FATAL_ERROR_CODES, parseServerEvent, type ServerEvent } from './events.js';
@@ -66,14 +67,11 @@ export interface ConnectRealtimeOptions {
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
  * A Realtime socket can stall without closing (a half-dead TCP connection): the caller would hear
- * silence until they hang up. A ping every 5 s; the session is lost only after
- * {@link MISSED_PINGS_ALLOWED} intervals in a row with neither a pong nor any event (a stall is found
- * within 15 s), so one late pong — a congested path, a long GC pause — is not a reconnect (W7; common
- * clients wait 20 s). RFC 6455 obliges the peer to answer; not verified against the live service.
+ * silence until they hang up. A ping every 5 s; the session is lost only after two intervals in a row
+ * with neither a pong nor any event (see heartbeat.ts; a stall is found within 15 s; common clients wait
+ * 20 s). RFC 6455 obliges the peer to answer; not verified against the live service.
  */
 export const DEFAULT_HEARTBEAT_MS = 5_000;
-/** Heartbeat intervals in a row without a sign of life before the socket counts as stalled. */
-export const MISSED_PINGS_ALLOWED = 2;
 /** `input_audio_buffer.append` around its base64 audio, as text and encoded once. */
 const APPEND = { head: '{"type":"input_audio_buffer.append","audio":"', tail: '"}' };
 export const APPEND_BYTES = { head: Buffer.from(APPEND.head), tail: Buffer.from(APPEND.tail) };
@@ -148,9 +146,7 @@ class WsRealtimeConnection implements RealtimeConnection {
   #closed: RealtimeClosed | undefined;
   #failure: { code: ModelErrorCode; message: string } | undefined;
   #expired = false;
-  #heartbeat: NodeJS.Timeout | undefined;
-  #awaitingPong = false;
-  #missedPings = 0;
+  #heartbeat: Heartbeat | undefined;
   /** Caller audio as single frames on the socket, once it is known (see text-frame.ts). */
   #frames: TextFrameSender | undefined;
 
@@ -169,16 +165,11 @@ class WsRealtimeConnection implements RealtimeConnection {
       if (first) this.#socket.send(JSON.stringify(typeof first === 'function' ? first() : first));
       for (const text of queued) this.#socket.send(text);
     };
-    options.waitFor?.then(
-      () => {
-        waited = true;
-        flush();
-      },
-      () => {
-        waited = true;
-        flush();
-      },
-    );
+    const afterWait = () => {
+      waited = true;
+      flush();
+    };
+    options.waitFor?.then(afterWait, afterWait);
     this.#socket.on('open', () => {
       readTextFrames(
         this.#socket,
@@ -194,7 +185,7 @@ class WsRealtimeConnection implements RealtimeConnection {
       tcp = response.socket;
       this.#frames = new TextFrameSender(this.#socket, response.socket, true);
     });
-    this.#socket.on('pong', () => this.#alive());
+    this.#socket.on('pong', () => this.#heartbeat?.alive());
     this.#socket.on('unexpected-response', (_req, res) => {
       this.#failure = handshakeFailure(res.statusCode ?? 0);
       res.resume();
@@ -267,8 +258,7 @@ class WsRealtimeConnection implements RealtimeConnection {
 
   /** A server event (binary frames are not part of the protocol and are ignored). */
   #onText(text: string): void {
-    this.#awaitingPong = false; // any event is a sign of life (two field writes on the hot path)
-    this.#missedPings = 0;
+    this.#heartbeat?.alive(); // any event is a sign of life
     const event = parseServerEvent(text);
     if (!event) return;
     if (event.type === 'error' && event.code && FATAL_ERROR_CODES.has(event.code)) {
@@ -287,29 +277,21 @@ class WsRealtimeConnection implements RealtimeConnection {
   }
 
   #startHeartbeat(intervalMs: number): void {
-    this.#heartbeat = setInterval(() => {
-      if (this.#awaitingPong && ++this.#missedPings >= MISSED_PINGS_ALLOWED) {
+    this.#heartbeat = new Heartbeat({
+      intervalMs,
+      ping: () => this.#socket.ping(),
+      stalled: (quietMs) => {
         this.#failure = {
           code: 'stalled',
-          message: `the OpenAI Realtime socket stopped answering (no pong or event for ${(intervalMs * MISSED_PINGS_ALLOWED) / 1000} s)`,
+          message: `the OpenAI Realtime socket stopped answering (no pong or event for ${quietMs / 1000} s)`,
         };
         this.#socket.terminate(); // 'close' follows and reports the failure
-        return;
-      }
-      this.#awaitingPong = true;
-      this.#socket.ping();
-    }, intervalMs);
-    this.#heartbeat.unref();
-  }
-
-  /** A pong or any event: the socket is alive. */
-  #alive(): void {
-    this.#awaitingPong = false;
-    this.#missedPings = 0;
+      },
+    });
   }
 
   #finish(closed: RealtimeClosed): void {
-    clearInterval(this.#heartbeat);
+    this.#heartbeat?.stop();
     this.#closed = closed;
     this.#queue = undefined;
     if (!closed.expected) this.#logger.debug({ reason: closed.message }, 'realtime connection closed');

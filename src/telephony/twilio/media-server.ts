@@ -4,6 +4,7 @@ import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
 import type { MediaEvent, MediaStreamPort } from '../../bridge/ports.js';
 import { readTextFrames } from '../../net/frame-reader.js';
+import { Heartbeat } from '../../net/heartbeat.js';
 import type { Logger } from '../../observability/logger.js';
 import type { CallFailureCode, CallOutcome } from '../call-outcome.js';
 import {
@@ -24,8 +25,6 @@ export const DEFAULT_START_TIMEOUT_MS = 10_000;
 export const DEFAULT_PING_INTERVAL_MS = 10_000;
 /** Unknown event names logged per stream (one line each); after them, one line says the rest is not. */
 const MAX_UNKNOWN_EVENTS_LOGGED = 5;
-/** Ping intervals in a row without a pong before the phone counts as lost (one late pong is not). */
-export const MISSED_PINGS_ALLOWED = 2;
 /** Messages kept while a stream's start is checked (about 2 s of audio); more ends the stream. */
 const MAX_WAITING_MESSAGES = 100;
 
@@ -216,21 +215,16 @@ export class TwilioMediaServer {
         else ws.terminate();
       }
     };
-    ws.on('pong', () => {
-      missed = 0;
-    });
-    // a ping every 10 s; lost only after MISSED_PINGS_ALLOWED intervals in a row without a pong (W7)
-    let missed = 0;
-    const heartbeat = setInterval(() => {
-      if (missed++ >= MISSED_PINGS_ALLOWED) {
+    const heartbeat = new Heartbeat({
+      intervalMs: this.#o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      ping: () => ws.ping(),
+      stalled: () => {
         log.warn('the media stream stopped answering pings; ending the call');
         if (session) session.fail('phone_lost', 'Twilio stopped answering pings (connection lost)');
         ws.terminate();
-        return;
-      }
-      ws.ping();
-    }, this.#o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS);
-    heartbeat.unref();
+      },
+    });
+    ws.on('pong', () => heartbeat.alive());
 
     ws.on('error', (error) => {
       log.warn({ reason: error.message }, 'the media stream socket failed');
@@ -245,7 +239,7 @@ export class TwilioMediaServer {
     ws.on('close', () => {
       closed = true;
       clearTimeout(startDeadline);
-      clearInterval(heartbeat);
+      heartbeat.stop();
       session?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
     });
   }
