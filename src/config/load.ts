@@ -47,8 +47,11 @@ export interface LoadedAgent {
   agent: AgentConfig;
   /** Non-fatal findings, e.g. a secret written inline instead of referenced. */
   warnings: ConfigProblem[];
-  /** Models of this agent that OpenAI shuts down within 90 days (or has shut down), by its calendar. */
-  lifecycle: LifecycleFinding[];
+  /**
+   * Models of this agent that OpenAI shuts down within 90 days (or has shut down), by its calendar,
+   * each with its located problem (also among the warnings).
+   */
+  lifecycle: (LifecycleFinding & { problem: ConfigProblem })[];
 }
 
 /** Reads `.env` from `cwd` (if present) under `process.env`: real environment wins. */
@@ -178,16 +181,15 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
   warnings.push(...modelWarnings(parsed.data, where));
   const lifecycle = modelsOf(parsed.data)
     .map(({ role, model }) => lifecycleOf(role, model, options.now ?? new Date()))
-    .filter((f): f is LifecycleFinding => f !== undefined);
-  for (const finding of lifecycle)
-    warnings.push({
-      ...where(
+    .filter((f): f is LifecycleFinding => f !== undefined)
+    .map((finding) => {
+      const path =
         finding.role === 'speech' && parsed.data.engine === 'live'
           ? ['live', 'model']
-          : MODEL_PATHS[finding.role],
-      ),
-      message: describeLifecycle(finding),
+          : MODEL_PATHS[finding.role];
+      return { ...finding, problem: { ...where(path), message: describeLifecycle(finding) } };
     });
+  warnings.push(...lifecycle.map((f) => f.problem));
 
   const { instructions_file, instructions, ...rest } = parsed.data;
   const baseDir = dirname(absolute);

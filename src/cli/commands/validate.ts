@@ -1,5 +1,4 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
-import { describeLifecycle } from '../../config/model-lifecycle.js';
 import { type AgentConfig, speechModelOf } from '../../config/schema.js';
 import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
 import { createLogger } from '../../observability/logger.js';
@@ -66,9 +65,9 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
     throw error;
   }
   // a model OpenAI no longer serves fails every call: not a warning any more
-  const gone = loaded.lifecycle.filter((f) => f.daysLeft <= 0).map(describeLifecycle);
+  const gone = loaded.lifecycle.filter((f) => f.daysLeft <= 0).map((f) => f.problem);
   if (gone.length > 0) {
-    const error = new ConfigError(loaded.warnings.filter((w) => gone.includes(w.message)));
+    const error = new ConfigError(gone);
     if (options.json) printJson(io, { ok: false, file, errors: error.problems });
     throw error;
   }

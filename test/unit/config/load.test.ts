@@ -316,6 +316,7 @@ describe('loadAgent: models', () => {
         shutdown: '2027-01-20',
         replacement: 'gpt-realtime-2.1',
         daysLeft: 44,
+        problem: warnings[0],
       },
     ]);
     expect(warnings.map(formatProblem)).toEqual([
