@@ -383,7 +383,7 @@ export async function runTogether(systems, { calls, seconds, quiet = false }) {
 }
 
 /** Starts one system under test and its Realtime stand-in; its calls are placed by the caller. */
-async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, root = ROOT }) {
+async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, root = ROOT, records = false }) {
   const inbound = new Latencies();
   const outbound = new Latencies();
   let steady = false;
@@ -409,7 +409,7 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
   const dir = mkdtempSync(join(tmpdir(), 'voice-agent-bench-'));
   writeFileSync(
     join(dir, 'agent.yaml'),
-    'name: bench\ninstructions: Talk.\ngreeting: Hello.\ncall:\n  idle_timeout_s: 3600\n  max_duration_s: 3600\nrecords:\n  enabled: false\n',
+    `name: bench\ninstructions: Talk.\ngreeting: Hello.\ncall:\n  idle_timeout_s: 3600\n  max_duration_s: 3600\nrecords:\n  enabled: ${records}\n  audio: ${process.env.BENCH_AUDIO ?? records}\n`,
   );
   // --pin: the server on its own cores (taskset), the load generator on the rest
   const [command, prefix] = serverCpus
@@ -492,6 +492,8 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
     throw error;
   }
   let before;
+  // the server before any call: what calls add to it is their memory
+  const idleRssMb = rssMb(serve.pid);
   return {
     base,
     measure,
@@ -518,7 +520,7 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
         system:
           system in NAMES
             ? NAMES[system]
-            : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''})`,
+            : `${root === ROOT ? 'voice-agent' : 'baseline'} (${workers} worker${workers > 1 ? 's' : ''}${records ? ', rec' : ''})`,
         calls,
         framesIn,
         framesOut,
@@ -534,6 +536,8 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
         // same work for every system and much of the noise, so a change to the code shows here first
         userUsPerFrame: (user * 1e6) / (framesIn + framesOut),
         rssMb: rssMb(serve.pid),
+        // memory per live call: the server's growth since it was idle, shared out
+        kbPerCall: ((rssMb(serve.pid) - idleRssMb) * 1024) / calls,
         // frames this process managed to send, against 20 ms pacing for every call both ways: under
         // ~97% it is saturated itself, and its own delay is in the latency figures
         pace:
@@ -547,11 +551,11 @@ async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, ro
 export function printResults(results) {
   const f = (x, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   console.log(
-    'system                  calls  frames in/out    lost  late>40ms  in p50/p99 ms   out p50/p99 ms  CPU s  µs/frame  user µs  RSS MB  load CPU',
+    'system                       calls  frames in/out    lost  late>40ms  in p50/p99 ms   out p50/p99 ms  CPU s  µs/frame  user µs  RSS MB  KB/call  load CPU',
   );
   for (const r of results)
     console.log(
-      `${r.system.padEnd(22)} ${String(r.calls).padStart(6)}  ${`${r.framesIn}/${r.framesOut}`.padStart(14)}  ${String(r.lostIn + r.lostOut).padStart(6)}  ${String(r.lateIn + r.lateOut).padStart(9)}  ${`${f(r.inP50)}/${f(r.inP99)}`.padStart(13)}  ${`${f(r.outP50)}/${f(r.outP99)}`.padStart(14)}  ${f(r.cpuSeconds).padStart(5)}  ${f(r.usPerFrame).padStart(8)}  ${f(r.userUsPerFrame).padStart(7)}  ${f(r.rssMb, 0).padStart(6)}  ${`${(r.loadBusy * 100).toFixed(0)}%`.padStart(8)}`,
+      `${r.system.padEnd(27)} ${String(r.calls).padStart(6)}  ${`${r.framesIn}/${r.framesOut}`.padStart(14)}  ${String(r.lostIn + r.lostOut).padStart(6)}  ${String(r.lateIn + r.lateOut).padStart(9)}  ${`${f(r.inP50)}/${f(r.inP99)}`.padStart(13)}  ${`${f(r.outP50)}/${f(r.outP99)}`.padStart(14)}  ${f(r.cpuSeconds).padStart(5)}  ${f(r.usPerFrame).padStart(8)}  ${f(r.userUsPerFrame).padStart(7)}  ${f(r.rssMb, 0).padStart(6)}  ${f(r.kbPerCall, 0).padStart(7)}  ${`${(r.loadBusy * 100).toFixed(0)}%`.padStart(8)}`,
     );
   const behind = results.filter((r) => r.pace < 0.97);
   if (behind.length > 0)
@@ -589,14 +593,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const serverCpus = process.argv.includes('--pin') ? pinCores() : undefined;
   // --baseline DIR: another built checkout of voice-agent (say, the previous commit) in every round
   const baseline = flag('baseline', undefined);
-  const ours = { name: 'voice-agent', spec: { workers, serverCpus }, results: [] };
+  // --records: voice-agent keeps call records and recordings (the memory a recorded call costs)
+  const records = process.argv.includes('--records');
+  const ours = { name: 'voice-agent', spec: { workers, serverCpus, records }, results: [] };
   const sample = process.argv.includes('--no-sample')
     ? undefined
     : { name: 'Twilio sample', spec: { system: 'sample', serverCpus }, results: [] };
   const systems = [
     ours,
     ...(sample ? [sample] : []),
-    ...(baseline ? [{ name: 'baseline', spec: { workers, serverCpus, root: baseline }, results: [] }] : []),
+    ...(baseline ? [{ name: 'baseline', spec: { workers, serverCpus, root: baseline, records }, results: [] }] : []),
   ];
   const relay = { system: 'relay', serverCpus };
   const floors = [];

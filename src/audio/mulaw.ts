@@ -39,6 +39,11 @@ export function encodeMulawSample(sample: number): number {
   return ~(sign | (exponent << 4) | mantissa) & 0xff;
 }
 
+/** One μ-law byte as a 16-bit sample. */
+export function decodeMulawSample(byte: number): number {
+  return DECODE_TABLE[byte]!;
+}
+
 export function decodeMulaw(bytes: Uint8Array): Int16Array {
   const out = new Int16Array(bytes.length);
   for (let i = 0; i < bytes.length; i++) out[i] = DECODE_TABLE[bytes[i]!]!;

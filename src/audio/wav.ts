@@ -1,4 +1,4 @@
-import { decodeMulaw, encodeMulaw } from './mulaw.js';
+import { decodeMulaw, decodeMulawSample, encodeMulaw } from './mulaw.js';
 
 /**
  * WAV in and out, for `simulate`. Reads μ-law (any layout Twilio could send is 8 kHz mono, but we
@@ -101,25 +101,14 @@ export function mulawToWav(mulaw: Buffer): Buffer {
 }
 
 /**
- * Two 8 kHz μ-law tracks → one 16-bit PCM stereo WAV (left = `left`, right = `right`); the shorter
- * track is padded with silence.
+ * The 44-byte header of a 16-bit PCM 8 kHz WAV of `frames` sample frames (one sample per channel
+ * each): written before its data, so a recording can be streamed to a file.
  */
-export function mulawToStereoWav(left: Uint8Array, right: Uint8Array): Buffer {
-  const a = decodeMulaw(left);
-  const b = decodeMulaw(right);
-  const frames = Math.max(a.length, b.length);
-  const interleaved = new Int16Array(frames * 2);
-  for (let i = 0; i < frames; i++) {
-    interleaved[i * 2] = a[i] ?? 0;
-    interleaved[i * 2 + 1] = b[i] ?? 0;
-  }
-  return pcmWav(interleaved, 2);
-}
-
-function pcmWav(samples: Int16Array, channels: number): Buffer {
+export function pcmWavHeader(frames: number, channels: number): Buffer {
+  const dataBytes = frames * channels * 2;
   const header = Buffer.alloc(44);
   header.write('RIFF', 0, 'ascii');
-  header.writeUInt32LE(36 + samples.length * 2, 4);
+  header.writeUInt32LE(36 + dataBytes, 4);
   header.write('WAVE', 8, 'ascii');
   header.write('fmt ', 12, 'ascii');
   header.writeUInt32LE(16, 16);
@@ -130,6 +119,22 @@ function pcmWav(samples: Int16Array, channels: number): Buffer {
   header.writeUInt16LE(2 * channels, 32);
   header.writeUInt16LE(16, 34);
   header.write('data', 36, 'ascii');
-  header.writeUInt32LE(samples.length * 2, 40);
+  header.writeUInt32LE(dataBytes, 40);
+  return header;
+}
+
+/**
+ * The first `frames` samples of two μ-law tracks as interleaved 16-bit PCM stereo (left, right) in
+ * `out` (little-endian, 4 bytes a frame): one chunk of a recording being written.
+ */
+export function interleaveMulaw(left: Uint8Array, right: Uint8Array, frames: number, out: Buffer): void {
+  for (let i = 0; i < frames; i++) {
+    out.writeInt16LE(decodeMulawSample(left[i]!), i * 4);
+    out.writeInt16LE(decodeMulawSample(right[i]!), i * 4 + 2);
+  }
+}
+
+function pcmWav(samples: Int16Array, channels: number): Buffer {
+  const header = pcmWavHeader(samples.length / channels, channels);
   return Buffer.concat([header, Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength)]);
 }

@@ -1,53 +1,35 @@
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
 import { base64ByteLength } from '../audio/base64.js';
-import { MULAW_BYTES_PER_MS, MULAW_SILENCE } from '../audio/mulaw.js';
-import { mulawToStereoWav } from '../audio/wav.js';
+import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
+import { interleaveMulaw, pcmWavHeader } from '../audio/wav.js';
 import type { CallAudioTap } from '../bridge/ports.js';
-
-/** A μ-law track on the call's timeline: byte i is at i/8 ms. Grows in steps; unwritten = silence. */
-class Track {
-  #buf = Buffer.alloc(0);
-  /** Bytes that hold audio (the rest of the buffer is spare capacity). */
-  length = 0;
-
-  /** Writes base64 μ-law at `offset` straight into the track (no intermediate buffer). */
-  write(base64: string, offset: number, bytes: number): void {
-    this.#reserve(offset + bytes);
-    if (offset > this.length) this.#buf.fill(MULAW_SILENCE, this.length, offset);
-    this.#buf.write(base64, offset, bytes, 'base64');
-    this.length = Math.max(this.length, offset + bytes);
-  }
-
-  /** Forgets everything from `offset` on (audio that was cleared before it played). */
-  cut(offset: number): void {
-    if (offset < this.length) this.length = Math.max(0, offset);
-  }
-
-  bytes(): Buffer {
-    return this.#buf.subarray(0, this.length);
-  }
-
-  #reserve(size: number): void {
-    if (size <= this.#buf.length) return;
-    // a minute at a time, then doubling: a long call costs few copies
-    const next = Buffer.allocUnsafe(Math.max(size, this.#buf.length * 2, 60_000 * MULAW_BYTES_PER_MS));
-    this.#buf.copy(next, 0, 0, this.length);
-    this.#buf = next;
-  }
-}
+import { PRIVATE_FILE } from '../db/private-files.js';
+import { TrackFile } from './track-file.js';
 
 /** Upper bound on what one call records: the longest call the agent file allows (4 h). */
 const MAX_BYTES = 4 * 3_600_000 * MULAW_BYTES_PER_MS;
+/** The WAV is built a second of audio at a time, yielding between (the event loop is never held). */
+const CHUNK_FRAMES = 8_000;
 
 /**
  * Records a call as the caller heard it, from the frames on the wire (no model calls): the caller's
  * frames at their stream timestamps, and the agent's audio where it played — Twilio plays what we send
- * after whatever is still queued, and a `clear` (barge-in) drops what had not played yet.
+ * after whatever is still queued, and a `clear` (barge-in) drops what had not played yet. Each side
+ * goes to its own file in `dir` as the call goes ({@link TrackFile}); the stereo WAV is made from them
+ * when asked, in chunks.
  */
 export class AudioRecorder implements CallAudioTap {
-  readonly #caller = new Track();
-  readonly #agent = new Track();
+  readonly #caller: TrackFile;
+  readonly #agent: TrackFile;
   /** Where the agent's queued audio ends (byte offset): the next chunk plays from there. */
   #agentCursor = 0;
+
+  /** Track files go to `dir`, named after `name` (the call). */
+  constructor(dir: string, name: string) {
+    this.#caller = new TrackFile(join(dir, `${name}.caller.ulaw`));
+    this.#agent = new TrackFile(join(dir, `${name}.agent.ulaw`));
+  }
 
   caller(payload: string, timestampMs: number): void {
     const offset = Math.max(0, Math.round(timestampMs) * MULAW_BYTES_PER_MS);
@@ -74,16 +56,37 @@ export class AudioRecorder implements CallAudioTap {
     return Math.max(this.#caller.length, this.#agent.length) / MULAW_BYTES_PER_MS;
   }
 
-  /** The caller's μ-law between two call times (for exporting a turn). */
-  callerSlice(startMs: number, endMs: number): Buffer {
-    const bytes = this.#caller.bytes();
-    return Buffer.from(
-      bytes.subarray(Math.max(0, startMs * MULAW_BYTES_PER_MS), Math.max(0, endMs * MULAW_BYTES_PER_MS)),
-    );
+  /**
+   * Writes the recording so far to `path` as a stereo WAV (caller left, agent right); resolves with
+   * its length (ms), or undefined when there is no audio. Throws when a track could not be written
+   * (a full disk): the recording is then incomplete and not kept. The tracks stay, so a call that
+   * goes on (a transfer nobody answered) can be written again later, longer.
+   */
+  async writeWav(path: string): Promise<number | undefined> {
+    await Promise.all([this.#caller.settled(), this.#agent.settled()]);
+    for (const track of [this.#caller, this.#agent]) if (track.failure !== undefined) throw track.failure;
+    const frames = Math.max(this.#caller.length, this.#agent.length);
+    if (frames === 0) return undefined;
+    const left = Buffer.allocUnsafe(CHUNK_FRAMES);
+    const right = Buffer.allocUnsafe(CHUNK_FRAMES);
+    const pcm = Buffer.allocUnsafe(CHUNK_FRAMES * 4);
+    const file = await open(path, 'w', PRIVATE_FILE);
+    try {
+      await file.write(pcmWavHeader(frames, 2));
+      for (let at = 0; at < frames; at += CHUNK_FRAMES) {
+        const n = Math.min(CHUNK_FRAMES, frames - at);
+        await Promise.all([this.#caller.read(left, at, n), this.#agent.read(right, at, n)]);
+        interleaveMulaw(left, right, n, pcm);
+        await file.write(pcm, 0, n * 4);
+      }
+    } finally {
+      await file.close();
+    }
+    return frames / MULAW_BYTES_PER_MS;
   }
 
-  /** A stereo WAV: caller on the left channel, agent on the right. */
-  toWav(): Buffer {
-    return mulawToStereoWav(this.#caller.bytes(), this.#agent.bytes());
+  /** Deletes the track files (the call's recording is written, or will not be). */
+  async discard(): Promise<void> {
+    await Promise.all([this.#caller.discard(), this.#agent.discard()]);
   }
 }

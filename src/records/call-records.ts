@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CallAudioTap } from '../bridge/ports.js';
 import { type AgentConfig, speechModelOf } from '../config/schema.js';
+import { PRIVATE_DIR } from '../db/private-files.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { byToolPattern } from '../tools/tool-pattern.js';
@@ -9,18 +12,21 @@ import { AudioRecorder } from './audio-recorder.js';
 import type { RecordMoment } from './call-ledger.js';
 import type { CallRecord, RecordContext } from './call-record.js';
 import { pricingFor } from './pricing.js';
-import type { CallStore } from './store.js';
+import type { CallStore, RecordWrite } from './store.js';
 
 /** How often queued record writes are flushed (a call's start, its end). */
 const FLUSH_DELAY_MS = 200;
 const DAY_MS = 24 * 3_600_000;
 
+/** A record waiting to be written, and how often writing it failed. */
+type QueuedWrite = RecordWrite & { attempts?: number };
+
 /**
  * Keeps every call of one agent: its record (from the {@link CallLedger}), an {@link AudioRecorder}
- * fed by its audio tap, and batched writes to the {@link CallStore} — at the call's start (so a call
- * is listed while live), at its end, and when its post-call analysis or a voicemail comes; never on
- * the media path. A store that fails is logged and the calls go on; records are then lost, calls
- * never are.
+ * fed by its audio tap (writing to the store's `workDir` as the call goes), and batched writes to the
+ * {@link CallStore} — at the call's start (so a call is listed while live), at its end, when its
+ * recording is made, and when its post-call analysis or a voicemail comes; never on the media path.
+ * A store that fails is logged and the calls go on; records are then lost, calls never are.
  */
 export class CallRecords {
   readonly #store: CallStore;
@@ -32,7 +38,11 @@ export class CallRecords {
     string,
     { recorder: AudioRecorder; startedAtMs: number; timer: NodeJS.Timeout }
   >();
-  #queue: { record: CallRecord; wav?: Buffer; attempts?: number }[] = [];
+  #queue: QueuedWrite[] = [];
+  /** Recordings being made from their tracks (a flush waits for them). */
+  readonly #making = new Set<Promise<void>>();
+  /** Whether recordings can be made here (the work directory could be created). */
+  #canRecord: boolean | undefined;
   #flushTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
   #pruneTimer: NodeJS.Timeout | undefined;
@@ -49,7 +59,7 @@ export class CallRecords {
 
   /** The recorder of a call's audio (undefined with `records.audio: false`). */
   audioTap(callSid: string, leg = 1): CallAudioTap | undefined {
-    if (!this.#agent.records.audio) return undefined;
+    if (!this.#agent.records.audio || !this.#recordingDir()) return undefined;
     const live = this.#audio.get(callSid);
     if (live) return live.tap;
     const parked = this.#parked.get(callSid);
@@ -63,7 +73,7 @@ export class CallRecords {
       this.#parked.delete(callSid);
       entry = { recorder: parked.recorder, tap: shifted(parked.recorder, Date.now() - parked.startedAtMs) };
     } else {
-      const recorder = new AudioRecorder();
+      const recorder = new AudioRecorder(this.#store.workDir, fileNameOf(callSid));
       entry = { recorder, tap: recorder };
     }
     this.#audio.set(callSid, entry);
@@ -78,25 +88,39 @@ export class CallRecords {
     }
     const audio = this.#audio.get(record.callSid)?.recorder;
     this.#audio.delete(record.callSid);
-    if (audio && record.outcome.kind === 'transfer') this.#park(record, audio);
-    // the WAV is built after the call's teardown, outside it
-    setImmediate(() => {
-      let wav: Buffer | undefined;
-      try {
-        if (audio && audio.durationMs > 0) {
-          wav = audio.toWav();
-          record.audio = {
-            file: `${record.callSid.replace(/[^A-Za-z0-9]/g, '')}.wav`,
-            durationMs: Math.round(audio.durationMs),
-          };
-        }
-      } catch (error) {
-        this.#log
-          .child({ callSid: record.callSid })
-          .error({ reason: errorMessage(error) }, 'could not build the recording');
+    // the end is stored at once; the recording follows when it is made
+    this.#enqueue({ record });
+    if (!audio) return;
+    const parked = record.outcome.kind === 'transfer';
+    if (parked) this.#park(record, audio);
+    const making = this.#keepRecording(record, audio, parked).finally(() => this.#making.delete(making));
+    this.#making.add(making);
+  }
+
+  /**
+   * Makes the call's WAV from its tracks (in chunks, off the call) and queues it with the record. The
+   * tracks are deleted afterwards, unless the call may come back (a transfer nobody answered).
+   */
+  async #keepRecording(record: CallRecord, audio: AudioRecorder, parked: boolean): Promise<void> {
+    const name = fileNameOf(record.callSid);
+    const wav = join(this.#store.workDir, `${name}-${Date.now()}.wav`);
+    try {
+      const durationMs = await audio.writeWav(wav);
+      if (durationMs !== undefined) {
+        record.audio = { file: `${name}.wav`, durationMs: Math.round(durationMs) };
+        this.#enqueue({ record, wav });
       }
-      this.#enqueue({ record, ...(wav ? { wav } : {}) });
-    });
+    } catch (error) {
+      await rm(wav, { force: true }).catch(() => undefined);
+      this.#log
+        .child({ callSid: record.callSid })
+        .error(
+          { reason: errorMessage(error) },
+          'could not make the recording; the record is kept without it',
+        );
+    } finally {
+      if (!parked) await audio.discard();
+    }
   }
 
   /**
@@ -112,6 +136,11 @@ export class CallRecords {
           if (n > 0) this.#log.info({ deleted: n }, 'deleted call records past retention');
         })
         .catch((error) => this.#log.warn({ reason: errorMessage(error) }, 'could not prune call records'));
+      this.#removeLeftovers()
+        .then((n) => {
+          if (n > 0) this.#log.info({ removed: n }, 'removed half-made recordings a stopped server left');
+        })
+        .catch(() => undefined);
       this.#closeStale()
         .then((n) => {
           if (n > 0) this.#log.info({ closed: n }, 'closed call records a stopped server left in progress');
@@ -152,8 +181,8 @@ export class CallRecords {
 
   /** Writes everything queued (and waits for writes under way): before exit, or to read a record. */
   async flush(): Promise<void> {
-    // a WAV being built (setImmediate) joins the queue first
-    await new Promise((resolve) => setImmediate(resolve));
+    // recordings being made join the queue first
+    await Promise.all(this.#making);
     clearTimeout(this.#flushTimer);
     this.#flushTimer = undefined;
     this.#write();
@@ -162,19 +191,27 @@ export class CallRecords {
 
   async close(): Promise<void> {
     clearInterval(this.#pruneTimer);
-    for (const { timer } of this.#parked.values()) clearTimeout(timer);
+    const parked = [...this.#parked.values()];
     this.#parked.clear();
+    for (const { timer } of parked) clearTimeout(timer);
     await this.flush();
+    // calls still live when the records close are not recorded further
+    const recorders = [...parked.map((p) => p.recorder), ...[...this.#audio.values()].map((a) => a.recorder)];
+    this.#audio.clear();
+    await Promise.all(recorders.map((recorder) => recorder.discard()));
     await this.#store.close().catch(() => undefined);
   }
 
   #park(record: CallRecord, recorder: AudioRecorder): void {
-    const timer = setTimeout(() => this.#parked.delete(record.callSid), PARK_MS);
+    const timer = setTimeout(() => {
+      this.#parked.delete(record.callSid);
+      void recorder.discard();
+    }, PARK_MS);
     timer.unref();
     this.#parked.set(record.callSid, { recorder, startedAtMs: Date.parse(record.startedAt), timer });
   }
 
-  #enqueue(item: { record: CallRecord; wav?: Buffer; attempts?: number }): void {
+  #enqueue(item: QueuedWrite): void {
     // a later write of the same record replaces the earlier one still waiting
     this.#queue = this.#queue.filter((q) => q.record !== item.record || (q.wav && !item.wav));
     this.#queue.push(item);
@@ -206,10 +243,11 @@ export class CallRecords {
    * A record the store refused is written again after a pause that doubles (1 s … 60 s), at most
    * {@link MAX_WRITE_ATTEMPTS} times; a newer version of the same record queued meanwhile replaces it.
    */
-  #retryLater(item: { record: CallRecord; wav?: Buffer; attempts?: number }): void {
+  #retryLater(item: QueuedWrite): void {
     const attempts = (item.attempts ?? 0) + 1;
     if (attempts >= MAX_WRITE_ATTEMPTS) {
       this.#log.error({ callSid: item.record.callSid }, 'gave up writing a call record');
+      if (item.wav) void rm(item.wav, { force: true }).catch(() => undefined);
       return;
     }
     const timer = setTimeout(
@@ -221,6 +259,46 @@ export class CallRecords {
     );
     timer.unref();
   }
+
+  /** Creates the work directory for recordings once; without it calls are not recorded (said once). */
+  #recordingDir(): boolean {
+    if (this.#canRecord === undefined) {
+      try {
+        mkdirSync(this.#store.workDir, { recursive: true, mode: PRIVATE_DIR });
+        this.#canRecord = true;
+      } catch (error) {
+        this.#canRecord = false;
+        this.#log.warn(
+          { dir: this.#store.workDir, reason: errorMessage(error) },
+          'calls are not recorded: the directory for recordings cannot be created',
+        );
+      }
+    }
+    return this.#canRecord;
+  }
+
+  /** Deletes what recordings a stopped server left half made (untouched for longer than the longest call). */
+  async #removeLeftovers(): Promise<number> {
+    const cutoff = Date.now() - this.#agent.call.max_duration_s * 1000 - STALE_MARGIN_MS;
+    const names = await readdir(this.#store.workDir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.#store.workDir, name);
+      const modified = await stat(path).then(
+        (s) => s.mtimeMs,
+        () => Date.now(),
+      );
+      if (modified >= cutoff) continue;
+      await rm(path, { force: true });
+      removed++;
+    }
+    return removed;
+  }
+}
+
+/** A call's files are named after its CallSid (letters and digits only). */
+function fileNameOf(callSid: string): string {
+  return callSid.replace(/[^A-Za-z0-9]/g, '');
 }
 
 /** A live call's record older than the longest call plus this is a stopped server's leftover. */

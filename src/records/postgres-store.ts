@@ -1,24 +1,37 @@
-import type { Sql } from '../db/sql.js';
+import { open, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import type { Sql, SqlQuery } from '../db/sql.js';
 import type { CallRecord } from './call-record.js';
-import { summaryOf } from './sqlite-store.js';
-import type { CallFilter, CallStore, CallSummary } from './store.js';
+import { scratchRecordingsDir } from './memory-store.js';
+import type { CallFilter, CallStore, CallSummary, RecordWrite, StoredAudio } from './store.js';
+import { pageWhere, summaryOf } from './summary.js';
+
+/** Recordings are kept in rows of this many bytes: written and read a piece at a time. */
+const CHUNK_BYTES = 1 << 20;
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS calls (
      call_sid TEXT PRIMARY KEY, agent TEXT NOT NULL, started_at TIMESTAMPTZ NOT NULL,
      outcome TEXT NOT NULL, has_audio BOOLEAN NOT NULL DEFAULT false, record JSONB NOT NULL)`,
   'CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at)',
+  'ALTER TABLE calls ADD COLUMN IF NOT EXISTS summary JSONB',
+  // one row per recording, as versions before 0.31 wrote them: still read, no longer written
   `CREATE TABLE IF NOT EXISTS recordings (
      call_sid TEXT PRIMARY KEY REFERENCES calls (call_sid) ON DELETE CASCADE, wav BYTEA NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS recording_chunks (
+     call_sid TEXT NOT NULL REFERENCES calls (call_sid) ON DELETE CASCADE, seq INTEGER NOT NULL,
+     data BYTEA NOT NULL, PRIMARY KEY (call_sid, seq))`,
 ];
 
 /**
- * Call records in PostgreSQL (`DATABASE_URL`), recordings in the same database, so every server of a
- * deployment writes to, and `calls list` reads from, one place. A batch is one transaction: a
- * record never points at a recording that is not there.
+ * Call records in PostgreSQL (`DATABASE_URL`), recordings in the same database (in 1 MiB rows, so
+ * neither writing nor a Range request holds a whole one in memory), so every server of a deployment
+ * writes to, and `calls list` reads from, one place. A batch is one transaction: a record never points
+ * at a recording that is not there.
  */
 export class PostgresCallStore implements CallStore {
   readonly #sql: Sql;
+  readonly workDir = scratchRecordingsDir();
 
   private constructor(sql: Sql) {
     this.#sql = sql;
@@ -36,14 +49,14 @@ export class PostgresCallStore implements CallStore {
     return this.#sql.location;
   }
 
-  write(batch: { record: CallRecord; wav?: Buffer }[]): Promise<void> {
-    return this.#sql.transaction('voice-agent records', async (tx) => {
+  async write(batch: RecordWrite[]): Promise<void> {
+    await this.#sql.transaction('voice-agent records', async (tx) => {
       for (const { record, wav } of batch) {
         const withAudio = Boolean(wav && record.audio);
         await tx.query(
-          `INSERT INTO calls (call_sid, agent, started_at, outcome, has_audio, record)
-           VALUES ($1, $2, $3, $4, $5, $6)
-           ON CONFLICT (call_sid) DO UPDATE SET outcome = $4, record = $6,
+          `INSERT INTO calls (call_sid, agent, started_at, outcome, has_audio, record, summary)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (call_sid) DO UPDATE SET outcome = $4, record = $6, summary = $7,
              has_audio = calls.has_audio OR $5`,
           [
             record.callSid,
@@ -52,16 +65,13 @@ export class PostgresCallStore implements CallStore {
             record.outcome.kind,
             withAudio,
             JSON.stringify(record),
+            JSON.stringify(summaryOf(record, false)),
           ],
         );
-        if (withAudio)
-          await tx.query(
-            `INSERT INTO recordings (call_sid, wav) VALUES ($1, $2)
-             ON CONFLICT (call_sid) DO UPDATE SET wav = $2`,
-            [record.callSid, wav],
-          );
+        if (wav && withAudio) await writeChunks(tx, record.callSid, wav);
       }
     });
+    for (const { wav } of batch) if (wav) await rm(wav, { force: true });
   }
 
   async list(filter: CallFilter = {}): Promise<CallSummary[]> {
@@ -75,12 +85,26 @@ export class PostgresCallStore implements CallStore {
       params.push(filter.outcome);
       where.push(`outcome = $${params.length}`);
     }
-    const rows = await this.#sql.query<{ record: CallRecord; has_audio: boolean }>(
-      `SELECT record, has_audio FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY started_at DESC LIMIT $1`,
+    if (filter.after) {
+      params.push(filter.after.startedAt, filter.after.callSid);
+      where.push(pageWhere(`$${params.length - 1}::timestamptz`, `$${params.length}`));
+    }
+    // rows written before the summary column existed are summarised from their record
+    const rows = await this.#sql.query<{
+      summary: CallSummary | null;
+      record: CallRecord | null;
+      has_audio: boolean;
+    }>(
+      `SELECT summary, CASE WHEN summary IS NULL THEN record END AS record, has_audio FROM calls
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY started_at DESC, call_sid DESC LIMIT $1`,
       params,
     );
-    return rows.map((row) => summaryOf(row.record, row.has_audio));
+    return rows.map((row) =>
+      row.summary
+        ? { ...row.summary, hasAudio: row.has_audio }
+        : summaryOf(row.record as CallRecord, row.has_audio),
+    );
   }
 
   async get(callSid: string): Promise<CallRecord | undefined> {
@@ -91,11 +115,63 @@ export class PostgresCallStore implements CallStore {
     return rows[0]?.record;
   }
 
-  async audio(callSid: string): Promise<Buffer | undefined> {
-    const rows = await this.#sql.query<{ wav: Buffer }>('SELECT wav FROM recordings WHERE call_sid = $1', [
+  async audio(callSid: string): Promise<StoredAudio | undefined> {
+    const [chunked] = await this.#sql.query<{ n: string | null; bytes: string | null }>(
+      'SELECT count(*) AS n, sum(octet_length(data)) AS bytes FROM recording_chunks WHERE call_sid = $1',
+      [callSid],
+    );
+    if (chunked?.bytes) return this.#chunked(callSid, Number(chunked.bytes));
+    const [single] = await this.#sql.query<{ bytes: number }>(
+      'SELECT octet_length(wav) AS bytes FROM recordings WHERE call_sid = $1',
+      [callSid],
+    );
+    if (!single) return undefined;
+    return this.#slices(
+      single.bytes,
+      'SELECT substring(wav FROM $2 FOR $3) AS data FROM recordings WHERE call_sid = $1',
       callSid,
-    ]);
-    return rows[0]?.wav;
+    );
+  }
+
+  /** A recording kept in {@link CHUNK_BYTES} rows: a range reads only the rows it spans. */
+  #chunked(callSid: string, bytes: number): StoredAudio {
+    const sql = this.#sql;
+    return {
+      bytes,
+      stream: (start = 0, end = bytes - 1) =>
+        Readable.from(
+          (async function* () {
+            for (let seq = Math.floor(start / CHUNK_BYTES); seq * CHUNK_BYTES <= end; seq++) {
+              const [row] = await sql.query<{ data: Buffer }>(
+                'SELECT data FROM recording_chunks WHERE call_sid = $1 AND seq = $2',
+                [callSid, seq],
+              );
+              if (!row) return;
+              const from = Math.max(0, start - seq * CHUNK_BYTES);
+              yield row.data.subarray(from, end - seq * CHUNK_BYTES + 1);
+            }
+          })(),
+        ),
+    };
+  }
+
+  /** A recording in one row, read in {@link CHUNK_BYTES} slices (`query` takes callSid, 1-based offset, length). */
+  #slices(bytes: number, query: string, callSid: string): StoredAudio {
+    const sql = this.#sql;
+    return {
+      bytes,
+      stream: (start = 0, end = bytes - 1) =>
+        Readable.from(
+          (async function* () {
+            for (let at = start; at <= end; at += CHUNK_BYTES) {
+              const n = Math.min(CHUNK_BYTES, end - at + 1);
+              const [row] = await sql.query<{ data: Buffer }>(query, [callSid, at + 1, n]);
+              if (!row) return;
+              yield row.data;
+            }
+          })(),
+        ),
+    };
   }
 
   async prune(before: Date): Promise<number> {
@@ -107,5 +183,26 @@ export class PostgresCallStore implements CallStore {
 
   close(): Promise<void> {
     return this.#sql.close();
+  }
+}
+
+/** Replaces a call's recording with the WAV file at `path`, a chunk at a time. */
+async function writeChunks(tx: SqlQuery, callSid: string, path: string): Promise<void> {
+  await tx.query('DELETE FROM recording_chunks WHERE call_sid = $1', [callSid]);
+  await tx.query('DELETE FROM recordings WHERE call_sid = $1', [callSid]);
+  const file = await open(path, 'r');
+  try {
+    for (let seq = 0; ; seq++) {
+      const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+      const { bytesRead } = await file.read(chunk, 0, CHUNK_BYTES, seq * CHUNK_BYTES);
+      if (bytesRead === 0) break;
+      await tx.query('INSERT INTO recording_chunks (call_sid, seq, data) VALUES ($1, $2, $3)', [
+        callSid,
+        seq,
+        chunk.subarray(0, bytesRead),
+      ]);
+    }
+  } finally {
+    await file.close();
   }
 }

@@ -1,11 +1,12 @@
-import { mkdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { createReadStream, mkdirSync } from 'node:fs';
+import { chmod, copyFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { PRIVATE_DIR, PRIVATE_FILE, privateFile } from '../db/private-files.js';
 import { whenNotBusy } from '../db/sqlite.js';
 import type { CallRecord } from './call-record.js';
-import type { CallFilter, CallStore, CallSummary } from './store.js';
+import type { CallFilter, CallStore, CallSummary, RecordWrite, StoredAudio } from './store.js';
+import { pageWhere, summaryOf } from './summary.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS calls (
@@ -20,18 +21,21 @@ CREATE TABLE IF NOT EXISTS calls (
   latency_p50   INTEGER,
   simulated     INTEGER NOT NULL,
   audio_file    TEXT,
-  record        TEXT NOT NULL
+  record        TEXT NOT NULL,
+  summary       TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at);
 `;
 
 /**
  * Call records in SQLite (`calls.db`) with recordings as WAV files beside it (`recordings/`). WAL
- * mode, so the workers of one machine can share it. Recordings are written before their row points
- * at them: a row never names a file that is not there.
+ * mode, so the workers of one machine can share it. Recordings are moved in before their row points
+ * at them: a row never names a file that is not there. Each row keeps its list line (`summary`), so a
+ * list never parses whole records (reliability test 12).
  */
 export class SqliteCallStore implements CallStore {
   readonly location: string;
+  readonly workDir: string;
   readonly #db: Database.Database;
   readonly #recordings: string;
   readonly #upsert: Database.Statement;
@@ -40,21 +44,26 @@ export class SqliteCallStore implements CallStore {
     // callers' numbers, words and voices: readable by the service's user only (test 23)
     mkdirSync(dataDir, { recursive: true, mode: PRIVATE_DIR });
     this.#recordings = join(dataDir, 'recordings');
+    this.workDir = join(this.#recordings, '.partial');
     this.location = join(dataDir, 'calls.db');
     this.#db = new Database(this.location);
     privateFile(this.location);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('busy_timeout = 0'); // a lock is waited for on timers (whenNotBusy), never here
     this.#db.exec(SCHEMA);
+    const columns = this.#db.prepare('PRAGMA table_info(calls)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'summary'))
+      this.#db.exec('ALTER TABLE calls ADD COLUMN summary TEXT');
     this.#upsert = this.#db.prepare(`
       INSERT INTO calls (call_sid, agent, started_at, duration_ms, outcome, code, reason, cost_usd,
-                         latency_p50, simulated, audio_file, record)
+                         latency_p50, simulated, audio_file, record, summary)
       VALUES (@callSid, @agent, @startedAt, @durationMs, @outcome, @code, @reason, @cost,
-              @latency, @simulated, @audioFile, @record)
+              @latency, @simulated, @audioFile, @record, @summary)
       ON CONFLICT (call_sid) DO UPDATE SET
         duration_ms = excluded.duration_ms, outcome = excluded.outcome, code = excluded.code,
         reason = excluded.reason, cost_usd = excluded.cost_usd, latency_p50 = excluded.latency_p50,
-        audio_file = COALESCE(excluded.audio_file, calls.audio_file), record = excluded.record`);
+        audio_file = COALESCE(excluded.audio_file, calls.audio_file), record = excluded.record,
+        summary = excluded.summary`);
   }
 
   /**
@@ -62,7 +71,7 @@ export class SqliteCallStore implements CallStore {
    * permission) leaves no partial file and does not keep the rows out: they are written without it,
    * and the failure is thrown afterwards, so the caller tries that record again (reliability test 16).
    */
-  async write(batch: { record: CallRecord; wav?: Buffer }[]): Promise<void> {
+  async write(batch: RecordWrite[]): Promise<void> {
     const rows: Record<string, unknown>[] = [];
     let audioFailure: unknown;
     for (const { record, wav } of batch) {
@@ -71,7 +80,7 @@ export class SqliteCallStore implements CallStore {
         const path = join(this.#recordings, record.audio.file);
         try {
           mkdirSync(this.#recordings, { recursive: true, mode: PRIVATE_DIR });
-          await writeFile(path, wav, { mode: PRIVATE_FILE });
+          await moveFile(wav, path);
           audioFile = record.audio.file;
         } catch (error) {
           audioFailure ??= error;
@@ -91,6 +100,7 @@ export class SqliteCallStore implements CallStore {
         simulated: record.simulated ? 1 : 0,
         audioFile,
         record: JSON.stringify(record),
+        summary: JSON.stringify(summaryOf(record, false)),
       });
     }
     const upsertAll = this.#db.transaction(() => {
@@ -111,13 +121,24 @@ export class SqliteCallStore implements CallStore {
       where.push('outcome = @outcome');
       params.outcome = filter.outcome;
     }
+    if (filter.after) {
+      where.push(pageWhere('@afterAt', '@afterSid'));
+      params.afterAt = filter.after.startedAt;
+      params.afterSid = filter.after.callSid;
+    }
+    // rows written before the summary column existed are summarised from their record
     const rows = this.#db
       .prepare(
-        `SELECT record, audio_file FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY started_at DESC LIMIT @limit`,
+        `SELECT summary, CASE WHEN summary IS NULL THEN record END AS record, audio_file FROM calls
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY started_at DESC, call_sid DESC LIMIT @limit`,
       )
-      .all(params) as { record: string; audio_file: string | null }[];
-    return rows.map((row) => summaryOf(JSON.parse(row.record) as CallRecord, row.audio_file !== null));
+      .all(params) as { summary: string | null; record: string | null; audio_file: string | null }[];
+    return rows.map((row) => {
+      const hasAudio = row.audio_file !== null;
+      if (row.summary) return { ...(JSON.parse(row.summary) as CallSummary), hasAudio };
+      return summaryOf(JSON.parse(row.record ?? '{}') as CallRecord, hasAudio);
+    });
   }
 
   async get(callSid: string): Promise<CallRecord | undefined> {
@@ -127,12 +148,18 @@ export class SqliteCallStore implements CallStore {
     return row ? (JSON.parse(row.record) as CallRecord) : undefined;
   }
 
-  async audio(callSid: string): Promise<Buffer | undefined> {
+  async audio(callSid: string): Promise<StoredAudio | undefined> {
     const row = this.#db.prepare('SELECT audio_file FROM calls WHERE call_sid = ?').get(callSid) as
       | { audio_file: string | null }
       | undefined;
     if (!row?.audio_file) return undefined;
-    return readFile(join(this.#recordings, row.audio_file)).catch(() => undefined);
+    const path = join(this.#recordings, row.audio_file);
+    const size = await stat(path).then(
+      (s) => s.size,
+      () => undefined,
+    );
+    if (size === undefined) return undefined;
+    return { bytes: size, stream: (start = 0, end = size - 1) => createReadStream(path, { start, end }) };
   }
 
   async prune(before: Date): Promise<number> {
@@ -150,21 +177,14 @@ export class SqliteCallStore implements CallStore {
   }
 }
 
-export function summaryOf(record: CallRecord, hasAudio: boolean): CallSummary {
-  return {
-    callSid: record.callSid,
-    agent: record.agent.name,
-    ...(record.from ? { from: record.from } : {}),
-    ...(record.to ? { to: record.to } : {}),
-    startedAt: record.startedAt,
-    durationMs: record.durationMs,
-    outcome: record.outcome.kind,
-    ...('code' in record.outcome ? { code: record.outcome.code } : {}),
-    reason: record.outcome.reason,
-    tools: [...new Set(record.toolCalls.map((t) => t.name))],
-    ...(record.cost.total === undefined ? {} : { costUsd: record.cost.total }),
-    ...(record.latency.p50Ms === undefined ? {} : { latencyP50Ms: record.latency.p50Ms }),
-    simulated: record.simulated,
-    hasAudio,
-  };
+/** Moves a finished file in (copies it when it is on another file system), readable by its owner only. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(from, to);
+    await rm(from, { force: true });
+  }
+  await chmod(to, PRIVATE_FILE);
 }

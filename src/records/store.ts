@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { CallRecord } from './call-record.js';
 
 /** How a recorded call can stand: ended (completed, transfer, failed) or still live. */
@@ -28,6 +29,23 @@ export interface CallFilter {
   outcome?: CallSummary['outcome'];
   /** Newest first; at most this many (default 100). */
   limit?: number;
+  /** The next page: calls listed after this one (the last of the previous page). */
+  after?: Pick<CallSummary, 'startedAt' | 'callSid'>;
+}
+
+/** A kept recording (a stereo WAV), read as a stream: never held in memory whole. */
+export interface StoredAudio {
+  /** Its size in bytes. */
+  readonly bytes: number;
+  /** Its bytes from `start` to `end` (inclusive; default: all of it). */
+  stream(start?: number, end?: number): Readable;
+}
+
+/** One record to write, with the WAV file of its recording (the store moves or copies it in). */
+export interface RecordWrite {
+  record: CallRecord;
+  /** Path of a finished WAV file; once written, the store no longer needs it there. */
+  wav?: string;
 }
 
 /**
@@ -38,13 +56,26 @@ export interface CallFilter {
 export interface CallStore {
   /** Where it keeps things, for people (`/var/lib/voice-agent/calls.db`). */
   readonly location: string;
+  /**
+   * A directory for recordings being made (on the same file system as the store's own files, when it
+   * keeps any, so a finished one is moved in rather than copied).
+   */
+  readonly workDir: string;
   /** Writes records (new or updated) and recordings, as one batch. */
-  write(batch: { record: CallRecord; wav?: Buffer }[]): Promise<void>;
+  write(batch: RecordWrite[]): Promise<void>;
   list(filter?: CallFilter): Promise<CallSummary[]>;
   get(callSid: string): Promise<CallRecord | undefined>;
   /** The call's recording (stereo WAV), if one was kept. */
-  audio(callSid: string): Promise<Buffer | undefined>;
+  audio(callSid: string): Promise<StoredAudio | undefined>;
   /** Deletes records (and recordings) of calls that started before `before`; returns how many. */
   prune(before: Date): Promise<number>;
   close(): Promise<void>;
+}
+
+/** A recording read whole (for `calls export` and a simulated call's report). */
+export async function readAudio(audio: StoredAudio | undefined): Promise<Buffer | undefined> {
+  if (!audio) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of audio.stream()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
 }

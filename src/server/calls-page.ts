@@ -1,8 +1,15 @@
 import { createHmac } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../observability/logger.js';
 import { callListPage, callPage, loginPage } from '../records/page/pages.js';
-import { CALL_OUTCOMES, type CallFilter, type CallStore } from '../records/store.js';
+import {
+  CALL_OUTCOMES,
+  type CallFilter,
+  type CallStore,
+  type CallSummary,
+  type StoredAudio,
+} from '../records/store.js';
 import { bearerOf, sameSecret } from './admin-token.js';
 
 export interface CallsPageOptions {
@@ -36,6 +43,8 @@ const API_BASE = '/api/calls';
 const COOKIE = 'va_admin';
 const CALL_SID = /^[A-Za-z0-9]{2,64}$/;
 const OUTCOMES = new Set<string>(CALL_OUTCOMES);
+/** The most calls one request lists (`limit`); more come page by page (`after`, a `Link: rel="next"`). */
+export const MAX_PAGE = 500;
 
 /**
  * The calls page (`/calls`) and its JSON API (`/api/calls`), both behind the admin token: a login
@@ -120,7 +129,8 @@ export function callsRouter(options: CallsPageOptions): express.Router {
   router.get([CALLS_BASE, `${CALLS_BASE}/`], page, async (req, res, next) => {
     try {
       const filter = filterOf(req);
-      html(res, callListPage(await options.store.list(filter), filter, CALLS_BASE));
+      const calls = await options.store.list(filter);
+      html(res, callListPage(calls, filter, CALLS_BASE, nextPage(req, CALLS_BASE, calls, filter)));
     } catch (error) {
       next(error);
     }
@@ -147,7 +157,7 @@ export function callsRouter(options: CallsPageOptions): express.Router {
         res.status(404).type('text/plain').send('No recording\n');
         return;
       }
-      sendRange(req, res, wav, 'audio/wav');
+      sendRange(req, res, wav, 'audio/wav', next);
     } catch (error) {
       next(error);
     }
@@ -155,7 +165,11 @@ export function callsRouter(options: CallsPageOptions): express.Router {
 
   router.get(API_BASE, api, async (req, res, next) => {
     try {
-      res.json(await options.store.list(filterOf(req)));
+      const filter = filterOf(req);
+      const calls = await options.store.list(filter);
+      const next = nextPage(req, API_BASE, calls, filter);
+      if (next) res.set('link', `<${next}>; rel="next"`);
+      res.json(calls);
     } catch (error) {
       next(error);
     }
@@ -180,31 +194,53 @@ function filterOf(req: Request): CallFilter {
   const since = new Date(String(req.query.since ?? ''));
   if (req.query.since && !Number.isNaN(since.getTime())) filter.since = since;
   const limit = Number(req.query.limit);
-  if (Number.isInteger(limit) && limit > 0 && limit <= 10_000) filter.limit = limit;
+  if (Number.isInteger(limit) && limit > 0) filter.limit = Math.min(limit, MAX_PAGE);
+  const after = /^([0-9T:.Z-]{10,40})_([A-Za-z0-9]{2,64})$/.exec(String(req.query.after ?? ''));
+  if (after) filter.after = { startedAt: after[1]!, callSid: after[2]! };
   return filter;
 }
 
-/** Sends a body honouring one `Range: bytes=a-b` (an audio element seeks with it). */
-function sendRange(req: Request, res: Response, body: Buffer, type: string): void {
-  res.set({ 'content-type': type, 'accept-ranges': 'bytes', 'cache-control': 'private, max-age=3600' });
+/** The URL of the page after `calls` (same filter), when the page is full. */
+function nextPage(req: Request, base: string, calls: CallSummary[], filter: CallFilter): string | undefined {
+  const last = calls.at(-1);
+  if (!last || calls.length < (filter.limit ?? 0)) return undefined;
+  const query = new URLSearchParams();
+  for (const key of ['outcome', 'since', 'limit'])
+    if (typeof req.query[key] === 'string') query.set(key, req.query[key]);
+  query.set('after', `${last.startedAt}_${last.callSid}`);
+  return `${base}?${query}`;
+}
+
+/**
+ * Sends a recording honouring one `Range: bytes=a-b` (an audio element seeks with it), streamed
+ * from the store: a range costs what it spans, not the whole file (reliability test 12).
+ */
+function sendRange(req: Request, res: Response, audio: StoredAudio, type: string, next: NextFunction): void {
+  res.set({ 'content-type': type, 'accept-ranges': 'bytes', 'cache-control': 'private, no-store' });
+  const size = audio.bytes;
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.header('range') ?? '');
-  if (!range || (!range[1] && !range[2])) {
-    res.send(body);
+  let start = 0;
+  let end = size - 1;
+  if (range && (range[1] || range[2])) {
+    start = range[1] ? Number(range[1]) : size - Number(range[2]);
+    end = range[1] && range[2] ? Number(range[2]) : size - 1;
+    start = Math.max(0, start);
+    end = Math.min(size - 1, end);
+    if (start > end) {
+      res.status(416).set('content-range', `bytes */${size}`).end();
+      return;
+    }
+    res.status(206).set('content-range', `bytes ${start}-${end}/${size}`);
+  }
+  res.set('content-length', String(end - start + 1));
+  if (req.method === 'HEAD') {
+    res.end();
     return;
   }
-  const size = body.length;
-  let start = range[1] ? Number(range[1]) : size - Number(range[2]);
-  let end = range[1] && range[2] ? Number(range[2]) : size - 1;
-  start = Math.max(0, start);
-  end = Math.min(size - 1, end);
-  if (start > end) {
-    res.status(416).set('content-range', `bytes */${size}`).end();
-    return;
-  }
-  res
-    .status(206)
-    .set('content-range', `bytes ${start}-${end}/${size}`)
-    .send(body.subarray(start, end + 1));
+  pipeline(audio.stream(start, end), res).catch((error: unknown) => {
+    // a listener who closes the page mid-recording is not an error
+    if (!res.headersSent) next(error);
+  });
 }
 
 function cookies(header: string | undefined): Record<string, string> {

@@ -8,6 +8,7 @@ import { type LocalRealtimeServer, startLocalRealtime } from '../realtime/local/
 import type { CallRecord } from '../records/call-record.js';
 import { openCallRecords } from '../records/open.js';
 import { responsesUrlBeside } from '../records/post-call.js';
+import { readAudio } from '../records/store.js';
 import { CallWebhooks } from '../records/webhooks.js';
 import { startAgentRuntime } from '../server/agent-runtime.js';
 import type { McpPool } from '../tools/mcp/pool.js';
@@ -162,7 +163,7 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
               await runtime.recordsSettled();
               await records.flush();
               const record = await records.store.get(callSid);
-              return record && { record, wav: await records.store.audio(callSid) };
+              return record && { record, wav: await readAudio(await records.store.audio(callSid)) };
             },
           }
         : {}),

@@ -10,7 +10,7 @@ import { scenarioFromRecord, suiteYaml } from '../../records/as-test.js';
 import type { CallRecord } from '../../records/call-record.js';
 import { dataDir, openSharedOrLocalStore } from '../../records/open.js';
 import { duration } from '../../records/page/html.js';
-import { CALL_OUTCOMES, type CallStore, type CallSummary } from '../../records/store.js';
+import { CALL_OUTCOMES, type CallStore, type CallSummary, readAudio } from '../../records/store.js';
 import { type CliIo, colours, printJson } from '../io.js';
 
 interface StoreOptions {
@@ -117,7 +117,7 @@ export async function callsExportCommand(
     throw new UsageError('--agent goes with --as-test (the agent the test runs)');
   const { record, wav } = await withStore(io, options, async (store) => ({
     record: await findRecord(store, callSid),
-    wav: await store.audio(callSid),
+    wav: await readAudio(await store.audio(callSid)),
   }));
   try {
     mkdirSync(out, { recursive: true });

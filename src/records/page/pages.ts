@@ -9,7 +9,7 @@ function outcomeCell(kind: string, code?: string): string {
 }
 
 /** The list of calls, newest first, with filters by outcome and date. */
-export function callListPage(calls: CallSummary[], filter: CallFilter, base: string): string {
+export function callListPage(calls: CallSummary[], filter: CallFilter, base: string, next?: string): string {
   const since = filter.since ? filter.since.toISOString().slice(0, 10) : '';
   const rows = calls
     .map(
@@ -35,7 +35,8 @@ export function callListPage(calls: CallSummary[], filter: CallFilter, base: str
 <label>Since<input type="date" name="since" value="${esc(since)}"></label>
 <button type="submit">Filter</button></form>
 <table><thead><tr><th>Started</th><th>Caller</th><th>Length</th><th>Outcome</th><th>Tools</th><th>Cost</th><th>Latency p50</th><th>Call</th></tr></thead>
-<tbody>${rows || '<tr><td colspan="8" class="muted">No calls match.</td></tr>'}</tbody></table>`,
+<tbody>${rows || '<tr><td colspan="8" class="muted">No calls match.</td></tr>'}</tbody></table>
+${next ? `<p><a href="${esc(next)}">Older calls →</a></p>` : ''}`,
     { home: base },
   );
 }

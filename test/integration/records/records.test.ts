@@ -9,6 +9,7 @@ import { parseWav } from '../../../src/audio/wav.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { CallRecords } from '../../../src/records/call-records.js';
 import { openCallRecords, openCallStore } from '../../../src/records/open.js';
+import { readAudio } from '../../../src/records/store.js';
 import type { VoiceServerOptions } from '../../../src/server/voice-server.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
@@ -174,7 +175,7 @@ describe('call records', () => {
     expect(record.cost.model).toBeGreaterThan(0);
 
     // the recording: stereo, as long as the call, caller on the left when they spoke, agent on the right
-    const wav = (await store.audio(callSid))!;
+    const wav = (await readAudio(await store.audio(callSid)))!;
     const { channels, sampleRate, data } = parseWav(wav);
     expect([channels, sampleRate]).toEqual([2, 8000]);
     const frames = data.length / 4;

@@ -1,9 +1,12 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PostgresSql } from '../../../src/db/postgres.js';
 import type { Sql } from '../../../src/db/sql.js';
 import { SqliteSql } from '../../../src/db/sqlite.js';
 import { PostgresCallStore } from '../../../src/records/postgres-store.js';
+import { readAudio } from '../../../src/records/store.js';
 import { INSTANCE_STALE_MS, SharedCalls } from '../../../src/server/shared-calls.js';
 import { usePostgres } from '../../helpers/postgres.js';
 import { useTmpDir } from '../../helpers/tmp.js';
@@ -215,25 +218,88 @@ describe('call records in PostgreSQL', () => {
         audio: { file: `${callSid}.wav` },
       }) as never;
     const wav = Buffer.from('RIFF....WAVEfmt ');
-    await one.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z'), wav }]);
+    const wavFile = join(mkdtempSync(join(tmpdir(), 'va-wav-')), 'CA1.wav');
+    writeFileSync(wavFile, wav);
+    await one.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z'), wav: wavFile }]);
     await two.write([{ record: record('CA2', '2026-11-25T11:00:00.000Z') }]);
     expect((await one.list()).map((c) => [c.callSid, c.hasAudio, c.tools])).toEqual([
       ['CA2', false, ['get_quote']],
       ['CA1', true, ['get_quote']],
     ]);
-    expect(await two.audio('CA1')).toEqual(wav);
+    expect(await readAudio(await two.audio('CA1'))).toEqual(wav);
     expect((await two.get('CA1'))?.startedAt).toBe('2026-11-25T10:00:00.000Z');
     // a later write of the same call (its final record) keeps the recording
     await two.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z') }]);
     expect((await one.list({ outcome: 'completed', since: new Date('2026-11-25T09:00:00Z') })).length).toBe(
       2,
     );
-    expect(await one.audio('CA1')).toEqual(wav);
+    expect(await readAudio(await one.audio('CA1'))).toEqual(wav);
     expect(await one.prune(new Date('2026-11-25T10:30:00Z'))).toBe(1);
     expect(await one.audio('CA1')).toBeUndefined();
     expect((await two.list()).map((c) => c.callSid)).toEqual(['CA2']);
     await one.close();
     await two.close();
+  });
+});
+
+describe('recordings and long lists in PostgreSQL (reliability test 12)', () => {
+  it('a recording is kept in 1 MiB rows and read by range; lists come in pages; old single-row recordings still play', async () => {
+    const url = await postgres().database('chunks');
+    const store = await PostgresCallStore.open(new PostgresSql(url));
+    const record = (callSid: string, startedAt: string, audio = false) =>
+      ({
+        callSid,
+        agent: { name: 'moving' },
+        startedAt,
+        durationMs: 1000,
+        outcome: { kind: 'completed', reason: 'caller hung up' },
+        toolCalls: [],
+        cost: {},
+        latency: {},
+        simulated: false,
+        ...(audio ? { audio: { file: `${callSid}.wav` } } : {}),
+      }) as never;
+    const wav = Buffer.alloc(3 * 1024 * 1024 + 123);
+    for (let i = 0; i < wav.length - 3; i += 4) wav.writeUInt32LE(i, i);
+    const wavFile = join(mkdtempSync(join(tmpdir(), 'va-wav-')), 'CA1.wav');
+    writeFileSync(wavFile, wav);
+    await store.write([{ record: record('CA1', '2026-11-25T10:00:00.000Z', true), wav: wavFile }]);
+    const audio = (await store.audio('CA1'))!;
+    expect(audio.bytes).toBe(wav.length);
+    const chunks = await new PostgresSql(url).query<{ n: string }>(
+      'SELECT count(*) AS n FROM recording_chunks',
+    );
+    expect(Number(chunks[0]!.n)).toBe(4);
+    // a range across a row boundary, and the whole
+    const part: Buffer[] = [];
+    for await (const c of audio.stream(1024 * 1024 - 10, 1024 * 1024 + 9)) part.push(c as Buffer);
+    expect(Buffer.concat(part)).toEqual(wav.subarray(1024 * 1024 - 10, 1024 * 1024 + 10));
+    expect((await readAudio(audio))!.equals(wav)).toBe(true);
+
+    // a recording a version before chunks wrote, in one row
+    const sql = new PostgresSql(url);
+    await store.write([{ record: record('CA0', '2026-11-25T09:00:00.000Z') }]);
+    await sql.query('INSERT INTO recordings (call_sid, wav) VALUES ($1, $2)', ['CA0', wav]);
+    const legacy = (await store.audio('CA0'))!;
+    const tail: Buffer[] = [];
+    for await (const c of legacy.stream(wav.length - 5)) tail.push(c as Buffer);
+    expect(Buffer.concat(tail)).toEqual(wav.subarray(wav.length - 5));
+
+    // pages: the same start time for many calls still pages without a gap or a repeat
+    await store.write(
+      Array.from({ length: 7 }, (_, i) => ({ record: record(`CB${i}`, '2026-11-25T11:00:00.000Z') })),
+    );
+    const seen: string[] = [];
+    let after: { startedAt: string; callSid: string } | undefined;
+    for (;;) {
+      const page = await store.list({ limit: 3, ...(after ? { after } : {}) });
+      seen.push(...page.map((c) => c.callSid));
+      if (page.length < 3) break;
+      after = page.at(-1)!;
+    }
+    expect(seen).toEqual(['CB6', 'CB5', 'CB4', 'CB3', 'CB2', 'CB1', 'CB0', 'CA1', 'CA0']);
+    await sql.close();
+    await store.close();
   });
 });
 

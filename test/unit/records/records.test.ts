@@ -1,40 +1,97 @@
-import { describe, expect, it } from 'vitest';
-import { mulawTone } from '../../../src/audio/mulaw.js';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mulawSilence, mulawTone } from '../../../src/audio/mulaw.js';
 import { parseWav } from '../../../src/audio/wav.js';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
 import { AudioRecorder } from '../../../src/records/audio-recorder.js';
 import { RecordBuilder } from '../../../src/records/call-record.js';
 import { callPage } from '../../../src/records/page/pages.js';
 import { costOf, MODEL_PRICES } from '../../../src/records/pricing.js';
+import { readAudio } from '../../../src/records/store.js';
 
 const b64 = (ms: number) => mulawTone(ms).toString('base64');
 
 describe('AudioRecorder', () => {
-  it('puts agent audio where it plays: after what is queued, and drops what a clear cut', () => {
-    const rec = new AudioRecorder();
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'va-rec-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const wavOf = async (rec: AudioRecorder) => {
+    const path = join(dir, 'out.wav');
+    await rec.writeWav(path);
+    await rec.discard();
+    return parseWav(readFileSync(path)).data;
+  };
+  /** Mean level of one channel (0 caller, 1 agent) over 10 ms from `ms`. */
+  const level = (data: Buffer, channel: 0 | 1, ms: number) => {
+    let sum = 0;
+    for (let i = ms * 8; i < (ms + 10) * 8; i++) sum += Math.abs(data.readInt16LE((i * 2 + channel) * 2));
+    return sum / 80;
+  };
+
+  it('puts agent audio where it plays: after what is queued, and drops what a clear cut', async () => {
+    const rec = new AudioRecorder(dir, 'CA1');
     rec.agent(b64(1000), 0); // plays 0–1000
     rec.agent(b64(1000), 100); // sent early: queued, plays 1000–2000
     rec.cleared(1500); // barge-in at 1.5 s: the rest never played
     rec.agent(b64(200), 3000);
     expect(rec.durationMs).toBe(3200);
-    const { data } = parseWav(rec.toWav());
-    // mean level of the agent's channel over 10 ms
-    const right = (ms: number) => {
-      let sum = 0;
-      for (let i = ms * 8; i < (ms + 10) * 8; i++) sum += Math.abs(data.readInt16LE((i * 2 + 1) * 2));
-      return sum / 80;
-    };
-    expect(right(1400)).toBeGreaterThan(0);
-    expect(right(1700)).toBe(0); // cut
-    expect(right(2500)).toBe(0);
+    const data = await wavOf(rec);
+    expect(data.length / 4).toBe(3200 * 8);
+    expect(level(data, 1, 1400)).toBeGreaterThan(0);
+    expect(level(data, 1, 1700)).toBe(0); // cut
+    expect(level(data, 1, 2500)).toBe(0);
+    expect(level(data, 1, 3100)).toBeGreaterThan(0);
   });
 
-  it('puts caller frames at their stream timestamps, silence in the gaps', () => {
-    const rec = new AudioRecorder();
+  it('puts caller frames at their stream timestamps, silence in the gaps, a late frame in its place', async () => {
+    const rec = new AudioRecorder(dir, 'CA1');
     rec.caller(b64(20), 0);
     rec.caller(b64(20), 1000);
-    expect(rec.durationMs).toBe(1020);
-    expect(rec.callerSlice(500, 520).every((b) => b === 0xff)).toBe(true);
+    for (let ms = 1020; ms < 3000; ms += 20) rec.caller(mulawSilence(20).toString('base64'), ms);
+    rec.caller(b64(20), 1500); // late, after the window moved on
+    expect(rec.durationMs).toBe(3000);
+    const data = await wavOf(rec);
+    expect(level(data, 0, 5)).toBeGreaterThan(0);
+    expect(level(data, 0, 500)).toBe(0);
+    expect(level(data, 0, 1005)).toBeGreaterThan(0);
+    expect(level(data, 0, 1505)).toBeGreaterThan(0);
+    expect(level(data, 0, 2000)).toBe(0);
+  });
+
+  it('writes the call to disk as it goes: memory holds a moment of it, not the call', async () => {
+    const rec = new AudioRecorder(dir, 'CA1');
+    for (let ms = 0; ms < 60_000; ms += 20) rec.caller(b64(20), ms);
+    const track = join(dir, 'CA1.caller.ulaw');
+    for (let i = 0; i < 200 && !(existsSync(track) && statSync(track).size >= 59_000 * 8); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    // everything but the last half second is on disk before the call ends
+    expect(statSync(track).size).toBeGreaterThanOrEqual(59_000 * 8);
+    expect((await wavOf(rec)).length).toBe(60_000 * 8 * 4);
+    expect(readdirSync(dir)).toEqual(['out.wav']);
+  });
+
+  it('a barge-in cuts agent audio already written out (the model sent a long answer early)', async () => {
+    const rec = new AudioRecorder(dir, 'CA1');
+    for (let i = 0; i < 10; i++) rec.agent(b64(1000), 0); // ten seconds queued at once
+    await new Promise((r) => setTimeout(r, 50));
+    rec.cleared(2000);
+    rec.agent(b64(500), 2500);
+    const data = await wavOf(rec);
+    expect(data.length / 4).toBe(3000 * 8);
+    expect(level(data, 1, 1900)).toBeGreaterThan(0);
+    expect(level(data, 1, 2200)).toBe(0);
+    expect(level(data, 1, 2700)).toBeGreaterThan(0);
+  });
+
+  it('a track that cannot be written fails the recording, not the call', async () => {
+    const rec = new AudioRecorder(join(dir, 'missing'), 'CA1');
+    rec.caller(b64(20), 0);
+    await expect(rec.writeWav(join(dir, 'out.wav'))).rejects.toThrow(/ENOENT/);
+    await rec.discard();
   });
 });
 
@@ -153,9 +210,6 @@ describe('RecordBuilder', () => {
 
 describe('SqliteCallStore', () => {
   it('keeps records and recordings, lists them newest first, and prunes old ones with their files', async () => {
-    const { mkdtempSync, existsSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { SqliteCallStore } = await import('../../../src/records/sqlite-store.js');
     const dir = mkdtempSync(join(tmpdir(), 'va-store-'));
     try {
@@ -166,13 +220,21 @@ describe('SqliteCallStore', () => {
         builder.record.audio = { file: `${sid}.wav`, durationMs: 5000 };
         return builder.record;
       };
+      const file = (text: string) => {
+        const path = join(dir, `${text}.tmp`);
+        writeFileSync(path, text);
+        return path;
+      };
+      const oldWav = file('RIFFold');
       await store.write([
-        { record: at('2026-01-01T00:00:00Z', 'CAold'), wav: Buffer.from('RIFFold') },
-        { record: at('2026-11-20T00:00:00Z', 'CAnew'), wav: Buffer.from('RIFFnew') },
+        { record: at('2026-01-01T00:00:00Z', 'CAold'), wav: oldWav },
+        { record: at('2026-11-20T00:00:00Z', 'CAnew'), wav: file('RIFFnew') },
       ]);
+      expect(existsSync(oldWav)).toBe(false); // moved in
       expect((await store.list()).map((c) => c.callSid)).toEqual(['CAnew', 'CAold']);
       expect((await store.list({ since: new Date('2026-06-01') })).map((c) => c.callSid)).toEqual(['CAnew']);
-      expect(await store.audio('CAold')).toEqual(Buffer.from('RIFFold'));
+      expect(await readAudio(await store.audio('CAold'))).toEqual(Buffer.from('RIFFold'));
+      expect(statSync(join(dir, 'recordings', 'CAold.wav')).mode & 0o777).toBe(0o600);
       expect(await store.prune(new Date('2026-06-01'))).toBe(1);
       expect(await store.get('CAold')).toBeUndefined();
       expect(existsSync(join(dir, 'recordings', 'CAold.wav'))).toBe(false);
@@ -213,5 +275,36 @@ describe('records a stopped server left behind', () => {
     expect((await store.get(live.callSid))?.outcome.kind).toBe('in_progress');
     expect(logs.join('\n')).toContain('closed call records a stopped server left in progress');
     await records.close();
+  });
+  it('half-made recordings a stopped server left are deleted at start-up; a live call’s tracks are kept', async () => {
+    const { SqliteCallStore } = await import('../../../src/records/sqlite-store.js');
+    const { CallRecords } = await import('../../../src/records/call-records.js');
+    const { createLogger } = await import('../../../src/observability/logger.js');
+    const { testAgent } = await import('../../helpers/call-harness.js');
+    const { mkdirSync, utimesSync } = await import('node:fs');
+    const dir = mkdtempSync(join(tmpdir(), 'va-left-'));
+    try {
+      const store = new SqliteCallStore(dir);
+      mkdirSync(store.workDir, { recursive: true });
+      const old = join(store.workDir, 'CAold.caller.ulaw');
+      const live = join(store.workDir, 'CAlive.caller.ulaw');
+      writeFileSync(old, 'x');
+      writeFileSync(live, 'x');
+      const hoursAgo = Date.now() / 1000 - 2 * 3600; // the agent's longest call is 30 minutes
+      utimesSync(old, hoursAgo, hoursAgo);
+      const logs: string[] = [];
+      const records = new CallRecords({
+        store,
+        agent: testAgent(),
+        logger: createLogger({ level: 'info', json: true, write: (line) => logs.push(line) }),
+      });
+      records.startPruning();
+      for (let i = 0; i < 100 && existsSync(old); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(existsSync(old)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      await records.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
