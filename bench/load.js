@@ -383,7 +383,13 @@ export async function runTogether(systems, { calls, seconds, quiet = false }) {
 }
 
 /** Starts one system under test and its Realtime stand-in; its calls are placed by the caller. */
-async function startSystem({ workers = 1, system = 'voice-agent', serverCpus, root = ROOT, records = false }) {
+async function startSystem({
+  workers = 1,
+  system = 'voice-agent',
+  serverCpus,
+  root = ROOT,
+  records = false,
+}) {
   const inbound = new Latencies();
   const outbound = new Latencies();
   let steady = false;
@@ -602,7 +608,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const systems = [
     ours,
     ...(sample ? [sample] : []),
-    ...(baseline ? [{ name: 'baseline', spec: { workers, serverCpus, root: baseline, records }, results: [] }] : []),
+    ...(baseline
+      ? [{ name: 'baseline', spec: { workers, serverCpus, root: baseline, records }, results: [] }]
+      : []),
   ];
   const relay = { system: 'relay', serverCpus };
   const floors = [];
