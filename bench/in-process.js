@@ -15,13 +15,13 @@ import { openSync, writeSync } from 'node:fs';
 
 const load = (path) => import(new URL(`../dist/src/${path}`, import.meta.url).href);
 const { CallSession } = await load('bridge/call-session.js');
-const { OpenAiModelSession } = await load('realtime/openai/model-session.js');
-const { parseServerEvent } = await load('realtime/openai/events.js');
+const { OpenAiModelSession } = await load('model/openai/model-session.js');
+const { parseServerEvent } = await load('model/openai/events.js');
 const { TwilioSocketPort } = await load('telephony/twilio/socket-port.js');
 const { TwilioStreamReader, toMediaEvent } = await load('telephony/twilio/media-messages.js');
 const { createLogger } = await load('observability/logger.js');
 const { TextFrameSender } = await load('net/text-frame.js');
-const { APPEND_BYTES } = await load('realtime/openai/connection.js');
+const { APPEND_BYTES } = await load('model/openai/connection.js');
 
 function flag(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);

@@ -1,4 +1,4 @@
-import type { CallControl } from '../tools/types.js';
+import type { CallControl } from './tool-ports.js';
 
 export type FinishRequest = Parameters<CallControl['finishAfterSpeech']>[0];
 

@@ -1,6 +1,7 @@
 /**
- * The small interfaces the bridge talks to (house rule 1). Implementations live with their peer:
- * the Twilio WebSocket adapter in server/, the Realtime socket in realtime/openai/, tools in tools/.
+ * The small interfaces the bridge talks to (house rule 1); the call's outcome is in call-outcome.ts and
+ * the tools' side in tool-ports.ts. Implementations live with their peer: the Twilio WebSocket adapter
+ * in telephony/twilio/, the Realtime and GPT-Live sockets in model/, tools in tools/.
  */
 
 /** The Twilio side of one call: a bidirectional Media Stream. */
@@ -16,7 +17,7 @@ export interface MediaStreamPort {
   close(): void;
 }
 
-export type { CallFailureCode, CallOutcome } from '../telephony/call-outcome.js';
+export type { CallFailureCode, CallOutcome } from './call-outcome.js';
 
 /** What the phone side of a call reports (Twilio Media Streams today), after `start`. */
 export type MediaEvent =
@@ -27,7 +28,7 @@ export type MediaEvent =
   | { type: 'dtmf'; digit: string }
   /** The stream ended from the phone side (the caller hung up, or the call was redirected). */
   | { type: 'stopped' };
-export type { CallControl, ToolExecutor } from '../tools/types.js';
+export type { CallControl, ToolExecutor } from './tool-ports.js';
 
 /**
  * Sees a call's audio where it crosses our edge, to record it. Optional: without a tap the media

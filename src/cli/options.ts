@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { normalizePublicUrl } from '../server/routes.js';
+import { normalizePublicUrl } from '../host/http/routes.js';
 
 /** Option and environment parsing shared by the commands; every failure is a usage error (exit 2). */
 

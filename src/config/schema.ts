@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DAY_SPEC, HOURS_SPEC, isTimeZone } from '../tools/office-hours.js';
+import { DAY_SPEC, HOURS_SPEC, isTimeZone } from './office-hours.js';
 
 /**
  * The agent file's schema. Every default lives here (house rule 8); the JSON Schema shipped as

@@ -1,3 +1,4 @@
+import type { CallControl, ToolDefinition, ToolExecutor, ToolSource } from '../bridge/tool-ports.js';
 import type { AgentConfig, ToolSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
@@ -5,7 +6,6 @@ import { builtinDefinitions, type RestTransfer, runBuiltin } from './builtin-too
 import { ConfirmationGate } from './confirmation.js';
 import { byToolPattern } from './tool-pattern.js';
 import { toolFailure } from './tool-result.js';
-import type { CallControl, ToolDefinition, ToolExecutor, ToolSource } from './types.js';
 
 /**
  * The tools of one agent: built-ins (end_call, transfer_call) and the MCP pool's tools (or another

@@ -1,9 +1,9 @@
 import { DTMF_DIGITS, dtmfTones } from '../audio/dtmf.js';
+import type { CallOutcome } from '../bridge/call-outcome.js';
+import type { CallControl, ToolDefinition } from '../bridge/tool-ports.js';
+import { describeHours, isOpen } from '../config/office-hours.js';
 import type { AgentConfig } from '../config/schema.js';
-import type { CallOutcome } from '../telephony/call-outcome.js';
-import { describeHours, isOpen } from './office-hours.js';
 import { toolFailure } from './tool-result.js';
-import type { CallControl, ToolDefinition } from './types.js';
 
 /** Names the built-in tools take; MCP tools with the same name are prefixed. */
 export const BUILTIN_TOOL_NAMES = ['end_call', 'transfer_call', 'take_message', 'send_dtmf'] as const;

@@ -2,14 +2,14 @@ import type { RealtimeClientEvent } from 'openai/resources/realtime/realtime';
 import type { CallEventListener } from '../../src/bridge/call-events.js';
 import { type CallBehaviour, CallSession } from '../../src/bridge/call-session.js';
 import type { CallOutcome, MediaStreamPort, ToolExecutor } from '../../src/bridge/ports.js';
-import { createLogger } from '../../src/observability/logger.js';
 import type {
   RealtimeClosed,
   RealtimeConnection,
   RealtimeListener,
-} from '../../src/realtime/openai/connection.js';
-import { parseServerEvent } from '../../src/realtime/openai/events.js';
-import { OpenAiModelSession } from '../../src/realtime/openai/model-session.js';
+} from '../../src/model/openai/connection.js';
+import { parseServerEvent } from '../../src/model/openai/events.js';
+import { OpenAiModelSession } from '../../src/model/openai/model-session.js';
+import { createLogger } from '../../src/observability/logger.js';
 
 /** A call's behaviour in tests: the agent file's defaults. */
 export const TEST_BEHAVIOUR: CallBehaviour = {

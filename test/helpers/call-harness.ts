@@ -1,12 +1,8 @@
 import { type AgentConfig, agentSchema } from '../../src/config/schema.js';
+import { startVoiceServer, type VoiceServer, type VoiceServerOptions } from '../../src/host/voice-server.js';
+import { CallLog } from '../../src/lab/simulate/call-log.js';
+import { TwilioCaller, type TwilioCallerOptions } from '../../src/lab/simulate/twilio-caller.js';
 import { createLogger } from '../../src/observability/logger.js';
-import {
-  startVoiceServer,
-  type VoiceServer,
-  type VoiceServerOptions,
-} from '../../src/server/voice-server.js';
-import { CallLog } from '../../src/simulate/call-log.js';
-import { TwilioCaller, type TwilioCallerOptions } from '../../src/simulate/twilio-caller.js';
 import {
   type Brain,
   type FakeRealtimeOptions,

@@ -1,9 +1,9 @@
 import type { AgentConfig } from '../../src/config/schema.js';
+import type { VoiceServerOptions } from '../../src/host/voice-server.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CallLedger, type RecordMoment } from '../../src/records/call-ledger.js';
 import type { CallRecord } from '../../src/records/call-record.js';
 import { recordContext } from '../../src/records/call-records.js';
-import type { VoiceServerOptions } from '../../src/server/voice-server.js';
 
 /**
  * The server options that build each call's record and hand it to these readers, as serve does:

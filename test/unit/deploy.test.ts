@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { SERVE_ENV } from '../../src/cli/serve-env.js';
-import { DEFAULT_ACTION_GRACE_MS } from '../../src/server/voice-server.js';
+import { DEFAULT_ACTION_GRACE_MS } from '../../src/host/voice-server.js';
 
 /**
  * The deployment files cannot be run here (no Docker engine, no cluster), so they are checked for

@@ -1,7 +1,7 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { UsageError } from '../../errors.js';
+import { checkContext, placeOutboundCall } from '../../host/outbound.js';
 import { maskNumber } from '../../observability/mask.js';
-import { checkContext, placeOutboundCall } from '../../server/outbound.js';
 import { type CliIo, printJson } from '../io.js';
 import { parseBaseUrl } from '../options.js';
 import { twilioFromEnv } from '../twilio-env.js';

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { agentJsonSchema } from '../../config/schema.js';
 import { UsageError } from '../../errors.js';
-import { suiteJsonSchema } from '../../testing/suite.js';
+import { suiteJsonSchema } from '../../lab/suites/suite.js';
 import type { CliIo } from '../io.js';
 
 /** The agent file's JSON Schema, or with `suite` the test suite file's. */

@@ -7,32 +7,32 @@ import { resolveModelUrl } from '../../config/model-url.js';
 import { connectPostgres, databaseUrlOf } from '../../db/open.js';
 import { SqliteSql } from '../../db/sqlite.js';
 import { PeerError, UsageError, VoiceAgentError } from '../../errors.js';
-import { createLogger, type LogLevel } from '../../observability/logger.js';
-import { CallMetrics, startMetricsServer } from '../../observability/metrics.js';
-import { checkRealtime } from '../../realtime/openai/preflight.js';
-import { dataDir, openCallRecords } from '../../records/open.js';
-import { PostgresCallStore } from '../../records/postgres-store.js';
-import { pricingFor } from '../../records/pricing.js';
-import { CallWebhooks } from '../../records/webhooks.js';
-import { type AgentRuntime, startAgentRuntime } from '../../server/agent-runtime.js';
-import { instanceId, SharedCalls } from '../../server/shared-calls.js';
-import { streamTokenKey } from '../../server/stream-token.js';
-import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
-import { toolCountWarning } from '../../tools/tool-count.js';
-import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
-import { selfTestTunnel } from '../../tunnel/self-test.js';
-import { type CliIo, colours } from '../io.js';
-import { guardModels, noticesFromEnv } from '../model-guard.js';
-import { parseBaseUrl, requireEnv } from '../options.js';
-import { waitForShutdownSignal } from '../runtime.js';
-import { serveOptionsWithEnv } from '../serve-env.js';
+import { type AgentRuntime, startAgentRuntime } from '../../host/agent-runtime.js';
+import { instanceId, SharedCalls } from '../../host/calls/shared-calls.js';
+import { streamTokenKey } from '../../host/calls/stream-token.js';
+import { CallMetrics, startMetricsServer } from '../../host/metrics.js';
+import { guardModels, noticesFromEnv } from '../../host/model-guard.js';
 import {
   followPrimary,
   parseWorkers,
   shareMetrics,
   startWorkers,
   type WorkerPool,
-} from '../serve-workers.js';
+} from '../../host/workers.js';
+import { checkRealtime } from '../../model/openai/preflight.js';
+import { createLogger, type LogLevel } from '../../observability/logger.js';
+import { dataDir, openCallRecords } from '../../records/open.js';
+import { PostgresCallStore } from '../../records/postgres-store.js';
+import { pricingFor } from '../../records/pricing.js';
+import { CallWebhooks } from '../../records/webhooks.js';
+import { configureNumber, restoreNumber } from '../../telephony/twilio/configure.js';
+import { toolCountWarning } from '../../tools/tool-count.js';
+import { type Tunnel, tunnelProviderFromEnv } from '../../tunnel/index.js';
+import { selfTestTunnel } from '../../tunnel/self-test.js';
+import { type CliIo, colours } from '../io.js';
+import { parseBaseUrl, requireEnv } from '../options.js';
+import { waitForShutdownSignal } from '../runtime.js';
+import { serveOptionsWithEnv } from '../serve-env.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
 

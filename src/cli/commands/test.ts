@@ -2,12 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { environmentWithDotenv } from '../../config/load.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
+import { junitXml } from '../../lab/suites/junit.js';
+import { runSuite, type ScenarioResult } from '../../lab/suites/run-suite.js';
+import { loadSuite } from '../../lab/suites/suite.js';
+import type { Cassette } from '../../lab/suites/tool-sources.js';
 import { createLogger } from '../../observability/logger.js';
 import { dataDir } from '../../records/open.js';
-import { junitXml } from '../../testing/junit.js';
-import { runSuite, type ScenarioResult } from '../../testing/run-suite.js';
-import { loadSuite } from '../../testing/suite.js';
-import type { Cassette } from '../../testing/tool-sources.js';
 import { type CliIo, colours, printJson } from '../io.js';
 import { parseModel } from './simulate.js';
 

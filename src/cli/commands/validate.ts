@@ -1,11 +1,11 @@
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
+import { describeHours } from '../../config/office-hours.js';
 import { type AgentConfig, speechModelOf } from '../../config/schema.js';
 import { ConfigError, formatProblem, VoiceAgentError } from '../../errors.js';
+import { placeholders } from '../../host/outbound.js';
 import { createLogger } from '../../observability/logger.js';
-import { placeholders } from '../../server/outbound.js';
 import { BUILTIN_TOOL_NAMES } from '../../tools/builtin-tools.js';
 import { McpPool, type ServerStatus } from '../../tools/mcp/pool.js';
-import { describeHours } from '../../tools/office-hours.js';
 import { toolCountWarning } from '../../tools/tool-count.js';
 import { type CliIo, colours, printJson } from '../io.js';
 

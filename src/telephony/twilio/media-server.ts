@@ -2,11 +2,11 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
+import type { CallFailureCode, CallOutcome } from '../../bridge/call-outcome.js';
 import type { MediaEvent, MediaStreamPort } from '../../bridge/ports.js';
 import { readTextFrames } from '../../net/frame-reader.js';
 import { Heartbeat } from '../../net/heartbeat.js';
 import type { Logger } from '../../observability/logger.js';
-import type { CallFailureCode, CallOutcome } from '../call-outcome.js';
 import {
   MediaProtocolError,
   parseTwilioMessage,

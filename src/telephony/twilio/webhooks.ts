@@ -1,8 +1,8 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { CallOutcome } from '../../bridge/call-outcome.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { maskNumber } from '../../observability/mask.js';
-import type { CallOutcome } from '../call-outcome.js';
 import { type AnsweredBy, answeredByOf } from './outbound-call.js';
 import { VOICE_ROUTES as ROUTES, streamUrl } from './routes.js';
 import { isValidWebhookSignature } from './signature.js';

@@ -1,8 +1,8 @@
+import type { ToolDefinition } from '../../bridge/tool-ports.js';
 import type { McpServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { exposeToolNames, type ToolRef } from '../tool-names.js';
 import { toolFailure } from '../tool-result.js';
-import type { ToolDefinition } from '../types.js';
 import { type DroppedTool, McpServerConnection, type ServerState } from './server-connection.js';
 
 export interface ServerStatus {

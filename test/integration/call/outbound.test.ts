@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
 import { loadAgent } from '../../../src/config/load.js';
+import { type AgentRuntime, startAgentRuntime } from '../../../src/host/agent-runtime.js';
+import { TwilioCaller } from '../../../src/lab/simulate/twilio-caller.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { openCallRecords } from '../../../src/records/open.js';
-import { type AgentRuntime, startAgentRuntime } from '../../../src/server/agent-runtime.js';
-import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
-import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { TwilioCaller } from '../../../src/lab/simulate/twilio-caller.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { type FakeLocaltunnel, startFakeLocaltunnel } from '../../fakes/fake-localtunnel.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';

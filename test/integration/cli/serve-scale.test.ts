@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { mulawTone } from '../../../src/audio/mulaw.js';
-import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { TwilioCaller } from '../../../src/lab/simulate/twilio-caller.js';
 import { signTwilioRequest } from '../../../src/telephony/twilio/signature.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually, transferThenTakeBack } from '../../helpers/call-harness.js';

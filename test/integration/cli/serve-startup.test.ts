@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { TwilioCaller } from '../../../src/lab/simulate/twilio-caller.js';
 import { type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { BIN, ROOT, runCli } from '../../helpers/cli.js';
 import { EVERYTHING_BIN } from '../../helpers/mcp-servers.js';

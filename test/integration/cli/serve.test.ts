@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mulawTone } from '../../../src/audio/mulaw.js';
-import { TwilioCaller } from '../../../src/simulate/twilio-caller.js';
+import { TwilioCaller } from '../../../src/lab/simulate/twilio-caller.js';
 import { type Brain, type FakeRealtimeServer, startFakeRealtime } from '../../fakes/fake-realtime-server.js';
 import { eventually } from '../../helpers/call-harness.js';
 import { ROOT, runCli } from '../../helpers/cli.js';

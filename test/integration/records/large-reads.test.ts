@@ -5,9 +5,9 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import { callsRouter, MAX_PAGE } from '../../../src/host/http/calls-page.js';
 import type { CallRecord } from '../../../src/records/call-record.js';
 import { SqliteCallStore } from '../../../src/records/sqlite-store.js';
-import { callsRouter, MAX_PAGE } from '../../../src/server/calls-page.js';
 import { useTmpDir } from '../../helpers/tmp.js';
 
 const ADMIN = 'admin-token-for-large-reads';

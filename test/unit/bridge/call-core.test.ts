@@ -379,7 +379,7 @@ describe('the call core on fakes of its own ports', () => {
 
 describe('the OpenAI adapter: when the caller really started speaking', () => {
   it('reports how far behind the audio sent the model noticed speech (audio_start_ms includes the prefix padding)', async () => {
-    const { OpenAiModelSession } = await import('../../../src/realtime/openai/model-session.js');
+    const { OpenAiModelSession } = await import('../../../src/model/openai/model-session.js');
     const { InMemoryRealtime } = await import('../../fakes/in-memory-call.js');
     const realtime = new InMemoryRealtime();
     const model = new OpenAiModelSession(realtime, { instructions: 'x', prefixPaddingMs: 300 });

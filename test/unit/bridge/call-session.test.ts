@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
-import { SESSION_CONFIG_EVENT_ID } from '../../../src/realtime/openai/session-config.js';
+import { SESSION_CONFIG_EVENT_ID } from '../../../src/model/openai/session-config.js';
 import { InMemoryMedia, inMemoryCall, settle, wire } from '../../fakes/in-memory-call.js';
 
 type Create = {

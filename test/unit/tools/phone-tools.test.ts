@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CallControl, ToolSource } from '../../../src/bridge/tool-ports.js';
+import { isOpen } from '../../../src/config/office-hours.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { AgentTools } from '../../../src/tools/agent-tools.js';
-import { isOpen } from '../../../src/tools/office-hours.js';
 import { matchesToolPattern } from '../../../src/tools/tool-pattern.js';
-import type { CallControl, ToolSource } from '../../../src/tools/types.js';
 import { testAgent } from '../../helpers/call-harness.js';
 
 /** A tool source whose tools answer after `ms` (or never), counting runs. */

@@ -1,0 +1,73 @@
+import type { CliIo } from '../cli/io.js';
+import { step } from '../cli/steps.js';
+import { describeLifecycle, modelsOf } from '../config/model-lifecycle.js';
+import type { AgentConfig } from '../config/schema.js';
+import { PeerError } from '../errors.js';
+import { checkModelLifecycle } from '../model/openai/model-lifecycle-check.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * `serve`'s model-lifecycle guard: asks OpenAI when each model of the agent shuts down. A model past
+ * its date stops start-up (every call would fail); one within 90 days, or one the service does not
+ * know, is a warning returned for the banner, `/readyz` and the metrics.
+ */
+export async function guardModels(o: {
+  io: CliIo;
+  agent: AgentConfig;
+  url: string;
+  apiKey: string;
+  jsonLog: Logger | undefined;
+}): Promise<ModelNotice[]> {
+  const report = await step(
+    o.io,
+    'checking the models’ shutdown dates',
+    () => checkModelLifecycle({ url: o.url, apiKey: o.apiKey, models: modelsOf(o.agent) }),
+    (r) =>
+      r.findings.length + r.unknown.length === 0
+        ? r.unchecked.length
+          ? `could not check ${r.unchecked.join(', ')}`
+          : 'none is retiring'
+        : `${r.findings.length + r.unknown.length} to look at`,
+    o.jsonLog,
+  );
+  const gone = report.findings.filter((f) => f.daysLeft <= 0);
+  if (gone.length > 0)
+    throw new PeerError(
+      'openai',
+      'model_shut_down',
+      `${gone.map(describeLifecycle).join('; ')}: change the agent file`,
+    );
+  return [
+    ...report.findings.map((f) => ({
+      role: f.role,
+      model: f.model,
+      daysLeft: f.daysLeft,
+      message: describeLifecycle(f),
+    })),
+    ...report.unknown.map(({ role, model }) => ({
+      role,
+      model,
+      message: `OpenAI does not know the ${role} model ${model}`,
+    })),
+  ];
+}
+
+/** A model to look at, as the banner, `/readyz` and the metrics show it. */
+export interface ModelNotice {
+  role: string;
+  model: string;
+  /** Days to its shutdown; absent for a model the service does not know. */
+  daysLeft?: number;
+  message: string;
+}
+
+/** Carries the primary's notices to its workers (an environment variable holds text). */
+export function noticesFromEnv(value: string | undefined): ModelNotice[] {
+  if (!value) return [];
+  try {
+    const parsed = JSON.parse(value) as unknown;
+    return Array.isArray(parsed) ? (parsed as ModelNotice[]) : [];
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,67 @@
+import type { ModelEngine } from '../../bridge/ports.js';
+import type { ToolDefinition } from '../../bridge/tool-ports.js';
+import type { AgentConfig } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import { connectRealtime } from './connection.js';
+import { OpenAiModelSession } from './model-session.js';
+import { buildSessionUpdate } from './session-config.js';
+
+export interface OpenAiEngineOptions {
+  agent: AgentConfig;
+  /** Base URL of the Realtime endpoint (`wss://api.openai.com/v1/realtime`, or a local stand-in). */
+  url: string;
+  apiKey: string;
+  logger: Logger;
+  /** The tools offered, read at each (re)connect so list changes reach new sessions. */
+  tools(): readonly ToolDefinition[];
+  /** Sessions are configured only after this resolves (every tool server tried once). */
+  toolsReady?: () => Promise<void>;
+  /** A running session gets the new list when it changes (a server came back mid-call). */
+  onToolsChange?: (listener: () => void) => () => void;
+  /** Socket ping interval (default 5 s); one unanswered ping counts as a lost socket. */
+  heartbeatMs?: number;
+  /** Session age after which it is rolled over at a quiet moment, when `expires_at` is unknown (55 min). */
+  rolloverAfterMs?: number;
+  /** How long before the service's `expires_at` a session is rolled over (default 5 min). */
+  rolloverLeadMs?: number;
+}
+
+/** The OpenAI Realtime engine: each call gets an {@link OpenAiModelSession} that can reconnect. */
+export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
+  const { agent } = options;
+  return {
+    open(callSid, call) {
+      const instructions = call?.instructions ?? agent.instructions;
+      // once OpenAI refuses the transcription settings, every session of this call goes without them
+      let transcription = true;
+      const withoutTranscription = () => {
+        transcription = false;
+        return buildSessionUpdate(agent, options.tools(), instructions, { transcription });
+      };
+      const connect = () =>
+        connectRealtime({
+          url: options.url,
+          model: agent.model,
+          apiKey: options.apiKey,
+          logger: options.logger.child({ callSid }),
+          // built when sent: after the tool servers were tried, with the list as it is then
+          firstEvent: () => buildSessionUpdate(agent, options.tools(), instructions, { transcription }),
+          ...(options.toolsReady ? { waitFor: options.toolsReady() } : {}),
+          heartbeatMs: options.heartbeatMs,
+        });
+      return new OpenAiModelSession(connect(), {
+        instructions,
+        reconnect: connect,
+        tools: options.tools,
+        withoutTranscription,
+        ...(options.onToolsChange ? { onToolsChange: options.onToolsChange } : {}),
+        rolloverAfterMs: options.rolloverAfterMs,
+        rolloverLeadMs: options.rolloverLeadMs,
+        prefixPaddingMs:
+          agent.realtime.turn_detection.type === 'server_vad'
+            ? agent.realtime.turn_detection.prefix_padding_ms
+            : undefined,
+      });
+    },
+  };
+}
