@@ -11,7 +11,7 @@ import { type AgentRuntime, startAgentRuntime } from '../../host/agent-runtime.j
 import { instanceId, SharedCalls } from '../../host/calls/shared-calls.js';
 import { streamTokenKey } from '../../host/calls/stream-token.js';
 import { CallMetrics, startMetricsServer } from '../../host/metrics.js';
-import { guardModels, noticesFromEnv } from '../../host/model-guard.js';
+import { guardModels, noticesFromEnv } from '../model-guard.js';
 import {
   followPrimary,
   parseWorkers,

@@ -1,5 +1,5 @@
-import type { CliIo } from '../cli/io.js';
-import { step } from '../cli/steps.js';
+import type { CliIo } from './io.js';
+import { step } from './steps.js';
 import { describeLifecycle, modelsOf } from '../config/model-lifecycle.js';
 import type { AgentConfig } from '../config/schema.js';
 import { PeerError } from '../errors.js';
