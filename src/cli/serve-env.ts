@@ -1,5 +1,23 @@
 import { UsageError } from '../errors.js';
-import type { ServeOptions } from './commands/serve.js';
+
+/** `serve`'s flags as commander gives them (text, as typed). */
+export interface ServeFlags {
+  port: string;
+  host?: string;
+  publicUrl?: string;
+  realtimeUrl?: string;
+  insecureSkipSignature?: boolean;
+  tunnel?: boolean;
+  configureNumber?: string | boolean;
+  drainTimeout: string;
+  logLevel: string;
+  jsonLogs?: boolean;
+  skipPreflight?: boolean;
+  dataDir?: string;
+  metricsPort?: string;
+  metricsHost: string;
+  workers: string;
+}
 
 /**
  * `serve` reads every setting from the environment too, so a container needs no flags: a flag wins
@@ -20,21 +38,21 @@ export const SERVE_ENV = [
   ['logLevel', 'VOICE_AGENT_LOG_LEVEL', 'text'],
   ['jsonLogs', 'VOICE_AGENT_JSON_LOGS', 'flag'],
   ['workers', 'VOICE_AGENT_WORKERS', 'text'],
-] as const satisfies readonly (readonly [keyof ServeOptions, string, 'text' | 'flag'])[];
+] as const satisfies readonly (readonly [keyof ServeFlags, string, 'text' | 'flag'])[];
 
 /** The options with each one not given as a flag taken from its variable, when set. */
 export function serveOptionsWithEnv(
-  options: ServeOptions,
+  options: ServeFlags,
   env: Readonly<Record<string, string | undefined>>,
-  fromFlag: (name: keyof ServeOptions) => boolean,
-): ServeOptions {
+  fromFlag: (name: keyof ServeFlags) => boolean,
+): ServeFlags {
   const merged: Record<string, unknown> = { ...options };
   for (const [name, variable, kind] of SERVE_ENV) {
     const value = env[variable];
     if (value === undefined || value === '' || fromFlag(name)) continue;
     merged[name] = kind === 'flag' ? flagValue(variable, value) : value;
   }
-  return merged as unknown as ServeOptions;
+  return merged as unknown as ServeFlags;
 }
 
 function flagValue(variable: string, value: string): boolean {

@@ -6,8 +6,8 @@ import { CALLS_BASE, callsRouter } from '../../host/http/calls-page.js';
 import { dataDir, openSharedOrLocalStore } from '../../records/open.js';
 import type { CallStore } from '../../records/store.js';
 import { type CliIo, colours } from '../io.js';
+import { parsePort } from '../options.js';
 import { waitForShutdownSignal } from '../runtime.js';
-import { parsePort } from './serve.js';
 
 /**
  * `calls ui`: the calls page for the local data directory, on 127.0.0.1 only (no login: whoever can

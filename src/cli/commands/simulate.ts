@@ -20,7 +20,7 @@ import type { CallRecord } from '../../records/call-record.js';
 import { dataDir } from '../../records/open.js';
 import { callPage } from '../../records/page/pages.js';
 import { type CliIo, canAnimate, colours, printJson } from '../io.js';
-import { parseBaseUrl, requireEnv } from '../options.js';
+import { parseBaseUrl, parseModel, requireEnv } from '../options.js';
 
 export interface SimulateOptions {
   audio?: string[];
@@ -204,11 +204,6 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       `${c.bold('simulation failed')}: ${report.problems.join('; ')}`,
     );
   }
-}
-
-export function parseModel(text: string): SimulatedModel {
-  if (text === 'local' || text === 'realtime') return text;
-  throw new UsageError(`--model: expected local or realtime, got "${text}"`);
 }
 
 /** A result path must be in a directory that exists, and not be a directory itself. */

@@ -9,7 +9,7 @@ import type { Cassette } from '../../lab/suites/tool-sources.js';
 import { createLogger } from '../../observability/logger.js';
 import { dataDir } from '../../records/open.js';
 import { type CliIo, colours, printJson } from '../io.js';
-import { parseModel } from './simulate.js';
+import { parseModel } from '../options.js';
 
 export interface TestOptions {
   model?: string;

@@ -1,25 +1,30 @@
-import type { CliIo } from './io.js';
-import { step } from './steps.js';
 import { describeLifecycle, modelsOf } from '../config/model-lifecycle.js';
 import type { AgentConfig } from '../config/schema.js';
 import { PeerError } from '../errors.js';
 import { checkModelLifecycle } from '../model/openai/model-lifecycle-check.js';
-import type { Logger } from '../observability/logger.js';
+import type { StepReporter } from './steps.js';
+
+/** A model to look at, as the banner, `/readyz` and the metrics show it. */
+export interface ModelNotice {
+  role: string;
+  model: string;
+  /** Days to its shutdown; absent for a model the service does not know. */
+  daysLeft?: number;
+  message: string;
+}
 
 /**
  * `serve`'s model-lifecycle guard: asks OpenAI when each model of the agent shuts down. A model past
  * its date stops start-up (every call would fail); one within 90 days, or one the service does not
- * know, is a warning returned for the banner, `/readyz` and the metrics.
+ * know, is a notice for the banner, `/readyz` and the metrics.
  */
-export async function guardModels(o: {
-  io: CliIo;
+export async function checkModels(o: {
   agent: AgentConfig;
   url: string;
   apiKey: string;
-  jsonLog: Logger | undefined;
+  steps: StepReporter;
 }): Promise<ModelNotice[]> {
-  const report = await step(
-    o.io,
+  const report = await o.steps(
     'checking the models’ shutdown dates',
     () => checkModelLifecycle({ url: o.url, apiKey: o.apiKey, models: modelsOf(o.agent) }),
     (r) =>
@@ -28,7 +33,6 @@ export async function guardModels(o: {
           ? `could not check ${r.unchecked.join(', ')}`
           : 'none is retiring'
         : `${r.findings.length + r.unknown.length} to look at`,
-    o.jsonLog,
   );
   const gone = report.findings.filter((f) => f.daysLeft <= 0);
   if (gone.length > 0)
@@ -50,15 +54,6 @@ export async function guardModels(o: {
       message: `OpenAI does not know the ${role} model ${model}`,
     })),
   ];
-}
-
-/** A model to look at, as the banner, `/readyz` and the metrics show it. */
-export interface ModelNotice {
-  role: string;
-  model: string;
-  /** Days to its shutdown; absent for a model the service does not know. */
-  daysLeft?: number;
-  message: string;
 }
 
 /** Carries the primary's notices to its workers (an environment variable holds text). */
