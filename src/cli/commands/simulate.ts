@@ -14,7 +14,7 @@ import { checkExpectations, parseTextExpectation } from '../../lab/simulate/expe
 import { formatReport } from '../../lab/simulate/report-text.js';
 import { loadScript } from '../../lab/simulate/script-file.js';
 import { runSimulation, type SimulationReport } from '../../lab/simulate/simulation.js';
-import { type FetchedRecord, type SimulatedModel, startSimulationTarget } from '../../lab/simulate/target.js';
+import { type FetchedRecord, startSimulationTarget } from '../../lab/simulate/target.js';
 import { createLogger } from '../../observability/logger.js';
 import type { CallRecord } from '../../records/call-record.js';
 import { dataDir } from '../../records/open.js';
