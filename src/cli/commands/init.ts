@@ -21,7 +21,7 @@ instructions: |
 
 voice: marin
 
-# Tools: add MCP servers here (see the README of voice-agent, "Tools in calls").
+# Tools: add MCP servers here (see docs/tools.md of voice-agent).
 mcp_servers: []
 
 tools:

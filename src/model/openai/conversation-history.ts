@@ -12,9 +12,9 @@ export const MAX_REPLAYED_ITEMS = 120;
 
 /**
  * What was said and done on a call, in a form a new Realtime session can be given again: a new
- * socket is a new, empty conversation (there is no resume), and only text and function items can be
- * created by a client — assistant audio cannot (Realtime reference §6). Agent turns the caller cut
- * off are replayed as cut off, so the model does not believe it said what nobody heard.
+ * socket is a new, empty conversation (there is no resume), and `conversation.item.create` takes text
+ * and function items only: an agent turn is replayed as `output_text`, never as audio. Agent turns
+ * the caller cut off are replayed as cut off, so the model does not believe it said what nobody heard.
  */
 export class ConversationHistory {
   #entries: Entry[] = [];
