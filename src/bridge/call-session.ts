@@ -41,8 +41,7 @@ export interface CallSessionOptions {
   tools?: ToolExecutor;
   /** Monotonic milliseconds; injectable for tests. */
   now?: () => number;
-  onEnded(outcome: CallOutcome, session: CallSession): void;
-  /** The call's ordered event stream (records, metrics, reports). */
+  /** The call's ordered event stream (records, metrics, reports); its last event is `ended`, once. */
   onEvent?: CallEventListener;
   /** Sees the call's audio both ways (recording); times in ms since the call started. */
   audioTap?: CallAudioTap;
@@ -230,7 +229,6 @@ export class CallSession implements CallControl {
       },
       `call ended: ${outcome.reason}`,
     );
-    this.#scope.teardown('reporting the end of the call', () => this.#o.onEnded(outcome, this));
   }
 
   get callerTurns(): number {

@@ -113,12 +113,14 @@ export function inMemoryCall(
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     now: () => clock.now,
     tools: options.tools,
-    onEvent: options.onEvent,
-    behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
-    onEnded: (outcome) => {
-      outcomes.push(outcome);
-      options.onEnded?.(outcome);
+    onEvent: (event) => {
+      if (event.type === 'ended') {
+        outcomes.push(event.outcome);
+        options.onEnded?.(event.outcome);
+      }
+      options.onEvent?.(event);
     },
+    behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
   });
   session.start();
   return {

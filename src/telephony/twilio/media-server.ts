@@ -115,133 +115,161 @@ export class TwilioMediaServer {
   }
 
   #accept(ws: WebSocket, tcp: Duplex): void {
-    let session: StreamCall | undefined;
-    /**
-     * Messages that came while the start was being checked (the token's one use, in the database);
-     * undefined stands for a binary frame.
-     */
-    let waiting: (string | undefined)[] | undefined;
-    let closed = false;
-    let log = this.#o.logger;
-    /** This stream's messages after its `start`. */
-    let reader: TwilioStreamReader | undefined;
-    const ignored = new Set<string>();
-    const endSocket = (reason: string) => {
-      log.warn({ reason }, 'ending a media stream that broke the protocol');
-      if (session) session.fail('phone_protocol', `Twilio protocol error: ${reason}`);
-      else ws.close(1008, 'protocol error');
-    };
-    const startDeadline = setTimeout(() => {
-      log.warn('closing a media stream that sent no start in time');
+    new TwilioStream(ws, tcp, this.#o);
+  }
+}
+
+/**
+ * One Media Stream socket, from its upgrade to its close: the `start` deadline, strict parsing of
+ * each message, the call it is handed to (`onStart`), pings. What the socket sends after its
+ * `start` waits, in order and bounded, while the start is being checked.
+ */
+class TwilioStream {
+  readonly #ws: WebSocket;
+  readonly #tcp: Duplex;
+  readonly #o: MediaServerOptions;
+  readonly #startDeadline: NodeJS.Timeout;
+  readonly #heartbeat: Heartbeat;
+  #log: Logger;
+  #call: StreamCall | undefined;
+  /** Messages that came while the start was being checked; undefined stands for a binary frame. */
+  #waiting: (string | undefined)[] | undefined;
+  #closed = false;
+  /** This stream's messages after its `start`. */
+  #reader: TwilioStreamReader | undefined;
+  readonly #ignored = new Set<string>();
+
+  constructor(ws: WebSocket, tcp: Duplex, options: MediaServerOptions) {
+    this.#ws = ws;
+    this.#tcp = tcp;
+    this.#o = options;
+    this.#log = options.logger;
+    this.#startDeadline = setTimeout(() => {
+      this.#log.warn('closing a media stream that sent no start in time');
       ws.close(1008, 'no start');
-    }, this.#o.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
-    startDeadline.unref();
-
-    /** A text message, or undefined for a binary frame. */
-    const onMessage = (text: string | undefined) => {
-      if (waiting) {
-        if (waiting.length >= MAX_WAITING_MESSAGES)
-          return endSocket('too many messages before the stream was accepted');
-        waiting.push(text);
-        return;
-      }
-      if (text === undefined) return endSocket('binary frame');
-      let message: ReturnType<typeof parseTwilioMessage>;
-      try {
-        message = reader ? reader.read(text) : parseTwilioMessage(text);
-      } catch (error) {
-        return endSocket(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
-      }
-      if (message.event === 'unknown') {
-        // a few names are worth a line each; a peer inventing names must not fill the disk (test 21)
-        if (ignored.has(message.name) || ignored.size > MAX_UNKNOWN_EVENTS_LOGGED) return;
-        ignored.add(message.name);
-        if (ignored.size > MAX_UNKNOWN_EVENTS_LOGGED)
-          log.warn('more unknown Twilio events on this stream: no longer logged');
-        else log.info({ event: message.name }, 'ignoring an unknown Twilio event');
-        return;
-      }
-      if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless
-      if (session) {
-        if ('streamSid' in message && message.streamSid !== reader!.streamSid) {
-          return endSocket('message for another streamSid');
-        }
-        if (message.event === 'start') return endSocket('a second start on the same stream');
-        const event = toMediaEvent(message);
-        if (event) session.handleMedia(event);
-        return;
-      }
-      if (message.event !== 'start') return endSocket(`${message.event} before start`);
-      clearTimeout(startDeadline);
-      const streamSid = message.streamSid;
-      reader = new TwilioStreamReader(streamSid);
-      log = this.#o.logger.child({ callSid: message.callSid });
-      const started = this.#o.onStart({
-        callSid: message.callSid,
-        streamSid,
-        parameters: message.customParameters,
-        media: new TwilioSocketPort(ws, streamSid, log, tcp),
-        logger: log,
-      });
-      if (!(started instanceof Promise)) return accepted(started);
-      waiting = [];
-      started.then(accepted, (error: unknown) => {
-        waiting = undefined;
-        log.error(
-          { reason: error instanceof Error ? error.message : String(error) },
-          'could not start the call',
-        );
-        ws.close(1011, 'internal error');
-      });
-    };
-
-    const accepted = (call: StreamCall | undefined) => {
-      const queued = waiting ?? [];
-      waiting = undefined;
-      if (!call) return ws.close(1008, 'refused');
-      session = call;
-      if (closed) return call.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
-      for (const text of queued) handle(text);
-    };
-
-    const handle = (text: string | undefined) => {
-      // the fault boundary of the Twilio side: a bug here ends this call, never the server
-      try {
-        onMessage(text);
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        log.error({ reason }, 'internal error while handling a Twilio message; ending this call');
-        if (session) session.fail('internal', `internal error: ${reason}`);
-        else ws.terminate();
-      }
-    };
-    const heartbeat = new Heartbeat({
-      intervalMs: this.#o.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    }, options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS);
+    this.#startDeadline.unref();
+    this.#heartbeat = new Heartbeat({
+      intervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
       ping: () => ws.ping(),
       stalled: () => {
-        log.warn('the media stream stopped answering pings; ending the call');
-        if (session) session.fail('phone_lost', 'Twilio stopped answering pings (connection lost)');
+        this.#log.warn('the media stream stopped answering pings; ending the call');
+        this.#call?.fail('phone_lost', 'Twilio stopped answering pings (connection lost)');
         ws.terminate();
       },
     });
-    ws.on('pong', () => heartbeat.alive());
-
+    ws.on('pong', () => this.#heartbeat.alive());
     ws.on('error', (error) => {
-      log.warn({ reason: error.message }, 'the media stream socket failed');
-      if (session) session.fail('phone_lost', `Twilio socket error: ${error.message}`);
+      this.#log.warn({ reason: error.message }, 'the media stream socket failed');
+      this.#call?.fail('phone_lost', `Twilio socket error: ${error.message}`);
     });
     readTextFrames(
       ws,
       tcp,
-      { text: handle, binary: () => handle(undefined) },
+      { text: this.#handle, binary: () => this.#handle(undefined) },
       { server: true, maxBytes: MAX_TWILIO_FRAME_BYTES },
     );
     ws.on('close', () => {
-      closed = true;
-      clearTimeout(startDeadline);
-      heartbeat.stop();
-      session?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
+      this.#closed = true;
+      clearTimeout(this.#startDeadline);
+      this.#heartbeat.stop();
+      this.#call?.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
     });
+  }
+
+  /** The fault boundary of the Twilio side: a bug here ends this call, never the server. */
+  readonly #handle = (text: string | undefined): void => {
+    try {
+      this.#onMessage(text);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.#log.error({ reason }, 'internal error while handling a Twilio message; ending this call');
+      if (this.#call) this.#call.fail('internal', `internal error: ${reason}`);
+      else this.#ws.terminate();
+    }
+  };
+
+  /** A text message, or undefined for a binary frame. */
+  #onMessage(text: string | undefined): void {
+    if (this.#waiting) {
+      if (this.#waiting.length >= MAX_WAITING_MESSAGES)
+        return this.#protocolError('too many messages before the stream was accepted');
+      this.#waiting.push(text);
+      return;
+    }
+    if (text === undefined) return this.#protocolError('binary frame');
+    let message: ReturnType<typeof parseTwilioMessage>;
+    try {
+      message = this.#reader ? this.#reader.read(text) : parseTwilioMessage(text);
+    } catch (error) {
+      return this.#protocolError(error instanceof MediaProtocolError ? error.message : 'unreadable frame');
+    }
+    if (message.event === 'unknown') return this.#unknown(message.name);
+    if (message.event === 'connected') return; // Twilio sends it once; a repeat is harmless
+    const call = this.#call;
+    if (call) {
+      if ('streamSid' in message && message.streamSid !== this.#reader!.streamSid)
+        return this.#protocolError('message for another streamSid');
+      if (message.event === 'start') return this.#protocolError('a second start on the same stream');
+      const event = toMediaEvent(message);
+      if (event) call.handleMedia(event);
+      return;
+    }
+    if (message.event !== 'start') return this.#protocolError(`${message.event} before start`);
+    this.#start(message);
+  }
+
+  #start(message: Extract<ReturnType<typeof parseTwilioMessage>, { event: 'start' }>): void {
+    clearTimeout(this.#startDeadline);
+    const { streamSid } = message;
+    this.#reader = new TwilioStreamReader(streamSid);
+    const log = this.#o.logger.child({ callSid: message.callSid });
+    this.#log = log;
+    const started = this.#o.onStart({
+      callSid: message.callSid,
+      streamSid,
+      parameters: message.customParameters,
+      media: new TwilioSocketPort(this.#ws, streamSid, log, this.#tcp),
+      logger: log,
+    });
+    if (!(started instanceof Promise)) return this.#accepted(started);
+    this.#waiting = [];
+    started.then(
+      (call) => this.#accepted(call),
+      (error: unknown) => {
+        this.#waiting = undefined;
+        log.error(
+          { reason: error instanceof Error ? error.message : String(error) },
+          'could not start the call',
+        );
+        this.#ws.close(1011, 'internal error');
+      },
+    );
+  }
+
+  #accepted(call: StreamCall | undefined): void {
+    const queued = this.#waiting ?? [];
+    this.#waiting = undefined;
+    if (!call) return this.#ws.close(1008, 'refused');
+    this.#call = call;
+    if (this.#closed) return call.end({ kind: 'completed', reason: 'Twilio closed the media stream' });
+    for (const text of queued) this.#handle(text);
+  }
+
+  /** A few unknown event names are worth a line each; a peer inventing names must not fill the disk (test 21). */
+  #unknown(name: string): void {
+    const ignored = this.#ignored;
+    if (ignored.has(name) || ignored.size > MAX_UNKNOWN_EVENTS_LOGGED) return;
+    ignored.add(name);
+    if (ignored.size > MAX_UNKNOWN_EVENTS_LOGGED)
+      this.#log.warn('more unknown Twilio events on this stream: no longer logged');
+    else this.#log.info({ event: name }, 'ignoring an unknown Twilio event');
+  }
+
+  #protocolError(reason: string): void {
+    this.#log.warn({ reason }, 'ending a media stream that broke the protocol');
+    if (this.#call) this.#call.fail('phone_protocol', `Twilio protocol error: ${reason}`);
+    else this.#ws.close(1008, 'protocol error');
   }
 }
 

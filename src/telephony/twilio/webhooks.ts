@@ -75,162 +75,193 @@ export const CALL_SID = /^CA[A-Za-z0-9]{2,62}$/;
 /**
  * Twilio's voice webhooks, each signed (`X-Twilio-Signature` over the public URL): the incoming call
  * (TwiML that opens the Media Stream), the stream's end (what next: hang up, transfer, fallback),
- * a transfer's end, a recorded message and the number's status callback.
+ * a transfer's end, a recorded message and the number's status callback. One handler per route.
  */
 export function twilioWebhooks(options: WebhookOptions): express.Router {
+  const hooks = new TwilioWebhooks(options);
+  const signed = (req: Request, res: Response, next: NextFunction) => hooks.signed(req, res, next);
   const router = express.Router();
   router.use(express.urlencoded({ extended: false, limit: '64kb' }));
+  router.post(ROUTES.incoming, signed, (req, res) => hooks.connect(req, res, undefined));
+  // an outbound call placed with `voice-agent call` or POST /calls/outbound: its context is in the
+  // signed URL, so any server that takes the call can read it
+  router.post(ROUTES.outbound, signed, (req, res) =>
+    hooks.connect(req, res, { context: typeof req.query.context === 'string' ? req.query.context : '' }),
+  );
+  router.post(ROUTES.answeredBy, signed, (req, res) => hooks.answeredBy(req, res));
+  router.post(ROUTES.streamEnded, signed, (req, res) => hooks.streamEnded(req, res));
+  router.post(ROUTES.whisper, signed, (req, res) => hooks.whisper(req, res));
+  router.post(ROUTES.dialEnded, signed, (req, res) => hooks.dialEnded(req, res));
+  router.post(ROUTES.messageRecorded, signed, (req, res) => hooks.messageRecorded(req, res));
+  router.post(ROUTES.messageTranscribed, signed, (req, res) => hooks.messageTranscribed(req, res));
+  router.post(ROUTES.status, signed, (req, res) => hooks.status(req, res));
+  return router;
+}
 
-  const signed = (req: Request, res: Response, next: NextFunction) => {
-    if (options.insecureSkipSignature) return next();
-    const url = options.publicUrl() + req.originalUrl;
+class TwilioWebhooks {
+  readonly #o: WebhookOptions;
+
+  constructor(options: WebhookOptions) {
+    this.#o = options;
+  }
+
+  /** Lets a request through only with Twilio's signature for this URL. */
+  signed(req: Request, res: Response, next: NextFunction): void {
+    const o = this.#o;
+    if (o.insecureSkipSignature) return next();
+    const url = o.publicUrl() + req.originalUrl;
     const params = Object.fromEntries(
       Object.entries((req.body ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
     );
-    if (isValidWebhookSignature(options.twilioAuthToken, req.header('x-twilio-signature'), url, params))
+    if (isValidWebhookSignature(o.twilioAuthToken, req.header('x-twilio-signature'), url, params))
       return next();
-    options.logger.warn(
+    o.logger.warn(
       { path: req.path, signature: req.header('x-twilio-signature') ? 'invalid' : 'missing', ip: req.ip },
       'rejected a webhook that is not signed by Twilio for this URL (check --public-url)',
     );
     res.status(403).type('text/plain').send('Forbidden: invalid Twilio signature\n');
-  };
-
-  const twiml = (res: Response, body: string) => res.type('text/xml').send(body);
-  const callLog = (req: Request) => options.logger.child({ callSid: String(req.body?.CallSid ?? '') });
+  }
 
   /** A call answered (incoming, or an outbound call picked up): the stream that connects it to the agent. */
-  const connect = async (req: Request, res: Response, outbound: { context: string } | undefined) => {
+  async connect(req: Request, res: Response, outbound: { context: string } | undefined): Promise<void> {
+    const o = this.#o;
     const callSid = String(req.body?.CallSid ?? '');
     if (!CALL_SID.test(callSid)) {
       res.status(400).type('text/plain').send('Bad request: CallSid is missing or malformed\n');
       return;
     }
-    const log = options.logger.child({ callSid });
-    if (options.calls.draining()) {
+    const log = o.logger.child({ callSid });
+    if (o.calls.draining()) {
       log.info('server is shutting down: answering with the fallback');
-      twiml(res, fallbackTwiml(options.fallback));
+      twiml(res, fallbackTwiml(o.fallback));
       return;
     }
     let admission: Awaited<ReturnType<WebhookCalls['admit']>>;
     try {
-      admission = await options.calls.admit(callSid, partiesOf(req.body), outbound);
+      admission = await o.calls.admit(callSid, partiesOf(req.body), outbound);
     } catch (error) {
       // the shared call state is unreachable (the database is down): the caller still hears something
       log.error({ reason: errorMessage(error) }, 'could not admit the call: answering with the fallback');
-      twiml(res, fallbackTwiml(options.fallback));
+      twiml(res, fallbackTwiml(o.fallback));
       return;
     }
     if (admission.kind === 'full') {
       log.warn({ live: admission.live }, 'call.max_concurrent reached: answering with the fallback');
-      twiml(res, fallbackTwiml(options.fallback));
+      twiml(res, fallbackTwiml(o.fallback));
       return;
     }
     if (admission.kind === 'repeated')
       log.info('repeated webhook for a known call: same answer, nothing new opened');
     else if (outbound) log.info({ to: maskNumber(req.body?.To) }, 'outbound call answered');
     else log.info({ from: maskNumber(req.body?.From) }, 'incoming call');
-    twiml(res, streamTwiml(options.publicUrl(), admission.token, callSid));
-  };
-  router.post(ROUTES.incoming, signed, (req, res) => connect(req, res, undefined));
-  // an outbound call placed with `voice-agent call` or POST /calls/outbound: its context is in the
-  // signed URL, so any server that takes the call can read it
-  router.post(ROUTES.outbound, signed, (req, res) =>
-    connect(req, res, { context: typeof req.query.context === 'string' ? req.query.context : '' }),
-  );
+    twiml(res, streamTwiml(o.publicUrl(), admission.token, callSid));
+  }
 
-  // asynchronous answering-machine detection: a person, or a machine whose greeting just ended
-  router.post(ROUTES.answeredBy, signed, async (req, res) => {
+  /** Asynchronous answering-machine detection: a person, or a machine whose greeting just ended. */
+  async answeredBy(req: Request, res: Response): Promise<void> {
     const callSid = String(req.body?.CallSid ?? '');
     const by = answeredByOf(req.body?.AnsweredBy);
-    callLog(req).info(
+    this.#callLog(req).info(
       {
         answeredBy: String(req.body?.AnsweredBy ?? ''),
         detectionMs: Number(req.body?.MachineDetectionDuration) || undefined,
       },
       'answering-machine detection',
     );
-    if (CALL_SID.test(callSid)) await options.calls.answeredBy(callSid, by);
+    if (CALL_SID.test(callSid)) await this.#o.calls.answeredBy(callSid, by);
     res.status(204).end();
-  });
+  }
 
-  router.post(ROUTES.streamEnded, signed, async (req, res) => {
+  /** The `<Connect action>`: what next, from how the stream ended on whichever process held it. */
+  async streamEnded(req: Request, res: Response): Promise<void> {
+    const o = this.#o;
     const callSid = String(req.body?.CallSid ?? '');
     const outcome: CallOutcome = CALL_SID.test(callSid)
-      ? await options.calls
+      ? await o.calls
           .outcomeOf(callSid)
           .catch((error): CallOutcome => ({ kind: 'failed', code: 'internal', reason: errorMessage(error) }))
       : { kind: 'failed', code: 'unknown_call', reason: 'unknown call' };
-    callLog(req).info({ outcome: outcome.kind }, 'stream ended; telling Twilio what next');
-    twiml(res, nextStepTwiml(outcome, options.fallback, options.publicUrl()));
-  });
+    this.#callLog(req).info({ outcome: outcome.kind }, 'stream ended; telling Twilio what next');
+    twiml(res, nextStepTwiml(outcome, o.fallback, o.publicUrl()));
+  }
 
-  // a warm transfer: the colleague who answers hears the summary first (the text is in the signed URL)
-  router.post(ROUTES.whisper, signed, (req, res) => {
+  /** A warm transfer: the colleague who answers hears the summary first (the text is in the signed URL). */
+  whisper(req: Request, res: Response): void {
     const say = typeof req.query.say === 'string' ? req.query.say.slice(0, MAX_WHISPER_CHARS) : '';
     twiml(res, whisperTwiml(say || 'The caller asked for a person.'));
-  });
+  }
 
-  // a transfer's <Dial action>: if nobody answered, the caller can leave a message
-  router.post(ROUTES.dialEnded, signed, async (req, res) => {
+  /** A transfer's `<Dial action>`: if nobody answered, the caller is back with the agent or leaves a message. */
+  async dialEnded(req: Request, res: Response): Promise<void> {
+    const o = this.#o;
     const status = String(req.body?.DialCallStatus ?? '');
     if (status === 'completed' || status === 'answered') {
-      callLog(req).info('transfer completed');
+      this.#callLog(req).info('transfer completed');
       twiml(res, hangupTwiml());
       return;
     }
-    const base = options.publicUrl();
+    const base = o.publicUrl();
     const callSid = String(req.body?.CallSid ?? '');
     const token =
-      options.afterUnansweredTransfer === 'agent' && CALL_SID.test(callSid) && !options.calls.draining()
-        ? await options.calls.resume(callSid).catch(() => undefined)
+      o.afterUnansweredTransfer === 'agent' && CALL_SID.test(callSid) && !o.calls.draining()
+        ? await o.calls.resume(callSid).catch(() => undefined)
         : undefined;
     if (token) {
-      callLog(req).info(
+      this.#callLog(req).info(
         { dialStatus: status || 'unknown' },
         'transfer not answered; the caller is back with the agent',
       );
       twiml(res, streamTwiml(base, token, callSid));
       return;
     }
-    callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
+    this.#callLog(req).warn({ dialStatus: status || 'unknown' }, 'transfer failed; offering voicemail');
     twiml(res, voicemailTwiml(base + ROUTES.messageRecorded, base + ROUTES.messageTranscribed));
-  });
+  }
 
-  router.post(ROUTES.messageRecorded, signed, (req, res) => {
+  messageRecorded(req: Request, res: Response): void {
     const callSid = String(req.body?.CallSid ?? '');
     const recordingUrl = httpsUrl(req.body?.RecordingUrl);
     const seconds = Number(req.body?.RecordingDuration);
-    callLog(req).info({ seconds: Number.isFinite(seconds) ? seconds : undefined }, 'caller left a message');
+    this.#callLog(req).info(
+      { seconds: Number.isFinite(seconds) ? seconds : undefined },
+      'caller left a message',
+    );
     if (CALL_SID.test(callSid) && recordingUrl)
-      options.calls.voicemail(callSid, { recordingUrl, ...(Number.isFinite(seconds) ? { seconds } : {}) });
+      this.#o.calls.voicemail(callSid, { recordingUrl, ...(Number.isFinite(seconds) ? { seconds } : {}) });
     twiml(res, goodbyeTwiml('Thank you, we got your message. Goodbye.'));
-  });
+  }
 
-  // the <Record transcribeCallback>: the message in words, some time after the call
-  router.post(ROUTES.messageTranscribed, signed, (req, res) => {
+  /** The `<Record transcribeCallback>`: the message in words, some time after the call. */
+  messageTranscribed(req: Request, res: Response): void {
     const callSid = String(req.body?.CallSid ?? '');
     const status = String(req.body?.TranscriptionStatus ?? '');
     const text =
       typeof req.body?.TranscriptionText === 'string' ? req.body.TranscriptionText.slice(0, 5_000) : '';
-    callLog(req).info({ status }, 'voicemail transcribed');
+    this.#callLog(req).info({ status }, 'voicemail transcribed');
     if (CALL_SID.test(callSid))
-      options.calls.voicemail(callSid, {
+      this.#o.calls.voicemail(callSid, {
         transcriptStatus: status || 'unknown',
         ...(status === 'completed' ? { transcript: text } : {}),
       });
     res.status(204).end();
-  });
+  }
 
-  // the number's status callback (set by configure-number): how each call ended, for the log
-  router.post(ROUTES.status, signed, (req, res) => {
-    callLog(req).info(
+  /** The number's status callback (set by configure-number): how each call ended, for the log. */
+  status(req: Request, res: Response): void {
+    this.#callLog(req).info(
       { status: String(req.body?.CallStatus ?? ''), seconds: Number(req.body?.CallDuration ?? 0) },
       'call status',
     );
     res.status(204).end();
-  });
-  return router;
+  }
+
+  #callLog(req: Request): Logger {
+    return this.#o.logger.child({ callSid: String(req.body?.CallSid ?? '') });
+  }
+}
+
+function twiml(res: Response, body: string): void {
+  res.type('text/xml').send(body);
 }
 
 /** What the caller gets once the stream is over. */

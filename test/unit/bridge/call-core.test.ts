@@ -25,8 +25,10 @@ function core(
     now: () => clock.now,
     tools: options.tools,
     behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
-    onEnded: (o) => outcomes.push(o),
-    onEvent: (e) => events.push(e),
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'ended') outcomes.push(e.outcome);
+    },
     audioTap: options.audioTap,
   });
   session.start();
@@ -365,8 +367,8 @@ describe('the call core on fakes of its own ports', () => {
       model,
       logger: createLogger({ level: 'error', json: true, write: () => {} }),
       behaviour: TEST_BEHAVIOUR,
-      onEnded: (o) => outcomes.push(o),
-      onEvent: () => {
+      onEvent: (e) => {
+        if (e.type === 'ended') outcomes.push(e.outcome);
         throw new Error('observer bug');
       },
     });
@@ -374,6 +376,8 @@ describe('the call core on fakes of its own ports', () => {
     model.emit({ type: 'ready' });
     expect(session.state).toBe('active');
     expect(outcomes).toEqual([]);
+    session.end({ kind: 'completed', reason: 'bye' });
+    expect(outcomes).toEqual([{ kind: 'completed', reason: 'bye' }]);
   });
 });
 
