@@ -1,4 +1,4 @@
-import type { CallOutcome, ModelEvent, ModelUsage } from './ports.js';
+import type { CallOutcome, ModelEvent, ModelUsage, ToolErrorCode } from './ports.js';
 
 /** Where a call is (see CallSession). */
 export type CallState = 'connecting' | 'greeting' | 'active' | 'finishing' | 'ended';
@@ -55,6 +55,8 @@ export type CallEvent = { atMs: number } & (
       output: string;
       durationMs: number;
       ok: boolean;
+      /** Why it failed (when `ok` is false). */
+      code?: ToolErrorCode;
     }
   | { type: 'model_resumed'; reason: Extract<ModelEvent, { type: 'resumed' }>['reason']; gapMs: number }
   | { type: 'warning'; message: string }

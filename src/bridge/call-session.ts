@@ -137,9 +137,10 @@ export class CallSession implements CallControl {
           name: record.name,
           callId: record.callId,
           arguments: record.arguments,
-          output: record.output,
+          output: record.result.output,
           durationMs: Math.round(record.durationMs),
-          ok: !record.output.startsWith('{"error"'),
+          ok: record.result.ok,
+          ...(record.result.ok ? {} : { code: record.result.code }),
         });
       },
       onFault: (what, error) => this.#crash(what, error),

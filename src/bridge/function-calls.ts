@@ -1,4 +1,5 @@
 import type { ModelToolCall, ToolCallRecord, ToolExecutor } from './ports.js';
+import { type ToolResult, toolError } from './tool-ports.js';
 
 /**
  * The function-call loop of one call (Realtime guide §4):
@@ -79,22 +80,23 @@ export class FunctionCallLoop {
   async #run(item: ModelToolCall): Promise<void> {
     const started = this.#options.now();
     this.#options.onStarted?.(item);
-    let output: string;
+    let result: ToolResult;
     try {
-      output = await this.#options.tools.execute(
+      result = await this.#options.tools.execute(
         { name: item.name, arguments: item.arguments, callId: item.callId },
         this.#options.signal,
       );
     } catch (error) {
       // executors promise never to throw; one that does still owes the model an answer
-      output = JSON.stringify({
-        error: `The tool "${item.name}" failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
-      });
+      result = toolError(
+        'tool_error',
+        `The tool "${item.name}" failed unexpectedly: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
     if (this.#options.signal.aborted) return;
     // the output is sent as soon as it exists: a caller who barges in still leaves no dangling call
     try {
-      this.#options.sendOutput(item.callId, output);
+      this.#options.sendOutput(item.callId, result.output);
     } catch (error) {
       this.#options.onFault(`sending the output of ${item.name}`, error);
       return;
@@ -103,7 +105,7 @@ export class FunctionCallLoop {
       name: item.name,
       callId: item.callId,
       arguments: item.arguments,
-      output,
+      result,
       atMs: started,
       durationMs: this.#options.now() - started,
     });
@@ -113,6 +115,6 @@ export class FunctionCallLoop {
 /** Used when an agent has no tools: the model hears that the tool does not exist. */
 export const NO_TOOLS: ToolExecutor = {
   async execute(call) {
-    return JSON.stringify({ error: `The tool "${call.name}" is not available.` });
+    return toolError('unknown_tool', `The tool "${call.name}" is not available.`);
   },
 };

@@ -28,7 +28,10 @@ export type MediaEvent =
   | { type: 'dtmf'; digit: string }
   /** The stream ended from the phone side (the caller hung up, or the call was redirected). */
   | { type: 'stopped' };
-export type { CallControl, ToolExecutor } from './tool-ports.js';
+
+import type { ToolResult } from './tool-ports.js';
+
+export type { CallControl, ToolErrorCode, ToolExecutor, ToolResult } from './tool-ports.js';
 
 /**
  * Sees a call's audio where it crosses our edge, to record it. Optional: without a tap the media
@@ -58,7 +61,7 @@ export interface ToolCallRecord {
   name: string;
   callId: string;
   arguments: string;
-  output: string;
+  result: ToolResult;
   atMs: number;
   durationMs: number;
 }

@@ -23,8 +23,44 @@ export interface ToolSource {
   /** Calls `listener` whenever the tool list changes; returns how to stop. */
   onChange?(listener: () => void): () => void;
   has(name: string): boolean;
-  /** Never throws: a failure is an error output for the model. */
-  call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string>;
+  /** Never throws: a failure is a result with its code and words for the model. */
+  call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult>;
+}
+
+/** Why a tool call failed: records, webhooks and metrics count failures by it. */
+export type ToolErrorCode =
+  /** The tool ran and reported an error (MCP `isError`). */
+  | 'tool_error'
+  /** The model's arguments were not a JSON object, or lacked what the tool needs. */
+  | 'invalid_arguments'
+  /** No tool of that name (any more). */
+  | 'unknown_tool'
+  /** No answer within the tool's timeout. */
+  | 'timeout'
+  /** Its server could not be reached, or failed while answering. */
+  | 'unreachable'
+  /** The call ended before the tool finished. */
+  | 'cancelled'
+  /** A built-in refused for the call's sake (the office is closed). */
+  | 'refused'
+  /** A replayed test's cassette has no answer, or a fault was injected (tests only). */
+  | 'not_recorded'
+  | 'injected';
+
+/**
+ * What a tool call gave: the output the model hears (`function_call_output`), and whether it
+ * worked. A failure's output is `{"error": "…"}`, words the model can pass on to the caller.
+ */
+export type ToolResult = { ok: true; output: string } | { ok: false; code: ToolErrorCode; output: string };
+
+/** A successful result. */
+export function toolOk(output: string): ToolResult {
+  return { ok: true, output };
+}
+
+/** A failed result: the model hears `message` as `{"error": message}`. */
+export function toolError(code: ToolErrorCode, message: string): ToolResult {
+  return { ok: false, code, output: JSON.stringify({ error: message }) };
 }
 
 /** One function call from the model. */
@@ -35,9 +71,9 @@ export interface ToolCall {
   callId: string;
 }
 
-/** Runs one function call for the model. Never throws: failures become an error output. */
+/** Runs one function call for the model. Never throws: a failure is a result with its code. */
 export interface ToolExecutor {
-  execute(call: ToolCall, signal: AbortSignal): Promise<string>;
+  execute(call: ToolCall, signal: AbortSignal): Promise<ToolResult>;
 }
 
 /** What built-in tools may do to the call they run in. */

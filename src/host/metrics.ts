@@ -59,7 +59,7 @@ export class CallMetrics {
     });
     this.#toolDuration = new Histogram({
       name: 'voice_agent_tool_duration_seconds',
-      help: 'Tool calls by tool and status (ok, error).',
+      help: 'Tool calls by tool and status: ok, or why it failed (timeout, unreachable, tool_error, invalid_arguments…).',
       labelNames: ['tool', 'status'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
       registers,
@@ -132,7 +132,7 @@ export class CallMetrics {
         return;
       case 'tool_call':
         this.#toolDuration.observe(
-          { tool: event.name, status: event.ok ? 'ok' : 'error' },
+          { tool: event.name, status: event.ok ? 'ok' : (event.code ?? 'tool_error') },
           event.durationMs / 1000,
         );
         return;

@@ -1,5 +1,5 @@
 import type { CallEvent } from '../bridge/call-events.js';
-import type { CallOutcome, ModelUsage } from '../bridge/ports.js';
+import type { CallOutcome, ModelUsage, ToolErrorCode } from '../bridge/ports.js';
 import type { PostCallResult } from './post-call.js';
 import { addUsage, type CallCost, costOf, emptyUsage, type Prices } from './pricing.js';
 
@@ -20,6 +20,8 @@ export interface RecordedToolCall {
   arguments: string;
   output: string;
   ok: boolean;
+  /** Why it failed (`timeout`, `unreachable`, `tool_error`…), when it did. */
+  errorCode?: ToolErrorCode;
   atMs: number;
   durationMs: number;
 }
@@ -192,6 +194,7 @@ export class RecordBuilder {
           arguments: this.#redact(event.arguments, this.#c.redactTool?.(event.name)),
           output: this.#redact(event.output, this.#c.redactTool?.(event.name)),
           ok: event.ok,
+          ...(event.code ? { errorCode: event.code } : {}),
           atMs: at - event.durationMs,
           durationMs: event.durationMs,
         });

@@ -1,8 +1,8 @@
 import { createHmac } from 'node:crypto';
+import type { ToolResult } from '../bridge/tool-ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
-import { toolFailureOf } from '../tools/tool-result.js';
 import type { RecordMoment } from './call-ledger.js';
 import type { CallRecord } from './call-record.js';
 
@@ -17,7 +17,7 @@ export type HookToolCaller = (
   name: string,
   args: Record<string, unknown>,
   signal: AbortSignal,
-) => Promise<string>;
+) => Promise<ToolResult>;
 
 /**
  * Tells the business's own systems what happened: the call's summary (with its post-call outcome)
@@ -112,11 +112,13 @@ export class CallWebhooks {
     const callTool = this.#callTool;
     if (!callTool) return; // a simulation without tool servers (a replayed cassette)
     const delivered = await this.#withRetries(async (attempt) => {
-      const output = await callTool(tool, { event, data }, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS));
-      const failure = toolFailureOf(output);
-      if (failure === undefined) return true;
-      // the failure text is the tool's own words (it may echo data): the log keeps its length only
-      this.#log.warn({ tool, event, attempt, errorChars: failure.length }, 'webhook tool failed');
+      const result = await callTool(tool, { event, data }, AbortSignal.timeout(ATTEMPT_TIMEOUT_MS));
+      if (result.ok) return true;
+      // the failure text is the tool's own words (it may echo data): the log keeps its code and length
+      this.#log.warn(
+        { tool, event, attempt, code: result.code, errorChars: result.output.length },
+        'webhook tool failed',
+      );
       return false;
     });
     if (!delivered) this.#log.error({ tool, event }, 'gave up handing a webhook to its tool');

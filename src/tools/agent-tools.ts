@@ -1,11 +1,18 @@
-import type { CallControl, ToolDefinition, ToolExecutor, ToolSource } from '../bridge/tool-ports.js';
+import {
+  type CallControl,
+  type ToolDefinition,
+  type ToolExecutor,
+  type ToolResult,
+  type ToolSource,
+  toolError,
+  toolOk,
+} from '../bridge/tool-ports.js';
 import type { AgentConfig, ToolSettings } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { redactText } from '../observability/logger.js';
 import { builtinDefinitions, type RestTransfer, runBuiltin } from './builtin-tools.js';
 import { ConfirmationGate } from './confirmation.js';
 import { byToolPattern } from './tool-pattern.js';
-import { toolFailure } from './tool-result.js';
 
 /**
  * The tools of one agent: built-ins (end_call, transfer_call) and the MCP pool's tools (or another
@@ -47,7 +54,6 @@ export class AgentTools {
       execute: async (call, signal) => {
         const started = performance.now();
         const settings = byToolPattern(this.#agent.tool_settings, call.name);
-        let output: string;
         let args: Record<string, unknown>;
         try {
           const parsed: unknown = call.arguments ? JSON.parse(call.arguments) : {};
@@ -55,24 +61,24 @@ export class AgentTools {
             throw new Error('not an object');
           args = parsed as Record<string, unknown>;
         } catch {
-          args = {};
-          output = toolFailure(
+          const invalid = toolError(
+            'invalid_arguments',
             'The tool arguments were not a valid JSON object; call the tool again with valid arguments.',
           );
-          return this.#logged(call, output, started, settings, logger);
+          return this.#logged(call, invalid, started, settings, logger);
         }
         const destructive = this.#pool?.definitions().find((d) => d.name === call.name)?.destructive;
         const ask =
           (settings?.confirm ?? destructive)
             ? confirmations.check(call.name, args, control.callerTurns)
             : undefined;
-        output =
-          ask ??
+        const result =
+          (ask === undefined ? undefined : toolOk(ask)) ??
           runBuiltin(call.name, args, this.#agent, control, this.#restTransfer) ??
           (this.#pool?.has(call.name) && !this.#hookTools.has(call.name)
             ? await this.#runOnPhone(call.name, args, signal, settings, control)
-            : toolFailure(`There is no tool named "${call.name}".`));
-        return this.#logged(call, output, started, settings, logger);
+            : toolError('unknown_tool', `There is no tool named "${call.name}".`));
+        return this.#logged(call, result, started, settings, logger);
       },
     };
   }
@@ -87,7 +93,7 @@ export class AgentTools {
     signal: AbortSignal,
     settings: ToolSettings | undefined,
     control: CallControl,
-  ): Promise<string> {
+  ): Promise<ToolResult> {
     const pool = this.#pool!;
     const filler = settings?.filler;
     const fillerTimer = filler
@@ -102,12 +108,13 @@ export class AgentTools {
     try {
       const run = pool.call(name, args, abort.signal);
       if (timeoutMs === undefined) return await run;
-      const timedOut = new Promise<string>((resolve) => {
+      const timedOut = new Promise<ToolResult>((resolve) => {
         timer = setTimeout(() => {
           const say = settings?.on_timeout;
           // settled first, so the race is won by the timeout and not by the aborted call's own answer
           resolve(
-            toolFailure(
+            toolError(
+              'timeout',
               `The tool did not answer within ${timeoutMs / 1000} seconds.${say ? ` Tell the caller: "${say}"` : ''}`,
             ),
           );
@@ -125,23 +132,23 @@ export class AgentTools {
 
   #logged(
     call: { name: string; callId: string; arguments: string },
-    output: string,
+    result: ToolResult,
     started: number,
     settings: ToolSettings | undefined,
     logger: Logger,
-  ): string {
+  ): ToolResult {
     const showPayloads = this.#agent.logging.tool_payloads && !settings?.redact;
-    const failed = output.startsWith('{"error"');
-    logger[failed ? 'warn' : 'info'](
+    logger[result.ok ? 'info' : 'warn'](
       {
         tool: call.name,
         callId: call.callId,
         ms: Math.round(performance.now() - started),
+        ...(result.ok ? {} : { code: result.code }),
         arguments: redactText(call.arguments, showPayloads),
-        result: redactText(output, showPayloads),
+        result: redactText(result.output, showPayloads),
       },
-      failed ? 'tool call failed' : 'tool call',
+      result.ok ? 'tool call' : 'tool call failed',
     );
-    return output;
+    return result;
   }
 }

@@ -1,9 +1,14 @@
 import { DTMF_DIGITS, dtmfTones } from '../audio/dtmf.js';
 import type { CallOutcome } from '../bridge/call-outcome.js';
-import type { CallControl, ToolDefinition } from '../bridge/tool-ports.js';
+import {
+  type CallControl,
+  type ToolDefinition,
+  type ToolResult,
+  toolError,
+  toolOk,
+} from '../bridge/tool-ports.js';
 import { describeHours, isOpen } from '../config/office-hours.js';
 import type { AgentConfig } from '../config/schema.js';
-import { toolFailure } from './tool-result.js';
 
 /** Names the built-in tools take; MCP tools with the same name are prefixed. */
 export const BUILTIN_TOOL_NAMES = ['end_call', 'transfer_call', 'take_message', 'send_dtmf'] as const;
@@ -87,18 +92,19 @@ export function runBuiltin(
   agent: AgentConfig,
   control: CallControl,
   restTransfer: RestTransfer | undefined,
-): string | undefined {
+): ToolResult | undefined {
   const reason = typeof args.reason === 'string' && args.reason ? args.reason : undefined;
   if (name === 'end_call' && agent.tools.end_call) {
     control.finishAfterSpeech({
       outcome: { kind: 'completed', reason: `the agent ended the call${reason ? ` (${reason})` : ''}` },
       farewell: 'Say a short, friendly goodbye to the caller now.',
     });
-    return JSON.stringify({ ok: true, result: 'The call will end right after your goodbye.' });
+    return toolOk(JSON.stringify({ ok: true, result: 'The call will end right after your goodbye.' }));
   }
   const transfer = agent.tools.transfer_call;
   if (name === 'transfer_call' && transfer && transfer.office_hours && !isOpen(transfer.office_hours)) {
-    return toolFailure(
+    return toolError(
+      'refused',
       `The office is closed now (open ${describeHours(transfer.office_hours)}): nobody can take the call. Tell the caller, and offer to take a message instead.`,
     );
   }
@@ -119,10 +125,9 @@ export function runBuiltin(
       farewell: 'Tell the caller in one short sentence that you are transferring them to a colleague now.',
       before: restTransfer ? () => restTransfer(control.callSid, outcome) : undefined,
     });
-    return JSON.stringify({
-      ok: true,
-      result: 'The caller is being transferred after your hand-off sentence.',
-    });
+    return toolOk(
+      JSON.stringify({ ok: true, result: 'The caller is being transferred after your hand-off sentence.' }),
+    );
   }
   if (name === 'take_message' && agent.tools.take_message) {
     const field = (key: string) =>
@@ -131,12 +136,15 @@ export function runBuiltin(
     const missing = Object.entries(message)
       .filter(([, v]) => !v)
       .map(([k]) => k);
-    if (missing.length) return toolFailure(`Ask the caller for their ${missing.join(' and ')} first.`);
+    if (missing.length)
+      return toolError('invalid_arguments', `Ask the caller for their ${missing.join(' and ')} first.`);
     control.takeMessage(message);
-    return JSON.stringify({
-      ok: true,
-      result: 'The message is taken. Tell the caller someone will call them back.',
-    });
+    return toolOk(
+      JSON.stringify({
+        ok: true,
+        result: 'The message is taken. Tell the caller someone will call them back.',
+      }),
+    );
   }
   if (name === 'send_dtmf' && agent.tools.send_dtmf) {
     const digits =
@@ -144,9 +152,9 @@ export function runBuiltin(
         ? String((args as { digits: string }).digits).replace(/\s/g, '')
         : '';
     if (!DTMF_DIGITS.test(digits))
-      return toolFailure('digits must be keypad keys: 0-9, *, #, A-D (at most 32).');
+      return toolError('invalid_arguments', 'digits must be keypad keys: 0-9, *, #, A-D (at most 32).');
     control.playTones(dtmfTones(digits));
-    return JSON.stringify({ ok: true, result: `Pressed ${digits}.` });
+    return toolOk(JSON.stringify({ ok: true, result: `Pressed ${digits}.` }));
   }
   return undefined;
 }

@@ -1,3 +1,5 @@
+import { type ToolResult, toolError, toolOk } from '../bridge/tool-ports.js';
+
 /**
  * Turns an MCP tool result into the string a `function_call_output` carries. Failures are phrased
  * so the model can talk about them ("I couldn't check availability right now").
@@ -37,25 +39,11 @@ function cut(text: string, max: number): string {
   return `${text.slice(0, max)}\n[output cut: ${text.length - max} more characters not shown; summarise what is above]`;
 }
 
-export function formatToolResult(result: ToolResultLike, max = MAX_TOOL_OUTPUT_CHARS): string {
+/** An MCP tool result as the model hears it; `isError` makes it a `tool_error` failure. */
+export function formatToolResult(result: ToolResultLike, max = MAX_TOOL_OUTPUT_CHARS): ToolResult {
   const text = (result.content ?? []).map(blockText).join('\n');
-  if (result.isError) return JSON.stringify({ error: cut(text || 'the tool reported an error', max) });
-  if (result.structuredContent !== undefined) return cut(JSON.stringify(result.structuredContent), max);
-  return cut(text, max);
-}
-
-/** The message of a failure output (`{"error": …}`, as written here), else undefined: a success. */
-export function toolFailureOf(output: string): string | undefined {
-  if (!output.startsWith('{"error"')) return undefined;
-  try {
-    const { error } = JSON.parse(output) as { error?: unknown };
-    return typeof error === 'string' ? error : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** For a tool that could not run at all (timeout, server down, caller hung up). */
-export function toolFailure(message: string): string {
-  return JSON.stringify({ error: message });
+  if (result.isError) return toolError('tool_error', cut(text || 'the tool reported an error', max));
+  if (result.structuredContent !== undefined)
+    return toolOk(cut(JSON.stringify(result.structuredContent), max));
+  return toolOk(cut(text, max));
 }

@@ -228,7 +228,9 @@ export function renderRecord(r: CallRecord, c: ReturnType<typeof colours>): stri
   if (r.toolCalls.length) {
     lines.push('', c.bold('Tool calls'));
     for (const t of r.toolCalls) {
-      lines.push(`  ${clock(t.atMs)}  ${t.name} ${t.ok ? 'ok' : c.red('error')} in ${t.durationMs} ms`);
+      lines.push(
+        `  ${clock(t.atMs)}  ${t.name} ${t.ok ? 'ok' : c.red(t.errorCode ?? 'error')} in ${t.durationMs} ms`,
+      );
       lines.push(`            arguments ${t.arguments}`);
       lines.push(`            output    ${t.output.length > 300 ? `${t.output.slice(0, 300)}…` : t.output}`);
     }

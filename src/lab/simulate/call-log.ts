@@ -35,7 +35,9 @@ export class CallLog {
           name: event.name,
           callId: event.callId,
           arguments: event.arguments,
-          output: event.output,
+          result: event.ok
+            ? { ok: true, output: event.output }
+            : { ok: false, code: event.code ?? 'tool_error', output: event.output },
           atMs: event.atMs - event.durationMs,
           durationMs: event.durationMs,
         });

@@ -232,7 +232,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       at_ms: toCallTime(c.atMs),
       name: c.name,
       arguments: c.arguments,
-      output: c.output,
+      output: c.result.output,
+      ...(c.result.ok ? {} : { error_code: c.result.code }),
       duration_ms: Math.round(c.durationMs),
     })),
     barge_ins: caller.clears.map((c) => ({

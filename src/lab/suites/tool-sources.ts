@@ -1,13 +1,20 @@
 import { isDeepStrictEqual } from 'node:util';
-import type { ToolDefinition, ToolSource } from '../../bridge/tool-ports.js';
-import { toolFailure } from '../../tools/tool-result.js';
+import {
+  type ToolDefinition,
+  type ToolErrorCode,
+  type ToolResult,
+  type ToolSource,
+  toolError,
+  toolOk,
+} from '../../bridge/tool-ports.js';
 import type { ToolFault } from './suite.js';
 
 /** A tool cassette: the tools offered and every call with its answer, as one run saw them. */
 export interface Cassette {
   version: 1;
   tools: ToolDefinition[];
-  calls: { name: string; arguments: Record<string, unknown>; output: string }[];
+  /** Each answer; `error_code` when the tool failed (what the model heard is `output` either way). */
+  calls: { name: string; arguments: Record<string, unknown>; output: string; error_code?: ToolErrorCode }[];
 }
 
 /** Passes calls through to the real tools and keeps each answer in a cassette (several runs may share one). */
@@ -31,10 +38,15 @@ export class RecordingTools implements ToolSource {
     return this.#inner.has(name);
   }
 
-  async call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
-    const output = await this.#inner.call(name, args, signal);
-    this.cassette.calls.push({ name, arguments: args, output });
-    return output;
+  async call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult> {
+    const result = await this.#inner.call(name, args, signal);
+    this.cassette.calls.push({
+      name,
+      arguments: args,
+      output: result.output,
+      ...(result.ok ? {} : { error_code: result.code }),
+    });
+    return result;
   }
 }
 
@@ -59,16 +71,20 @@ export class ReplayTools implements ToolSource {
     return this.#cassette.tools.some((t) => t.name === name);
   }
 
-  async call(name: string, args: Record<string, unknown>): Promise<string> {
+  async call(name: string, args: Record<string, unknown>): Promise<ToolResult> {
     const calls = this.#cassette.calls;
     let index = calls.findIndex(
       (c, i) => !this.#used.has(i) && c.name === name && isDeepStrictEqual(c.arguments, args),
     );
     if (index < 0) index = calls.findIndex((c, i) => !this.#used.has(i) && c.name === name);
     if (index < 0)
-      return toolFailure(`The recorded tool answers have no answer for ${name} with these arguments.`);
+      return toolError(
+        'not_recorded',
+        `The recorded tool answers have no answer for ${name} with these arguments.`,
+      );
     this.#used.add(index);
-    return calls[index]!.output;
+    const { output, error_code: code } = calls[index]!;
+    return code ? { ok: false, code, output } : toolOk(output);
   }
 }
 
@@ -90,14 +106,14 @@ export class FaultyTools implements ToolSource {
     return this.#inner.has(name);
   }
 
-  async call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+  async call(name: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult> {
     const fault = this.#faults[name];
     if (!fault) return this.#inner.call(name, args, signal);
     if (fault.delay_ms) await new Promise((r) => setTimeout(r, fault.delay_ms));
-    if (fault.error) return toolFailure(fault.error);
-    // the same words a real timeout gives the model (see McpServerConnection)
-    if (fault.timeout) return toolFailure('The tool did not answer within 10 seconds.');
-    if (fault.result !== undefined) return JSON.stringify(fault.result);
+    if (fault.error) return toolError('injected', fault.error);
+    // the same words and code a real timeout gives (see McpServerConnection)
+    if (fault.timeout) return toolError('timeout', 'The tool did not answer within 10 seconds.');
+    if (fault.result !== undefined) return toolOk(JSON.stringify(fault.result));
     return this.#inner.call(name, args, signal);
   }
 }

@@ -57,7 +57,7 @@ export function callPage(r: CallRecord, options: { audioSrc?: string; home?: str
   const tools = r.toolCalls
     .map(
       (t) =>
-        `<tr><td>${clock(t.atMs)}</td><td>${esc(t.name)}</td><td>${t.ok ? 'ok' : '<span class="failed">error</span>'}</td><td>${t.durationMs} ms</td><td><pre>${esc(t.arguments)}</pre></td><td><pre>${esc(t.output)}</pre></td></tr>`,
+        `<tr><td>${clock(t.atMs)}</td><td>${esc(t.name)}</td><td>${t.ok ? 'ok' : `<span class="failed">${esc(t.errorCode ?? 'error')}</span>`}</td><td>${t.durationMs} ms</td><td><pre>${esc(t.arguments)}</pre></td><td><pre>${esc(t.output)}</pre></td></tr>`,
     )
     .join('');
   const body = `<h1>${esc(r.callSid)}${r.simulated ? ' <span class="muted">simulated</span>' : ''}</h1>

@@ -42,7 +42,7 @@ export function timelineSvg(record: CallRecord): string {
   }
   for (const t of record.toolCalls) {
     parts.push(
-      `<rect class="tool" x="${x(t.atMs)}" y="${LANES.tools}" width="${w(t.atMs, t.atMs + t.durationMs)}" height="${LANE}" rx="4" fill="var(--tool)"><title>${esc(`${t.name}: ${t.durationMs} ms, ${t.ok ? 'ok' : 'error'}`)}</title></rect>`,
+      `<rect class="tool" x="${x(t.atMs)}" y="${LANES.tools}" width="${w(t.atMs, t.atMs + t.durationMs)}" height="${LANE}" rx="4" fill="var(--tool)"><title>${esc(`${t.name}: ${t.durationMs} ms, ${t.ok ? 'ok' : (t.errorCode ?? 'error')}`)}</title></rect>`,
       `<text x="${x(t.atMs) + 3}" y="${LANES.tools + LANE + 11}">${esc(t.name)}</text>`,
     );
   }

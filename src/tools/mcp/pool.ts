@@ -1,8 +1,7 @@
-import type { ToolDefinition } from '../../bridge/tool-ports.js';
+import { type ToolDefinition, type ToolResult, toolError } from '../../bridge/tool-ports.js';
 import type { McpServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { exposeToolNames, type ToolRef } from '../tool-names.js';
-import { toolFailure } from '../tool-result.js';
 import { type DroppedTool, McpServerConnection, type ServerState } from './server-connection.js';
 
 export interface ServerStatus {
@@ -73,10 +72,10 @@ export class McpPool {
   }
 
   /** Runs a tool by its model-facing name; never throws. */
-  async call(exposedName: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+  async call(exposedName: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult> {
     const ref = this.#exposed.get(exposedName);
     const connection = ref && this.#connections.find((c) => c.config.name === ref.server);
-    if (!ref || !connection) return toolFailure(`There is no tool named "${exposedName}".`);
+    if (!ref || !connection) return toolError('unknown_tool', `There is no tool named "${exposedName}".`);
     return connection.call(ref.tool, args, signal);
   }
 

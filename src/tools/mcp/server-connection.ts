@@ -7,12 +7,13 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { ErrorCode, McpError, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { type ToolResult, toolError } from '../../bridge/tool-ports.js';
 import type { McpServerConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import { version } from '../../version.js';
 import { repairToolSchema } from '../schema-repair.js';
 import { matchesToolPattern } from '../tool-pattern.js';
-import { formatToolResult, toolFailure } from '../tool-result.js';
+import { formatToolResult } from '../tool-result.js';
 
 /** A tool of one server, ready to offer to the model (schema repaired). */
 export interface ServerTool {
@@ -94,12 +95,12 @@ export class McpServerConnection {
     return this.#connecting;
   }
 
-  /** Runs one tool call; resolves to the output string for the model. */
-  async call(tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<string> {
+  /** Runs one tool call; never throws (a failure is a result with its code). */
+  async call(tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<ToolResult> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const client = this.#client;
       if (this.#state !== 'ready' || !client) {
-        return toolFailure(`The ${this.config.name} service is unreachable right now.`);
+        return toolError('unreachable', `The ${this.config.name} service is unreachable right now.`);
       }
       try {
         const result = await client.callTool({ name: tool, arguments: args }, undefined, {
@@ -108,7 +109,7 @@ export class McpServerConnection {
         });
         return formatToolResult(result as Parameters<typeof formatToolResult>[0]);
       } catch (error) {
-        if (signal.aborted) return toolFailure('The call ended before the tool finished.');
+        if (signal.aborted) return toolError('cancelled', 'The call ended before the tool finished.');
         if (isLostSession(error) && attempt === 0) {
           // the server restarted and forgot our session: build a new one and try once more
           this.#log.warn('MCP session lost; reconnecting');
@@ -116,16 +117,17 @@ export class McpServerConnection {
           continue;
         }
         if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-          return toolFailure(
+          return toolError(
+            'timeout',
             `The tool did not answer within ${Math.round(this.config.timeout_ms / 1000)} seconds.`,
           );
         }
         this.#log.warn({ reason: describe(error) }, 'MCP tool call failed');
         if (isConnectionLoss(error)) this.#markDown(describe(error));
-        return toolFailure(`The ${this.config.name} service failed: ${describe(error)}`);
+        return toolError('unreachable', `The ${this.config.name} service failed: ${describe(error)}`);
       }
     }
-    return toolFailure(`The ${this.config.name} service is unreachable right now.`);
+    return toolError('unreachable', `The ${this.config.name} service is unreachable right now.`);
   }
 
   async close(): Promise<void> {

@@ -249,7 +249,7 @@ describe('a phone call through voice-agent', () => {
               parameters: { type: 'object', required: 'x' },
             },
           ],
-          forCall: () => ({ execute: async () => '{}' }),
+          forCall: () => ({ execute: async () => ({ ok: true as const, output: '{}' }) }),
         },
       },
     });
@@ -526,7 +526,7 @@ describe('tools that change during a call', () => {
     return {
       tools: {
         definitions: () => defs,
-        forCall: () => ({ execute: async () => '{"ok":true}' }),
+        forCall: () => ({ execute: async () => ({ ok: true as const, output: '{"ok":true}' }) }),
         onChange: (listener: () => void) => {
           listeners.add(listener);
           return () => listeners.delete(listener);

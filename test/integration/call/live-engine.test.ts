@@ -240,7 +240,7 @@ async function liveCallOn(started: FakeRealtimeServer, brain: Brain) {
         forCall: () => ({
           execute: async (call) => {
             calls.push(call.name);
-            return '{"price_usd":450}';
+            return { ok: true as const, output: '{"price_usd":450}' };
           },
         }),
       },

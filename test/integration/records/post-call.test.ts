@@ -197,7 +197,7 @@ describe('post-call outcome', () => {
       has: () => true,
       call: async (name: string) => {
         calls.push(name);
-        return '{}';
+        return { ok: true as const, output: '{}' };
       },
     };
     const tools = new AgentTools(testAgent({ webhooks: [{ tool: 'save_call_report' }] }), source);
@@ -208,7 +208,8 @@ describe('post-call outcome', () => {
     const output = await tools
       .forCall(control, logger)
       .execute({ name: 'save_call_report', arguments: '{}', callId: 'x' }, new AbortController().signal);
-    expect(output).toContain('There is no tool named');
+    expect(output).toMatchObject({ ok: false, code: 'unknown_tool' });
+    expect(output.output).toContain('There is no tool named');
     expect(calls).toEqual([]);
   });
 

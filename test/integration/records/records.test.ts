@@ -67,7 +67,7 @@ async function recordedCall(
         forCall: () => ({
           execute: async () => {
             await new Promise((r) => setTimeout(r, 120));
-            return '{"price_usd":450}';
+            return { ok: true as const, output: '{"price_usd":450}' };
           },
         }),
       },

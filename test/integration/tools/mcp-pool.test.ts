@@ -63,18 +63,25 @@ describe.each([
 
   it('calls a tool, passes isError on to the model, and times out a slow tool', async () => {
     const p = await pool([{ ...(await config()), timeout_ms: 800 }]);
-    expect(await p.call('echo', { message: 'hello caller' }, signal())).toBe('Echo: hello caller');
-    expect(await p.call('get-structured-content', { location: 'Chicago' }, signal())).toMatch(
+    expect(await p.call('echo', { message: 'hello caller' }, signal())).toEqual({
+      ok: true,
+      output: 'Echo: hello caller',
+    });
+    expect((await p.call('get-structured-content', { location: 'Chicago' }, signal())).output).toMatch(
       /^\{"temperature"/,
     );
-    const bad = JSON.parse(await p.call('get-sum', { a: 'two' }, signal()));
-    expect(bad.error).toMatch(/Input validation error/);
-    const slow = JSON.parse(
-      await p.call('trigger-long-running-operation', { duration: 3, steps: 3 }, signal()),
-    );
-    expect(slow).toEqual({ error: 'The tool did not answer within 1 seconds.' });
-    expect(JSON.parse(await p.call('no-such-tool', {}, signal()))).toEqual({
-      error: 'There is no tool named "no-such-tool".',
+    const bad = await p.call('get-sum', { a: 'two' }, signal());
+    expect(bad).toMatchObject({ ok: false, code: 'tool_error' });
+    expect(JSON.parse(bad.output).error).toMatch(/Input validation error/);
+    expect(await p.call('trigger-long-running-operation', { duration: 3, steps: 3 }, signal())).toEqual({
+      ok: false,
+      code: 'timeout',
+      output: JSON.stringify({ error: 'The tool did not answer within 1 seconds.' }),
+    });
+    expect(await p.call('no-such-tool', {}, signal())).toEqual({
+      ok: false,
+      code: 'unknown_tool',
+      output: JSON.stringify({ error: 'There is no tool named "no-such-tool".' }),
     });
   });
 
@@ -83,7 +90,11 @@ describe.each([
     const abort = new AbortController();
     const pending = p.call('trigger-long-running-operation', { duration: 5, steps: 5 }, abort.signal);
     setTimeout(() => abort.abort(new Error('caller hung up')), 200);
-    expect(JSON.parse(await pending)).toEqual({ error: 'The call ended before the tool finished.' });
+    expect(await pending).toEqual({
+      ok: false,
+      code: 'cancelled',
+      output: JSON.stringify({ error: 'The call ended before the tool finished.' }),
+    });
   });
 
   it('allowed_tools limits what the model sees', async () => {
@@ -118,9 +129,11 @@ describe('MCP pool resilience', () => {
     const pid = p.status()[0]!.pid!;
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
-    expect(JSON.parse(await pending).error).toMatch(/everything service failed|unreachable/);
+    const lost = await pending;
+    expect(lost).toMatchObject({ ok: false, code: 'unreachable' });
+    expect(JSON.parse(lost.output).error).toMatch(/everything service failed|unreachable/);
     await eventually(() => p.status()[0]!.state === 'ready', 15_000);
-    expect(await p.call('echo', { message: 'back' }, signal())).toBe('Echo: back');
+    expect(await p.call('echo', { message: 'back' }, signal())).toEqual({ ok: true, output: 'Echo: back' });
     expect(logs.join('\n')).toContain('MCP server unavailable');
   });
 
@@ -139,24 +152,27 @@ describe('MCP pool resilience', () => {
     expect(p.definitions().map((d) => d.name)).toEqual(
       expect.arrayContaining(['later__echo', 'everything__echo']),
     );
-    expect(await p.call('later__echo', { message: 'hi' }, signal())).toBe('Echo: hi');
+    expect(await p.call('later__echo', { message: 'hi' }, signal())).toEqual({
+      ok: true,
+      output: 'Echo: hi',
+    });
   });
 
   it('rebuilds a Streamable HTTP session lost after a server restart', async () => {
     const first = await startEverythingHttp();
     const p = await pool([{ name: 'everything', url: first.url }]);
-    expect(await p.call('echo', { message: 'one' }, signal())).toBe('Echo: one');
+    expect(await p.call('echo', { message: 'one' }, signal())).toEqual({ ok: true, output: 'Echo: one' });
     await first.stop();
     await http(() => startEverythingHttp(first.port));
     // the restarted server does not know our session id; the pool re-initializes and retries
-    expect(await p.call('echo', { message: 'two' }, signal())).toBe('Echo: two');
+    expect(await p.call('echo', { message: 'two' }, signal())).toEqual({ ok: true, output: 'Echo: two' });
   });
 
   it('falls back to SSE after a 4xx from Streamable HTTP (transport: auto)', async () => {
     const sse = await http(startEverythingSse);
     const p = await pool([{ name: 'legacy', url: sse.url }]);
     expect(p.status()[0]!.state).toBe('ready');
-    expect(await p.call('echo', { message: 'old' }, signal())).toBe('Echo: old');
+    expect(await p.call('echo', { message: 'old' }, signal())).toEqual({ ok: true, output: 'Echo: old' });
   });
 
   it('does not fall back when streamable-http is required', async () => {
@@ -170,7 +186,7 @@ describe('stdio environment', () => {
   it('the child gets only a minimal environment plus what the agent file passes', async () => {
     process.env.SECRET_OF_THE_PARENT = 'must-not-leak';
     const p = await pool([{ ...stdioEverything, env: { TOOLS_REGION: 'eu' } }]);
-    const env = JSON.parse(await p.call('get-env', {}, signal())) as Record<string, string>;
+    const env = JSON.parse((await p.call('get-env', {}, signal())).output) as Record<string, string>;
     expect(env.TOOLS_REGION).toBe('eu');
     expect(env.SECRET_OF_THE_PARENT).toBeUndefined();
     delete process.env.SECRET_OF_THE_PARENT;

@@ -39,7 +39,7 @@ const booking = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 const call = async (pool: McpPool, tool: string, args: Record<string, unknown>) =>
-  JSON.parse(await pool.call(tool, args, signal()));
+  JSON.parse((await pool.call(tool, args, signal())).output);
 
 describe('the moving company tools server', () => {
   it('quotes from the rate card and rejects past dates', async () => {

@@ -64,7 +64,7 @@ describe('the call core on fakes of its own ports', () => {
   });
 
   it('runs tool calls once the response is done, returns each output, then asks for one answer', async () => {
-    const execute = vi.fn(async () => '{"ok":true}');
+    const execute = vi.fn(async () => ({ ok: true as const, output: '{"ok":true}' }));
     const { model } = core({ tools: { execute } });
     model.emit({ type: 'ready' });
     model.startResponse('r1');
@@ -335,8 +335,34 @@ describe('the call core on fakes of its own ports', () => {
     expect(long.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
   });
 
+  it('whether a tool call worked comes from its result, not its text: a failure carries its code', async () => {
+    const execute = vi.fn(async (call: { name: string }) =>
+      call.name === 'a'
+        ? { ok: true as const, output: '{"error":null,"price":450}' }
+        : { ok: false as const, code: 'timeout' as const, output: '{"error":"slow"}' },
+    );
+    const { model, events } = core({ tools: { execute } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1', [
+      { callId: 'c1', name: 'a', arguments: '{}' },
+      { callId: 'c2', name: 'b', arguments: '{}' },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    const calls = events.filter((e) => e.type === 'tool_call');
+    expect(calls).toHaveLength(2);
+    expect(calls.map((e) => [e.name, e.ok, e.code])).toEqual([
+      ['a', true, undefined],
+      ['b', false, 'timeout'],
+    ]);
+    expect(model.toolResults.map((r) => r.output)).toEqual([
+      '{"error":null,"price":450}',
+      '{"error":"slow"}',
+    ]);
+  });
+
   it('end_call after a silent tool turn: the farewell is asked for after the outputs, then the call ends once heard', async () => {
-    const execute = vi.fn(async () => '{}');
+    const execute = vi.fn(async () => ({ ok: true as const, output: '{}' }));
     const { model, media, session, outcomes } = core({ tools: { execute } });
     model.emit({ type: 'ready' });
     model.startResponse('r1');

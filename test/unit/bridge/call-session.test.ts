@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
+import type { ToolResult } from '../../../src/bridge/tool-ports.js';
 import { SESSION_CONFIG_EVENT_ID } from '../../../src/model/openai/session-config.js';
 import { InMemoryMedia, inMemoryCall, settle, wire } from '../../fakes/in-memory-call.js';
 
@@ -146,14 +147,14 @@ describe('CallSession: the Realtime wire, exactly', () => {
   });
 
   it('tool outputs finished while another response runs get their response.create after it', async () => {
-    let finishTool: (value: string) => void = () => {};
+    let finishTool: (value: ToolResult) => void = () => {};
     const call = inMemoryCall({ tools: { execute: () => new Promise((resolve) => (finishTool = resolve)) } });
     call.configure();
     call.realtime.emit(wire.created('r1'));
     call.realtime.emit(wire.functionCall('r1', 'c1', 'check_availability'));
     call.realtime.emit(wire.done('r1'));
     call.realtime.emit(wire.created('r2')); // e.g. the model prompted by idle_timeout_ms
-    finishTool('{"available":true}');
+    finishTool({ ok: true, output: '{"available":true}' });
     await settle();
     expect(creates(call)).toEqual([]); // not while r2 runs: it would be refused
     call.realtime.emit(wire.done('r2'));
@@ -166,7 +167,7 @@ describe('CallSession: the Realtime wire, exactly', () => {
       tools: {
         execute: async () => {
           finishCall();
-          return '{"ok":true}';
+          return { ok: true as const, output: '{"ok":true}' };
         },
       },
     });
@@ -263,7 +264,7 @@ describe('CallSession: the call event stream', () => {
     const events: CallEvent[] = [];
     const call = inMemoryCall({
       behaviour: { greeting: 'Hello!' },
-      tools: { execute: async () => '{"price":240}' },
+      tools: { execute: async () => ({ ok: true as const, output: '{"price":240}' }) },
       onEvent: (e) => events.push(e),
     });
     call.configure();

@@ -26,8 +26,10 @@ function source(
       runs.push(name);
       const wait = ms[name]!;
       return new Promise((resolve) => {
-        if (wait !== 'never') setTimeout(() => resolve(`{"ok":"${name}"}`), wait);
-        signal.addEventListener('abort', () => resolve('{"error":"aborted"}'));
+        if (wait !== 'never') setTimeout(() => resolve({ ok: true, output: `{"ok":"${name}"}` }), wait);
+        signal.addEventListener('abort', () =>
+          resolve({ ok: false, code: 'cancelled', output: '{"error":"aborted"}' }),
+        );
       });
     },
   };
@@ -89,12 +91,12 @@ describe('tools on a phone', () => {
     const exec = tools.forCall(ctl, logger);
     const fast = exec.execute(call('get_fast'), new AbortController().signal);
     await vi.advanceTimersByTimeAsync(300);
-    expect(await fast).toBe('{"ok":"get_fast"}');
+    expect(await fast).toEqual({ ok: true, output: '{"ok":"get_fast"}' });
     const slow = exec.execute(call('get_quote'), new AbortController().signal);
     await vi.advanceTimersByTimeAsync(1500);
     expect(ctl.said).toEqual(['One moment, let me check.']);
     await vi.advanceTimersByTimeAsync(2000);
-    expect(await slow).toBe('{"ok":"get_quote"}');
+    expect(await slow).toEqual({ ok: true, output: '{"ok":"get_quote"}' });
     expect(ctl.said).toHaveLength(1);
   });
 
@@ -110,7 +112,9 @@ describe('tools on a phone', () => {
     );
     const pending = tools.forCall(control(), logger).execute(call('get_quote'), new AbortController().signal);
     await vi.advanceTimersByTimeAsync(2001);
-    const output = JSON.parse(await pending);
+    const result = await pending;
+    expect(result).toMatchObject({ ok: false, code: 'timeout' });
+    const output = JSON.parse(result.output);
     expect(output.error).toContain('did not answer within 2 seconds');
     expect(output.error).toContain('Tell the caller: "Sorry, our price list is slow today."');
   });
@@ -122,27 +126,29 @@ describe('tools on a phone', () => {
     const exec = tools.forCall(ctl, logger);
     const signal = new AbortController().signal;
     const details = { date: '2027-03-16', slot: 'morning' };
-    expect(JSON.parse(await exec.execute(call('book_move', details), signal)).status).toBe(
+    expect(JSON.parse((await exec.execute(call('book_move', details), signal)).output).status).toBe(
       'confirmation_required',
     );
     // the model calls again without waiting for the caller: asked again, nothing booked
-    expect(JSON.parse(await exec.execute(call('book_move', details), signal)).status).toBe(
+    expect(JSON.parse((await exec.execute(call('book_move', details), signal)).output).status).toBe(
       'confirmation_required',
     );
     ctl.turns++; // "yes, please"
     // other details than were read back: read them back again
     expect(
-      JSON.parse(await exec.execute(call('book_move', { ...details, slot: 'afternoon' }), signal)).status,
+      JSON.parse((await exec.execute(call('book_move', { ...details, slot: 'afternoon' }), signal)).output)
+        .status,
     ).toBe('confirmation_required');
     ctl.turns++;
-    expect(await exec.execute(call('book_move', { slot: 'afternoon', date: '2027-03-16' }), signal)).toBe(
-      '{"ok":"book_move"}',
-    );
+    expect(await exec.execute(call('book_move', { slot: 'afternoon', date: '2027-03-16' }), signal)).toEqual({
+      ok: true,
+      output: '{"ok":"book_move"}',
+    });
     expect(src.runs).toEqual(['book_move']);
     // MCP destructiveHint needs confirmation without any setting
-    expect(JSON.parse(await exec.execute(call('cancel_booking', { ref: 'B1' }), signal)).status).toBe(
-      'confirmation_required',
-    );
+    expect(
+      JSON.parse((await exec.execute(call('cancel_booking', { ref: 'B1' }), signal)).output).status,
+    ).toBe('confirmation_required');
     expect(src.runs).toEqual(['book_move']);
   });
 
@@ -164,19 +170,18 @@ describe('tools on a phone', () => {
     const ctl = control();
     const exec = tools.forCall(ctl, logger);
     const signal = new AbortController().signal;
-    const incomplete = JSON.parse(
-      await exec.execute(call('take_message', { name: 'Jane', message: 'Call me' }), signal),
-    );
-    expect(incomplete.error).toContain('phone');
+    const incomplete = await exec.execute(call('take_message', { name: 'Jane', message: 'Call me' }), signal);
+    expect(incomplete).toMatchObject({ ok: false, code: 'invalid_arguments' });
+    expect(JSON.parse(incomplete.output).error).toContain('phone');
     await exec.execute(
       call('take_message', { name: 'Jane', phone: '+15550100199', message: 'Call me back' }),
       signal,
     );
     expect(ctl.messages).toEqual([{ name: 'Jane', phone: '+15550100199', message: 'Call me back' }]);
 
-    expect(JSON.parse(await exec.execute(call('send_dtmf', { digits: '1x' }), signal)).error).toContain(
-      'keypad keys',
-    );
+    expect(
+      JSON.parse((await exec.execute(call('send_dtmf', { digits: '1x' }), signal)).output).error,
+    ).toContain('keypad keys');
     await exec.execute(call('send_dtmf', { digits: '1 #' }), signal);
     // two digits: 100 ms of tone and 80 ms of gap each, 8 bytes per ms
     expect(ctl.tones[0]!.length).toBe(2 * 180 * 8);
@@ -204,9 +209,11 @@ describe('office hours', () => {
     });
     const tools = new AgentTools(agent, undefined);
     expect(tools.definitions().map((d) => d.name)).toEqual(['end_call', 'take_message']);
-    const output = JSON.parse(
-      await tools.forCall(control(), logger).execute(call('transfer_call'), new AbortController().signal),
-    );
+    const refused = await tools
+      .forCall(control(), logger)
+      .execute(call('transfer_call'), new AbortController().signal);
+    expect(refused).toMatchObject({ ok: false, code: 'refused' });
+    const output = JSON.parse(refused.output);
     expect(output.error).toContain(
       'The office is closed now (open mon-fri 08:00-18:00, sat 09:00-13:00 (America/Chicago))',
     );

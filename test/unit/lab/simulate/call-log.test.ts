@@ -36,7 +36,7 @@ describe('CallLog: a call as its events tell it', () => {
         name: 'get_quote',
         callId: 'c1',
         arguments: '{}',
-        output: '{"price":240}',
+        result: { ok: true, output: '{"price":240}' },
         atMs: 1850,
         durationMs: 150,
       },
