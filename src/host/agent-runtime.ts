@@ -79,8 +79,8 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     webhooks,
     toolSource,
     startMcpServers = true,
-    simulated = false,
-    responsesUrl,
+    simulated: _simulated,
+    responsesUrl: _responsesUrl,
     ...serverOptions
   } = options;
   // credentials are checked before anything is started, so a typo leaves nothing running
@@ -88,42 +88,18 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     ? createTwilioClient({ ...twilioRest, authToken: options.twilioAuthToken })
     : undefined;
   const pool = new McpPool(startMcpServers ? agent.mcp_servers : [], logger, BUILTIN_TOOL_NAMES);
-  const guard = new OutboundGuard(agent);
   let server: VoiceServer | undefined;
+  /** Where Twilio reaches this server (known once it listens; a tunnel may change it later). */
+  const publicUrl = () => server?.publicUrl ?? '';
   const source = toolSource ? toolSource(pool) : pool;
   const tools = new AgentTools(
     agent,
     source,
     rest
-      ? (callSid, transfer) => redirectToDial(rest, callSid, transferTwiml(transfer, server!.publicUrl))
+      ? (callSid, transfer) => redirectToDial(rest, callSid, transferTwiml(transfer, publicUrl()))
       : undefined,
   );
-  const ledger =
-    records || webhooks
-      ? callLedger(
-          agent,
-          logger,
-          simulated,
-          {
-            url: responsesUrl ?? agent.post_call?.url ?? responsesUrlBeside(serverOptions.realtimeUrl),
-            apiKey: serverOptions.openaiApiKey,
-          },
-          // with call state shared between processes, a call's earlier leg may be another's
-          records && serverOptions.sharedCalls ? (callSid) => records.store.get(callSid) : undefined,
-        )
-      : undefined;
-  if (records) ledger?.listen((moment, record) => records.onRecord(moment, record));
-  if (webhooks) {
-    // straight to the agent's MCP servers: a simulation's cassette or injected faults are for the
-    // model's tool calls, not for deliveries (and with no servers started there is nothing to call)
-    if (startMcpServers) webhooks.useTools((name, args, signal) => pool.call(name, args, signal));
-    ledger?.listen((moment, record) => webhooks.onRecord(moment, record));
-  }
-  const observers = [
-    ledger && ((callSid: string, event: CallEvent) => ledger.onEvent(callSid, event)),
-    metrics && ((callSid: string, event: CallEvent) => metrics.onEvent(callSid, event)),
-    serverOptions.onCallEvent,
-  ].filter((o) => o !== undefined);
+  const ledger = wireRecords(options, pool);
   try {
     server = await startVoiceServer({
       ...serverOptions,
@@ -133,37 +109,16 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       ...(records ? { audioTap: (callSid: string, leg: number) => records.audioTap(callSid, leg) } : {}),
       ...(ledger ? { onVoicemail: (callSid, voicemail) => ledger.voicemail(callSid, voicemail) } : {}),
       ...(records && adminToken ? { callsPage: { store: records.store, adminToken } } : {}),
-      ...(adminToken
-        ? {
-            outbound: {
-              adminToken,
-              ...(metrics ? { onRefused: (reason: string) => metrics.outboundRefused(reason) } : {}),
-              place: rest
-                ? (request) =>
-                    placeOutboundCall({ client: rest, agent, publicUrl: server!.publicUrl, request, guard })
-                : undefined,
-            },
-          }
-        : {}),
-      onCallEvent: (callSid: string, event: CallEvent) => {
-        // each observer on its own: one that throws costs the others nothing
-        for (const observe of observers) {
-          try {
-            observe(callSid, event);
-          } catch (error) {
-            logger.child({ callSid }).error({ reason: errorMessage(error) }, 'a call observer failed');
-          }
-        }
-      },
-      readiness: () => ({
-        ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
-        starting: !pool.settled,
-        ...(serverOptions.sharedCalls?.problem ? { databaseError: serverOptions.sharedCalls.problem } : {}),
-        mcpDown: pool
-          .status()
-          .filter((s) => s.state !== 'ready')
-          .map((s) => ({ name: s.name, state: s.state, ...(s.error ? { error: s.error } : {}) })),
-      }),
+      ...(adminToken ? { outbound: outboundOf(options, rest, publicUrl) } : {}),
+      onCallEvent: fanOut(
+        [
+          ledger && ((callSid: string, event: CallEvent) => ledger.onEvent(callSid, event)),
+          metrics && ((callSid: string, event: CallEvent) => metrics.onEvent(callSid, event)),
+          serverOptions.onCallEvent,
+        ],
+        logger,
+      ),
+      readiness: () => readinessOf(pool, realtimeCheck, serverOptions.sharedCalls),
       redirectToFallback: rest
         ? (callSid) => redirectToTwiml(rest, callSid, fallbackTwiml(agent.call.fallback))
         : undefined,
@@ -174,16 +129,7 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
     throw error;
   }
   records?.startPruning();
-  const toolsSettled = pool.start().then(() => {
-    for (const status of pool.status()) {
-      if (status.state === 'ready')
-        logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
-      else
-        logger.warn(
-          `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
-        );
-    }
-  });
+  const toolsSettled = pool.start().then(() => reportToolServers(pool, logger));
   const started = server;
   return {
     server: started,
@@ -206,6 +152,97 @@ export async function startAgentRuntime(options: AgentRuntimeOptions): Promise<A
       await records?.close();
     },
   };
+}
+
+/**
+ * The call ledger (one record per call, with its post-call analysis) feeding the records and the
+ * webhooks; undefined when neither is kept.
+ */
+function wireRecords(options: AgentRuntimeOptions, pool: McpPool): CallLedger | undefined {
+  const { agent, logger, records, webhooks, simulated = false, startMcpServers = true } = options;
+  if (!records && !webhooks) return undefined;
+  const ledger = callLedger(
+    agent,
+    logger,
+    simulated,
+    {
+      url: options.responsesUrl ?? agent.post_call?.url ?? responsesUrlBeside(options.realtimeUrl),
+      apiKey: options.openaiApiKey,
+    },
+    // with call state shared between processes, a call's earlier leg may be another's
+    records && options.sharedCalls ? (callSid) => records.store.get(callSid) : undefined,
+  );
+  if (records) ledger.listen((moment, record) => records.onRecord(moment, record));
+  if (webhooks) {
+    // straight to the agent's MCP servers: a simulation's cassette or injected faults are for the
+    // model's tool calls, not for deliveries (and with no servers started there is nothing to call)
+    if (startMcpServers) webhooks.useTools((name, args, signal) => pool.call(name, args, signal));
+    ledger.listen((moment, record) => webhooks.onRecord(moment, record));
+  }
+  return ledger;
+}
+
+/** `POST /calls/outbound` behind the admin token: places calls over REST, within the agent's outbound guard. */
+function outboundOf(
+  options: AgentRuntimeOptions,
+  rest: ReturnType<typeof createTwilioClient> | undefined,
+  publicUrl: () => string,
+): NonNullable<VoiceServerOptions['outbound']> {
+  const { agent, metrics } = options;
+  const guard = new OutboundGuard(agent);
+  return {
+    adminToken: options.adminToken!,
+    ...(metrics ? { onRefused: (reason: string) => metrics.outboundRefused(reason) } : {}),
+    place: rest
+      ? (request) => placeOutboundCall({ client: rest, agent, publicUrl: publicUrl(), request, guard })
+      : undefined,
+  };
+}
+
+/** One listener for every call event: each observer on its own, so one that throws costs the others nothing. */
+function fanOut(
+  observers: (((callSid: string, event: CallEvent) => void) | undefined | false)[],
+  logger: Logger,
+): (callSid: string, event: CallEvent) => void {
+  const each = observers.filter((o) => typeof o === 'function');
+  return (callSid, event) => {
+    for (const observe of each) {
+      try {
+        observe(callSid, event);
+      } catch (error) {
+        logger.child({ callSid }).error({ reason: errorMessage(error) }, 'a call observer failed');
+      }
+    }
+  };
+}
+
+/** What /readyz says beyond draining: the model check, tool servers still starting or down, the database. */
+function readinessOf(
+  pool: McpPool,
+  realtimeCheck: AgentRuntimeOptions['realtimeCheck'],
+  sharedCalls: AgentRuntimeOptions['sharedCalls'],
+): Readiness {
+  return {
+    ...(realtimeCheck?.() ?? { realtime: 'skipped' }),
+    starting: !pool.settled,
+    ...(sharedCalls?.problem ? { databaseError: sharedCalls.problem } : {}),
+    mcpDown: pool
+      .status()
+      .filter((s) => s.state !== 'ready')
+      .map((s) => ({ name: s.name, state: s.state, ...(s.error ? { error: s.error } : {}) })),
+  };
+}
+
+/** Once every tool server was tried: each one's state, in the log. */
+function reportToolServers(pool: McpPool, logger: Logger): void {
+  for (const status of pool.status()) {
+    if (status.state === 'ready')
+      logger.info({ tools: status.tools.length }, `MCP server ${status.name} ready`);
+    else
+      logger.warn(
+        `MCP server ${status.name} is unreachable (${status.error ?? 'unknown error'}); serving without its tools and retrying`,
+      );
+  }
 }
 
 /** The one record of each call, with the post-call analysis when the agent file asks for one. */
