@@ -52,55 +52,84 @@ export const MAX_PAGE = 500;
  * an HMAC of the token, never the token itself. Nothing is readable without one of them.
  */
 export function callsRouter(options: CallsPageOptions): express.Router {
+  const door = new AdminDoor(options);
+  const { store } = options;
+  const page = (req: Request, res: Response, next: NextFunction) => door.page(req, res, next);
+  const api = (req: Request, res: Response, next: NextFunction) => door.api(req, res, next);
   const router = express.Router();
-  const token = options.adminToken;
-  const now = options.now ?? Date.now;
-  /** A session cookie: its expiry and an HMAC of it under the token (never the token itself). */
-  const sign = (expires: number) =>
-    createHmac('sha256', token ?? '')
-      .update(`voice-agent calls page ${expires}`)
-      .digest('base64url');
-  const sessionUntil = (expires: number) => `${expires}.${sign(expires)}`;
-  const validSession = (cookie: string): boolean => {
-    const [expires, mac] = cookie.split('.');
-    const at = Number(expires);
-    return Number.isFinite(at) && at > now() && mac !== undefined && sameSecret(mac, sign(at));
-  };
-  const failures: number[] = [];
+  // (Express 5 passes a rejected handler's error to the error handler: no try/catch here)
+  router.get(`${CALLS_BASE}/login`, (_req, res) => html(res, loginPage(`${CALLS_BASE}/login`, false)));
+  router.post(`${CALLS_BASE}/login`, express.urlencoded({ extended: false, limit: '4kb' }), (req, res) =>
+    door.login(req, res),
+  );
+  router.get([CALLS_BASE, `${CALLS_BASE}/`], page, async (req, res) => {
+    const filter = filterOf(req);
+    const calls = await store.list(filter);
+    html(res, callListPage(calls, filter, CALLS_BASE, nextPage(req, CALLS_BASE, calls, filter)));
+  });
+  router.get(`${CALLS_BASE}/:sid`, page, async (req, res) => {
+    const sid = String(req.params.sid);
+    const record = CALL_SID.test(sid) ? await store.get(sid) : undefined;
+    if (!record) return html(res, '<!doctype html><p>No such call.</p>', 404);
+    const audioSrc = record.audio ? `${CALLS_BASE}/${encodeURIComponent(sid)}/audio.wav` : undefined;
+    html(res, callPage(record, { audioSrc, home: CALLS_BASE }));
+  });
+  router.get(`${CALLS_BASE}/:sid/audio.wav`, page, async (req, res, next) => {
+    const sid = String(req.params.sid);
+    const wav = CALL_SID.test(sid) ? await store.audio(sid) : undefined;
+    if (!wav) return res.status(404).type('text/plain').send('No recording\n');
+    sendRange(req, res, wav, 'audio/wav', next);
+  });
+  router.get(API_BASE, api, async (req, res) => {
+    const filter = filterOf(req);
+    const calls = await store.list(filter);
+    const next = nextPage(req, API_BASE, calls, filter);
+    if (next) res.set('link', `<${next}>; rel="next"`);
+    res.json(calls);
+  });
+  router.get(`${API_BASE}/:sid`, api, async (req, res) => {
+    const sid = String(req.params.sid);
+    const record = CALL_SID.test(sid) ? await store.get(sid) : undefined;
+    if (record) res.json(record);
+    else res.status(404).json({ error: `no call ${sid}` });
+  });
+  return router;
+}
 
-  const authorised = (req: Request): boolean => {
-    if (!token) return true;
-    const bearer = bearerOf(req);
-    if (bearer !== undefined) return sameSecret(bearer, token);
-    const cookie = cookies(req.header('cookie'))[COOKIE];
-    return cookie !== undefined && validSession(cookie);
-  };
-  const page = (req: Request, res: Response, next: NextFunction) => {
-    if (authorised(req)) return next();
+/**
+ * The admin token's door: a bearer token for scripts, or a login that sets a session cookie holding
+ * its expiry and an HMAC of it under the token (never the token itself). Wrong tokens are answered
+ * slowly, logged, and after ten in a minute refused for the rest of it.
+ */
+class AdminDoor {
+  readonly #o: CallsPageOptions;
+  readonly #now: () => number;
+  /** When wrong tokens were tried in the last minute. */
+  readonly #failures: number[] = [];
+
+  constructor(options: CallsPageOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** A page: without a session, to the login form. */
+  page(req: Request, res: Response, next: NextFunction): void {
+    if (this.#authorised(req)) return next();
     res.redirect(303, `${CALLS_BASE}/login`);
-  };
-  const api = (req: Request, res: Response, next: NextFunction) => {
-    if (authorised(req)) return next();
+  }
+
+  /** The API: without the token, 401. */
+  api(req: Request, res: Response, next: NextFunction): void {
+    if (this.#authorised(req)) return next();
     res
       .status(401)
       .set('www-authenticate', 'Bearer')
       .json({ error: 'unauthorized: send Authorization: Bearer <VOICE_AGENT_ADMIN_TOKEN>' });
-  };
-  const html = (res: Response, body: string, status = 200) =>
-    res
-      .status(status)
-      .set({
-        'content-type': 'text/html; charset=utf-8',
-        'cache-control': 'no-store',
-        'x-frame-options': 'DENY',
-        'x-content-type-options': 'nosniff',
-        'content-security-policy': CONTENT_SECURITY_POLICY,
-      })
-      .send(body);
+  }
 
-  router.get(`${CALLS_BASE}/login`, (_req, res) => html(res, loginPage(`${CALLS_BASE}/login`, false)));
-  router.post(`${CALLS_BASE}/login`, express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    const at = now();
+  login(req: Request, res: Response): void {
+    const at = this.#now();
+    const failures = this.#failures;
     while (failures.length > 0 && failures[0]! <= at - 60_000) failures.shift();
     if (failures.length >= MAX_FAILED_LOGINS_PER_MINUTE) {
       res
@@ -110,81 +139,59 @@ export function callsRouter(options: CallsPageOptions): express.Router {
         .send('Too many wrong tokens: try again in a minute\n');
       return;
     }
+    const token = this.#o.adminToken;
     if (!token || !sameSecret(String(req.body?.token ?? ''), token)) {
       failures.push(at);
-      options.logger?.warn({ ip: req.ip }, 'a wrong admin token at the calls page login');
+      this.#o.logger?.warn({ ip: req.ip }, 'a wrong admin token at the calls page login');
       setTimeout(() => html(res, loginPage(`${CALLS_BASE}/login`, true), 401), FAILED_LOGIN_DELAY_MS).unref();
       return;
     }
-    res.cookie(COOKIE, sessionUntil(at + SESSION_TTL_MS), {
+    const expires = at + SESSION_TTL_MS;
+    res.cookie(COOKIE, `${expires}.${this.#sign(expires)}`, {
       httpOnly: true,
       sameSite: 'strict',
-      secure: options.secureCookies(),
+      secure: this.#o.secureCookies(),
       path: '/',
       maxAge: SESSION_TTL_MS,
     });
     res.redirect(303, CALLS_BASE);
-  });
+  }
 
-  router.get([CALLS_BASE, `${CALLS_BASE}/`], page, async (req, res, next) => {
-    try {
-      const filter = filterOf(req);
-      const calls = await options.store.list(filter);
-      html(res, callListPage(calls, filter, CALLS_BASE, nextPage(req, CALLS_BASE, calls, filter)));
-    } catch (error) {
-      next(error);
-    }
-  });
-  router.get(`${CALLS_BASE}/:sid`, page, async (req, res, next) => {
-    try {
-      const sid = String(req.params.sid);
-      const record = CALL_SID.test(sid) ? await options.store.get(sid) : undefined;
-      if (!record) {
-        html(res, '<!doctype html><p>No such call.</p>', 404);
-        return;
-      }
-      const audioSrc = record.audio ? `${CALLS_BASE}/${encodeURIComponent(sid)}/audio.wav` : undefined;
-      html(res, callPage(record, { audioSrc, home: CALLS_BASE }));
-    } catch (error) {
-      next(error);
-    }
-  });
-  router.get(`${CALLS_BASE}/:sid/audio.wav`, page, async (req, res, next) => {
-    try {
-      const sid = String(req.params.sid);
-      const wav = CALL_SID.test(sid) ? await options.store.audio(sid) : undefined;
-      if (!wav) {
-        res.status(404).type('text/plain').send('No recording\n');
-        return;
-      }
-      sendRange(req, res, wav, 'audio/wav', next);
-    } catch (error) {
-      next(error);
-    }
-  });
+  #authorised(req: Request): boolean {
+    const token = this.#o.adminToken;
+    if (!token) return true;
+    const bearer = bearerOf(req);
+    if (bearer !== undefined) return sameSecret(bearer, token);
+    const cookie = cookies(req.header('cookie'))[COOKIE];
+    return cookie !== undefined && this.#validSession(cookie);
+  }
 
-  router.get(API_BASE, api, async (req, res, next) => {
-    try {
-      const filter = filterOf(req);
-      const calls = await options.store.list(filter);
-      const next = nextPage(req, API_BASE, calls, filter);
-      if (next) res.set('link', `<${next}>; rel="next"`);
-      res.json(calls);
-    } catch (error) {
-      next(error);
-    }
-  });
-  router.get(`${API_BASE}/:sid`, api, async (req, res, next) => {
-    try {
-      const sid = String(req.params.sid);
-      const record = CALL_SID.test(sid) ? await options.store.get(sid) : undefined;
-      if (record) res.json(record);
-      else res.status(404).json({ error: `no call ${sid}` });
-    } catch (error) {
-      next(error);
-    }
-  });
-  return router;
+  /** A session the server itself signed and that has not expired (the cookie's own expiry is the browser's). */
+  #validSession(cookie: string): boolean {
+    const [expires, mac] = cookie.split('.');
+    const at = Number(expires);
+    return Number.isFinite(at) && at > this.#now() && mac !== undefined && sameSecret(mac, this.#sign(at));
+  }
+
+  #sign(expires: number): string {
+    return createHmac('sha256', this.#o.adminToken ?? '')
+      .update(`voice-agent calls page ${expires}`)
+      .digest('base64url');
+  }
+}
+
+/** A page: HTML that nothing may frame, sniff, cache or script. */
+function html(res: Response, body: string, status = 200): void {
+  res
+    .status(status)
+    .set({
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-frame-options': 'DENY',
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': CONTENT_SECURITY_POLICY,
+    })
+    .send(body);
 }
 
 function filterOf(req: Request): CallFilter {
