@@ -45,94 +45,120 @@ export interface WorkerPool {
   metrics: { contentType: string; metrics(): Promise<string> };
 }
 
-export async function startWorkers(o: {
+export interface WorkerPoolOptions {
   count: number;
   logger: Logger;
   /** Added to each worker's environment (the preflight's result, a shared token key). */
   env: Record<string, string>;
   publicUrl?: string;
-}): Promise<WorkerPool> {
-  let publicUrl = o.publicUrl ? normalizePublicUrl(o.publicUrl) : '';
-  let stopping = false;
-  let first: { boundAddress: string; localUrl: string } | undefined;
-  const live = new Set<Worker>();
+}
 
-  const fork = (): Promise<void> => {
-    const worker = cluster.fork({ ...o.env });
-    live.add(worker);
+/** Forks `count` workers and resolves once each is listening (a worker that cannot start fails it). */
+export async function startWorkers(options: WorkerPoolOptions): Promise<WorkerPool> {
+  const pool = new ClusterPool(options);
+  await pool.start();
+  return pool;
+}
+
+/** The primary's view of its workers: forks them, replaces one that dies, tells them the public URL and when to drain. */
+class ClusterPool implements WorkerPool {
+  readonly workers: number;
+  readonly metrics: WorkerPool['metrics'];
+  readonly #o: WorkerPoolOptions;
+  readonly #live = new Set<Worker>();
+  #publicUrl: string;
+  #stopping = false;
+  #first: { boundAddress: string; localUrl: string } | undefined;
+
+  constructor(options: WorkerPoolOptions) {
+    this.#o = options;
+    this.workers = options.count;
+    this.#publicUrl = options.publicUrl ? normalizePublicUrl(options.publicUrl) : '';
+    const aggregator = new AggregatorRegistry();
+    this.metrics = { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() };
+  }
+
+  async start(): Promise<void> {
+    try {
+      await Promise.all(Array.from({ length: this.#o.count }, () => this.#fork()));
+    } catch (error) {
+      await this.close();
+      throw error;
+    }
+  }
+
+  get boundAddress(): string {
+    return this.#first!.boundAddress;
+  }
+  get localUrl(): string {
+    return this.#first!.localUrl;
+  }
+  get publicUrl(): string {
+    return this.#publicUrl || this.localUrl;
+  }
+  get webhookUrl(): string {
+    return this.publicUrl + ROUTES.incoming;
+  }
+  get streamUrl(): string {
+    return streamUrl(this.publicUrl);
+  }
+
+  setPublicUrl(url: string): void {
+    this.#publicUrl = normalizePublicUrl(url);
+    for (const worker of this.#live) send(worker, { type: 'public-url', url: this.#publicUrl });
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    await Promise.all(
+      [...this.#live].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            worker.once('exit', () => resolve());
+            send(worker, { type: 'drain', timeoutMs });
+          }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#stopping = true;
+    for (const worker of this.#live) worker.kill('SIGKILL');
+  }
+
+  /** One worker, resolved once it listens; replaced if it dies later. */
+  #fork(): Promise<void> {
+    const worker = cluster.fork({ ...this.#o.env });
+    this.#live.add(worker);
     let listening = false;
     return new Promise<void>((resolve, reject) => {
       worker.on('message', (message: WorkerMessage) => {
         if (message.type !== 'listening') return;
         listening = true;
-        first ??= { boundAddress: message.boundAddress, localUrl: message.localUrl };
-        if (publicUrl) send(worker, { type: 'public-url', url: publicUrl });
+        this.#first ??= { boundAddress: message.boundAddress, localUrl: message.localUrl };
+        if (this.#publicUrl) send(worker, { type: 'public-url', url: this.#publicUrl });
         resolve();
       });
       worker.once('exit', (code, signal) => {
-        live.delete(worker);
-        if (stopping) return;
+        this.#live.delete(worker);
+        if (this.#stopping) return;
         const why = signal ? `signal ${signal}` : `code ${code}`;
-        if (!listening) {
-          // a worker that cannot start would only fail again: said, not retried
-          reject(new UsageError(`a worker exited at start (${why}); its error is above`));
-          return;
-        }
-        // a worker that crashed is replaced; its calls are lost (their action requests get the fallback)
-        o.logger.error({ worker: worker.id, exit: why }, 'a worker died; starting another');
-        fork().catch((error: Error) =>
-          o.logger.error({ reason: error.message }, 'could not replace a worker; serving with fewer'),
-        );
+        // a worker that cannot start would only fail again: said, not retried
+        if (!listening)
+          return reject(new UsageError(`a worker exited at start (${why}); its error is above`));
+        this.#replace(worker, why);
       });
     });
-  };
-
-  try {
-    await Promise.all(Array.from({ length: o.count }, fork));
-  } catch (error) {
-    stopping = true;
-    for (const worker of live) worker.kill('SIGKILL');
-    throw error;
   }
-  const aggregator = new AggregatorRegistry();
-  const started = first!;
 
-  return {
-    boundAddress: started.boundAddress,
-    localUrl: started.localUrl,
-    get publicUrl() {
-      return publicUrl || started.localUrl;
-    },
-    get webhookUrl() {
-      return (publicUrl || started.localUrl) + ROUTES.incoming;
-    },
-    get streamUrl() {
-      return streamUrl(publicUrl || started.localUrl);
-    },
-    workers: o.count,
-    setPublicUrl(url: string) {
-      publicUrl = normalizePublicUrl(url);
-      for (const worker of live) send(worker, { type: 'public-url', url: publicUrl });
-    },
-    async drain(timeoutMs: number) {
-      stopping = true;
-      await Promise.all(
-        [...live].map(
-          (worker) =>
-            new Promise<void>((resolve) => {
-              if (worker.isDead()) return resolve();
-              worker.once('exit', () => resolve());
-              send(worker, { type: 'drain', timeoutMs });
-            }),
-        ),
-      );
-    },
-    async close() {
-      stopping = true;
-      for (const worker of live) worker.kill('SIGKILL');
-    },
-    metrics: { contentType: aggregator.contentType, metrics: () => aggregator.clusterMetrics() },
-  };
+  /** A worker that crashed is replaced; its calls are lost (their action requests get the fallback). */
+  #replace(worker: Worker, why: string): void {
+    this.#o.logger.error({ worker: worker.id, exit: why }, 'a worker died; starting another');
+    this.#fork().catch((error: Error) =>
+      this.#o.logger.error({ reason: error.message }, 'could not replace a worker; serving with fewer'),
+    );
+  }
 }
 
 function send(worker: Worker, message: PrimaryMessage): void {
