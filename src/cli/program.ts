@@ -26,6 +26,20 @@ export function createProgram(io: CliIo): Command {
     })
     .exitOverride();
 
+  addServeCommand(program, io);
+  addConfigureNumberCommand(program, io);
+  addCallCommand(program, io);
+  addSimulateCommand(program, io);
+  addValidateCommand(program, io);
+  addSchemaCommand(program, io);
+  addTestCommand(program, io);
+  addInitCommand(program, io);
+  addCallsCommand(program, io);
+  return program;
+}
+
+/** `voice-agent serve`. */
+function addServeCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('serve')
@@ -80,7 +94,10 @@ export function createProgram(io: CliIo): Command {
     const { serveCommand } = await import('./commands/serve.js');
     await serveCommand(io, agent, options, (name) => command.getOptionValueSource(name) === 'cli');
   });
+}
 
+/** `voice-agent configure-number`. */
+function addConfigureNumberCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('configure-number')
@@ -101,7 +118,10 @@ export function createProgram(io: CliIo): Command {
     const { configureNumberCommand } = await import('./commands/configure-number.js');
     await configureNumberCommand(io, number, options);
   });
+}
 
+/** `voice-agent call`. */
+function addCallCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('call')
@@ -120,7 +140,10 @@ export function createProgram(io: CliIo): Command {
     const { callCommand } = await import('./commands/call.js');
     await callCommand(io, to, options);
   });
+}
 
+/** `voice-agent simulate`. */
+function addSimulateCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('simulate')
@@ -168,7 +191,10 @@ export function createProgram(io: CliIo): Command {
     const { simulateCommand } = await import('./commands/simulate.js');
     await simulateCommand(io, agent, options);
   });
+}
 
+/** `voice-agent validate`. */
+function addValidateCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('validate')
@@ -181,7 +207,10 @@ export function createProgram(io: CliIo): Command {
     const { validateCommand } = await import('./commands/validate.js');
     await validateCommand(io, agent, options);
   });
+}
 
+/** `voice-agent schema`. */
+function addSchemaCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('schema')
@@ -197,7 +226,10 @@ export function createProgram(io: CliIo): Command {
     const { schemaCommand } = await import('./commands/schema.js');
     await schemaCommand(io, options);
   });
+}
 
+/** `voice-agent test`. */
+function addTestCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('test')
@@ -223,7 +255,10 @@ export function createProgram(io: CliIo): Command {
     const { testCommand } = await import('./commands/test.js');
     await testCommand(io, suite, options);
   });
+}
 
+/** `voice-agent init`. */
+function addInitCommand(program: Command, io: CliIo): void {
   examples(
     program
       .command('init')
@@ -235,7 +270,10 @@ export function createProgram(io: CliIo): Command {
     const { initCommand } = await import('./commands/init.js');
     await initCommand(io, dir, options);
   });
+}
 
+/** `voice-agent calls list | show | export | ui`. */
+function addCallsCommand(program: Command, io: CliIo): void {
   const calls = program
     .command('calls')
     .description('Call history: every call served or simulated, with transcript, tools, latency and cost.');
@@ -304,6 +342,4 @@ export function createProgram(io: CliIo): Command {
     const { callsUiCommand } = await import('./commands/calls-ui.js');
     await callsUiCommand(io, options);
   });
-
-  return program;
 }
