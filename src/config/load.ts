@@ -73,163 +73,209 @@ export function loadAgent(path: string, options: LoadAgentOptions = {}): LoadedA
   const cwd = options.cwd ?? process.cwd();
   const absolute = resolve(cwd, path);
   const fromCwd = relative(cwd, absolute);
-  const shown = isAbsolute(path) && !fromCwd.startsWith('..') ? fromCwd : path;
+  const file = new AgentFileText(absolute, isAbsolute(path) && !fromCwd.startsWith('..') ? fromCwd : path);
   const env = options.env ?? environmentWithDotenv(cwd);
-
-  let text: string;
-  try {
-    text = readFileSync(absolute, 'utf8');
-  } catch (err) {
-    const reason =
-      (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
-    throw new ConfigError([{ file: shown, path: '', message: `cannot read the agent file: ${reason}` }]);
-  }
-
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return {};
-    const { line, col } = lineCounter.linePos(offset);
-    return { line, col };
-  };
-
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((e) => ({ file: shown, ...at(e.pos[0]), path: '', message: yamlMessage(e.message) })),
-    );
-  }
-
-  const problems: ConfigProblem[] = [];
   const warnings: ConfigProblem[] = [];
-  const simulation = options.simulation;
-  const withData: Env = { ...env, VOICE_AGENT_DATA_DIR: options.dataDir ?? dataDir(env, undefined, cwd) };
-  const baseEnv: Env = simulation
-    ? { ...withData, VOICE_AGENT_SCRATCH_DIR: simulation.scratchDir }
-    : withData;
-  const effectiveEnv: Env = simulation ? { ...baseEnv, ...simulationEnv(doc, baseEnv) } : withData;
-  visit(doc, {
-    Scalar(key, node, ancestors) {
-      if (key === 'key' || typeof node.value !== 'string') return;
-      const raw = node.value;
-      const path = formatPath(pathOf(ancestors as readonly unknown[], node));
-      // simulation values are only for simulated runs: serve neither needs nor checks them
-      if (!simulation && (path === 'simulation' || path.startsWith('simulation.'))) return;
-      const result = interpolate(raw, path.startsWith('simulation.') ? baseEnv : effectiveEnv);
-      for (const name of result.missing) {
-        problems.push({
-          file: shown,
-          ...at(node.range?.[0]),
-          path,
-          message: `environment variable ${name} is not set (set it, add it to .env, or write \${${name}:-default})`,
-        });
-      }
-      if (
-        !result.referenced &&
-        SECRET_KEY.test((path.split('.').pop() ?? '').replace(/\[\d+\]$/, '')) &&
-        raw.length > 0
-      ) {
-        warnings.push({
-          file: shown,
-          ...at(node.range?.[0]),
-          path,
-          message:
-            'looks like a secret written inline; reference it as ${VAR} and keep it in the environment',
-        });
-      }
-      node.value = isWholeReference(raw) ? coerceScalar(result.value) : result.value;
-    },
-  });
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 }) ?? {};
-  } catch (error) {
-    // e.g. an alias with no anchor (`*ref`), or an alias bomb: the yaml library throws here
-    const alias = error instanceof Error ? error.message : String(error);
-    let offset: number | undefined;
-    visit(doc, {
-      Alias(_key, node) {
-        offset ??= node.range?.[0];
-      },
-    });
-    throw new ConfigError([{ file: shown, ...at(offset), path: '', message: alias }]);
-  }
-  const parsed = agentSchema.safeParse(data, { error: errorMap, reportInput: true });
-  if (!parsed.success) {
-    // a value emptied by a missing variable is already reported; don't report it twice
-    const envPaths = new Set(problems.map((p) => p.path));
-    for (const issue of toPathIssues(parsed.error.issues, agentJsonSchema())) {
-      const path = formatPath(issue.key ? [...issue.path, issue.key] : issue.path);
-      if (envPaths.has(path)) continue;
-      problems.push({
-        file: shown,
-        ...at(locate(doc.contents, issue.path, issue.key)),
-        path,
-        message: issue.message,
-      });
-    }
-  }
-  if (problems.length > 0 || !parsed.success) {
-    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
-    throw new ConfigError(problems);
-  }
-
-  const where = (path: readonly PropertyKey[]) => ({
-    file: shown,
-    ...at(locate(doc.contents, path)),
-    path: formatPath([...path]),
-  });
-  warnings.push(...modelWarnings(parsed.data, where));
-  const lifecycle = modelsOf(parsed.data)
-    .map(({ role, model }) => lifecycleOf(role, model, options.now ?? new Date()))
-    .filter((f): f is LifecycleFinding => f !== undefined)
-    .map((finding) => {
-      const path =
-        finding.role === 'speech' && parsed.data.engine === 'live'
-          ? ['live', 'model']
-          : MODEL_PATHS[finding.role];
-      return { ...finding, problem: { ...where(path), message: describeLifecycle(finding) } };
-    });
+  const problems = file.interpolate(
+    envOf(file, env, cwd, options),
+    options.simulation !== undefined,
+    warnings,
+  );
+  const data = file.validated(problems);
+  warnings.push(...modelWarnings(data, (at) => file.where(at)));
+  const lifecycle = lifecycleFindings(data, file, options.now ?? new Date());
   warnings.push(...lifecycle.map((f) => f.problem));
-
-  const { instructions_file, instructions, ...rest } = parsed.data;
+  const { instructions_file, instructions, ...rest } = data;
+  const instructionsText = instructions_file ? file.readBeside(instructions_file) : (instructions ?? '');
   const baseDir = dirname(absolute);
-  let resolvedInstructions = instructions ?? '';
-  if (instructions_file) {
-    try {
-      resolvedInstructions = readFileSync(resolve(baseDir, instructions_file), 'utf8').trim();
-    } catch {
-      throw new ConfigError([
-        {
-          file: shown,
-          ...at(locate(doc.contents, ['instructions_file'])),
-          path: 'instructions_file',
-          message: `cannot read "${instructions_file}" (paths are relative to the agent file)`,
-        },
-      ]);
-    }
-  }
   const mcpServers = rest.mcp_servers.map((s) =>
     'command' in s ? { ...s, cwd: resolve(baseDir, s.cwd ?? '.') } : s,
   );
+  checkCommands(mcpServers, baseDir, file);
+  return {
+    agent: { ...rest, mcp_servers: mcpServers, instructions: instructionsText, source: absolute },
+    warnings,
+    lifecycle,
+  };
+}
+
+/**
+ * The environment `${VAR}` reads: the data directory as `VOICE_AGENT_DATA_DIR`, and in a simulated
+ * run the scratch directory and the file's own `simulation.env` over the real values.
+ */
+function envOf(
+  file: AgentFileText,
+  env: Env,
+  cwd: string,
+  options: LoadAgentOptions,
+): { base: Env; effective: Env } {
+  const withData: Env = { ...env, VOICE_AGENT_DATA_DIR: options.dataDir ?? dataDir(env, undefined, cwd) };
+  const simulation = options.simulation;
+  if (!simulation) return { base: withData, effective: withData };
+  const base: Env = { ...withData, VOICE_AGENT_SCRATCH_DIR: simulation.scratchDir };
+  return { base, effective: { ...base, ...simulationEnv(file.doc, base) } };
+}
+
+/** Each model OpenAI shuts down within 90 days (or has), located where the file sets it. */
+function lifecycleFindings(data: AgentFile, file: AgentFileText, now: Date): LoadedAgent['lifecycle'] {
+  return modelsOf(data)
+    .map(({ role, model }) => lifecycleOf(role, model, now))
+    .filter((f): f is LifecycleFinding => f !== undefined)
+    .map((finding) => {
+      const path =
+        finding.role === 'speech' && data.engine === 'live' ? ['live', 'model'] : MODEL_PATHS[finding.role];
+      return { ...finding, problem: { ...file.where(path), message: describeLifecycle(finding) } };
+    });
+}
+
+/** A stdio MCP server's command must exist (found on PATH or relative to its cwd). */
+function checkCommands(servers: AgentConfig['mcp_servers'], baseDir: string, file: AgentFileText): void {
   const missing: ConfigProblem[] = [];
-  mcpServers.forEach((server, i) => {
+  servers.forEach((server, i) => {
     // the child gets the process's PATH unless its own env sets one (MCP SDK getDefaultEnvironment)
     const path = 'command' in server ? (server.env?.PATH ?? process.env.PATH) : undefined;
     if ('command' in server && !commandExists(server.command, server.cwd ?? baseDir, path)) {
       missing.push({
-        file: shown,
-        ...at(locate(doc.contents, ['mcp_servers', i, 'command'])),
-        path: `mcp_servers[${i}].command`,
+        ...file.where(['mcp_servers', i, 'command']),
         message: `"${server.command}" was not found (not on PATH, or not an executable file relative to the server's cwd)`,
       });
     }
   });
   if (missing.length > 0) throw new ConfigError(missing);
-  return {
-    agent: { ...rest, mcp_servers: mcpServers, instructions: resolvedInstructions, source: absolute },
-    warnings,
-    lifecycle,
-  };
+}
+
+/** One agent file's text and YAML document, with where each of its values is (file:line:col). */
+class AgentFileText {
+  readonly doc: ReturnType<typeof parseDocument>;
+  readonly #absolute: string;
+  /** The file as messages name it. */
+  readonly #shown: string;
+  readonly #lines = new LineCounter();
+
+  constructor(absolute: string, shown: string) {
+    this.#absolute = absolute;
+    this.#shown = shown;
+    let text: string;
+    try {
+      text = readFileSync(absolute, 'utf8');
+    } catch (err) {
+      const reason =
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message;
+      throw new ConfigError([{ file: shown, path: '', message: `cannot read the agent file: ${reason}` }]);
+    }
+    this.doc = parseDocument(text, { lineCounter: this.#lines, prettyErrors: false, uniqueKeys: true });
+    if (this.doc.errors.length > 0)
+      throw new ConfigError(
+        this.doc.errors.map((e) => ({
+          file: shown,
+          ...this.#at(e.pos[0]),
+          path: '',
+          message: yamlMessage(e.message),
+        })),
+      );
+  }
+
+  /** A problem's place: the value at `path` (or where it would be). */
+  where(path: readonly PropertyKey[]): Omit<ConfigProblem, 'message'> {
+    return { file: this.#shown, ...this.#at(locate(this.doc.contents, path)), path: formatPath([...path]) };
+  }
+
+  /**
+   * Replaces every `${VAR}` in place; returns the variables that are not set, as problems, and adds
+   * a warning for each secret written inline. `simulation.*` is read only in a simulated run.
+   */
+  interpolate(
+    env: { base: Env; effective: Env },
+    simulated: boolean,
+    warnings: ConfigProblem[],
+  ): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    visit(this.doc, {
+      Scalar: (key, node, ancestors) => {
+        if (key === 'key' || typeof node.value !== 'string') return;
+        const raw = node.value;
+        const path = formatPath(pathOf(ancestors as readonly unknown[], node));
+        // simulation values are only for simulated runs: serve neither needs nor checks them
+        if (!simulated && (path === 'simulation' || path.startsWith('simulation.'))) return;
+        const result = interpolate(raw, path.startsWith('simulation.') ? env.base : env.effective);
+        const place = { file: this.#shown, ...this.#at(node.range?.[0]), path };
+        for (const name of result.missing)
+          problems.push({
+            ...place,
+            message: `environment variable ${name} is not set (set it, add it to .env, or write \${${name}:-default})`,
+          });
+        if (
+          !result.referenced &&
+          SECRET_KEY.test((path.split('.').pop() ?? '').replace(/\[\d+\]$/, '')) &&
+          raw.length > 0
+        )
+          warnings.push({
+            ...place,
+            message:
+              'looks like a secret written inline; reference it as ${VAR} and keep it in the environment',
+          });
+        node.value = isWholeReference(raw) ? coerceScalar(result.value) : result.value;
+      },
+    });
+    return problems;
+  }
+
+  /** The document checked against the schema; every problem (with `earlier` ones) is thrown at once. */
+  validated(earlier: ConfigProblem[]): AgentFile {
+    const parsed = agentSchema.safeParse(this.#data(), { error: errorMap, reportInput: true });
+    const problems = [...earlier];
+    if (!parsed.success) {
+      // a value emptied by a missing variable is already reported; don't report it twice
+      const envPaths = new Set(earlier.map((p) => p.path));
+      for (const issue of toPathIssues(parsed.error.issues, agentJsonSchema())) {
+        const path = formatPath(issue.key ? [...issue.path, issue.key] : issue.path);
+        if (envPaths.has(path)) continue;
+        const offset = locate(this.doc.contents, issue.path, issue.key);
+        problems.push({ file: this.#shown, ...this.#at(offset), path, message: issue.message });
+      }
+    }
+    if (problems.length > 0 || !parsed.success) {
+      problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+      throw new ConfigError(problems);
+    }
+    return parsed.data;
+  }
+
+  /** A file named in the agent file, relative to it (`instructions_file`). */
+  readBeside(name: string): string {
+    try {
+      return readFileSync(resolve(dirname(this.#absolute), name), 'utf8').trim();
+    } catch {
+      throw new ConfigError([
+        {
+          ...this.where(['instructions_file']),
+          message: `cannot read "${name}" (paths are relative to the agent file)`,
+        },
+      ]);
+    }
+  }
+
+  #data(): unknown {
+    try {
+      return this.doc.toJS({ maxAliasCount: 100 }) ?? {};
+    } catch (error) {
+      // e.g. an alias with no anchor (`*ref`), or an alias bomb: the yaml library throws here
+      const alias = error instanceof Error ? error.message : String(error);
+      let offset: number | undefined;
+      visit(this.doc, {
+        Alias(_key, node) {
+          offset ??= node.range?.[0];
+        },
+      });
+      throw new ConfigError([{ file: this.#shown, ...this.#at(offset), path: '', message: alias }]);
+    }
+  }
+
+  #at(offset: number | undefined): { line?: number; col?: number } {
+    if (offset === undefined) return {};
+    const { line, col } = this.#lines.linePos(offset);
+    return { line, col };
+  }
 }
 
 /** Where each model is set in the agent file (its default's place when it is not written). */
