@@ -6,7 +6,6 @@ import { loadCallerAudio } from '../../audio/caller-audio.js';
 import { mulawToWav } from '../../audio/wav.js';
 import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { resolveModelUrl } from '../../config/model-url.js';
-import type { AgentConfig } from '../../config/schema.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
 import { ROUTES } from '../../host/http/routes.js';
 import type { CallLog } from '../../lab/simulate/call-log.js';
@@ -47,130 +46,20 @@ function positive(flag: string, text: string, max: number): number {
 }
 
 export async function simulateCommand(io: CliIo, file: string, options: SimulateOptions): Promise<void> {
-  if (!options.audio?.length)
-    throw new UsageError('--audio is required: give a recorded caller (.ulaw/.raw μ-law 8 kHz, or .wav)');
-  const speed = positive('--speed', options.speed, 20);
-  const turnGapS = positive('--turn-gap', options.turnGap, 300);
-  const tailS = Number(options.tail);
-  if (!Number.isFinite(tailS) || tailS < 0 || tailS > 300)
-    throw new UsageError(`--tail: expected 0–300 seconds, got "${options.tail}"`);
-  const texts = (options.expectText ?? []).map(parseTextExpectation);
-  const model = parseModel(options.model);
-  if (options.script && model !== 'local')
-    throw new UsageError('--script is for --model local: a real model decides for itself what to say');
-  const tools = options.expectTool ?? [];
-  const env = environmentWithDotenv(io.cwd, io.env);
-  // in-process runs use the agent file's simulation values (e.g. a throwaway database)
-  const scratchDir = options.url ? undefined : mkdtempSync(join(tmpdir(), 'voice-agent-sim-'));
-  const removeScratch = () => {
-    if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
-  };
-  // whatever way the command ends (a bad --audio found later, a failed start), nothing stays behind
-  process.once('exit', removeScratch);
-  let agent: AgentConfig;
+  const settings = simulationSettings(io, file, options);
+  const { agent } = settings;
+  let target: CallTarget;
   try {
-    ({ agent } = loadAgent(file, {
-      cwd: io.cwd,
-      env,
-      dataDir: dataDir(env, options.dataDir, io.cwd),
-      ...(scratchDir ? { simulation: { scratchDir } } : {}),
-    }));
+    target = options.url
+      ? remoteTarget(settings, options.url, options)
+      : await inProcessTarget(settings, options);
   } catch (error) {
-    removeScratch();
+    settings.removeScratch();
     throw error;
   }
-  const turns = options.audio.map((f) => ({ file: f, audio: loadCallerAudio(resolve(io.cwd, f), f) }));
-  const logger = createLogger({ level: 'warn', write: (line) => io.stderr.write(line) });
-
-  let webhookUrl: string;
-  let authToken: string | undefined;
-  let logOf: ((callSid: string) => Promise<CallLog | undefined>) | undefined;
-  let busy: (() => boolean) | undefined;
-  let close = async () => {};
-  /** The latest tool call of an in-process call, for the progress line. */
-  let lastTool: string | undefined;
-  /** The call's record (and recording): from our own records, or the remote server's API. */
-  let recordOf: ((callSid: string) => Promise<FetchedRecord | undefined>) | undefined;
-  // fail before dialling, not after a whole call, when a result cannot be written
-  for (const [flag, path] of [
-    ['--out', options.out],
-    ['--report-html', options.reportHtml],
-  ] as const)
-    if (path) checkWritable(flag, resolve(io.cwd, path));
-  if (options.url) {
-    if (tools.length || texts.length) {
-      throw new UsageError(
-        '--expect-tool and --expect-text need the in-process server: the transcript of a remote server is not visible to a caller',
-      );
-    }
-    authToken = requireEnv(env, 'TWILIO_AUTH_TOKEN', '--url needs it to sign requests the way Twilio does');
-    const base = parseBaseUrl('--url', options.url);
-    webhookUrl = base + ROUTES.incoming;
-    const adminToken = env.VOICE_AGENT_ADMIN_TOKEN;
-    if (adminToken) recordOf = (callSid) => fetchRemoteRecord(base, callSid, adminToken);
-    else if (options.reportHtml)
-      throw new UsageError(
-        '--report-html with --url needs VOICE_AGENT_ADMIN_TOKEN: the call record is read from the server it called',
-      );
-  } else {
-    const target = await startSimulationTarget({
-      agent,
-      env,
-      logger,
-      model,
-      script: options.script ? loadScript(resolve(io.cwd, options.script), options.script) : undefined,
-      realtimeUrl: resolveModelUrl(agent, env, options.realtimeUrl),
-      dataDir: agent.records.enabled ? dataDir(env, options.dataDir, io.cwd) : undefined,
-      recordsInMemory: Boolean(options.reportHtml),
-      onCallEvent: (_sid, event) => {
-        if (event.type === 'tool_call')
-          lastTool = `${event.name} (${event.ok ? 'ok' : 'error'}, ${event.durationMs} ms)`;
-      },
-    });
-    ({ webhookUrl, authToken, logOf, recordOf } = target);
-    busy = () => target.busy();
-    close = async () => {
-      await target.close();
-      removeScratch();
-    };
-  }
-
-  // a live call clock on a terminal only; pipes and --json get nothing on stderr
-  const spinner =
-    canAnimate(io) && !options.json
-      ? ora({ stream: process.stderr, color: colours(io, 'stderr').on ? 'cyan' : false }).start('dialling…')
-      : { text: '', stop() {} };
-  let report: SimulationReport;
-  let fetched: FetchedRecord | undefined;
-  let agentAudio: Buffer;
-  try {
-    ({ report, agentAudio } = await runSimulation({
-      webhookUrl,
-      authToken,
-      turns,
-      speed,
-      turnGapS,
-      tailS,
-      expectGreeting: options.url ? 'maybe' : Boolean(agent.greeting),
-      logOf,
-      busy,
-      onProgress: ({ callMs, turn, turns: total, speaking }) => {
-        const who =
-          speaking === 'caller' ? 'caller speaking' : speaking === 'agent' ? 'agent speaking' : 'quiet';
-        spinner.text = `call ${(callMs / 1000).toFixed(1)} s · turn ${turn}/${total} · ${who}${lastTool ? ` · last tool: ${lastTool}` : ''}`;
-      },
-    }));
-    fetched = await recordOf?.(report.call_sid).catch((error: Error) => {
-      io.stderr.write(`warning: could not read the call's record: ${error.message}\n`);
-      return undefined;
-    });
-  } finally {
-    spinner.stop();
-    await close();
-  }
-
+  const { report, agentAudio, fetched } = await dial(io, settings, target, options);
   if (fetched && options.url) fillFromRecord(report, fetched.record);
-  report.problems.push(...checkExpectations(report, { tools, texts }));
+  report.problems.push(...checkExpectations(report, { tools: settings.tools, texts: settings.texts }));
   if (options.reportHtml) {
     if (!fetched) throw new UsageError('--report-html: the call left no record to render');
     const audioSrc = fetched.wav ? `data:audio/wav;base64,${fetched.wav.toString('base64')}` : undefined;
@@ -184,13 +73,13 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       throw new UsageError(`--out ${options.out}: ${(error as Error).message}`);
     }
   }
-  const full = {
-    agent: agent.name,
-    target: options.url ?? 'in-process',
-    ...report,
-    audio_file: options.out ?? null,
-  };
-  if (options.json) printJson(io, full);
+  if (options.json)
+    printJson(io, {
+      agent: agent.name,
+      target: options.url ?? 'in-process',
+      ...report,
+      audio_file: options.out ?? null,
+    });
   else {
     io.stdout.write(formatReport(report));
     if (options.out) io.stdout.write(`Agent audio written to ${options.out}\n`);
@@ -203,6 +92,169 @@ export async function simulateCommand(io: CliIo, file: string, options: Simulate
       'simulation_failed',
       `${c.bold('simulation failed')}: ${report.problems.join('; ')}`,
     );
+  }
+}
+
+type SimulationSettings = ReturnType<typeof simulationSettings>;
+
+/** The flags checked, the agent loaded (with its simulation values) and the caller's audio read. */
+function simulationSettings(io: CliIo, file: string, options: SimulateOptions) {
+  if (!options.audio?.length)
+    throw new UsageError('--audio is required: give a recorded caller (.ulaw/.raw μ-law 8 kHz, or .wav)');
+  const speed = positive('--speed', options.speed, 20);
+  const turnGapS = positive('--turn-gap', options.turnGap, 300);
+  const tailS = Number(options.tail);
+  if (!Number.isFinite(tailS) || tailS < 0 || tailS > 300)
+    throw new UsageError(`--tail: expected 0–300 seconds, got "${options.tail}"`);
+  const texts = (options.expectText ?? []).map(parseTextExpectation);
+  const model = parseModel(options.model);
+  if (options.script && model !== 'local')
+    throw new UsageError('--script is for --model local: a real model decides for itself what to say');
+  const env = environmentWithDotenv(io.cwd, io.env);
+  // in-process runs use the agent file's simulation values (e.g. a throwaway database)
+  const scratchDir = options.url ? undefined : mkdtempSync(join(tmpdir(), 'voice-agent-sim-'));
+  const removeScratch = () => {
+    if (scratchDir) rmSync(scratchDir, { recursive: true, force: true });
+  };
+  // whatever way the command ends (a bad --audio found later, a failed start), nothing stays behind
+  process.once('exit', removeScratch);
+  try {
+    const { agent } = loadAgent(file, {
+      cwd: io.cwd,
+      env,
+      dataDir: dataDir(env, options.dataDir, io.cwd),
+      ...(scratchDir ? { simulation: { scratchDir } } : {}),
+    });
+    const turns = options.audio.map((f) => ({ file: f, audio: loadCallerAudio(resolve(io.cwd, f), f) }));
+    // fail before dialling, not after a whole call, when a result cannot be written
+    for (const [flag, path] of [
+      ['--out', options.out],
+      ['--report-html', options.reportHtml],
+    ] as const)
+      if (path) checkWritable(flag, resolve(io.cwd, path));
+    return {
+      io,
+      agent,
+      env,
+      turns,
+      speed,
+      turnGapS,
+      tailS,
+      texts,
+      tools: options.expectTool ?? [],
+      model,
+      removeScratch,
+    };
+  } catch (error) {
+    removeScratch();
+    throw error;
+  }
+}
+
+/** Where the simulated caller dials, and how the call is read back afterwards. */
+interface CallTarget {
+  webhookUrl: string;
+  authToken: string | undefined;
+  logOf?: (callSid: string) => Promise<CallLog | undefined>;
+  busy?: () => boolean;
+  recordOf?: (callSid: string) => Promise<FetchedRecord | undefined>;
+  /** The latest tool call of an in-process call, for the progress line. */
+  lastTool(): string | undefined;
+  close(): Promise<void>;
+}
+
+/** A server somewhere else (`--url`): signed like Twilio; its record read through its API with the admin token. */
+function remoteTarget(settings: SimulationSettings, url: string, options: SimulateOptions): CallTarget {
+  const { env } = settings;
+  if (settings.tools.length || settings.texts.length)
+    throw new UsageError(
+      '--expect-tool and --expect-text need the in-process server: the transcript of a remote server is not visible to a caller',
+    );
+  const authToken = requireEnv(
+    env,
+    'TWILIO_AUTH_TOKEN',
+    '--url needs it to sign requests the way Twilio does',
+  );
+  const base = parseBaseUrl('--url', url);
+  const adminToken = env.VOICE_AGENT_ADMIN_TOKEN;
+  if (!adminToken && options.reportHtml)
+    throw new UsageError(
+      '--report-html with --url needs VOICE_AGENT_ADMIN_TOKEN: the call record is read from the server it called',
+    );
+  return {
+    webhookUrl: base + ROUTES.incoming,
+    authToken,
+    ...(adminToken ? { recordOf: (callSid: string) => fetchRemoteRecord(base, callSid, adminToken) } : {}),
+    lastTool: () => undefined,
+    close: async () => {},
+  };
+}
+
+/** The agent served in this process, on the local stand-in or the real Realtime API. */
+async function inProcessTarget(settings: SimulationSettings, options: SimulateOptions): Promise<CallTarget> {
+  const { io, agent, env } = settings;
+  let lastTool: string | undefined;
+  const target = await startSimulationTarget({
+    agent,
+    env,
+    logger: createLogger({ level: 'warn', write: (line) => io.stderr.write(line) }),
+    model: settings.model,
+    script: options.script ? loadScript(resolve(io.cwd, options.script), options.script) : undefined,
+    realtimeUrl: resolveModelUrl(agent, env, options.realtimeUrl),
+    dataDir: agent.records.enabled ? dataDir(env, options.dataDir, io.cwd) : undefined,
+    recordsInMemory: Boolean(options.reportHtml),
+    onCallEvent: (_sid, event) => {
+      if (event.type === 'tool_call')
+        lastTool = `${event.name} (${event.ok ? 'ok' : (event.code ?? 'error')}, ${event.durationMs} ms)`;
+    },
+  });
+  return {
+    webhookUrl: target.webhookUrl,
+    authToken: target.authToken,
+    logOf: target.logOf,
+    busy: () => target.busy(),
+    ...(target.recordOf ? { recordOf: target.recordOf } : {}),
+    lastTool: () => lastTool,
+    close: async () => {
+      await target.close();
+      settings.removeScratch();
+    },
+  };
+}
+
+/** The call itself, with a live clock on a terminal; then its record, if it left one. */
+async function dial(io: CliIo, settings: SimulationSettings, target: CallTarget, options: SimulateOptions) {
+  // a live call clock on a terminal only; pipes and --json get nothing on stderr
+  const spinner =
+    canAnimate(io) && !options.json
+      ? ora({ stream: process.stderr, color: colours(io, 'stderr').on ? 'cyan' : false }).start('dialling…')
+      : { text: '', stop() {} };
+  try {
+    const { report, agentAudio } = await runSimulation({
+      webhookUrl: target.webhookUrl,
+      authToken: target.authToken,
+      turns: settings.turns,
+      speed: settings.speed,
+      turnGapS: settings.turnGapS,
+      tailS: settings.tailS,
+      expectGreeting: options.url ? 'maybe' : Boolean(settings.agent.greeting),
+      logOf: target.logOf,
+      busy: target.busy,
+      onProgress: ({ callMs, turn, turns: total, speaking }) => {
+        const who =
+          speaking === 'caller' ? 'caller speaking' : speaking === 'agent' ? 'agent speaking' : 'quiet';
+        const tool = target.lastTool();
+        spinner.text = `call ${(callMs / 1000).toFixed(1)} s · turn ${turn}/${total} · ${who}${tool ? ` · last tool: ${tool}` : ''}`;
+      },
+    });
+    const fetched = await target.recordOf?.(report.call_sid).catch((error: Error) => {
+      io.stderr.write(`warning: could not read the call's record: ${error.message}\n`);
+      return undefined;
+    });
+    return { report, agentAudio, fetched };
+  } finally {
+    spinner.stop();
+    await target.close();
   }
 }
 
