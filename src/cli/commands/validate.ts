@@ -54,36 +54,10 @@ export function summarize(agent: AgentConfig) {
 }
 
 export async function validateCommand(io: CliIo, file: string, options: ValidateOptions): Promise<void> {
-  let loaded: ReturnType<typeof loadAgent>;
-  try {
-    loaded = loadAgent(file, { cwd: io.cwd, env: environmentWithDotenv(io.cwd, io.env) });
-  } catch (error) {
-    if (error instanceof ConfigError && options.json) {
-      printJson(io, { ok: false, file, errors: error.problems });
-      throw error;
-    }
-    throw error;
-  }
-  // a model OpenAI no longer serves fails every call: not a warning any more
-  const gone = loaded.lifecycle.filter((f) => f.daysLeft <= 0).map((f) => f.problem);
-  if (gone.length > 0) {
-    const error = new ConfigError(gone);
-    if (options.json) printJson(io, { ok: false, file, errors: error.problems });
-    throw error;
-  }
+  const loaded = loadOrReport(io, file, options);
   const servers = options.checkServers ? await checkServers(io, loaded.agent) : undefined;
   const unreachable = servers?.filter((s) => s.state !== 'ready') ?? [];
-  if (servers && unreachable.length === 0) {
-    const offered = new Set(servers.flatMap((s) => s.tools.map((t) => t.exposedAs)));
-    loaded.agent.webhooks.forEach((hook, i) => {
-      if ('tool' in hook && !offered.has(hook.tool))
-        loaded.warnings.push({
-          file,
-          path: `webhooks[${i}].tool`,
-          message: `no MCP server offers a tool named "${hook.tool}": its deliveries will fail`,
-        });
-    });
-  }
+  if (servers && unreachable.length === 0) warnAboutHookTools(loaded, servers, file);
   const summary = summarize(loaded.agent);
   const toolWarning = servers
     ? toolCountWarning(summary.builtin_tools.length + servers.reduce((n, s) => n + s.tools.length, 0))
@@ -102,7 +76,53 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
     if (unreachable.length) throw unreachableError(unreachable);
     return;
   }
+  printSummary(io, file, summary);
   const c = colours(io);
+  for (const w of warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
+  if (servers) printServers(io, servers, loaded.agent);
+  if (unreachable.length) throw unreachableError(unreachable);
+}
+
+/** The agent file loaded; its problems (and a model already shut down) also as JSON with --json. */
+function loadOrReport(io: CliIo, file: string, options: ValidateOptions): ReturnType<typeof loadAgent> {
+  let loaded: ReturnType<typeof loadAgent>;
+  try {
+    loaded = loadAgent(file, { cwd: io.cwd, env: environmentWithDotenv(io.cwd, io.env) });
+  } catch (error) {
+    if (error instanceof ConfigError && options.json)
+      printJson(io, { ok: false, file, errors: error.problems });
+    throw error;
+  }
+  // a model OpenAI no longer serves fails every call: not a warning any more
+  const gone = loaded.lifecycle.filter((f) => f.daysLeft <= 0).map((f) => f.problem);
+  if (gone.length > 0) {
+    const error = new ConfigError(gone);
+    if (options.json) printJson(io, { ok: false, file, errors: error.problems });
+    throw error;
+  }
+  return loaded;
+}
+
+/** A webhook handed to a tool no server offers would fail every delivery. */
+function warnAboutHookTools(
+  loaded: ReturnType<typeof loadAgent>,
+  servers: ServerStatus[],
+  file: string,
+): void {
+  const offered = new Set(servers.flatMap((s) => s.tools.map((t) => t.exposedAs)));
+  loaded.agent.webhooks.forEach((hook, i) => {
+    if ('tool' in hook && !offered.has(hook.tool))
+      loaded.warnings.push({
+        file,
+        path: `webhooks[${i}].tool`,
+        message: `no MCP server offers a tool named "${hook.tool}": its deliveries will fail`,
+      });
+  });
+}
+
+function printSummary(io: CliIo, file: string, summary: ReturnType<typeof summarize>): void {
+  const c = colours(io);
+  const indent = '\n                  ';
   const rows: [string, string][] = [
     ['name', summary.name],
     ['engine', summary.engine],
@@ -111,11 +131,7 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
     ['greeting', summary.greeting ? 'yes' : 'no'],
     [
       'MCP servers',
-      summary.mcp_servers.length
-        ? summary.mcp_servers
-            .map((s) => `${s.name} (${s.transport}: ${s.target})`)
-            .join('\n                  ')
-        : 'none',
+      summary.mcp_servers.map((s) => `${s.name} (${s.transport}: ${s.target})`).join(indent) || 'none',
     ],
     ['built-in tools', summary.builtin_tools.join(', ') || 'none'],
     [
@@ -126,17 +142,17 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
       'outbound calls',
       `context ${summary.outbound.context.map((n) => `{{${n}}}`).join(', ') || 'none'}; ${summary.outbound.machine_detection ? (summary.outbound.voicemail ? 'a voicemail for machines' : 'hangs up on machines') : 'no machine detection'}`,
     ],
-    [
-      'webhooks',
-      summary.webhooks.map((h) => `${h.to} (${h.events.join(', ')})`).join('\n                  ') || 'none',
-    ],
+    ['webhooks', summary.webhooks.map((h) => `${h.to} (${h.events.join(', ')})`).join(indent) || 'none'],
   ];
   io.stdout.write(`${c.green('✓')} ${file} is valid\n`);
   for (const [k, v] of rows) io.stdout.write(`  ${k.padEnd(16)}${v}\n`);
   for (const limit of summary.engine_limits) io.stdout.write(`  ${c.dim(`(${summary.engine}) ${limit}`)}\n`);
-  for (const w of warnings) io.stderr.write(`${c.yellow('warning:')} ${formatProblem(w)}\n`);
-  if (!servers) return;
-  const hookTools = new Set(loaded.agent.webhooks.flatMap((h) => ('tool' in h ? [h.tool] : [])));
+}
+
+/** `--check-servers`: each server's state and tools as the model will see them. */
+function printServers(io: CliIo, servers: ServerStatus[], agent: AgentConfig): void {
+  const c = colours(io);
+  const hookTools = new Set(agent.webhooks.flatMap((h) => ('tool' in h ? [h.tool] : [])));
   for (const s of servers) {
     io.stdout.write(
       `\n${s.state === 'ready' ? c.green('✓') : c.red('✗')} MCP server ${s.name} (${s.transport})${s.error ? `: ${s.error}` : ''}\n`,
@@ -147,7 +163,6 @@ export async function validateCommand(io: CliIo, file: string, options: Validate
       );
     for (const d of s.dropped) io.stdout.write(`    ${c.yellow('dropped')} ${d.name}: ${d.reason}\n`);
   }
-  if (unreachable.length) throw unreachableError(unreachable);
 }
 
 async function checkServers(io: CliIo, agent: AgentConfig): Promise<ServerStatus[]> {
