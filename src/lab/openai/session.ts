@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
-import { FRAME_BYTES, MULAW_BYTES_PER_MS, mulawRms, mulawTone } from '../../audio/mulaw.js';
-import { synthVoice } from '../../audio/synth-voice.js';
+import { FRAME_BYTES, MULAW_BYTES_PER_MS, mulawRms } from '../../audio/mulaw.js';
 import type { Brain } from './brain.js';
 import { id } from './ids.js';
+import { type AudioItem, type ResponseHost, StandInResponse } from './response.js';
 import { CLIENT_EVENT_TYPES, checkResponseFields, checkSessionUpdate } from './rules.js';
 import { defaultSession, mergeSession } from './session-defaults.js';
 
@@ -51,12 +51,6 @@ export type SessionOptions = Required<
   >
 > &
   Pick<LocalRealtimeOptions, 'onClientEvent'>;
-
-interface AudioItem {
-  id: string;
-  sentMs: number;
-  truncatedAt?: number;
-}
 
 export { id };
 
@@ -106,7 +100,7 @@ export class LocalRealtimeSession {
   #spokeAudio = false;
   #stalled = false;
   #pendingOutputs: { callId: string; name: string; output: string }[] = [];
-  #active: { id: string; timer?: NodeJS.Timeout; cancel(reason: string): void } | undefined;
+  #active: StandInResponse | undefined;
   // energy VAD state
   #frame = Buffer.alloc(FRAME_BYTES);
   #frameFill = 0;
@@ -623,248 +617,45 @@ export class LocalRealtimeSession {
       toolOutputs,
       session: this,
     });
-    const responseId = id('resp');
-    const record = {
-      id: responseId,
-      status: 'in_progress',
-      say: plan.say,
-      calls: [] as string[],
+    this.#responseHost ??= this.#hostForResponses();
+    const response = new StandInResponse(this.#responseHost, plan, {
+      calls: toolOutputs.map((o) => `${o.callId}:answered`),
       instructions,
       metadata,
-    };
-    this.responses.push(record);
-    for (const o of toolOutputs) record.calls.push(`${o.callId}:answered`);
-    this.#emit({
-      type: 'response.created',
-      response: {
-        id: responseId,
-        object: 'realtime.response',
-        status: 'in_progress',
-        output: [],
-        metadata: metadata ?? null,
-      },
     });
-    // as the service does after each response.created (S8)
-    this.#emit({
-      type: 'rate_limits.updated',
-      rate_limits: [
-        { name: 'requests', limit: 5000, remaining: 4999, reset_seconds: 0.012 },
-        { name: 'tokens', limit: 400000, remaining: 398000, reset_seconds: 0.3 },
-      ],
-    });
+    this.responses.push(response.record);
+    this.#active = response;
+    response.start();
+  }
 
-    const output: Record<string, unknown>[] = [];
-    let audioSentMs = 0;
-    const finish = (status: 'completed' | 'cancelled', reason?: string) => {
-      this.#active = undefined;
-      record.status = status;
-      this.#armIdle();
-      this.#emit({
-        type: 'response.done',
-        response: {
-          id: responseId,
-          object: 'realtime.response',
-          status,
-          status_details: status === 'cancelled' ? { type: 'cancelled', reason } : null,
-          output,
-          metadata: metadata ?? null,
-          usage: plausibleUsage({
-            instructions: String(instructions ?? ''),
-            inputAudioMs: this.appendedBytes / MULAW_BYTES_PER_MS,
-            said: plan.say ?? JSON.stringify(output),
-            outputAudioMs: audioSentMs,
-          }),
-        },
-      });
-    };
-    const functionCalls = () => {
-      if (!('call' in plan)) return;
-      for (const call of plan.call) {
-        const callId = id('call');
-        const itemId = id('item');
-        this.#functionCalls.set(callId, call.name);
+  #responseHost: ResponseHost | undefined;
+
+  /** What a response may do to this session. */
+  #hostForResponses(): ResponseHost {
+    const { voice, msPerChar, deltaMs, deltaIntervalMs } = this.#options;
+    return {
+      voice,
+      msPerChar,
+      deltaMs,
+      deltaIntervalMs,
+      emit: (event) => this.#emit(event),
+      inputAudioMs: () => this.appendedBytes / MULAW_BYTES_PER_MS,
+      responseCount: () => this.responses.length,
+      functionCallAdded: (callId, name, itemId) => {
+        this.#functionCalls.set(callId, name);
         this.#conversation.set(itemId, 'other');
-        record.calls.push(callId);
-        const args = JSON.stringify(call.arguments);
-        const item = {
-          id: itemId,
-          type: 'function_call',
-          status: 'completed',
-          call_id: callId,
-          name: call.name,
-          arguments: args,
-        };
-        this.#emit({
-          type: 'response.output_item.added',
-          response_id: responseId,
-          output_index: output.length,
-          item: { ...item, status: 'in_progress', arguments: '' },
-        });
-        this.#emit({
-          type: 'response.function_call_arguments.done',
-          response_id: responseId,
-          item_id: itemId,
-          output_index: output.length,
-          call_id: callId,
-          name: call.name,
-          arguments: args,
-        });
-        this.#emit({
-          type: 'response.output_item.done',
-          response_id: responseId,
-          output_index: output.length,
-          item,
-        });
-        output.push(item);
-      }
-    };
-
-    if (!plan.say) {
-      functionCalls();
-      this.#active = { id: responseId, cancel: () => {} };
-      setImmediate(() => finish('completed'));
-      return;
-    }
-
-    const itemId = id('item');
-    const audioItem: AudioItem = { id: itemId, sentMs: 0 };
-    this.#items.set(itemId, audioItem);
-    this.#conversation.set(itemId, 'audio');
-    const totalMs = plan.audioMs ?? Math.max(400, plan.say.length * this.#options.msPerChar);
-    const audioMs = Math.ceil(totalMs / 10) * 10;
-    const tone =
-      this.#options.voice === 'synthetic'
-        ? synthVoice(audioMs, this.responses.length)
-        : mulawTone(audioMs, 300 + (this.responses.length % 5) * 50);
-    const started = {
-      id: itemId,
-      object: 'realtime.item',
-      type: 'message',
-      role: 'assistant',
-      status: 'in_progress',
-      content: [],
-    };
-    this.#emit({
-      type: 'response.output_item.added',
-      response_id: responseId,
-      output_index: 0,
-      item: started,
-    });
-    this.#emit({ type: 'conversation.item.added', previous_item_id: null, item: started });
-    this.#emit({
-      type: 'response.content_part.added',
-      response_id: responseId,
-      item_id: itemId,
-      output_index: 0,
-      content_index: 0,
-      part: { type: 'audio', transcript: '' },
-    });
-    const messageItem = () => ({
-      id: itemId,
-      object: 'realtime.item',
-      type: 'message',
-      role: 'assistant',
-      status: record.status === 'cancelled' ? 'incomplete' : 'completed',
-      content: [{ type: 'output_audio', transcript: plan.say }],
-    });
-    const endItem = () => {
-      this.#emit({
-        type: 'response.output_item.done',
-        response_id: responseId,
-        output_index: 0,
-        item: messageItem(),
-      });
-      output.push(messageItem());
-    };
-    // the audio's done events, also sent for a cancelled response (schema: transcript done is "also
-    // emitted when a Response is interrupted, incomplete, or cancelled"), with what was generated so far
-    const endAudio = (transcript: string) => {
-      const part = { response_id: responseId, item_id: itemId, output_index: 0, content_index: 0 };
-      this.#emit({ type: 'response.output_audio.done', ...part });
-      this.#emit({ type: 'response.output_audio_transcript.done', ...part, transcript });
-      this.#emit({ type: 'response.content_part.done', ...part, part: { type: 'audio', transcript } });
-    };
-    const deltaBytes = this.#options.deltaMs * MULAW_BYTES_PER_MS;
-    let offset = 0;
-    let transcriptSent = 0;
-    const timer = setInterval(() => {
-      if (offset < tone.length) {
-        const chunk = tone.subarray(offset, offset + deltaBytes);
-        offset += chunk.length;
-        audioItem.sentMs = offset / MULAW_BYTES_PER_MS;
-        audioSentMs = audioItem.sentMs;
+      },
+      audioItemAdded: (item) => {
+        this.#items.set(item.id, item);
+        this.#conversation.set(item.id, 'audio');
+      },
+      spoke: () => {
         this.#spokeAudio = true;
-        this.#emit({
-          type: 'response.output_audio.delta',
-          response_id: responseId,
-          item_id: itemId,
-          output_index: 0,
-          content_index: 0,
-          delta: chunk.toString('base64'),
-        });
-        // the words as they are said, with the service's padding field (S8)
-        const said = plan.say ?? '';
-        const upTo = Math.round((said.length * offset) / tone.length);
-        if (upTo > transcriptSent) {
-          this.#emit({
-            type: 'response.output_audio_transcript.delta',
-            response_id: responseId,
-            item_id: itemId,
-            output_index: 0,
-            content_index: 0,
-            delta: said.slice(transcriptSent, upTo),
-            obfuscation: 'x'.repeat(1 + (upTo % 7)),
-          });
-          transcriptSent = upTo;
-        }
-        return;
-      }
-      clearInterval(timer);
-      endAudio(plan.say ?? '');
-      endItem();
-      functionCalls();
-      finish('completed');
-    }, this.#options.deltaIntervalMs);
-    this.#active = {
-      id: responseId,
-      timer,
-      cancel: (reason) => {
-        clearInterval(timer);
-        record.status = 'cancelled';
-        const said = plan.say ?? '';
-        endAudio(said.slice(0, Math.round((said.length * offset) / Math.max(1, tone.length))));
-        endItem();
-        finish('cancelled', reason);
+      },
+      ended: () => {
+        this.#active = undefined;
+        this.#armIdle();
       },
     };
   }
-}
-
-/**
- * A `response.usage` shaped like OpenAI's, with plausible counts: about 4 characters per text
- * token; caller audio 1 token per 100 ms, agent audio 1 per 50 ms (OpenAI's published rates).
- */
-function plausibleUsage(o: {
-  instructions: string;
-  inputAudioMs: number;
-  said: string;
-  outputAudioMs: number;
-}) {
-  const inputText = Math.ceil(o.instructions.length / 4);
-  const inputAudio = Math.round(o.inputAudioMs / 100);
-  const outputText = Math.ceil(o.said.length / 4);
-  const outputAudio = Math.round(o.outputAudioMs / 50);
-  return {
-    total_tokens: inputText + inputAudio + outputText + outputAudio,
-    input_tokens: inputText + inputAudio,
-    output_tokens: outputText + outputAudio,
-    input_token_details: {
-      text_tokens: inputText,
-      audio_tokens: inputAudio,
-      image_tokens: 0,
-      cached_tokens: 0,
-      cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
-    },
-    output_token_details: { text_tokens: outputText, audio_tokens: outputAudio },
-  };
 }
