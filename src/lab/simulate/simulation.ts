@@ -96,162 +96,200 @@ export function speechEndOffsetMs(audio: Buffer): number {
 }
 
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
-  const agentAudioEvents: number[] = [];
-  const caller = new TwilioCaller({
-    webhookUrl: options.webhookUrl,
-    authToken: options.authToken,
-    speed: options.speed,
-    onEvent: (e: CallerEvent) => {
-      if (e.type === 'agent-audio') agentAudioEvents.push(e.atMs);
-    },
-  });
-  const problems: string[] = [];
-  const turnsReport: SimulationReport['latency']['turns'] = [];
-  let turnIndex = 0;
-  let callerSpeaking = false;
-  const progress = setInterval(() => {
-    const now = caller.now();
-    const agentSpeaking = (agentAudioEvents.at(-1) ?? Number.NEGATIVE_INFINITY) > now - 300;
-    options.onProgress?.({
-      callMs: now,
-      turn: turnIndex,
-      turns: options.turns.length,
-      speaking: callerSpeaking ? 'caller' : agentSpeaking ? 'agent' : undefined,
+  return new SimulatedCall(options).run();
+}
+
+/** One simulated call: dial, the greeting, each turn and its answer, hang up, then the report. */
+class SimulatedCall {
+  readonly #o: SimulationOptions;
+  readonly #caller: TwilioCaller;
+  /** When agent audio arrived (call ms). */
+  readonly #agentAudio: number[] = [];
+  readonly #problems: string[] = [];
+  readonly #turns: SimulationReport['latency']['turns'] = [];
+  #turnIndex = 0;
+  #callerSpeaking = false;
+  #endedBy: SimulationReport['outcome']['ended_by'] = 'caller';
+  #firstTurnAt: number | undefined;
+  /** Where the agent's speech the next composed turn answers begins. */
+  #agentHeardFrom = 0;
+
+  constructor(options: SimulationOptions) {
+    this.#o = options;
+    this.#caller = new TwilioCaller({
+      webhookUrl: options.webhookUrl,
+      authToken: options.authToken,
+      speed: options.speed,
+      onEvent: (e: CallerEvent) => {
+        if (e.type === 'agent-audio') this.#agentAudio.push(e.atMs);
+      },
     });
-  }, 200);
-  progress.unref();
-  const firstAudioAfter = (t: number) => agentAudioEvents.find((at) => at >= t) ?? null;
-  const wall = (callMs: number) => Math.round(callMs / options.speed);
-  let endedBy: SimulationReport['outcome']['ended_by'] = 'caller';
+  }
+
+  async run(): Promise<SimulationResult> {
+    const progress = setInterval(() => this.#progress(), 200);
+    progress.unref();
+    const caller = this.#caller;
+    try {
+      await caller.dial();
+      if (this.#o.expectGreeting)
+        await caller.waitForAgent({
+          timeoutMs: this.#o.turnGapS * 1000,
+          ...(this.#o.expectGreeting === 'maybe' ? { startWithinMs: 3000 } : {}),
+        });
+      for await (const turn of this.#allTurns()) {
+        if (!caller.open) break;
+        await this.#play(turn);
+      }
+      await this.#waitWhileBusy();
+      if (caller.open) await caller.pause(this.#o.tailS * 1000);
+      if (caller.open) await caller.hangUp();
+      else this.#endedBy = 'agent';
+    } catch (error) {
+      if (!(error instanceof CallFailedError)) throw error;
+      this.#endedBy = 'error';
+      this.#problems.push(error.message);
+    } finally {
+      clearInterval(progress);
+    }
+    return { report: await this.#report(), agentAudio: agentTrack(caller) };
+  }
+
+  #progress(): void {
+    const now = this.#caller.now();
+    const agentSpeaking = (this.#agentAudio.at(-1) ?? Number.NEGATIVE_INFINITY) > now - 300;
+    this.#o.onProgress?.({
+      callMs: now,
+      turn: this.#turnIndex,
+      turns: this.#o.turns.length,
+      speaking: this.#callerSpeaking ? 'caller' : agentSpeaking ? 'agent' : undefined,
+    });
+  }
+
+  /** The recorded turns, then any the caller composes live from what the agent said (a persona). */
+  async *#allTurns(): AsyncGenerator<SimulationTurn> {
+    yield* this.#o.turns;
+    const nextTurn = this.#o.nextTurn;
+    if (!nextTurn) return;
+    while (this.#caller.open) {
+      const said = this.#caller.playback.segments
+        .filter((seg) => seg.atMs >= this.#agentHeardFrom)
+        .map((seg) => seg.audio);
+      const next = await nextTurn(Buffer.concat(said), this.#turnIndex);
+      if (!next) return;
+      yield next;
+    }
+  }
+
+  /** One caller turn, the wait for its answer, and its latency. */
+  async #play(turn: SimulationTurn): Promise<void> {
+    const caller = this.#caller;
+    this.#turnIndex++;
+    const startedAt = caller.now();
+    this.#firstTurnAt ??= startedAt;
+    this.#callerSpeaking = true;
+    await caller.speak(turn.audio).finally(() => {
+      this.#callerSpeaking = false;
+    });
+    const speechMs = speechEndOffsetMs(turn.audio);
+    const speechEnd = startedAt + speechMs;
+    this.#agentHeardFrom = caller.now();
+    await caller.waitForAgent({ timeoutMs: this.#o.turnGapS * 1000 });
+    await this.#waitWhileBusy();
+    const first = this.#firstAudioAfter(speechEnd);
+    this.#turns.push({
+      turn: this.#turnIndex,
+      file: turn.file,
+      speech_end_ms: Math.round(speechEnd),
+      first_agent_audio_ms: first === null ? null : Math.round(first),
+      latency_ms: first === null ? null : this.#wall(first - speechEnd),
+    });
+    // a turn of silence is allowed to go unanswered
+    if (first === null && caller.open && speechMs > 0)
+      this.#problems.push(
+        `turn ${this.#turnIndex} (${turn.file}): the agent did not answer within ${this.#o.turnGapS} s`,
+      );
+  }
+
   /** While a tool runs, the answer is still coming: wait for it (bounded by the turn gap). */
-  const waitWhileBusy = async () => {
-    if (!options.busy?.()) return;
-    const until = caller.now() + options.turnGapS * 1000 * options.speed;
-    while (caller.open && options.busy() && caller.now() < until) await caller.pause(FRAME_MS * 5);
+  async #waitWhileBusy(): Promise<void> {
+    const { busy, turnGapS, speed } = this.#o;
+    const caller = this.#caller;
+    if (!busy?.()) return;
+    const until = caller.now() + turnGapS * 1000 * speed;
+    while (caller.open && busy() && caller.now() < until) await caller.pause(FRAME_MS * 5);
     // the answer to the tool's output comes after it (a filler before does not count)
     const done = caller.now();
-    while (caller.open && firstAudioAfter(done) === null && caller.now() < until)
+    while (caller.open && this.#firstAudioAfter(done) === null && caller.now() < until)
       await caller.pause(FRAME_MS);
-    if (caller.open) await caller.waitForAgent({ timeoutMs: options.turnGapS * 1000 });
-  };
-  let firstTurnAt: number | undefined;
+    if (caller.open) await caller.waitForAgent({ timeoutMs: turnGapS * 1000 });
+  }
 
-  try {
-    await caller.dial();
-    const gapMs = options.turnGapS * 1000;
-    if (options.expectGreeting) {
-      await caller.waitForAgent({
-        timeoutMs: gapMs,
-        ...(options.expectGreeting === 'maybe' ? { startWithinMs: 3000 } : {}),
-      });
-    }
-    // the recorded turns, then any the caller composes live from what the agent said (a persona)
-    let agentHeardFrom = 0;
-    const turns = async function* () {
-      yield* options.turns;
-      if (!options.nextTurn) return;
-      while (caller.open) {
-        const said = caller.playback.segments
-          .filter((seg) => seg.atMs >= agentHeardFrom)
-          .map((seg) => seg.audio);
-        const next = await options.nextTurn(Buffer.concat(said), turnIndex);
-        if (!next) return;
-        yield next;
-      }
+  #firstAudioAfter(t: number): number | null {
+    return this.#agentAudio.find((at) => at >= t) ?? null;
+  }
+
+  /** Call time as wall time (a sped-up call's gaps are shorter). */
+  #wall(callMs: number): number {
+    return Math.round(callMs / this.#o.speed);
+  }
+
+  async #report(): Promise<SimulationReport> {
+    const caller = this.#caller;
+    const problems = this.#problems;
+    const next = await caller.outcome();
+    const durationMs = caller.now();
+    if (next.kind === 'error' && !problems.includes(next.message))
+      problems.push(`after the stream: ${next.message}`);
+    for (const v of caller.violations) problems.push(`protocol: ${v}`);
+    const session = this.#o.logOf ? await this.#o.logOf(caller.callSid) : undefined;
+    const streamAt = caller.streamStartedAt ?? 0;
+    const toCallTime = (sessionMs: number) => Math.round(streamAt + sessionMs * this.#o.speed);
+    if (session?.outcome?.kind === 'failed') problems.push(`the call failed: ${session.outcome.reason}`);
+    if (!session && this.#endedBy === 'agent' && next.kind === 'say')
+      problems.push(`the server ended the stream and played its fallback: "${next.text}"`);
+    const greetingAudio = this.#firstAudioAfter(streamAt);
+    return {
+      ok: problems.length === 0,
+      call_sid: caller.callSid,
+      outcome: {
+        ended_by: this.#endedBy,
+        next,
+        ...(session?.outcome
+          ? { server: { kind: session.outcome.kind, reason: session.outcome.reason } }
+          : {}),
+      },
+      duration_ms: Math.round(durationMs),
+      transcript: (session?.transcript ?? []).map((t) => ({
+        at_ms: toCallTime(t.atMs),
+        role: t.role,
+        text: t.text,
+        ...(t.interrupted ? { interrupted: true, heard_ms: t.heardMs } : {}),
+      })),
+      tool_calls: (session?.toolCalls ?? []).map((c) => ({
+        at_ms: toCallTime(c.atMs),
+        name: c.name,
+        arguments: c.arguments,
+        output: c.result.output,
+        ...(c.result.ok ? {} : { error_code: c.result.code }),
+        duration_ms: Math.round(c.durationMs),
+      })),
+      barge_ins: caller.clears.map((c) => ({
+        at_ms: Math.round(c.atMs),
+        agent_heard_ms: Math.round(c.heardMs),
+      })),
+      latency: {
+        // only audio that came before the caller's first turn is a greeting
+        greeting_ms:
+          greetingAudio !== null && (this.#firstTurnAt === undefined || greetingAudio < this.#firstTurnAt)
+            ? this.#wall(greetingAudio - streamAt)
+            : null,
+        turns: this.#turns,
+      },
+      agent_audio_ms: Math.round(caller.playback.heardMs(durationMs)),
+      problems,
     };
-    for await (const turn of turns()) {
-      if (!caller.open) break;
-      turnIndex++;
-      const startedAt = caller.now();
-      firstTurnAt ??= startedAt;
-      callerSpeaking = true;
-      await caller.speak(turn.audio).finally(() => {
-        callerSpeaking = false;
-      });
-      const speechMs = speechEndOffsetMs(turn.audio);
-      const speechEnd = startedAt + speechMs;
-      agentHeardFrom = caller.now();
-      await caller.waitForAgent({ timeoutMs: gapMs });
-      await waitWhileBusy();
-      const first = firstAudioAfter(speechEnd);
-      turnsReport.push({
-        turn: turnIndex,
-        file: turn.file,
-        speech_end_ms: Math.round(speechEnd),
-        first_agent_audio_ms: first === null ? null : Math.round(first),
-        latency_ms: first === null ? null : wall(first - speechEnd),
-      });
-      // a turn of silence is allowed to go unanswered
-      if (first === null && caller.open && speechMs > 0) {
-        problems.push(
-          `turn ${turnIndex} (${turn.file}): the agent did not answer within ${options.turnGapS} s`,
-        );
-      }
-    }
-    await waitWhileBusy();
-    if (caller.open) await caller.pause(options.tailS * 1000);
-    if (caller.open) await caller.hangUp();
-    else endedBy = 'agent';
-  } catch (error) {
-    if (!(error instanceof CallFailedError)) throw error;
-    endedBy = 'error';
-    problems.push(error.message);
-  } finally {
-    clearInterval(progress);
   }
-  const next = await caller.outcome();
-  const durationMs = caller.now();
-  if (next.kind === 'error' && !problems.includes(next.message))
-    problems.push(`after the stream: ${next.message}`);
-  for (const v of caller.violations) problems.push(`protocol: ${v}`);
-
-  const session = options.logOf ? await options.logOf(caller.callSid) : undefined;
-  const streamAt = caller.streamStartedAt ?? 0;
-  const toCallTime = (sessionMs: number) => Math.round(streamAt + sessionMs * options.speed);
-  if (session?.outcome?.kind === 'failed') problems.push(`the call failed: ${session.outcome.reason}`);
-  if (!session && endedBy === 'agent' && next.kind === 'say') {
-    problems.push(`the server ended the stream and played its fallback: "${next.text}"`);
-  }
-  const greetingAudio = firstAudioAfter(streamAt);
-  const report: SimulationReport = {
-    ok: problems.length === 0,
-    call_sid: caller.callSid,
-    outcome: {
-      ended_by: endedBy,
-      next,
-      ...(session?.outcome ? { server: { kind: session.outcome.kind, reason: session.outcome.reason } } : {}),
-    },
-    duration_ms: Math.round(durationMs),
-    transcript: (session?.transcript ?? []).map((t) => ({
-      at_ms: toCallTime(t.atMs),
-      role: t.role,
-      text: t.text,
-      ...(t.interrupted ? { interrupted: true, heard_ms: t.heardMs } : {}),
-    })),
-    tool_calls: (session?.toolCalls ?? []).map((c) => ({
-      at_ms: toCallTime(c.atMs),
-      name: c.name,
-      arguments: c.arguments,
-      output: c.result.output,
-      ...(c.result.ok ? {} : { error_code: c.result.code }),
-      duration_ms: Math.round(c.durationMs),
-    })),
-    barge_ins: caller.clears.map((c) => ({
-      at_ms: Math.round(c.atMs),
-      agent_heard_ms: Math.round(c.heardMs),
-    })),
-    latency: {
-      // only audio that came before the caller's first turn is a greeting
-      greeting_ms:
-        greetingAudio !== null && (firstTurnAt === undefined || greetingAudio < firstTurnAt)
-          ? wall(greetingAudio - streamAt)
-          : null,
-      turns: turnsReport,
-    },
-    agent_audio_ms: Math.round(caller.playback.heardMs(durationMs)),
-    problems,
-  };
-  return { report, agentAudio: agentTrack(caller) };
 }
 
 /** The agent's heard audio placed on the call timeline, silence in between. */
