@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { defaultBrain } from './brain.js';
 import { LocalLiveSession } from './live-session.js';
 import { handleModel } from './models.js';
@@ -43,19 +43,7 @@ export interface LocalRealtimeServer {
 
 export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Promise<LocalRealtimeServer> {
   const apiKey = options.apiKey ?? 'sk-test-key';
-  const sessionOptions: SessionOptions = {
-    brain: options.brain ?? defaultBrain,
-    deltaMs: options.deltaMs ?? 100,
-    deltaIntervalMs: options.deltaIntervalMs ?? 10,
-    msPerChar: options.msPerChar ?? 50,
-    vadRmsThreshold: options.vadRmsThreshold ?? 500,
-    callerTranscripts: options.callerTranscripts ?? [],
-    voice: options.voice ?? 'tone',
-    liveExpiresInS: options.liveExpiresInS ?? 3600,
-    realtimeLifetimeS: options.realtimeLifetimeS ?? 3600,
-    liveIdleSilence: options.liveIdleSilence ?? false,
-    recordServerEvents: options.recordServerEvents ?? false,
-  };
+  const sessionOptions = sessionOptionsOf(options);
   const sessions: LocalRealtimeSession[] = [];
   const handshakes: LocalRealtimeServer['handshakes'] = [];
   const waiters: ((s: LocalRealtimeSession) => void)[] = [];
@@ -65,36 +53,22 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
   let refuseStatus: number | undefined;
   const responses: ResponsesRequestLog[] = [];
   const server = createServer((req, res) => {
-    if (req.method === 'POST' && req.url === '/v1/responses') {
+    // the HTTP side: the Responses API (post-call outcomes) and the models API (shutdown dates)
+    if (req.method === 'POST' && req.url === '/v1/responses')
       handleResponses(req, res, apiKey, responses).catch(() => res.destroy());
-      return;
-    }
-    if (req.method === 'GET' && req.url?.startsWith('/v1/models/')) {
+    else if (req.method === 'GET' && req.url?.startsWith('/v1/models/'))
       handleModel(req, res, apiKey, options.modelShutdowns ?? {});
-      return;
-    }
-    res.writeHead(404).end();
+    else res.writeHead(404).end();
   });
-
-  const refuse = (socket: Duplex, status: number, body: string) => {
-    socket.end(
-      `HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  };
 
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://local');
-    const auth = req.headers.authorization;
-    const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
-    let status = 101;
-    if (refuseStatus) status = refuseStatus;
-    else if (options.handshakeStatus) status = options.handshakeStatus;
-    else if (handshakes.length < (options.refuseFirst ?? 0)) status = 429;
-    else if (url.pathname !== '/v1/realtime' && url.pathname !== '/v1/live/sessions') status = 404;
-    else if (auth !== `Bearer ${apiKey}`) status = 401;
-    else if (url.pathname === '/v1/live/sessions') {
-      if (url.search) status = 400; // Live takes no query parameters (the model is in session.start)
-    } else if (routing.length !== 1) status = 400; // unverified: what the service answers without model/call_id/intent
+    const status =
+      refuseStatus ??
+      options.handshakeStatus ??
+      (handshakes.length < (options.refuseFirst ?? 0)
+        ? 429
+        : handshakeStatusOf(url, req.headers.authorization, apiKey));
     handshakes.push({ status, headers: req.headers });
     if (status !== 101) {
       refuse(
@@ -117,25 +91,7 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
         liveWaiters.shift()?.(live);
         return;
       }
-      if (req.headers['openai-beta']) {
-        // what GA does today: accept, say why, close
-        ws.send(
-          JSON.stringify({
-            type: 'error',
-            event_id: id('event'),
-            error: {
-              type: 'invalid_request_error',
-              code: 'beta_api_shape_disabled',
-              message:
-                'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
-              param: null,
-              event_id: null,
-            },
-          }),
-        );
-        ws.close(4000, 'beta_api_shape_disabled');
-        return;
-      }
+      if (req.headers['openai-beta']) return refuseBetaShape(ws);
       const session = new LocalRealtimeSession(ws, req, sessionOptions);
       sessions.push(session);
       waiters.shift()?.(session);
@@ -165,4 +121,57 @@ export async function startLocalRealtime(options: LocalRealtimeOptions = {}): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The stand-in's defaults for what a test does not set. */
+function sessionOptionsOf(options: LocalRealtimeOptions): SessionOptions {
+  return {
+    brain: options.brain ?? defaultBrain,
+    deltaMs: options.deltaMs ?? 100,
+    deltaIntervalMs: options.deltaIntervalMs ?? 10,
+    msPerChar: options.msPerChar ?? 50,
+    vadRmsThreshold: options.vadRmsThreshold ?? 500,
+    callerTranscripts: options.callerTranscripts ?? [],
+    voice: options.voice ?? 'tone',
+    liveExpiresInS: options.liveExpiresInS ?? 3600,
+    realtimeLifetimeS: options.realtimeLifetimeS ?? 3600,
+    liveIdleSilence: options.liveIdleSilence ?? false,
+    recordServerEvents: options.recordServerEvents ?? false,
+  };
+}
+
+/** What the service answers a WebSocket handshake: 101, or why not (path, key, query). */
+function handshakeStatusOf(url: URL, auth: string | undefined, apiKey: string): number {
+  if (url.pathname !== '/v1/realtime' && url.pathname !== '/v1/live/sessions') return 404;
+  if (auth !== `Bearer ${apiKey}`) return 401;
+  // Live takes no query parameters (the model is in session.start)
+  if (url.pathname === '/v1/live/sessions') return url.search ? 400 : 101;
+  // unverified: what the service answers without exactly one of model/call_id/intent
+  const routing = ['model', 'call_id', 'intent'].filter((k) => url.searchParams.has(k));
+  return routing.length === 1 ? 101 : 400;
+}
+
+/** What GA does today with a beta-shaped client (`OpenAI-Beta` header): accept, say why, close. */
+function refuseBetaShape(ws: WebSocket): void {
+  ws.send(
+    JSON.stringify({
+      type: 'error',
+      event_id: id('event'),
+      error: {
+        type: 'invalid_request_error',
+        code: 'beta_api_shape_disabled',
+        message: 'The Realtime Beta API is no longer supported. Please use /v1/realtime for the GA API.',
+        param: null,
+        event_id: null,
+      },
+    }),
+  );
+  ws.close(4000, 'beta_api_shape_disabled');
+}
+
+/** A refused handshake, as the service answers it: a status and a JSON error body. */
+function refuse(socket: Duplex, status: number, body: string): void {
+  socket.end(
+    `HTTP/1.1 ${status} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

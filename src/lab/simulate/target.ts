@@ -66,50 +66,10 @@ export interface TargetOptions {
  */
 export async function startSimulationTarget(options: TargetOptions): Promise<SimulationTarget> {
   const { agent, env, logger } = options;
-  let local: LocalRealtimeServer | undefined;
-  let openaiApiKey: string;
-  let realtimeUrl = options.realtimeUrl;
-  if (options.model === 'local') {
-    openaiApiKey = `sk-local-${randomBytes(8).toString('hex')}`;
-    local = await startLocalRealtime({
-      apiKey: openaiApiKey,
-      brain: scriptBrain(options.script),
-      // it does not understand speech: a turn without a given text is reported as such
-      callerTranscripts: Array.from(
-        { length: 100 },
-        (_, i) =>
-          options.callerTranscripts?.[i] ?? `[caller turn ${i + 1}: not transcribed by the local model]`,
-      ),
-      voice: 'synthetic',
-      msPerChar: 60,
-    });
-    realtimeUrl = agent.engine === 'live' ? local.liveUrl : local.url;
-  } else {
-    const key = env.OPENAI_API_KEY;
-    if (!key)
-      throw new UsageError(
-        'OPENAI_API_KEY is not set: a simulated call with the real model needs it. Without a key, use --model local (a built-in stand-in of the Realtime API that follows a script).',
-        'missing_env',
-      );
-    openaiApiKey = key;
-  }
+  const { local, openaiApiKey, realtimeUrl } = await modelFor(options);
   const authToken = randomBytes(24).toString('hex');
-  const logs = new Map<string, CallLog>();
-  const ended = new Set<string>();
-  const waiters = new Map<string, (log: CallLog) => void>();
-  const running = new Set<string>();
-  const records =
-    options.dataDir === undefined && !options.recordsInMemory
-      ? undefined
-      : openCallRecords({
-          agent:
-            options.dataDir === undefined
-              ? { ...agent, records: { ...agent.records, enabled: false } }
-              : agent,
-          dir: options.dataDir ?? '',
-          logger,
-          inMemoryWhenOff: options.recordsInMemory,
-        });
+  const calls = new CallLogs();
+  const records = recordsFor(options);
   try {
     const runtime = await startAgentRuntime({
       agent,
@@ -127,17 +87,9 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
       webhooks: agent.webhooks.length ? new CallWebhooks({ agent, logger }) : undefined,
       startMcpServers: options.startMcpServers,
       onCallEvent: (callSid, event) => {
-        const log = logs.get(callSid) ?? new CallLog();
-        logs.set(callSid, log);
-        log.add(event);
-        if (event.type === 'tool_started') running.add(event.callId);
-        if (event.type === 'tool_call') running.delete(event.callId);
-        if (event.type === 'ended') running.clear();
+        calls.add(callSid, event);
         options.onCallEvent?.(callSid, event);
-        if (event.type === 'ended') {
-          ended.add(callSid);
-          waiters.get(callSid)?.(log);
-        }
+        if (event.type === 'ended') calls.ended(callSid);
       },
     });
     // a simulated call starts at once: give it the tools a real caller would find (bounded)
@@ -145,18 +97,8 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
     return {
       webhookUrl: runtime.server.webhookUrl,
       authToken,
-      busy: () => running.size > 0,
-      logOf: (callSid) =>
-        ended.has(callSid)
-          ? Promise.resolve(logs.get(callSid))
-          : new Promise((resolveLog) => {
-              const timer = setTimeout(() => resolveLog(undefined), 5_000);
-              timer.unref();
-              waiters.set(callSid, (log) => {
-                clearTimeout(timer);
-                resolveLog(log);
-              });
-            }),
+      busy: () => calls.busy(),
+      logOf: (callSid) => calls.logOf(callSid),
       ...(records
         ? {
             recordOf: async (callSid: string) => {
@@ -176,5 +118,86 @@ export async function startSimulationTarget(options: TargetOptions): Promise<Sim
     await records?.close();
     await local?.close();
     throw error;
+  }
+}
+
+/** The model the call talks to: the local stand-in (no key, no network), or the real one with the key. */
+async function modelFor(options: TargetOptions) {
+  const { agent, env } = options;
+  if (options.model !== 'local') {
+    const key = env.OPENAI_API_KEY;
+    if (!key)
+      throw new UsageError(
+        'OPENAI_API_KEY is not set: a simulated call with the real model needs it. Without a key, use --model local (a built-in stand-in of the Realtime API that follows a script).',
+        'missing_env',
+      );
+    return { local: undefined, openaiApiKey: key, realtimeUrl: options.realtimeUrl };
+  }
+  const openaiApiKey = `sk-local-${randomBytes(8).toString('hex')}`;
+  const local: LocalRealtimeServer = await startLocalRealtime({
+    apiKey: openaiApiKey,
+    brain: scriptBrain(options.script),
+    // it does not understand speech: a turn without a given text is reported as such
+    callerTranscripts: Array.from(
+      { length: 100 },
+      (_, i) =>
+        options.callerTranscripts?.[i] ?? `[caller turn ${i + 1}: not transcribed by the local model]`,
+    ),
+    voice: 'synthetic',
+    msPerChar: 60,
+  });
+  return { local, openaiApiKey, realtimeUrl: agent.engine === 'live' ? local.liveUrl : local.url };
+}
+
+/** The call's records: in the data directory, or in memory for a report when records are off. */
+function recordsFor(options: TargetOptions) {
+  const { agent, logger } = options;
+  if (options.dataDir === undefined && !options.recordsInMemory) return undefined;
+  return openCallRecords({
+    agent:
+      options.dataDir === undefined ? { ...agent, records: { ...agent.records, enabled: false } } : agent,
+    dir: options.dataDir ?? '',
+    logger,
+    inMemoryWhenOff: options.recordsInMemory,
+  });
+}
+
+/** Each simulated call as its events tell it, and whether one of its tools is still running. */
+class CallLogs {
+  readonly #logs = new Map<string, CallLog>();
+  readonly #ended = new Set<string>();
+  readonly #waiters = new Map<string, (log: CallLog) => void>();
+  readonly #running = new Set<string>();
+
+  add(callSid: string, event: CallEvent): void {
+    const log = this.#logs.get(callSid) ?? new CallLog();
+    this.#logs.set(callSid, log);
+    log.add(event);
+    if (event.type === 'tool_started') this.#running.add(event.callId);
+    if (event.type === 'tool_call') this.#running.delete(event.callId);
+    if (event.type === 'ended') this.#running.clear();
+  }
+
+  ended(callSid: string): void {
+    this.#ended.add(callSid);
+    const log = this.#logs.get(callSid);
+    if (log) this.#waiters.get(callSid)?.(log);
+  }
+
+  busy(): boolean {
+    return this.#running.size > 0;
+  }
+
+  /** The call's log once it has ended (waiting up to 5 s for its end). */
+  logOf(callSid: string): Promise<CallLog | undefined> {
+    if (this.#ended.has(callSid)) return Promise.resolve(this.#logs.get(callSid));
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), 5_000);
+      timer.unref();
+      this.#waiters.set(callSid, (log) => {
+        clearTimeout(timer);
+        resolve(log);
+      });
+    });
   }
 }
