@@ -105,24 +105,11 @@ async function runScenario(
     const turns: SimulationTurn[] = [];
     for (const t of callerTurns)
       turns.push('say' in t ? { file: `say: "${t.say}"`, audio: await voice!.say(t.say) } : t);
-    const persona = scenario.persona;
-    let saidGoodbye = false;
     const nextTurn =
-      persona && voice
-        ? async (agentSaid: Buffer, turnsSoFar: number): Promise<SimulationTurn | undefined> => {
-            if (saidGoodbye || turnsSoFar >= callerTurns.length + persona.max_turns) return undefined;
-            const { audio, transcript } = await voice!.reply(agentSaid);
-            saidGoodbye = /\b(good ?bye|bye)\b/i.test(transcript);
-            return { file: `persona: "${transcript || '…'}"`, audio };
-          }
+      scenario.persona && voice
+        ? personaTurns(voice, callerTurns.length + scenario.persona.max_turns)
         : undefined;
-    const recorded = options.recorded;
-    const toolSource = (pool: ToolSource): ToolSource => {
-      let source: ToolSource = replay ? new ReplayTools(replay) : pool;
-      if (recorded && !replay) source = new RecordingTools(source, recorded);
-      if (scenario.tools) source = new FaultyTools(source, scenario.tools);
-      return source;
-    };
+    const toolSource = (pool: ToolSource) => toolsFor(pool, replay, options.recorded, scenario);
     const target = await startSimulationTarget({
       agent,
       env: options.env,
@@ -175,6 +162,30 @@ async function runScenario(
     voice?.close();
     rmSync(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** A persona's next line, composed from what the agent just said, until it says goodbye or runs out of turns. */
+function personaTurns(voice: CallerVoice, maxTurns: number) {
+  let saidGoodbye = false;
+  return async (agentSaid: Buffer, turnsSoFar: number): Promise<SimulationTurn | undefined> => {
+    if (saidGoodbye || turnsSoFar >= maxTurns) return undefined;
+    const { audio, transcript } = await voice.reply(agentSaid);
+    saidGoodbye = /\b(good ?bye|bye)\b/i.test(transcript);
+    return { file: `persona: "${transcript || '…'}"`, audio };
+  };
+}
+
+/** Where a scenario's tools answer from: a cassette, or the real servers (recorded), with its faults on top. */
+function toolsFor(
+  pool: ToolSource,
+  replay: Cassette | undefined,
+  recorded: Cassette | undefined,
+  scenario: Scenario,
+): ToolSource {
+  let source: ToolSource = replay ? new ReplayTools(replay) : pool;
+  if (recorded && !replay) source = new RecordingTools(source, recorded);
+  if (scenario.tools) source = new FaultyTools(source, scenario.tools);
+  return source;
 }
 
 export function readCassette(path: string): Cassette {
