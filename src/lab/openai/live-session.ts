@@ -101,37 +101,7 @@ export class LocalLiveSession {
           code: 'session_not_started',
           message: 'The first message must be session.start.',
         });
-      const problem = checkSessionStart(event.session);
-      if (problem) return this.#fatal(problem);
-      this.config = event.session as Record<string, unknown>;
-      const lifeS = this.#options.liveExpiresInS;
-      this.#emit({
-        type: 'session.started',
-        session: { ...this.config, id: id('live'), status: 'active', expires_at: Date.now() / 1000 + lifeS },
-      });
-      // the duration limit: the service closes the session (reason `expired`)
-      const expiry = setTimeout(() => {
-        this.#emit({
-          type: 'session.closed',
-          reason: 'expired',
-          session: { ...this.config, status: 'closed' },
-          usage: { seconds: lifeS },
-        });
-        this.#ws.close(1000);
-      }, lifeS * 1000);
-      expiry.unref();
-      const silence = Buffer.alloc(this.#options.deltaMs * MULAW_BYTES_PER_MS, 0xff).toString('base64');
-      const idle = this.#options.liveIdleSilence
-        ? setInterval(
-            () => this.#speaking || this.#emit({ type: 'session.output_audio.delta', delta: silence }),
-            this.#options.deltaIntervalMs,
-          )
-        : undefined;
-      this.#ws.once('close', () => {
-        clearTimeout(expiry);
-        clearInterval(idle);
-      });
-      return;
+      return this.#start(event);
     }
     switch (type) {
       case 'session.start':
@@ -140,47 +110,10 @@ export class LocalLiveSession {
         return this.#append(event);
       case 'session.instructions.append':
       case 'session.thinking.append':
-      case 'session.commentary.append': {
-        const problem = checkAppend(event);
-        if (problem) return this.#error(problem);
-        const elapsed = Date.now() - this.#startedAt;
-        this.#emit({
-          type: `${type.slice(0, -'.append'.length)}.appended`,
-          start_ms: elapsed,
-          end_ms: elapsed,
-        });
-        // "an appended instruction can interrupt the model's current speech" (the delegation guide)
-        if (type === 'session.instructions.append' && this.#speaking) {
-          this.#stopSpeaking();
-          this.interruptedByAppend++;
-        }
-        // an instruction with exact words (a greeting, a goodbye) is spoken; other context is taken in
-        const content = String(event.content);
-        if (
-          type === 'session.instructions.append' &&
-          (/"[^"]+"/.test(content) || /goodbye|transferring/i.test(content))
-        )
-          this.#plan(
-            this.#options.brain({
-              trigger: 'create',
-              instructions: content,
-              callerTurns: this.callerTurns,
-              toolOutputs: [],
-              session: this,
-            }),
-          );
-        return;
-      }
-      case 'session.update': {
-        const problem = checkSessionUpdate(this.delegation, event.session);
-        if (problem) return this.#error(problem);
-        const update = event.session as { delegation?: { responses?: Record<string, unknown> } };
-        const current = this.config.delegation as { responses?: Record<string, unknown> } | undefined;
-        if (update.delegation?.responses && current?.responses)
-          Object.assign(current.responses, update.delegation.responses);
-        this.#emit({ type: 'session.updated', session: this.config });
-        return;
-      }
+      case 'session.commentary.append':
+        return this.#appendContext(type, event);
+      case 'session.update':
+        return this.#update(event);
       case 'response.item.create':
         return this.#itemCreate(event);
       case 'response.create':
@@ -189,18 +122,8 @@ export class LocalLiveSession {
       case 'session.input_audio.unmute':
         // acknowledged as the service does (S10): …muted / …unmuted
         return this.#emit({ type: `${type}d`, ...this.#answering() });
-      case 'session.output_audio.fixture.play': {
-        if (typeof event.audio !== 'string' || !event.audio)
-          return this.#error({
-            code: 'missing_required_parameter',
-            message: "Missing 'audio'.",
-            param: 'audio',
-          });
-        const elapsed = Date.now() - this.#startedAt;
-        this.#emit({ type: 'session.output_audio.fixture.playing', start_ms: elapsed, ...this.#answering() });
-        this.#emit({ type: 'session.output_audio.fixture.played', end_ms: elapsed, ...this.#answering() });
-        return;
-      }
+      case 'session.output_audio.fixture.play':
+        return this.#playFixture(event);
       case 'session.close':
         this.#emit({
           type: 'session.closed',
@@ -213,6 +136,85 @@ export class LocalLiveSession {
       default:
         return;
     }
+  }
+
+  /** `session.start`, checked as Live checks it; then the duration limit and (optionally) idle silence. */
+  #start(event: Record<string, unknown>): void {
+    const problem = checkSessionStart(event.session);
+    if (problem) return this.#fatal(problem);
+    this.config = event.session as Record<string, unknown>;
+    const lifeS = this.#options.liveExpiresInS;
+    this.#emit({
+      type: 'session.started',
+      session: { ...this.config, id: id('live'), status: 'active', expires_at: Date.now() / 1000 + lifeS },
+    });
+    // the duration limit: the service closes the session (reason `expired`)
+    const expiry = setTimeout(() => {
+      this.#emit({
+        type: 'session.closed',
+        reason: 'expired',
+        session: { ...this.config, status: 'closed' },
+        usage: { seconds: lifeS },
+      });
+      this.#ws.close(1000);
+    }, lifeS * 1000);
+    expiry.unref();
+    const silence = Buffer.alloc(this.#options.deltaMs * MULAW_BYTES_PER_MS, 0xff).toString('base64');
+    const idle = this.#options.liveIdleSilence
+      ? setInterval(
+          () => this.#speaking || this.#emit({ type: 'session.output_audio.delta', delta: silence }),
+          this.#options.deltaIntervalMs,
+        )
+      : undefined;
+    this.#ws.once('close', () => {
+      clearTimeout(expiry);
+      clearInterval(idle);
+    });
+  }
+
+  /** Instructions, thinking or commentary appended: acknowledged; an instruction may interrupt or be spoken. */
+  #appendContext(type: string, event: Record<string, unknown>): void {
+    const problem = checkAppend(event);
+    if (problem) return this.#error(problem);
+    const elapsed = Date.now() - this.#startedAt;
+    this.#emit({ type: `${type.slice(0, -'.append'.length)}.appended`, start_ms: elapsed, end_ms: elapsed });
+    if (type !== 'session.instructions.append') return;
+    // "an appended instruction can interrupt the model's current speech" (the delegation guide)
+    if (this.#speaking) {
+      this.#stopSpeaking();
+      this.interruptedByAppend++;
+    }
+    // an instruction with exact words (a greeting, a goodbye) is spoken; other context is taken in
+    const content = String(event.content);
+    if (/"[^"]+"/.test(content) || /goodbye|transferring/i.test(content))
+      this.#plan(
+        this.#options.brain({
+          trigger: 'create',
+          instructions: content,
+          callerTurns: this.callerTurns,
+          toolOutputs: [],
+          session: this,
+        }),
+      );
+  }
+
+  /** `session.update`: only the delegation's responses settings may change. */
+  #update(event: Record<string, unknown>): void {
+    const problem = checkSessionUpdate(this.delegation, event.session);
+    if (problem) return this.#error(problem);
+    const update = event.session as { delegation?: { responses?: Record<string, unknown> } };
+    const current = this.config?.delegation as { responses?: Record<string, unknown> } | undefined;
+    if (update.delegation?.responses && current?.responses)
+      Object.assign(current.responses, update.delegation.responses);
+    this.#emit({ type: 'session.updated', session: this.config });
+  }
+
+  #playFixture(event: Record<string, unknown>): void {
+    if (typeof event.audio !== 'string' || !event.audio)
+      return this.#error({ code: 'missing_required_parameter', message: "Missing 'audio'.", param: 'audio' });
+    const elapsed = Date.now() - this.#startedAt;
+    this.#emit({ type: 'session.output_audio.fixture.playing', start_ms: elapsed, ...this.#answering() });
+    this.#emit({ type: 'session.output_audio.fixture.played', end_ms: elapsed, ...this.#answering() });
   }
 
   #append(event: Record<string, unknown>): void {
