@@ -129,8 +129,9 @@ describe('the GPT-Live engine', () => {
     const sentTypes = live.received.map((e) => e.type);
     expect(sentTypes.indexOf('response.create')).toBeGreaterThan(sentTypes.indexOf('response.item.create'));
     // every caller frame went in as it came: 20 ms of μ-law, base64, not re-encoded
-    for (const append of live.sent('session.input_audio.append'))
-      expect(Buffer.from(String(append.audio), 'base64')).toHaveLength(160);
+    const appends = live.sent('session.input_audio.append');
+    expect(appends.length).toBeGreaterThan(10);
+    for (const append of appends) expect(Buffer.from(String(append.audio), 'base64')).toHaveLength(160);
 
     caller.pressKey('5');
     await eventually(() => live.sent('session.thinking.append').length > 0);

@@ -265,7 +265,9 @@ describe(`fuzzing the running server (seed ${SEED})`, () => {
     expect(logs).not.toContain(API_KEY);
     expect(logs).not.toContain(AUTH_TOKEN);
     // every call that ended badly says why
-    for (const line of h.logs.filter((l) => l.includes('broke the protocol'))) {
+    const broken = h.logs.filter((l) => l.includes('broke the protocol'));
+    expect(broken.length).toBeGreaterThan(0);
+    for (const line of broken) {
       expect(JSON.parse(line).reason).toMatch(/\w{4,}/);
     }
     await healthy.hangUp();
