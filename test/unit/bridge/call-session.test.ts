@@ -1,368 +1,434 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CallEvent } from '../../../src/bridge/call-events.js';
-import type { ToolResult } from '../../../src/bridge/tool-ports.js';
-import { SESSION_CONFIG_EVENT_ID } from '../../../src/model/openai/session-config.js';
-import { InMemoryMedia, inMemoryCall, settle, wire } from '../../fakes/in-memory-call.js';
+import { type CallBehaviour, CallSession } from '../../../src/bridge/call-session.js';
+import { MARK_EVERY_MS } from '../../../src/bridge/playback.js';
+import type { CallAudioTap, CallOutcome, ToolExecutor } from '../../../src/bridge/ports.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import { FakeModelSession } from '../../fakes/fake-model-session.js';
+import { InMemoryMedia, TEST_BEHAVIOUR } from '../../fakes/in-memory-call.js';
 
-type Create = {
-  type: string;
-  event_id: string;
-  response: { instructions?: string; metadata: { request: string } };
-};
-const creates = (call: ReturnType<typeof inMemoryCall>) =>
-  call.realtime.of('response.create') as unknown as Create[];
+/** The call core alone, on fakes of its own ports: no provider wire format anywhere. */
+function core(
+  options: { behaviour?: Partial<CallBehaviour>; tools?: ToolExecutor; audioTap?: CallAudioTap } = {},
+) {
+  const model = new FakeModelSession();
+  const media = new InMemoryMedia();
+  const outcomes: CallOutcome[] = [];
+  const events: CallEvent[] = [];
+  const clock = { now: 1_000 };
+  const session = new CallSession({
+    callSid: 'CA1',
+    streamSid: 'MZ1',
+    media,
+    model,
+    logger: createLogger({ level: 'error', json: true, write: () => {} }),
+    now: () => clock.now,
+    tools: options.tools,
+    behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
+    onEvent: (e) => {
+      events.push(e);
+      if (e.type === 'ended') outcomes.push(e.outcome);
+    },
+    audioTap: options.audioTap,
+  });
+  session.start();
+  /** The events of these types, in order, without their times. */
+  const seen = (...types: CallEvent['type'][]) =>
+    events.filter((e) => types.includes(e.type)).map(({ atMs: _, ...rest }) => rest);
+  return { session, model, media, outcomes, clock, events, seen };
+}
 
-afterEach(() => {
-  vi.useRealTimers();
-  vi.restoreAllMocks();
-});
+const chunk = (ms: number) => Buffer.alloc(ms * 8, 0xff).toString('base64');
 
-describe('CallSession: one call can never take the server down', () => {
-  it('a tool executor that throws becomes an error output the model can talk about', async () => {
-    const call = inMemoryCall({
-      tools: {
-        execute: () => {
-          throw new Error('provider bug');
-        },
-      },
+describe('the call core on fakes of its own ports', () => {
+  it('greets once the model is ready, and not before', () => {
+    const { model, session } = core({ behaviour: { greeting: 'Hello!' } });
+    expect(model.requests).toEqual([]);
+    model.emit({ type: 'ready' });
+    expect(model.requests).toHaveLength(1);
+    expect(model.requests[0]!.addendum).toContain('"Hello!"');
+    expect(session.state).toBe('greeting');
+  });
+
+  it('plays audio with a mark per chunk; a barge-in clears it and asks the model to forget the rest', () => {
+    const { model, media, clock } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    expect(media.frames).toHaveLength(1);
+    expect(media.marks).toHaveLength(1);
+    clock.now += 200;
+    model.emit({ type: 'speech_started' });
+    expect(media.clears).toBe(1);
+    expect(model.forgotten).toEqual([[{ itemId: 'A', responseId: 'r1', contentIndex: 0, audioEndMs: 200 }]]);
+  });
+
+  it('runs tool calls once the response is done, returns each output, then asks for one answer', async () => {
+    const execute = vi.fn(async () => ({ ok: true as const, output: '{"ok":true}' }));
+    const { model } = core({ tools: { execute } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'tool_call', responseId: 'r1', call: { callId: 'c1', name: 'a', arguments: '{}' } });
+    model.finishResponse('r1', [{ callId: 'c2', name: 'b', arguments: '{}' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(execute).toHaveBeenCalledTimes(2);
+    expect(model.toolResults.map((r) => r.callId)).toEqual(['c1', 'c2']);
+    expect(model.requests).toHaveLength(1);
+  });
+
+  it('answering-machine detection: a person changes nothing; a machine cuts the agent off and gets the voicemail, then the call ends once it played; a fax or no voicemail ends it at once', async () => {
+    const person = core({ behaviour: { greeting: 'Hi!' } });
+    person.model.emit({ type: 'ready' });
+    person.session.answeredBy('human', 'Please call back.');
+    expect(person.outcomes).toEqual([]);
+    expect(person.seen('answered_by')).toEqual([{ type: 'answered_by', by: 'human' }]);
+
+    const machine = core({ behaviour: { greeting: 'Hi!' } });
+    machine.model.emit({ type: 'ready' });
+    machine.model.startResponse('r1');
+    machine.model.emit({
+      type: 'audio',
+      responseId: 'r1',
+      itemId: 'G',
+      contentIndex: 0,
+      chunk: chunk(2_000),
     });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.functionCall('r1', 'c1', 'get_quote'));
-    call.realtime.emit(wire.done('r1'));
-    await settle();
-    const output = call.realtime.of('conversation.item.create')[0] as {
-      item: { call_id: string; output: string };
+    machine.session.answeredBy('machine', 'Please call back.');
+    expect(machine.media.clears).toBe(1); // the greeting stops: the machine is recording
+    expect(machine.session.state).toBe('finishing');
+    const voicemail = machine.model.requests.at(-1)!;
+    expect(voicemail.addendum).toContain('"Please call back."');
+    machine.model.finishResponse('r1', []);
+    expect(machine.model.startResponse('r2')).toBe(voicemail.id);
+    machine.model.emit({ type: 'audio', responseId: 'r2', itemId: 'V', contentIndex: 0, chunk: chunk(300) });
+    machine.model.finishResponse('r2', []);
+    expect(machine.outcomes).toEqual([]); // not before it has played
+    for (const mark of machine.media.marks.splice(0)) machine.session.handleMedia({ type: 'played', mark });
+    await new Promise((r) => setImmediate(r));
+    expect(machine.outcomes).toEqual([
+      { kind: 'completed', reason: 'left a voicemail message on an answering machine' },
+    ]);
+
+    for (const [by, voicemailText] of [
+      ['fax', 'Please call back.'],
+      ['machine', undefined],
+    ] as const) {
+      const call = core();
+      call.model.emit({ type: 'ready' });
+      call.session.answeredBy(by, voicemailText);
+      expect(call.outcomes).toEqual([{ kind: 'completed', reason: `answered by a ${by}: hung up` }]);
+    }
+  });
+
+  it('a model session that is lost for good ends the call with the fallback and a typed code', () => {
+    const { model, outcomes } = core();
+    model.emit({ type: 'closed', code: 'auth', message: 'key refused', expected: false });
+    expect(outcomes).toEqual([{ kind: 'failed', code: 'model_auth', reason: 'key refused' }]);
+  });
+
+  it('after a reconnect the old items are forgotten: a later barge-in cuts nothing of theirs', () => {
+    const { model } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    model.emit({ type: 'resumed', reason: 'lost', attempt: 1, gapMs: 300 });
+    model.emit({ type: 'speech_started' });
+    expect(model.forgotten).toEqual([]);
+  });
+
+  it('a keypad digit reaches the model as caller text and asks for an answer', () => {
+    const { model, session } = core();
+    model.emit({ type: 'ready' });
+    session.handleMedia({ type: 'dtmf', digit: '5' });
+    expect(model.callerTexts).toEqual(['[The caller pressed the keypad key "5"]']);
+    expect(model.requests).toHaveLength(1);
+  });
+
+  afterEach(() => vi.useRealTimers());
+
+  it('walks its states in order: connecting → greeting → active → ended', () => {
+    const { model, session, seen } = core({ behaviour: { greeting: 'Hi' } });
+    expect(session.state).toBe('connecting');
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1');
+    session.end({ kind: 'completed', reason: 'bye' });
+    expect(seen('state')).toEqual([
+      { type: 'state', state: 'greeting' },
+      { type: 'state', state: 'active' },
+      { type: 'state', state: 'ended' },
+    ]);
+  });
+
+  it('times the greeting from the start, and each answer from the last caller frame of the turn', () => {
+    const { model, session, clock, seen } = core({ behaviour: { greeting: 'Hi' } });
+    clock.now += 300;
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    clock.now += 450;
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    model.finishResponse('r1');
+    // the caller speaks; their last frame arrives, then VAD needs its silence window to end the turn
+    model.emit({ type: 'speech_started' });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 2_000 });
+    clock.now += 500;
+    model.emit({ type: 'speech_stopped' });
+    model.emit({ type: 'turn_committed' });
+    model.startResponse('r2');
+    clock.now += 320;
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(100) });
+    expect(seen('latency')).toEqual([
+      { type: 'latency', kind: 'greeting', ms: 750 },
+      { type: 'latency', kind: 'turn', ms: 820 },
+    ]);
+  });
+
+  it('reports agent speech from its first audio to the last echoed mark, or to the barge-in', () => {
+    const { model, session, media, clock, seen } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({
+      type: 'audio',
+      responseId: 'r1',
+      itemId: 'A',
+      contentIndex: 0,
+      chunk: chunk(MARK_EVERY_MS),
+    });
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    model.finishResponse('r1'); // no audio_done: the response's end marks the tail all the same
+    expect(media.marks).toHaveLength(2);
+    session.handleMedia({ type: 'played', mark: media.marks[0]! });
+    expect(seen('agent_speech_stopped')).toEqual([]); // one chunk still playing
+    session.handleMedia({ type: 'played', mark: media.marks[1]! });
+    model.startResponse('r2');
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(1_000) });
+    clock.now += 300;
+    model.emit({ type: 'speech_started' });
+    expect(seen('agent_speech_started', 'agent_speech_stopped', 'barge_in')).toEqual([
+      { type: 'agent_speech_started', itemId: 'A' },
+      { type: 'agent_speech_stopped', itemId: 'A', interrupted: false },
+      { type: 'agent_speech_started', itemId: 'B' },
+      { type: 'agent_speech_stopped', itemId: 'B', interrupted: true },
+      { type: 'barge_in', cut: [{ itemId: 'B', heardMs: 300 }] },
+    ]);
+  });
+
+  it('passes each response’s token usage on as an event', () => {
+    const { model, seen } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    const usage = {
+      inputTextTokens: 120,
+      inputAudioTokens: 30,
+      cachedTextTokens: 100,
+      cachedAudioTokens: 0,
+      outputTextTokens: 12,
+      outputAudioTokens: 40,
     };
-    expect(output.item.call_id).toBe('c1');
-    expect(JSON.parse(output.item.output).error).toContain('provider bug');
-    expect(call.session.state).toBe('active');
-    expect(creates(call)).toHaveLength(1); // and the model is asked to answer with it
+    model.finishResponse('r1', [], usage);
+    expect(seen('usage')).toEqual([{ type: 'usage', usage }]);
   });
 
-  it('a tool executor that rejects is answered the same way', async () => {
-    const call = inMemoryCall({ tools: { execute: () => Promise.reject(new Error('down')) } });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.functionCall('r1', 'c1', 'book_move'));
-    call.realtime.emit(wire.done('r1'));
-    await settle();
-    expect(call.realtime.of('conversation.item.create')).toHaveLength(1);
-    expect(call.session.state).toBe('active');
+  it('shows a recorder both sides on the call’s timeline, and when the phone’s queue was cleared', () => {
+    const tap = { caller: vi.fn(), agent: vi.fn(), cleared: vi.fn() };
+    const { model, session, clock } = core({ audioTap: tap });
+    model.emit({ type: 'ready' });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 40 });
+    clock.now += 250;
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    clock.now += 100;
+    model.emit({ type: 'speech_started' });
+    expect(tap.caller).toHaveBeenCalledWith(chunk(20), 40);
+    expect(tap.agent).toHaveBeenCalledWith(chunk(500), 250);
+    expect(tap.cleared).toHaveBeenCalledWith(350);
   });
 
-  it('a throwing call-end observer cannot make end() throw', () => {
-    const call = inMemoryCall({
-      onEnded: () => {
+  it('a caller frame stamped hours ahead is recorded where the call really is, not hours into a recording', () => {
+    const tap = { caller: vi.fn(), agent: vi.fn(), cleared: vi.fn() };
+    const { model, session, clock } = core({ audioTap: tap });
+    model.emit({ type: 'ready' });
+    clock.now += 3_000; // three seconds into the call
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 14_399_000 });
+    session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 3_020 });
+    expect(tap.caller.mock.calls.map(([, at]) => at)).toEqual([5_000, 3_020]); // at most 2 s ahead
+  });
+
+  it('with create_response off, the core asks for each answer when the turn is committed', () => {
+    const { model } = core({ behaviour: { createResponse: false } });
+    model.emit({ type: 'ready' });
+    model.emit({ type: 'speech_started' });
+    model.emit({ type: 'speech_stopped' });
+    expect(model.requests).toHaveLength(0);
+    model.emit({ type: 'turn_committed' });
+    expect(model.requests).toHaveLength(1);
+  });
+
+  it('with barge-in off, caller speech does not cut the agent', () => {
+    const { model, media } = core({ behaviour: { interruptResponse: false } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(500) });
+    model.emit({ type: 'speech_started' });
+    expect(media.clears).toBe(0);
+    expect(model.forgotten).toEqual([]);
+  });
+
+  it('a failed response (a rate limit) is in the record and asked for again, twice at most: no silence', () => {
+    vi.useFakeTimers();
+    const { model, seen } = core();
+    model.emit({ type: 'ready' });
+    model.emit({ type: 'turn_committed' });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      model.startResponse(`r${attempt}`);
+      model.finishResponse(`r${attempt}`, [], undefined, 'Rate limit reached');
+      vi.advanceTimersByTime(1_000);
+    }
+    expect(model.requests).toHaveLength(2); // two retries, then it stops asking
+    expect(seen('warning')).toEqual([
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+      { type: 'warning', message: "the model's response failed: Rate limit reached" },
+    ]);
+  });
+
+  it('a failed response is not asked for again when the caller has started talking meanwhile', () => {
+    vi.useFakeTimers();
+    const { model } = core();
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1', [], undefined, 'server_error');
+    model.emit({ type: 'speech_started' });
+    vi.advanceTimersByTime(1_000);
+    expect(model.requests).toEqual([]);
+  });
+
+  it('ends a call nobody speaks on after the idle limit, and one that reaches its maximum length', () => {
+    vi.useFakeTimers();
+    const idle = core({ behaviour: { idleTimeoutS: 5 } });
+    idle.model.emit({ type: 'ready' });
+    vi.advanceTimersByTime(4_000);
+    expect(idle.outcomes).toEqual([]);
+    idle.clock.now += 6_000;
+    vi.advanceTimersByTime(2_000);
+    expect(idle.outcomes).toEqual([{ kind: 'completed', reason: 'no one spoke for 6 s' }]);
+    expect(idle.model.closed).toBe(true);
+    expect(idle.media.closed).toBe(true);
+
+    // the agent's audio is activity too: the limit counts from the last of it, once it has played
+    const talked = core({ behaviour: { idleTimeoutS: 5 } });
+    talked.model.emit({ type: 'ready' });
+    talked.model.startResponse('r1');
+    talked.clock.now += 4_000;
+    talked.model.emit({ type: 'audio', responseId: 'r1', itemId: 'A', contentIndex: 0, chunk: chunk(100) });
+    talked.model.finishResponse('r1');
+    for (const mark of talked.media.marks.splice(0)) talked.session.handleMedia({ type: 'played', mark });
+    talked.clock.now += 4_000; // 8 s since the call began, 4 s since the agent spoke
+    vi.advanceTimersByTime(2_000);
+    expect(talked.outcomes).toEqual([]);
+    talked.clock.now += 2_000;
+    vi.advanceTimersByTime(2_000);
+    expect(talked.outcomes).toEqual([{ kind: 'completed', reason: 'no one spoke for 6 s' }]);
+
+    const long = core({ behaviour: { maxDurationS: 60, idleTimeoutS: 3_600 } });
+    vi.advanceTimersByTime(60_000);
+    expect(long.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
+  });
+
+  it('whether a tool call worked comes from its result, not its text: a failure carries its code', async () => {
+    const execute = vi.fn(async (call: { name: string }) =>
+      call.name === 'a'
+        ? { ok: true as const, output: '{"error":null,"price":450}' }
+        : { ok: false as const, code: 'timeout' as const, output: '{"error":"slow"}' },
+    );
+    const { model, events } = core({ tools: { execute } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    model.finishResponse('r1', [
+      { callId: 'c1', name: 'a', arguments: '{}' },
+      { callId: 'c2', name: 'b', arguments: '{}' },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    const calls = events.filter((e) => e.type === 'tool_call');
+    expect(calls).toHaveLength(2);
+    expect(calls.map((e) => [e.name, e.ok, e.code])).toEqual([
+      ['a', true, undefined],
+      ['b', false, 'timeout'],
+    ]);
+    expect(model.toolResults.map((r) => r.output)).toEqual([
+      '{"error":null,"price":450}',
+      '{"error":"slow"}',
+    ]);
+  });
+
+  it('end_call after a silent tool turn: the farewell is asked for after the outputs, then the call ends once heard', async () => {
+    const execute = vi.fn(async () => ({ ok: true as const, output: '{}' }));
+    const { model, media, session, outcomes } = core({ tools: { execute } });
+    model.emit({ type: 'ready' });
+    model.startResponse('r1');
+    session.finishAfterSpeech({
+      outcome: { kind: 'completed', reason: 'caller done' },
+      farewell: 'Say bye.',
+    });
+    model.finishResponse('r1', [{ callId: 'c1', name: 'end_call', arguments: '{}' }]);
+    await new Promise((r) => setImmediate(r));
+    expect(model.requests.at(-1)?.addendum).toBe('Say bye.');
+    expect(session.state).toBe('finishing');
+    model.startResponse('r2');
+    model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(300) });
+    model.finishResponse('r2');
+    expect(outcomes).toEqual([]); // the goodbye is still playing
+    session.handleMedia({ type: 'played', mark: media.marks.at(-1)! });
+    await new Promise((r) => setImmediate(r));
+    expect(outcomes).toEqual([{ kind: 'completed', reason: 'caller done' }]);
+  });
+
+  it('a listener that throws is logged and the call goes on', () => {
+    const model = new FakeModelSession();
+    const outcomes: CallOutcome[] = [];
+    const session = new CallSession({
+      callSid: 'CA1',
+      streamSid: 'MZ1',
+      media: new InMemoryMedia(),
+      model,
+      logger: createLogger({ level: 'error', json: true, write: () => {} }),
+      behaviour: TEST_BEHAVIOUR,
+      onEvent: (e) => {
+        if (e.type === 'ended') outcomes.push(e.outcome);
         throw new Error('observer bug');
       },
     });
-    expect(() => call.session.end({ kind: 'completed', reason: 'bye' })).not.toThrow();
-    expect(call.outcomes).toEqual([{ kind: 'completed', reason: 'bye' }]);
-    expect(call.realtime.closed).toBe(true);
-    expect(call.media.closed).toBe(true);
-    expect(call.logs.join('\n')).toContain('observer bug');
-  });
-
-  it('a bug while handling an event ends this call with the fallback and a logged reason', () => {
-    const call = inMemoryCall();
-    vi.spyOn(InMemoryMedia.prototype, 'sendMedia').mockImplementation(() => {
-      throw new Error('socket exploded');
-    });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    expect(() => call.realtime.emit(wire.delta('r1', 'i1', 100))).not.toThrow();
-    expect(call.outcomes[0]).toMatchObject({ kind: 'failed', code: 'internal' });
-    expect(call.outcomes[0]!.reason).toContain('socket exploded');
-    expect(call.logs.join('\n')).toContain('internal error while handling the model event audio');
+    session.start();
+    model.emit({ type: 'ready' });
+    expect(session.state).toBe('active');
+    expect(outcomes).toEqual([]);
+    session.end({ kind: 'completed', reason: 'bye' });
+    expect(outcomes).toEqual([{ kind: 'completed', reason: 'bye' }]);
   });
 });
 
-describe('CallSession: the Realtime wire, exactly', () => {
-  it('a rejected session.update ends the call at once (never a call on the service defaults)', () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
-    call.realtime.emit(wire.error('invalid_value', SESSION_CONFIG_EVENT_ID));
-    expect(call.outcomes[0]).toMatchObject({ kind: 'failed', code: 'model_config_rejected' });
-    expect(call.outcomes[0]!.reason).toContain('OpenAI rejected the session configuration');
-    expect(creates(call)).toEqual([]); // no greeting on a misconfigured session
-  });
-
-  it('any error before the first session.updated is fatal too', () => {
-    const call = inMemoryCall();
-    call.realtime.emit(wire.error('unknown_parameter'));
-    expect(call.outcomes[0]).toMatchObject({ kind: 'failed' });
-  });
-
-  it('a session.updated that does not echo audio/pcmu ends the call', () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
-    call.realtime.emit({
-      type: 'session.updated',
-      session: { audio: { output: { format: { type: 'audio/pcm', rate: 24000 } } } },
-    });
-    expect(call.outcomes[0]!.reason).toContain('audio/pcm, not audio/pcmu');
-  });
-
-  it('the call moves connecting → greeting → active → finishing → ended', async () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
-    expect(call.session.state).toBe('connecting');
-    call.configure();
-    expect(call.session.state).toBe('greeting');
-    const greeting = creates(call)[0]!;
-    call.realtime.emit(wire.created('g', greeting.response.metadata.request));
-    call.realtime.emit(wire.done('g'));
-    expect(call.session.state).toBe('active');
-    call.session.finishAfterSpeech({ outcome: { kind: 'completed', reason: 'bye' }, farewell: 'Bye.' });
-    expect(call.session.state).toBe('finishing');
-    call.session.handleMedia({ type: 'stopped' });
-    expect(call.session.state).toBe('ended');
-  });
-
-  it('a caller who speaks during the greeting makes the call active', () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
-    call.configure();
-    call.realtime.emit(wire.speechStarted());
-    expect(call.session.state).toBe('active');
-  });
-
-  it('the greeting keeps the agent instructions and adds the exact words', () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Thanks for calling Ada Moving!' } });
-    call.configure();
-    const instructions = creates(call)[0]!.response.instructions!;
-    expect(
-      instructions.startsWith('You are Ada, the moving company assistant. Always answer in English.'),
-    ).toBe(true);
-    expect(instructions).toContain('"Thanks for calling Ada Moving!"');
-  });
-
-  it('a greeting refused because the server VAD started a response first is sent after that response', () => {
-    const call = inMemoryCall({ behaviour: { greeting: 'Hello!' } });
-    call.configure();
-    const [greeting] = creates(call);
-    call.realtime.emit(wire.created('vad1')); // the VAD's, created just before ours arrived
-    call.realtime.emit(wire.error('conversation_already_has_active_response', greeting!.event_id));
-    expect(creates(call)).toHaveLength(1);
-    call.realtime.emit(wire.done('vad1'));
-    expect(creates(call)).toHaveLength(2);
-    expect(creates(call)[1]!.response.instructions).toBe(greeting!.response.instructions);
-  });
-
-  it('tool outputs finished while another response runs get their response.create after it', async () => {
-    let finishTool: (value: ToolResult) => void = () => {};
-    const call = inMemoryCall({ tools: { execute: () => new Promise((resolve) => (finishTool = resolve)) } });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.functionCall('r1', 'c1', 'check_availability'));
-    call.realtime.emit(wire.done('r1'));
-    call.realtime.emit(wire.created('r2')); // e.g. the model prompted by idle_timeout_ms
-    finishTool({ ok: true, output: '{"available":true}' });
-    await settle();
-    expect(creates(call)).toEqual([]); // not while r2 runs: it would be refused
-    call.realtime.emit(wire.done('r2'));
-    expect(creates(call)).toHaveLength(1);
-  });
-
-  it('a farewell keeps the agent instructions, and only its own response.done lets the call end', async () => {
-    let finishCall = () => {};
-    const call = inMemoryCall({
-      tools: {
-        execute: async () => {
-          finishCall();
-          return { ok: true as const, output: '{"ok":true}' };
-        },
-      },
-    });
-    finishCall = () =>
-      call.session.finishAfterSpeech({
-        outcome: { kind: 'completed', reason: 'done' },
-        farewell: 'Say goodbye now.',
-      });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.functionCall('r1', 'c1', 'end_call'));
-    call.realtime.emit(wire.done('r1'));
-    await settle();
-    const farewell = creates(call)[0]!;
-    expect(farewell.response.instructions).toBe(
-      'You are Ada, the moving company assistant. Always answer in English.\n\nSay goodbye now.',
-    );
-    // the VAD wins the race: its response is not the farewell, so the call does not end on it
-    call.realtime.emit(wire.created('vad'));
-    call.realtime.emit(wire.error('conversation_already_has_active_response', farewell.event_id));
-    call.realtime.emit(wire.done('vad'));
-    await settle();
-    expect(call.outcomes).toEqual([]);
-    const again = creates(call)[1]!;
-    call.realtime.emit(wire.created('r3', again.response.metadata.request));
-    call.realtime.emit(wire.done('r3'));
-    await settle();
-    expect(call.outcomes).toEqual([{ kind: 'completed', reason: 'done' }]);
-  });
-
-  it('barge-in: clear, truncate the playing item where heard, delete the unheard ones, drop late deltas', () => {
-    const call = inMemoryCall();
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.delta('r1', 'A', 1000));
-    call.realtime.emit(wire.done('r1'));
-    call.realtime.emit(wire.created('r2'));
-    call.realtime.emit(wire.delta('r2', 'B', 400));
-    call.clock.now = 300;
-    call.realtime.emit(wire.speechStarted());
-    expect(call.media.clears).toBe(1);
-    expect(call.realtime.of('conversation.item.truncate')).toEqual([
-      { type: 'conversation.item.truncate', item_id: 'A', content_index: 0, audio_end_ms: 300 },
-    ]);
-    expect(call.realtime.of('conversation.item.delete')).toEqual([
-      { type: 'conversation.item.delete', item_id: 'B' },
-    ]);
-    const frames = call.media.frames.length;
-    call.realtime.emit(wire.delta('r2', 'B', 200)); // still on the wire before the server's cancel landed
-    expect(call.media.frames.length).toBe(frames);
-  });
-
-  it('interrupt_response off: the agent finishes, and a turn ended meanwhile is answered afterwards', () => {
-    const call = inMemoryCall({ behaviour: { interruptResponse: false } });
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.delta('r1', 'A', 1000));
-    call.realtime.emit(wire.speechStarted());
-    call.realtime.emit(wire.committed());
-    expect(call.media.clears).toBe(0);
-    expect(call.realtime.of('conversation.item.truncate')).toEqual([]);
-    expect(call.realtime.of('response.cancel')).toEqual([]);
-    expect(creates(call)).toEqual([]);
-    call.realtime.emit(wire.done('r1'));
-    expect(creates(call)).toHaveLength(1);
-  });
-
-  it('create_response off: the bridge asks for the answer to each caller turn', () => {
-    const call = inMemoryCall({ behaviour: { createResponse: false } });
-    call.configure();
-    call.realtime.emit(wire.speechStarted());
-    call.realtime.emit(wire.committed());
-    expect(creates(call)).toHaveLength(1);
+describe('the OpenAI adapter: when the caller really started speaking', () => {
+  it('reports how far behind the audio sent the model noticed speech (audio_start_ms includes the prefix padding)', async () => {
+    const { OpenAiModelSession } = await import('../../../src/model/openai/model-session.js');
+    const { InMemoryRealtime } = await import('../../fakes/in-memory-call.js');
+    const realtime = new InMemoryRealtime();
+    const model = new OpenAiModelSession(realtime, { instructions: 'x', prefixPaddingMs: 300 });
+    const events: unknown[] = [];
+    model.subscribe((e) => events.push(e));
+    for (let i = 0; i < 50; i++) model.appendAudio(chunk(20)); // 1 s sent
+    realtime.emit({ type: 'input_audio_buffer.speech_started', audio_start_ms: 400, item_id: 'u1' });
+    // speech began at 700 ms of the audio; 1000 ms had been sent: noticed 300 ms late
+    expect(events).toContainEqual({ type: 'speech_started', lagMs: 300 });
   });
 });
 
-describe('CallSession: a stalled Twilio reader', () => {
-  it('audio the stream refused is not counted as heard: no mark, and barge-in deletes the item', () => {
-    const call = inMemoryCall();
-    vi.spyOn(InMemoryMedia.prototype, 'sendMedia').mockReturnValue(false);
-    call.configure();
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.delta('r1', 'A', 500));
-    expect(call.media.marks).toEqual([]);
-    call.realtime.emit(wire.speechStarted());
-    expect(call.realtime.of('conversation.item.delete')).toEqual([
-      { type: 'conversation.item.delete', item_id: 'A' },
-    ]);
-  });
-});
-
-describe('CallSession: the call event stream', () => {
-  it('reports what happened, in order, with call times', async () => {
-    const events: CallEvent[] = [];
-    const call = inMemoryCall({
-      behaviour: { greeting: 'Hello!' },
-      tools: { execute: async () => ({ ok: true as const, output: '{"price":240}' }) },
-      onEvent: (e) => events.push(e),
-    });
-    call.configure();
-    const greeting = creates(call)[0]!;
-    call.realtime.emit(wire.created('g', greeting.response.metadata.request));
-    call.clock.now = 100;
-    call.realtime.emit(wire.delta('g', 'A', 1000));
-    call.realtime.emit({
-      type: 'response.output_audio_transcript.done',
-      response_id: 'g',
-      item_id: 'A',
-      transcript: 'Hello!',
-    });
-    call.clock.now = 400;
-    call.realtime.emit(wire.speechStarted());
-    call.realtime.emit(wire.done('g'));
-    call.realtime.emit({ type: 'input_audio_buffer.speech_stopped', item_id: 'u1' });
-    call.realtime.emit(wire.created('r1'));
-    call.realtime.emit(wire.functionCall('r1', 'c1', 'get_quote', '{"rooms":2}'));
-    call.realtime.emit(wire.done('r1'));
-    await settle();
-    call.session.end({ kind: 'completed', reason: 'bye' });
-    expect(events.map((e) => e.type)).toEqual([
-      'started',
-      'state', // greeting
-      'agent_speech_started',
-      'latency', // greeting
-      'transcript',
-      'state', // active: the caller spoke
-      'caller_speech_started',
-      'agent_speech_stopped', // interrupted
-      'barge_in',
-      'caller_speech_stopped',
-      'tool_started',
-      'tool_call',
-      'state', // ended
-      'ended',
-    ]);
-    expect(events.find((e) => e.type === 'barge_in')).toEqual({
-      type: 'barge_in',
-      atMs: 400,
-      cut: [{ itemId: 'A', heardMs: 300 }],
-      stopMs: 0,
-    });
-    expect(events.find((e) => e.type === 'tool_call')).toMatchObject({
-      name: 'get_quote',
-      arguments: '{"rooms":2}',
-      output: '{"price":240}',
-      ok: true,
-    });
-    expect(events.at(-1)).toMatchObject({ type: 'ended', outcome: { kind: 'completed' }, atMs: 400 });
-  });
-
-  it('a listener that throws is logged; the call goes on', () => {
-    const call = inMemoryCall({
-      onEvent: () => {
-        throw new Error('listener bug');
-      },
-    });
-    call.configure();
-    expect(call.session.state).toBe('active');
-    expect(call.outcomes).toEqual([]);
-    expect(call.logs.join('\n')).toContain('a call event listener failed');
-  });
-});
-
-describe('CallSession: limits', () => {
-  it('call.max_duration_s ends the call with a hang-up, however old the model session is', () => {
-    vi.useFakeTimers();
-    const call = inMemoryCall({ behaviour: { maxDurationS: 7200 }, openedAt: -(59 * 60_000) });
-    vi.advanceTimersByTime(60 * 60_000); // past the model session's limit: that is the adapter's business
-    expect(call.outcomes).toEqual([]);
-    vi.advanceTimersByTime(60 * 60_000);
-    expect(call.outcomes).toEqual([{ kind: 'completed', reason: 'maximum call duration reached' }]);
-  });
-});
-
-describe('CallSession: caller audio', () => {
-  const frame = Buffer.alloc(160, 0xff).toString('base64');
-
-  it('never fills more silence than the time that really passed (jumping timestamps)', () => {
-    const call = inMemoryCall();
-    for (let i = 0; i < 200; i++) {
-      call.clock.now = i * 20;
-      call.session.handleMedia({ type: 'audio', payload: frame, timestampMs: i % 2 ? 1e12 : 0 });
-    }
-    expect(call.realtime.appended).toBe(200 * 160); // the frames, no invented silence
-  });
-
-  it('fills a real gap, once: the inactivity pad is not padded again when frames resume', () => {
-    vi.useFakeTimers();
-    const call = inMemoryCall();
-    call.session.handleMedia({ type: 'audio', payload: frame, timestampMs: 0 });
-    call.realtime.emit(wire.speechStarted());
-    call.clock.now = 2040;
-    vi.advanceTimersByTime(1000); // the 750 ms inactivity pad: 1 s of silence
-    call.session.handleMedia({ type: 'audio', payload: frame, timestampMs: 2040 });
-    // 2060 ms of media time: two frames (40 ms) and 2020 ms of silence, not 3020 ms
-    expect(call.realtime.appended / 8).toBeCloseTo(2060, 0); // silence comes in 3-byte groups
+describe('caller turns (what a confirmation waits for)', () => {
+  it('a committed turn and a keypad press each count as the caller’s answer', () => {
+    const { model, session } = core();
+    model.emit({ type: 'ready' });
+    expect(session.callerTurns).toBe(0);
+    model.emit({ type: 'turn_committed' });
+    session.handleMedia({ type: 'dtmf', digit: '1' });
+    expect(session.callerTurns).toBe(2);
   });
 });
