@@ -24,8 +24,6 @@ export interface CallBehaviour {
   greeting?: string;
   /** turn_detection.interrupt_response: caller speech cuts the agent off (false: barge-in is off). */
   interruptResponse: boolean;
-  /** turn_detection.create_response: false means the bridge asks for each answer itself. */
-  createResponse: boolean;
   maxDurationS: number;
   idleTimeoutS: number;
   logTranscripts: boolean;
@@ -386,8 +384,7 @@ export class CallSession implements CallControl {
         return;
       case 'turn_committed':
         this.#callerTurns++;
-        // the model answers a turn itself only when create_response is on and no response runs
-        if (!this.#o.behaviour.createResponse || this.#o.model.responding) this.#o.model.respond();
+        if (!event.answered) this.#o.model.respond();
         return;
       case 'response_started':
         this.#speech.responseStarted(event.responseId);

@@ -109,7 +109,11 @@ export type ModelEvent =
   | { type: 'speech_started'; lagMs?: number }
   | { type: 'speech_stopped' }
   /** The caller's turn is final (server turn detection). */
-  | { type: 'turn_committed' }
+  /**
+   * The caller's turn is over. `answered`: the model answers it by itself (the provider's own
+   * setting, e.g. Realtime's `create_response`); otherwise the core asks for the answer.
+   */
+  | { type: 'turn_committed'; answered: boolean }
   | { type: 'response_started'; responseId: string }
   | { type: 'audio'; responseId: string; itemId: string; contentIndex: number; chunk: string }
   | { type: 'audio_done'; responseId: string; itemId: string }

@@ -144,7 +144,6 @@ export class CallDesk implements WebhookCalls {
       behaviour: {
         greeting: brief.greeting,
         interruptResponse: agent.realtime.turn_detection.interrupt_response,
-        createResponse: agent.realtime.turn_detection.create_response,
         maxDurationS: agent.call.max_duration_s,
         idleTimeoutS: agent.call.idle_timeout_s,
         logTranscripts: agent.logging.transcripts,

@@ -14,7 +14,6 @@ import { createLogger } from '../../src/observability/logger.js';
 /** A call's behaviour in tests: the agent file's defaults. */
 export const TEST_BEHAVIOUR: CallBehaviour = {
   interruptResponse: true,
-  createResponse: true,
   maxDurationS: 1800,
   idleTimeoutS: 60,
   logTranscripts: false,
@@ -98,6 +97,8 @@ export function inMemoryCall(
     /** When the Realtime socket opened (the call starts at 0). */
     openedAt?: number;
     onEvent?: CallEventListener;
+    /** Realtime's `create_response` (default true). */
+    createResponse?: boolean;
   } = {},
 ): InMemoryCall {
   const realtime = new InMemoryRealtime(options.openedAt);
@@ -109,7 +110,10 @@ export function inMemoryCall(
     callSid: 'CA0001',
     streamSid: 'MZ0001',
     media,
-    model: new OpenAiModelSession(realtime, { instructions: INSTRUCTIONS }),
+    model: new OpenAiModelSession(realtime, {
+      instructions: INSTRUCTIONS,
+      ...(options.createResponse === undefined ? {} : { createResponse: options.createResponse }),
+    }),
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     now: () => clock.now,
     tools: options.tools,

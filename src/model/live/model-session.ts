@@ -175,7 +175,8 @@ export class LiveModelSession implements ModelSession {
       return;
     }
     this.#emit({ type: 'speech_stopped' });
-    this.#emit({ type: 'turn_committed' });
+    // Live's turns are the model's: it answers by itself unless it is still speaking
+    this.#emit({ type: 'turn_committed', answered: !this.responding });
   }
 
   /** The caller has talked over the agent long enough (or Live stopped): now it is barge-in. */

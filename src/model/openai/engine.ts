@@ -51,6 +51,7 @@ export function openAiEngine(options: OpenAiEngineOptions): ModelEngine {
         });
       return new OpenAiModelSession(connect(), {
         instructions,
+        createResponse: agent.realtime.turn_detection.create_response,
         reconnect: connect,
         tools: options.tools,
         withoutTranscription,

@@ -59,6 +59,11 @@ export interface OpenAiModelSessionOptions {
   withoutTranscription?: () => RealtimeClientEvent;
   /** The agent's tools as they are now: sent again when they change mid-call. */
   tools?: () => readonly ToolDefinition[];
+  /**
+   * `turn_detection.create_response` (default true): the service answers a committed turn by itself,
+   * unless a response is running then; false: each answer is asked for (`response.create`).
+   */
+  createResponse?: boolean;
   /** Subscribes to tool list changes; the returned function unsubscribes (at the session's end). */
   onToolsChange?: (listener: () => void) => () => void;
 }
@@ -371,7 +376,7 @@ export class OpenAiModelSession implements ModelSession {
           this.#idleCommit = undefined;
           if (idle) return;
         }
-        this.#emit({ type: 'turn_committed' });
+        this.#emit({ type: 'turn_committed', answered: (this.#o.createResponse ?? true) && !this.responding });
         return;
       case 'response.created':
         this.#turnAwaitingAnswer = false;

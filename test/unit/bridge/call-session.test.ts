@@ -173,7 +173,7 @@ describe('the call core on fakes of its own ports', () => {
     session.handleMedia({ type: 'audio', payload: chunk(20), timestampMs: 2_000 });
     clock.now += 500;
     model.emit({ type: 'speech_stopped' });
-    model.emit({ type: 'turn_committed' });
+    model.emit({ type: 'turn_committed', answered: true });
     model.startResponse('r2');
     clock.now += 320;
     model.emit({ type: 'audio', responseId: 'r2', itemId: 'B', contentIndex: 0, chunk: chunk(100) });
@@ -254,13 +254,15 @@ describe('the call core on fakes of its own ports', () => {
     expect(tap.caller.mock.calls.map(([, at]) => at)).toEqual([5_000, 3_020]); // at most 2 s ahead
   });
 
-  it('with create_response off, the core asks for each answer when the turn is committed', () => {
-    const { model } = core({ behaviour: { createResponse: false } });
+  it('a committed turn the model does not answer by itself is asked for; one it answers is not', () => {
+    const { model } = core();
     model.emit({ type: 'ready' });
     model.emit({ type: 'speech_started' });
     model.emit({ type: 'speech_stopped' });
     expect(model.requests).toHaveLength(0);
-    model.emit({ type: 'turn_committed' });
+    model.emit({ type: 'turn_committed', answered: true });
+    expect(model.requests).toHaveLength(0);
+    model.emit({ type: 'turn_committed', answered: false });
     expect(model.requests).toHaveLength(1);
   });
 
@@ -278,7 +280,7 @@ describe('the call core on fakes of its own ports', () => {
     vi.useFakeTimers();
     const { model, seen } = core();
     model.emit({ type: 'ready' });
-    model.emit({ type: 'turn_committed' });
+    model.emit({ type: 'turn_committed', answered: true });
     for (let attempt = 1; attempt <= 3; attempt++) {
       model.startResponse(`r${attempt}`);
       model.finishResponse(`r${attempt}`, [], undefined, 'Rate limit reached');
@@ -427,7 +429,7 @@ describe('caller turns (what a confirmation waits for)', () => {
     const { model, session } = core();
     model.emit({ type: 'ready' });
     expect(session.callerTurns).toBe(0);
-    model.emit({ type: 'turn_committed' });
+    model.emit({ type: 'turn_committed', answered: true });
     session.handleMedia({ type: 'dtmf', digit: '1' });
     expect(session.callerTurns).toBe(2);
   });

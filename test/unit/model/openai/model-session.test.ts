@@ -236,7 +236,7 @@ describe('CallSession: the Realtime wire, exactly', () => {
   });
 
   it('create_response off: the bridge asks for the answer to each caller turn', () => {
-    const call = inMemoryCall({ behaviour: { createResponse: false } });
+    const call = inMemoryCall({ createResponse: false });
     call.configure();
     call.realtime.emit(wire.speechStarted());
     call.realtime.emit(wire.committed());
