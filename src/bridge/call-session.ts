@@ -122,6 +122,7 @@ export class CallSession implements CallControl {
       sink: options.model,
       now: this.#now,
       guard: (what, fn) => this.#scope.guard(what, fn),
+      ...(options.model.speechEndPadding ? { padding: options.model.speechEndPadding } : {}),
     });
     this.#functionCalls = new FunctionCallLoop({
       tools: options.tools ?? NO_TOOLS,

@@ -1,4 +1,5 @@
-import { INACTIVITY_SILENCE_MS, INPUT_INACTIVITY_MS, silenceBase64 } from './silence.js';
+import type { SilencePadding } from './ports.js';
+import { silenceBase64 } from './silence.js';
 
 /** Twilio's frame interval: a larger jump in media timestamps is a gap to fill with silence. */
 const FRAME_INTERVAL_MS = 20;
@@ -14,12 +15,15 @@ export interface CallerInputOptions {
   now(): number;
   /** Runs a timer callback inside the call's fault boundary. */
   guard(what: string, fn: () => void): void;
+  /** The model's need for silence after its caller's line goes quiet (its VAD); none without. */
+  padding?: SilencePadding;
 }
 
 /**
  * Caller audio → model. Payloads go through untouched. Some calls send no frames during silence,
- * so gaps in Twilio's media timestamps are filled with μ-law silence, and while the caller is
- * speaking a line that goes quiet for 750 ms gets 1 s of silence: server VAD can then end the turn.
+ * so gaps in Twilio's media timestamps are filled with μ-law silence, and, when the model asks for
+ * it (`padding`), a line that goes quiet while the caller is speaking gets silence too, so the
+ * model's voice-activity detection can end the turn.
  *
  * Silence is never more than the time that really passed: a gap is bounded by the wall-clock time
  * since the previous frame (a stream with forged or jumping timestamps cannot make us send hours of
@@ -70,7 +74,7 @@ export class CallerInput {
     this.#paddedMs = 0;
     this.#sink.appendAudio(payload);
     // refresh() re-arms the same timer: no allocation per frame
-    if (this.#speaking) {
+    if (this.#speaking && this.#o.padding) {
       this.#inactivity ??= this.#armInactivity();
       this.#inactivity.refresh();
     }
@@ -78,6 +82,7 @@ export class CallerInput {
 
   speechStarted(): void {
     this.#speaking = true;
+    if (!this.#o.padding) return;
     this.#inactivity ??= this.#armInactivity();
     this.#inactivity.refresh();
   }
@@ -94,15 +99,16 @@ export class CallerInput {
   }
 
   #armInactivity(): NodeJS.Timeout {
+    const { quietMs, padMs } = this.#o.padding!;
     const timer = setTimeout(
       () =>
         this.#o.guard('the caller-silence timer', () => {
           this.#inactivity = undefined;
           if (this.#closed || !this.#speaking) return;
-          this.#paddedMs += INACTIVITY_SILENCE_MS;
-          this.#sink.appendAudio(silenceBase64(INACTIVITY_SILENCE_MS));
+          this.#paddedMs += padMs;
+          this.#sink.appendAudio(silenceBase64(padMs));
         }),
-      INPUT_INACTIVITY_MS,
+      quietMs,
     );
     timer.unref();
     return timer;

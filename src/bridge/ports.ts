@@ -160,6 +160,12 @@ export interface UnheardItem {
  * the provider's rules — one response at a time, how per-response instructions combine with the
  * session's, how unheard audio is removed — so the call core states what it wants, not how.
  */
+/** After `quietMs` without a frame while the caller speaks, `padMs` of silence goes to the model. */
+export interface SilencePadding {
+  quietMs: number;
+  padMs: number;
+}
+
 export interface ModelSession {
   /** When the session was opened (monotonic ms): providers limit session length from then. */
   readonly openedAt: number;
@@ -167,6 +173,11 @@ export interface ModelSession {
   readonly responding: boolean;
   /** The session is over (closed, or failed for good): a pre-warmed one in this state is replaced. */
   readonly closed: boolean;
+  /**
+   * Silence the model needs after the caller's line goes quiet mid-speech (a call that sends no
+   * frames during silence), so its voice-activity detection can end the turn; undefined: none.
+   */
+  readonly speechEndPadding?: SilencePadding;
   /** Hot path: caller audio, base64 μ-law, already validated. */
   appendAudio(base64: string): void;
   /** Text from the caller's side (e.g. a keypad digit). */

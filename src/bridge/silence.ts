@@ -10,10 +10,6 @@ import { MULAW_BYTES_PER_MS } from '../audio/mulaw.js';
 
 /** The most silence fed for one gap. */
 export const MAX_SILENCE_FILL_MS = 10_000;
-/** With the caller speaking, this long without a frame means the line went quiet. */
-export const INPUT_INACTIVITY_MS = 750;
-/** How much silence to feed after such a pause. */
-export const INACTIVITY_SILENCE_MS = 1_000;
 
 const SILENCE_BASE64 = '////'.repeat((MAX_SILENCE_FILL_MS * MULAW_BYTES_PER_MS) / 3 + 1);
 

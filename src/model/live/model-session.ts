@@ -11,6 +11,7 @@ import type {
   ModelEvent,
   ModelSession,
   ModelToolCall,
+  SilencePadding,
   UnheardItem,
 } from '../../bridge/ports.js';
 import type { Logger } from '../../observability/logger.js';
@@ -137,6 +138,9 @@ export class LiveModelSession implements ModelSession {
   toolsChanged(): void {
     this.#refreshTools();
   }
+
+  /** Live detects the end of speech on the audio as well: a quiet line gets silence, as on Realtime. */
+  readonly speechEndPadding: SilencePadding = { quietMs: 750, padMs: 1_000 };
 
   get closed(): boolean {
     return this.#closed;

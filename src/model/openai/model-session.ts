@@ -6,6 +6,7 @@ import type {
   ModelEvent,
   ModelSession,
   ModelToolCall,
+  SilencePadding,
   UnheardItem,
 } from '../../bridge/ports.js';
 import type { ToolDefinition } from '../../bridge/tool-ports.js';
@@ -141,6 +142,12 @@ export class OpenAiModelSession implements ModelSession {
   get responding(): boolean {
     return this.#responses.running;
   }
+
+  /**
+   * Realtime's turn detection runs on the audio it receives: a line that went quiet for 750 ms while
+   * the caller spoke gets 1 s of silence, so server VAD sees the turn end.
+   */
+  readonly speechEndPadding: SilencePadding = { quietMs: 750, padMs: 1_000 };
 
   get closed(): boolean {
     return this.#ended;
