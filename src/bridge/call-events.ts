@@ -13,7 +13,7 @@ export type CallEvent = { atMs: number } & (
   | {
       type: 'started';
       callSid: string;
-      streamSid: string;
+      streamId: string;
       from?: string;
       to?: string;
       /** outbound: the agent placed the call (`voice-agent call`). */

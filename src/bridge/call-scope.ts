@@ -115,7 +115,7 @@ function storyOf(event: CallEventBody): Record<string, unknown> {
     case 'tool_call':
       return { tool: event.name, ok: event.ok, durationMs: event.durationMs };
     case 'started':
-      return { streamSid: event.streamSid };
+      return { streamId: event.streamId };
     case 'ended':
       return { outcome: event.outcome.kind, durationMs: event.durationMs };
     default: {

@@ -31,7 +31,7 @@ export interface CallBehaviour {
 
 export interface CallSessionOptions {
   callSid: string;
-  streamSid: string;
+  streamId: string;
   media: MediaStreamPort;
   model: ModelSession;
   behaviour: CallBehaviour;
@@ -69,7 +69,7 @@ export const MAX_FAILED_RESPONSE_RETRIES = 2;
  */
 export class CallSession implements CallControl {
   readonly callSid: string;
-  readonly streamSid: string;
+  readonly streamId: string;
 
   readonly #o: CallSessionOptions;
   readonly #log: Logger;
@@ -99,7 +99,7 @@ export class CallSession implements CallControl {
   constructor(options: CallSessionOptions) {
     this.#o = options;
     this.callSid = options.callSid;
-    this.streamSid = options.streamSid;
+    this.streamId = options.streamId;
     this.#log = options.logger;
     this.#now = options.now ?? (() => performance.now());
     this.#scope = new CallScope({
@@ -152,7 +152,7 @@ export class CallSession implements CallControl {
     this.#scope.emit({
       type: 'started',
       callSid: this.callSid,
-      streamSid: this.streamSid,
+      streamId: this.streamId,
       ...this.#o.parties,
       ...(this.#o.direction === 'outbound' ? { direction: 'outbound' as const } : {}),
     });

@@ -133,7 +133,7 @@ export class CallDesk implements WebhookCalls {
     const { agent } = this.#o;
     const session: CallSession = new CallSession({
       callSid,
-      streamSid,
+      streamId: streamSid,
       media,
       model,
       logger: log,

@@ -150,7 +150,7 @@ export class RecordBuilder {
     const at = event.atMs + this.#offsetMs;
     switch (event.type) {
       case 'started':
-        r.streamSid = event.streamSid;
+        r.streamSid = event.streamId;
         if (event.from) r.from = event.from;
         if (event.to) r.to = event.to;
         if (event.direction === 'outbound') r.direction = 'outbound';

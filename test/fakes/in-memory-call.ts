@@ -108,7 +108,7 @@ export function inMemoryCall(
   const clock = { now: 0 };
   const session = new CallSession({
     callSid: 'CA0001',
-    streamSid: 'MZ0001',
+    streamId: 'MZ0001',
     media,
     model: new OpenAiModelSession(realtime, {
       instructions: INSTRUCTIONS,

@@ -383,7 +383,10 @@ export class OpenAiModelSession implements ModelSession {
           this.#idleCommit = undefined;
           if (idle) return;
         }
-        this.#emit({ type: 'turn_committed', answered: (this.#o.createResponse ?? true) && !this.responding });
+        this.#emit({
+          type: 'turn_committed',
+          answered: (this.#o.createResponse ?? true) && !this.responding,
+        });
         return;
       case 'response.created':
         this.#turnAwaitingAnswer = false;

@@ -181,7 +181,7 @@ describe('a phone call through voice-agent', () => {
     h = await startHarness({
       server: {
         onCallEvent: (callSid, event) => {
-          if (event.type === 'started') startedOn.set(callSid, event.streamSid);
+          if (event.type === 'started') startedOn.set(callSid, event.streamId);
         },
       },
       fake: {

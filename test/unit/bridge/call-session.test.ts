@@ -18,7 +18,7 @@ function core(
   const clock = { now: 1_000 };
   const session = new CallSession({
     callSid: 'CA1',
-    streamSid: 'MZ1',
+    streamId: 'MZ1',
     media,
     model,
     logger: createLogger({ level: 'error', json: true, write: () => {} }),
@@ -390,7 +390,7 @@ describe('the call core on fakes of its own ports', () => {
     const outcomes: CallOutcome[] = [];
     const session = new CallSession({
       callSid: 'CA1',
-      streamSid: 'MZ1',
+      streamId: 'MZ1',
       media: new InMemoryMedia(),
       model,
       logger: createLogger({ level: 'error', json: true, write: () => {} }),

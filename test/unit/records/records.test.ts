@@ -104,7 +104,7 @@ const context = {
   now: () => Date.UTC(2026, 10, 25, 9, 0, 0),
 };
 const events: CallEvent[] = [
-  { atMs: 0, type: 'started', callSid: 'CA1', streamSid: 'MZ1', from: '+15551234567' },
+  { atMs: 0, type: 'started', callSid: 'CA1', streamId: 'MZ1', from: '+15551234567' },
   { atMs: 300, type: 'agent_speech_started', itemId: 'g' },
   { atMs: 300, type: 'latency', kind: 'greeting', ms: 300 },
   { atMs: 900, type: 'transcript', role: 'agent', text: 'Hello.', itemId: 'g' },
