@@ -1,8 +1,9 @@
-import type { ClientEvent, ServerEvent, SessionStartEvent } from 'openai/resources/live/live';
+import type { ClientEvent, SessionStartEvent } from 'openai/resources/live/live';
 import WebSocket from 'ws';
 import type { ModelErrorCode } from '../../bridge/ports.js';
 import { errorMessage } from '../../errors.js';
 import { Heartbeat } from '../../net/heartbeat.js';
+import { type LiveEvent, parseLiveEvent } from './events.js';
 
 /** How long `session.start` may take to be confirmed. */
 const START_TIMEOUT_MS = 10_000;
@@ -13,7 +14,7 @@ const CLOSE_WAIT_MS = 10_000;
 
 export interface LiveSocketListener {
   /** Every server event, `session.started` included. */
-  event(event: ServerEvent): void;
+  event(event: LiveEvent): void;
   /** The socket is gone without our asking: refused, unreachable, dropped, or closed by the service. */
   lost(code: ModelErrorCode, message: string): void;
 }
@@ -129,12 +130,8 @@ export class LiveSocket {
   }
 
   #onMessage(text: string): void {
-    let event: ServerEvent;
-    try {
-      event = JSON.parse(text) as ServerEvent;
-    } catch {
-      return; // not JSON: nothing to act on (the session goes on)
-    }
+    const event = parseLiveEvent(text);
+    if (!event) return; // nothing to act on (the session goes on)
     if (event.type === 'session.started') {
       this.#started = true;
       clearTimeout(this.#startTimer);
@@ -144,10 +141,7 @@ export class LiveSocket {
         this.#lose(CLOSE_REASONS[event.reason] ?? 'closed', `GPT-Live closed the session (${event.reason})`);
       return;
     } else if (event.type === 'error' && !this.#started) {
-      this.#lose(
-        'config_rejected',
-        `GPT-Live rejected the session: ${event.error.message} (${event.error.code})`,
-      );
+      this.#lose('config_rejected', `GPT-Live rejected the session: ${event.message} (${event.code})`);
       return;
     }
     if (!this.#gone) this.#listener.event(event);

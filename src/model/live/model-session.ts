@@ -1,10 +1,4 @@
-import type {
-  ClientEvent,
-  FunctionTool,
-  InitialItem,
-  ServerEvent,
-  SessionStartEvent,
-} from 'openai/resources/live/live';
+import type { ClientEvent, FunctionTool, InitialItem, SessionStartEvent } from 'openai/resources/live/live';
 import { SilenceCheck, SpeechDetector, type SpeechDetectorOptions } from '../../audio/speech-detector.js';
 import type {
   ModelErrorCode,
@@ -15,6 +9,7 @@ import type {
   UnheardItem,
 } from '../../bridge/ports.js';
 import type { Logger } from '../../observability/logger.js';
+import type { LiveEvent } from './events.js';
 import { LiveSocket } from './live-socket.js';
 
 /** Agent audio stops for this long: that stretch of speech is over (Live has no response events). */
@@ -396,10 +391,10 @@ export class LiveModelSession implements ModelSession {
     return { ...start, session: { ...start.session, input: [...items, note] } };
   }
 
-  #onEvent(socket: LiveSocket, event: ServerEvent): void {
+  #onEvent(socket: LiveSocket, event: LiveEvent): void {
     if (this.#closed) return;
     if (event.type === 'session.started') {
-      this.#onStarted(socket, event.session.expires_at);
+      this.#onStarted(socket, event.expiresAt);
       return;
     }
     // a replacement being started says nothing to the call until it takes over
@@ -417,15 +412,13 @@ export class LiveModelSession implements ModelSession {
         this.#agentText += event.delta;
         return;
       case 'response.event':
-        this.#delegated(event.delegation_id ?? 'delegation', event.event as unknown as DelegatedEvent);
+        this.#delegated(event.delegationId ?? 'delegation', event.event as unknown as DelegatedEvent);
         return;
       case 'error': {
-        const command = event.error.client_event_id
-          ? this.#commands.get(event.error.client_event_id)
-          : undefined;
+        const command = event.clientEventId ? this.#commands.get(event.clientEventId) : undefined;
         this.#emit({
           type: 'warning',
-          message: `GPT-Live${command ? ` refused ${command}` : ''}: ${event.error.message} (${event.error.code})`,
+          message: `GPT-Live${command ? ` refused ${command}` : ''}: ${event.message} (${event.code})`,
         });
         return;
       }
