@@ -116,62 +116,32 @@ export class PostgresCallStore implements CallStore {
   }
 
   async audio(callSid: string): Promise<StoredAudio | undefined> {
-    const [chunked] = await this.#sql.query<{ n: string | null; bytes: string | null }>(
-      'SELECT count(*) AS n, sum(octet_length(data)) AS bytes FROM recording_chunks WHERE call_sid = $1',
+    const sql = this.#sql;
+    const [chunked] = await sql.query<{ bytes: string | null }>(
+      'SELECT sum(octet_length(data)) AS bytes FROM recording_chunks WHERE call_sid = $1',
       [callSid],
     );
-    if (chunked?.bytes) return this.#chunked(callSid, Number(chunked.bytes));
-    const [single] = await this.#sql.query<{ bytes: number }>(
+    if (chunked?.bytes)
+      return rangeStream(Number(chunked.bytes), async (seq) => {
+        const [row] = await sql.query<{ data: Buffer }>(
+          'SELECT data FROM recording_chunks WHERE call_sid = $1 AND seq = $2',
+          [callSid, seq],
+        );
+        return row?.data;
+      });
+    // a recording a version before 0.31 kept in one row: read a chunk's worth at a time
+    const [single] = await sql.query<{ bytes: number }>(
       'SELECT octet_length(wav) AS bytes FROM recordings WHERE call_sid = $1',
       [callSid],
     );
     if (!single) return undefined;
-    return this.#slices(
-      single.bytes,
-      'SELECT substring(wav FROM $2 FOR $3) AS data FROM recordings WHERE call_sid = $1',
-      callSid,
-    );
-  }
-
-  /** A recording kept in {@link CHUNK_BYTES} rows: a range reads only the rows it spans. */
-  #chunked(callSid: string, bytes: number): StoredAudio {
-    const sql = this.#sql;
-    return {
-      bytes,
-      stream: (start = 0, end = bytes - 1) =>
-        Readable.from(
-          (async function* () {
-            for (let seq = Math.floor(start / CHUNK_BYTES); seq * CHUNK_BYTES <= end; seq++) {
-              const [row] = await sql.query<{ data: Buffer }>(
-                'SELECT data FROM recording_chunks WHERE call_sid = $1 AND seq = $2',
-                [callSid, seq],
-              );
-              if (!row) return;
-              const from = Math.max(0, start - seq * CHUNK_BYTES);
-              yield row.data.subarray(from, end - seq * CHUNK_BYTES + 1);
-            }
-          })(),
-        ),
-    };
-  }
-
-  /** A recording in one row, read in {@link CHUNK_BYTES} slices (`query` takes callSid, 1-based offset, length). */
-  #slices(bytes: number, query: string, callSid: string): StoredAudio {
-    const sql = this.#sql;
-    return {
-      bytes,
-      stream: (start = 0, end = bytes - 1) =>
-        Readable.from(
-          (async function* () {
-            for (let at = start; at <= end; at += CHUNK_BYTES) {
-              const n = Math.min(CHUNK_BYTES, end - at + 1);
-              const [row] = await sql.query<{ data: Buffer }>(query, [callSid, at + 1, n]);
-              if (!row) return;
-              yield row.data;
-            }
-          })(),
-        ),
-    };
+    return rangeStream(single.bytes, async (seq) => {
+      const [row] = await sql.query<{ data: Buffer }>(
+        'SELECT substring(wav FROM $2 FOR $3) AS data FROM recordings WHERE call_sid = $1',
+        [callSid, seq * CHUNK_BYTES + 1, CHUNK_BYTES],
+      );
+      return row?.data;
+    });
   }
 
   async prune(before: Date): Promise<number> {
@@ -205,4 +175,25 @@ async function writeChunks(tx: SqlQuery, callSid: string, path: string): Promise
   } finally {
     await file.close();
   }
+}
+
+/**
+ * A recording kept in {@link CHUNK_BYTES} pieces (`read(seq)` gives piece `seq`): a range reads only
+ * the pieces it spans.
+ */
+function rangeStream(bytes: number, read: (seq: number) => Promise<Buffer | undefined>): StoredAudio {
+  return {
+    bytes,
+    stream: (start = 0, end = bytes - 1) =>
+      Readable.from(
+        (async function* () {
+          for (let seq = Math.floor(start / CHUNK_BYTES); seq * CHUNK_BYTES <= end; seq++) {
+            const piece = await read(seq);
+            if (!piece) return;
+            const base = seq * CHUNK_BYTES;
+            yield piece.subarray(Math.max(0, start - base), end - base + 1);
+          }
+        })(),
+      ),
+  };
 }

@@ -1,23 +1,9 @@
 import type { ModelEngine } from '../../bridge/ports.js';
-import type { ToolDefinition } from '../../bridge/tool-ports.js';
-import type { AgentConfig } from '../../config/schema.js';
-import type { Logger } from '../../observability/logger.js';
+import type { EngineOptions } from '../engine-options.js';
 import { LiveModelSession } from './model-session.js';
 import { buildSessionStart } from './session-start.js';
 
-export interface LiveEngineOptions {
-  agent: AgentConfig;
-  /** `wss://api.openai.com/v1/live/sessions`, or a local stand-in. */
-  url: string;
-  apiKey: string;
-  logger: Logger;
-  /** The tools offered, read when each session starts (a replacement session gets the current list). */
-  tools(): readonly ToolDefinition[];
-  /** Sessions start only after this resolves (every tool server tried once). */
-  toolsReady?: () => Promise<void>;
-  /** A running session gets the new list when it changes (a server came back mid-call). */
-  onToolsChange?: (listener: () => void) => () => void;
-}
+export type LiveEngineOptions = EngineOptions;
 
 /** The GPT-Live engine (`engine: live`): each call gets a {@link LiveModelSession}. */
 export function liveEngine(options: LiveEngineOptions): ModelEngine {

@@ -1,23 +1,10 @@
 import type { ModelEngine } from '../../bridge/ports.js';
-import type { ToolDefinition } from '../../bridge/tool-ports.js';
-import type { AgentConfig } from '../../config/schema.js';
-import type { Logger } from '../../observability/logger.js';
+import type { EngineOptions } from '../engine-options.js';
 import { connectRealtime } from './connection.js';
 import { OpenAiModelSession } from './model-session.js';
 import { buildSessionUpdate } from './session-config.js';
 
-export interface OpenAiEngineOptions {
-  agent: AgentConfig;
-  /** Base URL of the Realtime endpoint (`wss://api.openai.com/v1/realtime`, or a local stand-in). */
-  url: string;
-  apiKey: string;
-  logger: Logger;
-  /** The tools offered, read at each (re)connect so list changes reach new sessions. */
-  tools(): readonly ToolDefinition[];
-  /** Sessions are configured only after this resolves (every tool server tried once). */
-  toolsReady?: () => Promise<void>;
-  /** A running session gets the new list when it changes (a server came back mid-call). */
-  onToolsChange?: (listener: () => void) => () => void;
+export interface OpenAiEngineOptions extends EngineOptions {
   /** Socket ping interval (default 5 s); one unanswered ping counts as a lost socket. */
   heartbeatMs?: number;
   /** Session age after which it is rolled over at a quiet moment, when `expires_at` is unknown (55 min). */
