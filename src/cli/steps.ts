@@ -1,4 +1,5 @@
 import ora from 'ora';
+import { loggedSteps } from '../host/steps.js';
 import type { Logger } from '../observability/logger.js';
 import type { CliIo } from './io.js';
 import { canAnimate, colours } from './io.js';
@@ -15,16 +16,7 @@ export async function step<T>(
   /** With JSON logs: the step becomes log lines, with no spinner or decoration. */
   jsonLog?: Logger,
 ): Promise<T> {
-  if (jsonLog) {
-    try {
-      const value = await run();
-      jsonLog.info(`${text}: ${outcome(value)}`);
-      return value;
-    } catch (error) {
-      jsonLog.error(`${text}: failed`);
-      throw error;
-    }
-  }
+  if (jsonLog) return loggedSteps(jsonLog)(text, run, outcome);
   const c = colours(io, 'stderr');
   const spinner = canAnimate(io)
     ? ora({ text, stream: process.stderr, color: c.on ? 'cyan' : false }).start()
