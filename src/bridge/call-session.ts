@@ -18,6 +18,7 @@ import type {
   ModelSession,
   ToolExecutor,
 } from './ports.js';
+import type { CallTools } from './tool-ports.js';
 
 /** What a CallSession needs to know about the agent. */
 export interface CallBehaviour {
@@ -36,7 +37,8 @@ export interface CallSessionOptions {
   model: ModelSession;
   behaviour: CallBehaviour;
   logger: Logger;
-  tools?: ToolExecutor;
+  /** The tools offered to the call; the call binds its own executor (built-ins act on this call). */
+  tools?: CallTools;
   /** Monotonic milliseconds; injectable for tests. */
   now?: () => number;
   /** The call's ordered event stream (records, metrics, reports); its last event is `ended`, once. */
@@ -125,7 +127,7 @@ export class CallSession implements CallControl {
       ...(options.model.speechEndPadding ? { padding: options.model.speechEndPadding } : {}),
     });
     this.#functionCalls = new FunctionCallLoop({
-      tools: options.tools ?? NO_TOOLS,
+      tools: options.tools ? this.#executorFrom(options.tools, options.logger) : NO_TOOLS,
       sendOutput: (callId, output) => options.model.sendToolResult(callId, output),
       outputsSent: () => this.#scope.guard('the follow-up to tool outputs', () => this.#afterToolOutputs()),
       signal: this.#abort.signal,
@@ -145,6 +147,18 @@ export class CallSession implements CallControl {
       onFault: (what, error) => this.#crash(what, error),
       onStarted: (call) => this.#scope.emit({ type: 'tool_started', name: call.name, callId: call.callId }),
     });
+  }
+
+  /** An executor bound to this call, made when the model first calls a tool. */
+  #executorFrom(tools: CallTools, logger: Logger): ToolExecutor {
+    let executor: ToolExecutor | undefined;
+    return {
+      execute: (call, signal) => {
+        const bound = executor ?? tools.forCall(this, logger);
+        executor = bound;
+        return bound.execute(call, signal);
+      },
+    };
   }
 
   /** Starts the call: its limits, and listening to the model (which may already have spoken). */

@@ -1,3 +1,4 @@
+import type { Logger } from '../observability/logger.js';
 import type { CallOutcome } from './call-outcome.js';
 
 /** A tool as any model is told about it: a function with a JSON Schema for its arguments. */
@@ -96,4 +97,16 @@ export interface CallControl {
   takeMessage(message: { name: string; phone: string; message: string }): void;
   /** Plays keypad tones (μ-law) to the phone line after what the agent is saying. */
   playTones(audio: Buffer): void;
+}
+
+/** Tools offered to every call; the MCP pool and built-ins implement it. */
+export interface CallTools {
+  /** Function tools for the session (read when each call starts, so list changes reach new calls). */
+  definitions(): ToolDefinition[];
+  /** An executor bound to one call (built-ins such as end_call act on that call). */
+  forCall(control: CallControl, logger: Logger): ToolExecutor;
+  /** Resolves once every tool server has been tried once: sessions are configured after it. */
+  ready?(): Promise<void>;
+  /** Calls `listener` whenever the tool list changes; returns how to stop. */
+  onChange?(listener: () => void): () => void;
 }

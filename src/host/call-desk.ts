@@ -1,6 +1,7 @@
 import type { CallEvent } from '../bridge/call-events.js';
 import { CallSession } from '../bridge/call-session.js';
-import type { CallAudioTap, CallOutcome, ModelEngine, ToolExecutor } from '../bridge/ports.js';
+import type { CallAudioTap, CallOutcome, ModelEngine } from '../bridge/ports.js';
+import type { CallTools } from '../bridge/tool-ports.js';
 import type { AgentConfig } from '../config/schema.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -11,7 +12,6 @@ import type { CallRegistry } from './call-registry.js';
 import { type CallBrief, inboundBrief, resumedBrief } from './calls/call-brief.js';
 import type { CallCommand, SharedCalls } from './calls/shared-calls.js';
 import { decodeContext, outboundBrief } from './outbound.js';
-import type { CallTools } from './voice-server.js';
 
 /** After the drain deadline: how long Twilio gets to fetch the action URL of the calls we ended. */
 export const DEFAULT_ACTION_GRACE_MS = 5_000;
@@ -148,7 +148,7 @@ export class CallDesk implements WebhookCalls {
         idleTimeoutS: agent.call.idle_timeout_s,
         logTranscripts: agent.logging.transcripts,
       },
-      tools: this.#toolsFor(() => session, log),
+      ...(this.#o.tools ? { tools: this.#o.tools } : {}),
     });
     log.info('media stream started');
     this.#live.add(session);
@@ -210,19 +210,6 @@ export class CallDesk implements WebhookCalls {
 
   #openModel(callSid: string, brief: CallBrief) {
     return this.#o.engine.open(callSid, { instructions: brief.instructions });
-  }
-
-  /** The call's tools: an executor bound to the call, made when the model first calls one. */
-  #toolsFor(session: () => CallSession, log: Logger): ToolExecutor | undefined {
-    const tools = this.#o.tools;
-    if (!tools) return undefined;
-    let executor: ToolExecutor | undefined;
-    return {
-      execute: (call, signal) => {
-        executor ??= tools.forCall(session(), log);
-        return executor.execute(call, signal);
-      },
-    };
   }
 
   /** The call's own bookkeeping first (its end), then the observers. */

@@ -1,8 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CallEvent } from '../bridge/call-events.js';
-import type { CallAudioTap, CallControl, ModelEngine, ToolExecutor } from '../bridge/ports.js';
-import type { ToolDefinition } from '../bridge/tool-ports.js';
+import type { CallAudioTap, ModelEngine } from '../bridge/ports.js';
+import type { CallTools } from '../bridge/tool-ports.js';
+
+export type { CallTools } from '../bridge/tool-ports.js';
+
 import type { AgentConfig } from '../config/schema.js';
 import { SqliteSql } from '../db/sqlite.js';
 import { errorMessage } from '../errors.js';
@@ -21,18 +24,6 @@ import type { OutboundEndpointOptions } from './http/outbound-endpoint.js';
 import { normalizePublicUrl, ROUTES, streamUrl } from './http/routes.js';
 
 export { DEFAULT_ACTION_GRACE_MS } from './call-desk.js';
-
-/** Tools offered to every call; the MCP pool and built-ins implement it. */
-export interface CallTools {
-  /** Function tools for the session (read when each call starts, so list changes reach new calls). */
-  definitions(): ToolDefinition[];
-  /** An executor bound to one call (built-ins such as end_call act on that call). */
-  forCall(control: CallControl, logger: Logger): ToolExecutor;
-  /** Resolves once every tool server has been tried once: sessions are configured after it. */
-  ready?(): Promise<void>;
-  /** Calls `listener` whenever the tool list changes; returns how to stop. */
-  onChange?(listener: () => void): () => void;
-}
 
 export interface VoiceServerOptions {
   agent: AgentConfig;

@@ -116,7 +116,7 @@ export function inMemoryCall(
     }),
     logger: createLogger({ level: 'debug', json: true, write: (line) => logs.push(line) }),
     now: () => clock.now,
-    tools: options.tools,
+    ...(options.tools ? { tools: { definitions: () => [], forCall: () => options.tools! } } : {}),
     onEvent: (event) => {
       if (event.type === 'ended') {
         outcomes.push(event.outcome);

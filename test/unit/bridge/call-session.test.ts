@@ -23,7 +23,7 @@ function core(
     model,
     logger: createLogger({ level: 'error', json: true, write: () => {} }),
     now: () => clock.now,
-    tools: options.tools,
+    ...(options.tools ? { tools: { definitions: () => [], forCall: () => options.tools! } } : {}),
     behaviour: { ...TEST_BEHAVIOUR, ...options.behaviour },
     onEvent: (e) => {
       events.push(e);
