@@ -2,6 +2,7 @@ import { describeLifecycle, modelsOf } from '../config/model-lifecycle.js';
 import type { AgentConfig } from '../config/schema.js';
 import { PeerError } from '../errors.js';
 import { checkModelLifecycle } from '../model/openai/model-lifecycle-check.js';
+import { checkRealtime } from '../model/openai/preflight.js';
 import type { StepReporter } from './steps.js';
 
 /** A model to look at, as the banner, `/readyz` and the metrics show it. */
@@ -65,4 +66,35 @@ export function noticesFromEnv(value: string | undefined): ModelNotice[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * Before serving: the Realtime endpoint and key (GPT-Live has no cheap check that does not open, and
+ * bill, a session: its first call shows), then the models' shutdown dates. `preflight: false` skips both.
+ */
+export async function preflight(
+  o: { agent: AgentConfig; realtimeUrl: string; openaiApiKey: string; preflight?: boolean },
+  steps: StepReporter,
+): Promise<{ realtime: 'ok' | 'skipped'; notices: ModelNotice[] }> {
+  if (o.preflight === false) return { realtime: 'skipped', notices: [] };
+  let realtime: 'ok' | 'skipped' = 'skipped';
+  if (o.agent.engine === 'realtime') {
+    await steps(
+      'checking the OpenAI Realtime endpoint and key',
+      () =>
+        checkRealtime({ url: o.realtimeUrl, model: o.agent.model, apiKey: o.openaiApiKey }).catch(
+          (error: Error) => {
+            throw new PeerError(
+              'openai',
+              'realtime_preflight_failed',
+              `${error.message} (--skip-preflight starts anyway, e.g. where OpenAI is not reachable yet)`,
+            );
+          },
+        ),
+      () => `${o.agent.model} accepted`,
+    );
+    realtime = 'ok';
+  }
+  const notices = await checkModels({ agent: o.agent, url: o.realtimeUrl, apiKey: o.openaiApiKey, steps });
+  return { realtime, notices };
 }

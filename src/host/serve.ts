@@ -2,18 +2,14 @@ import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentConfig } from '../config/schema.js';
 import { connectPostgres } from '../db/open.js';
 import { SqliteSql } from '../db/sqlite.js';
-import { PeerError, UsageError } from '../errors.js';
-import { checkRealtime } from '../model/openai/preflight.js';
-import type { Logger } from '../observability/logger.js';
+import { UsageError } from '../errors.js';
 import { openCallRecords } from '../records/open.js';
 import { PostgresCallStore } from '../records/postgres-store.js';
 import { pricingFor } from '../records/pricing.js';
 import { CallWebhooks } from '../records/webhooks.js';
 import { configureNumber, restoreNumber } from '../telephony/twilio/configure.js';
-import type { TwilioClient } from '../telephony/twilio/rest.js';
 import { toolCountWarning } from '../tools/tool-count.js';
 import type { Tunnel, TunnelProvider } from '../tunnel/index.js';
 import { selfTestTunnel } from '../tunnel/self-test.js';
@@ -21,72 +17,10 @@ import { type AgentRuntime, startAgentRuntime } from './agent-runtime.js';
 import { instanceId, SharedCalls } from './calls/shared-calls.js';
 import { streamTokenKey } from './calls/stream-token.js';
 import { CallMetrics, startMetricsServer } from './metrics.js';
-import { checkModels, type ModelNotice, noticesFromEnv } from './model-check.js';
+import { type ModelNotice, noticesFromEnv, preflight } from './model-check.js';
+import type { ServeOptions, Serving } from './serve-options.js';
 import { loggedSteps, quietSteps, type StepReporter } from './steps.js';
 import { followPrimary, shareMetrics, startWorkers, type WorkerPool } from './workers.js';
-
-/** What one `serve` needs: the agent, where it listens, its keys, and what it connects to. */
-export interface ServeOptions {
-  agent: AgentConfig;
-  logger: Logger;
-  /** Where call records and recordings are kept (and the SQLite file workers share). */
-  dataDir: string;
-  port: number;
-  host: string;
-  /** The https URL Twilio reaches this server at; or open a `tunnel`. */
-  publicUrl?: string;
-  tunnel?: TunnelProvider;
-  realtimeUrl: string;
-  openaiApiKey: string;
-  twilioAuthToken: string;
-  insecureSkipSignature?: boolean;
-  /** Turns on the calls page, the calls API and outbound calls (16+ characters). */
-  adminToken?: string;
-  /** The post-call analysis endpoint (OPENAI_RESPONSES_URL). */
-  responsesUrl?: string;
-  /** With an account SID, transfers and the drain deadline redirect live calls over REST. */
-  twilioRest?: { accountSid: string; apiBaseUrl?: string };
-  /** PostgreSQL for records and the call state shared by several servers. */
-  databaseUrl?: string;
-  /** Processes accepting on one port (node:cluster re-runs the program in each). Default 1. */
-  workers?: number;
-  /** Serves Prometheus metrics on their own port. */
-  metrics?: { port: number; host: string };
-  /** Points this Twilio number at the server while it runs, and back when it stops. */
-  number?: { e164: string; client: TwilioClient; stateDir: string };
-  /** Checks the Realtime endpoint, key and models' shutdown dates first (default true). */
-  preflight?: boolean;
-  /** The stream tokens' key without a Twilio auth token (VOICE_AGENT_SECRET). */
-  secret?: string;
-  /** How start-up steps are reported (default: logged). */
-  steps?: StepReporter;
-}
-
-/** A running `serve`. */
-export interface Serving {
-  /** `single`, the `primary` of workers, or one `worker`. */
-  readonly role: 'single' | 'primary' | 'worker';
-  readonly boundAddress: string;
-  readonly publicUrl: string;
-  readonly webhookUrl: string;
-  readonly streamUrl: string;
-  readonly workers?: number;
-  readonly metricsUrl?: string;
-  /** The calls page, when there is an admin token and records. */
-  readonly callsUrl?: string;
-  /** Models to look at (retiring soon, unknown to OpenAI). */
-  readonly modelNotices: readonly ModelNotice[];
-  /** Live calls of this process (undefined for a primary: its workers hold the calls). */
-  readonly activeCalls: number | undefined;
-  /** Resolves with the reason if the tunnel closes (Twilio can no longer reach the server). */
-  readonly tunnelClosed: Promise<string>;
-  /** Stops taking calls; live calls finish, up to `timeoutMs`, then go to the fallback. */
-  drain(timeoutMs: number): Promise<void>;
-  /** In a worker: resolves once its primary says drain (or is gone), having drained. */
-  followPrimary(drainTimeoutMs: number): Promise<void>;
-  /** Puts the number back and closes everything. */
-  close(): Promise<void>;
-}
 
 /**
  * The programmatic `serve`: one process, or a primary and its workers. Checks the model endpoint,
@@ -186,37 +120,15 @@ class ServeStart {
 
   /** The Realtime endpoint and key, and the models' shutdown dates (a worker takes the primary's word). */
   async #preflight(): Promise<void> {
-    const o = this.#o;
-    if (this.#role === 'worker') {
-      this.#realtimeCheck = { realtime: process.env.VOICE_AGENT_PREFLIGHT === 'ok' ? 'ok' : 'skipped' };
-      this.#notices = noticesFromEnv(process.env.VOICE_AGENT_MODEL_NOTICES);
-      return;
-    }
-    if (o.preflight === false) return;
-    // GPT-Live has no cheap check that does not open (and bill) a session: its first call shows
-    if (o.agent.engine === 'realtime') {
-      await this.#steps(
-        'checking the OpenAI Realtime endpoint and key',
-        () =>
-          checkRealtime({ url: o.realtimeUrl, model: o.agent.model, apiKey: o.openaiApiKey }).catch(
-            (error: Error) => {
-              throw new PeerError(
-                'openai',
-                'realtime_preflight_failed',
-                `${error.message} (--skip-preflight starts anyway, e.g. where OpenAI is not reachable yet)`,
-              );
-            },
-          ),
-        () => `${o.agent.model} accepted`,
-      );
-      this.#realtimeCheck = { realtime: 'ok' };
-    }
-    this.#notices = await checkModels({
-      agent: o.agent,
-      url: o.realtimeUrl,
-      apiKey: o.openaiApiKey,
-      steps: this.#steps,
-    });
+    const checked =
+      this.#role === 'worker'
+        ? {
+            realtime: process.env.VOICE_AGENT_PREFLIGHT === 'ok' ? ('ok' as const) : ('skipped' as const),
+            notices: noticesFromEnv(process.env.VOICE_AGENT_MODEL_NOTICES),
+          }
+        : await preflight(this.#o, this.#steps);
+    this.#realtimeCheck = { realtime: checked.realtime };
+    this.#notices = checked.notices;
   }
 
   #startWorkers(secret: string | undefined): Promise<WorkerPool> {
@@ -407,3 +319,5 @@ function openSqlite(dir: string): SqliteSql {
     );
   }
 }
+
+export type { ServeOptions, Serving } from './serve-options.js';
