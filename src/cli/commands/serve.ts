@@ -3,14 +3,15 @@ import { environmentWithDotenv, loadAgent } from '../../config/load.js';
 import { resolveModelUrl } from '../../config/model-url.js';
 import { databaseUrlOf } from '../../db/open.js';
 import { UsageError, VoiceAgentError } from '../../errors.js';
-import { type ServeOptions, type Serving, startServe } from '../../host/serve.js';
+import { type ServeOptions, startServe } from '../../host/serve.js';
 import { parseWorkers } from '../../host/workers.js';
-import { createLogger, type Logger, type LogLevel } from '../../observability/logger.js';
+import { createLogger, type LogLevel } from '../../observability/logger.js';
 import { dataDir } from '../../records/open.js';
 import { tunnelProviderFromEnv } from '../../tunnel/index.js';
-import { type CliIo, colours } from '../io.js';
+import type { CliIo } from '../io.js';
 import { parsePort, parsePublicUrl, requireEnv } from '../options.js';
 import { waitForShutdownSignal } from '../runtime.js';
+import { printBanner, warnInsecure } from '../serve-banner.js';
 import { type ServeFlags, serveOptionsWithEnv } from '../serve-env.js';
 import { step } from '../steps.js';
 import { twilioFromEnv } from '../twilio-env.js';
@@ -153,56 +154,4 @@ function parseDrainTimeout(text: string): number {
   if (!Number.isFinite(seconds) || seconds < 0)
     throw new UsageError(`--drain-timeout: expected seconds, got "${text}"`);
   return seconds * 1000;
-}
-
-function warnInsecure(io: CliIo, jsonLog: Logger | undefined): void {
-  if (jsonLog) {
-    jsonLog.warn(
-      '--insecure-skip-signature is on: anyone who finds this server can place calls on your OpenAI key; never use it on a public URL',
-    );
-    return;
-  }
-  const c = colours(io, 'stderr');
-  io.stderr.write(
-    `${c.red('WARNING: --insecure-skip-signature is on.')} Anyone who finds this server can place calls on your OpenAI key.\n` +
-      'Use it only for local experiments, never on a public URL.\n',
-  );
-}
-
-/** Where Twilio should send calls, and what else is served: a log entry with --json-logs. */
-function printBanner(
-  io: CliIo,
-  jsonLog: Logger | undefined,
-  s: Serving,
-  o: { agent: string; number: string | undefined; reachable: boolean },
-): void {
-  if (jsonLog) {
-    jsonLog.info(
-      {
-        agent: o.agent,
-        address: s.boundAddress,
-        ...(s.workers ? { workers: s.workers } : {}),
-        webhookUrl: s.webhookUrl,
-        streamUrl: s.streamUrl,
-        ...(o.number ? { number: o.number } : {}),
-        ...(s.metricsUrl ? { metricsUrl: s.metricsUrl } : {}),
-        ...(s.callsUrl ? { callsUrl: s.callsUrl } : {}),
-        ...(o.reachable ? {} : { warning: 'no --public-url: Twilio cannot reach this address' }),
-      },
-      'listening',
-    );
-    return;
-  }
-  const c = colours(io, 'stderr');
-  io.stdout.write(
-    `${c.green('voice-agent')} ${o.agent} is listening on ${s.boundAddress}${s.workers ? ` (${s.workers} workers)` : ''}\n` +
-      `  Twilio voice webhook (POST): ${s.webhookUrl}\n` +
-      `  Media stream:                ${s.streamUrl}\n` +
-      (s.callsUrl ? `  Calls page:                  ${s.callsUrl}\n` : '') +
-      (s.metricsUrl ? `  Metrics:                     ${s.metricsUrl}\n` : '') +
-      (o.number ? `  Call ${o.number} to talk to the agent; its webhook points here until you stop.\n` : '') +
-      (o.reachable
-        ? ''
-        : `  ${c.yellow('No --public-url given:')} Twilio cannot reach this address; use --public-url or --tunnel.\n`),
-  );
 }
