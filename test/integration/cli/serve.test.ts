@@ -197,7 +197,7 @@ describe('voice-agent serve (child process)', () => {
       dir,
     );
     const lines = serve.stderr().split('\n').filter(Boolean);
-    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow(); // JSON logs, from the variable
     expect(fake.handshakes).toHaveLength(0); // the preflight was skipped
     const caller = new TwilioCaller({ webhookUrl: serve.webhookUrl, authToken: 'cli-token' });
@@ -280,7 +280,7 @@ describe('voice-agent serve (child process)', () => {
     // nothing but JSON lines, each with an ISO 8601 time
     expect(serve.stdout()).toBe('');
     const jsonLines = serve.stderr().split('\n').filter(Boolean);
-    expect(jsonLines.length).toBeGreaterThan(2);
+    expect(jsonLines.length).toBeGreaterThan(0);
     for (const line of jsonLines) {
       const entry = JSON.parse(line) as { time: string };
       expect(entry.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
