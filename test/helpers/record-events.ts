@@ -10,7 +10,7 @@ export const recordContext = {
   redact: false,
   now: () => Date.UTC(2026, 10, 25, 9, 0, 0),
 };
-/** A served call as its events tell it: greeting, a caller turn, a tool call, a barge-in, the end. */
+/** A served call as its events tell it: the greeting, a caller turn and its answer, a barge-in, usage, the end. */
 export const recordEvents: CallEvent[] = [
   { atMs: 0, type: 'started', callSid: 'CA1', streamId: 'MZ1', from: '+15551234567' },
   { atMs: 300, type: 'agent_speech_started', itemId: 'g' },
